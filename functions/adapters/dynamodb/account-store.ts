@@ -1,0 +1,219 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import type { Ability } from '../../domain/abilities';
+import type { Tier } from '../../domain/cost';
+import { ResourceNotFoundError } from '../../domain/errors';
+import type { ApiToken, Plan, Project, Team } from '../../domain/model';
+import type { AccountStore } from '../../domain/ports';
+import { keys } from './table';
+
+type Item = Record<string, unknown>;
+
+const tierToItem = (tier: Tier) => ({
+  free_allotment: tier.freeAllotment,
+  unit_price_minor: tier.unitPriceMinor,
+  currency: tier.currency,
+});
+
+const tierFromItem = (item: Item): Tier => ({
+  freeAllotment: item.free_allotment as number,
+  unitPriceMinor: item.unit_price_minor as number,
+  currency: item.currency as string,
+});
+
+/** Accounts (teams, projects, plans, tokens, usage counters) in the service's DynamoDB table. */
+export class DynamoAccountStore implements AccountStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  private async get(key: Item): Promise<Item | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: key }));
+    return Item;
+  }
+
+  private async put(item: Item): Promise<void> {
+    await this.db.send(new PutCommand({ TableName: this.tableName, Item: item }));
+  }
+
+  async findTokenByHash(tokenHash: string): Promise<ApiToken | undefined> {
+    const item = await this.get(keys.token(tokenHash));
+    if (!item) return undefined;
+    return {
+      id: item.token_id as string,
+      teamId: item.team_id as string,
+      name: item.name as string,
+      abilities: item.abilities as Ability[],
+      createdAt: item.created_at as string,
+    };
+  }
+
+  async findTeam(teamId: string): Promise<Team | undefined> {
+    const item = await this.get(keys.team(teamId));
+    if (!item) return undefined;
+    return { id: item.team_id as string, name: item.name as string, createdAt: item.created_at as string };
+  }
+
+  async findPlan(planId: string): Promise<Plan | undefined> {
+    const item = await this.get(keys.plan(planId));
+    if (!item) return undefined;
+    return {
+      id: item.plan_id as string,
+      projectId: item.project_id as string,
+      teamId: item.team_id as string,
+      name: item.name as string,
+      createdAt: item.created_at as string,
+    };
+  }
+
+  async findProject(projectId: string): Promise<Project | undefined> {
+    const item = await this.get(keys.project(projectId));
+    if (!item) return undefined;
+    return {
+      id: item.project_id as string,
+      teamId: item.team_id as string,
+      name: item.name as string,
+      telegramChatId: (item.telegram_chat_id as string | undefined) ?? null,
+      tier: tierFromItem(item),
+      stripeCustomerId: (item.stripe_customer_id as string | undefined) ?? null,
+      createdAt: item.created_at as string,
+    };
+  }
+
+  async countRedemptions(projectId: string, period: string): Promise<number> {
+    const item = await this.get(keys.usage(projectId, period));
+    return (item?.redemptions as number | undefined) ?? 0;
+  }
+
+  async putTeam(team: Team): Promise<void> {
+    await this.put({
+      ...keys.team(team.id),
+      type: 'team',
+      team_id: team.id,
+      name: team.name,
+      created_at: team.createdAt,
+    });
+  }
+
+  async putProject(project: Project): Promise<void> {
+    await this.put({
+      ...keys.project(project.id),
+      type: 'project',
+      gsi1pk: `TEAM#${project.teamId}`,
+      gsi1sk: `PROJECT#${project.id}`,
+      project_id: project.id,
+      team_id: project.teamId,
+      name: project.name,
+      ...(project.telegramChatId === null ? {} : { telegram_chat_id: project.telegramChatId }),
+      ...tierToItem(project.tier),
+      ...(project.stripeCustomerId === null ? {} : { stripe_customer_id: project.stripeCustomerId }),
+      created_at: project.createdAt,
+    });
+  }
+
+  async putPlan(plan: Plan): Promise<void> {
+    await this.put({
+      ...keys.plan(plan.id),
+      type: 'plan',
+      gsi1pk: `PROJECT#${plan.projectId}`,
+      gsi1sk: `PLAN#${plan.id}`,
+      plan_id: plan.id,
+      project_id: plan.projectId,
+      team_id: plan.teamId,
+      name: plan.name,
+      created_at: plan.createdAt,
+    });
+  }
+
+  async putToken(token: ApiToken, tokenHash: string): Promise<void> {
+    await this.put({
+      ...keys.token(tokenHash),
+      type: 'token',
+      gsi1pk: `TEAM#${token.teamId}`,
+      gsi1sk: `TOKEN#${token.id}`,
+      token_id: token.id,
+      team_id: token.teamId,
+      name: token.name,
+      abilities: token.abilities,
+      created_at: token.createdAt,
+    });
+  }
+
+  async deleteToken(tokenHash: string): Promise<void> {
+    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: keys.token(tokenHash) }));
+  }
+
+  async setTelegramChat(projectId: string, chatId: string | null): Promise<void> {
+    await this.updateProject(
+      projectId,
+      chatId === null
+        ? { UpdateExpression: 'REMOVE telegram_chat_id' }
+        : { UpdateExpression: 'SET telegram_chat_id = :chat', ExpressionAttributeValues: { ':chat': chatId } },
+    );
+  }
+
+  async setTier(projectId: string, tier: Tier, stripeCustomerId?: string | null): Promise<void> {
+    const values: Item = {
+      ':allotment': tier.freeAllotment,
+      ':price': tier.unitPriceMinor,
+      ':currency': tier.currency,
+    };
+    let expression = 'SET free_allotment = :allotment, unit_price_minor = :price, currency = :currency';
+    if (stripeCustomerId) {
+      expression += ', stripe_customer_id = :customer';
+      values[':customer'] = stripeCustomerId;
+    }
+    await this.updateProject(projectId, { UpdateExpression: expression, ExpressionAttributeValues: values });
+  }
+
+  private async updateProject(
+    projectId: string,
+    update: { UpdateExpression: string; ExpressionAttributeValues?: Item },
+  ): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.project(projectId),
+          ConditionExpression: 'attribute_exists(pk)',
+          ...update,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new ResourceNotFoundError('Project', projectId);
+      throw error;
+    }
+  }
+
+  async getMarker<T>(name: string): Promise<T | undefined> {
+    const item = await this.get(keys.marker(name));
+    return item?.value as T | undefined;
+  }
+
+  async putMarkerIfAbsent<T>(name: string, value: T): Promise<boolean> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...keys.marker(name), type: 'marker', value },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async putMarker<T>(name: string, value: T): Promise<void> {
+    await this.put({ ...keys.marker(name), type: 'marker', value });
+  }
+}

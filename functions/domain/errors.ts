@@ -1,0 +1,84 @@
+/** One problem with one input field, as shown in the error envelope's `details`. */
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+/**
+ * Base of every error a caller may see. Each subclass carries its own machine code and HTTP
+ * status; the HTTP adapter maps them in one place with `instanceof`.
+ */
+export abstract class AppError extends Error {
+  abstract readonly code: string;
+  abstract readonly status: number;
+  readonly details: FieldIssue[];
+
+  constructor(message: string, details: FieldIssue[] = []) {
+    super(message);
+    this.name = new.target.name;
+    this.details = details;
+  }
+}
+
+/** No token, or a token the service does not know. */
+export class AuthenticationRequiredError extends AppError {
+  readonly code = 'AUTHENTICATION_REQUIRED';
+  readonly status = 401;
+  constructor(message = 'A valid bearer token is required.') {
+    super(message);
+  }
+}
+
+/** The token is valid but lacks the ability the operation needs. */
+export class TokenMissingAbilityError extends AppError {
+  readonly code = 'TOKEN_MISSING_ABILITY';
+  readonly status = 403;
+  constructor(readonly ability: string) {
+    super(`This token lacks the ability "${ability}".`);
+  }
+}
+
+/** The request is well-formed HTTP but its content is not acceptable. */
+export class ValidationFailedError extends AppError {
+  readonly code = 'VALIDATION_FAILED';
+  readonly status = 422;
+  constructor(details: FieldIssue[], message = 'The request is not valid.') {
+    super(message, details);
+  }
+}
+
+/** The resource does not exist, or exists outside the caller's team (never revealed). */
+export class ResourceNotFoundError extends AppError {
+  readonly code = 'RESOURCE_NOT_FOUND';
+  readonly status = 404;
+  constructor(resource: string, id?: string) {
+    super(id === undefined ? `${resource} not found.` : `${resource} ${id} not found.`);
+  }
+}
+
+/** The access code was redeemed before. */
+export class CodeAlreadyRedeemedError extends AppError {
+  readonly code = 'CODE_ALREADY_REDEEMED';
+  readonly status = 409;
+  constructor() {
+    super('This access code has already been redeemed.');
+  }
+}
+
+/** The access code is past its expiry. */
+export class CodeExpiredError extends AppError {
+  readonly code = 'CODE_EXPIRED';
+  readonly status = 410;
+  constructor() {
+    super('This access code has expired.');
+  }
+}
+
+/** An Idempotency-Key was reused with a different request. */
+export class IdempotencyKeyReusedError extends AppError {
+  readonly code = 'IDEMPOTENCY_KEY_REUSED';
+  readonly status = 409;
+  constructor() {
+    super('This Idempotency-Key was already used with a different request.');
+  }
+}

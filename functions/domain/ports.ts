@@ -1,0 +1,39 @@
+import type { Tier } from './cost';
+import type { ApiToken, Plan, Project, Team } from './model';
+
+/** Reads of the account data (teams, projects, plans, tokens, usage) the API needs. */
+export interface AccountReader {
+  findTokenByHash(tokenHash: string): Promise<ApiToken | undefined>;
+  findPlan(planId: string): Promise<Plan | undefined>;
+  findProject(projectId: string): Promise<Project | undefined>;
+  /** Redemptions counted for a project in a billing period (`YYYY-MM`); 0 when none. */
+  countRedemptions(projectId: string, period: string): Promise<number>;
+}
+
+/** Writes of account data, used by the admin CLI. */
+export interface AccountWriter {
+  findTeam(teamId: string): Promise<Team | undefined>;
+  putTeam(team: Team): Promise<void>;
+  putProject(project: Project): Promise<void>;
+  putPlan(plan: Plan): Promise<void>;
+  putToken(token: ApiToken, tokenHash: string): Promise<void>;
+  deleteToken(tokenHash: string): Promise<void>;
+  setTelegramChat(projectId: string, chatId: string | null): Promise<void>;
+  setTier(projectId: string, tier: Tier, stripeCustomerId?: string | null): Promise<void>;
+  /** Reads a small named record the admin keeps for itself (e.g. the demo seed). */
+  getMarker<T>(name: string): Promise<T | undefined>;
+  /** Writes it only when absent; returns false when another writer got there first. */
+  putMarkerIfAbsent<T>(name: string, value: T): Promise<boolean>;
+  putMarker<T>(name: string, value: T): Promise<void>;
+}
+
+/** The account store: what the API reads and what the admin writes. */
+export type AccountStore = AccountReader & AccountWriter;
+
+/** The current time; a fake one in tests. */
+export interface Clock {
+  now(): Date;
+}
+
+/** The wall clock. */
+export const systemClock: Clock = { now: () => new Date() };

@@ -1,0 +1,29 @@
+/** What a route's Lambda may do to the table. */
+export type TableAccess = 'none' | 'read' | 'readWrite';
+
+/** One HTTP route of the public API and the Lambda entry point that serves it. */
+export interface ApiRoute {
+  /** Stable id: names the Lambda in CDK and the handler in the local stack. */
+  id: string;
+  method: 'GET' | 'POST' | 'DELETE';
+  /** API Gateway route path, with `{name}` path parameters. */
+  path: string;
+  /** Entry file (relative to the repository root) exporting `handler`. */
+  entry: string;
+  tableAccess: TableAccess;
+}
+
+/**
+ * The one list of routes: the CDK stack makes a Lambda and an API Gateway route of each, and
+ * the local stack routes the same paths to the same handler code.
+ */
+export const API_ROUTES: readonly ApiRoute[] = [
+  { id: 'Health', method: 'GET', path: '/health', entry: 'functions/entrypoints/health.ts', tableAccess: 'none' },
+  {
+    id: 'PreviewAccessCodeCost',
+    method: 'POST',
+    path: '/v1/access-codes/preview',
+    entry: 'functions/entrypoints/preview-access-code-cost.ts',
+    tableAccess: 'read',
+  },
+];
