@@ -1,0 +1,147 @@
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { TABLE_SCHEMA } from '../../functions/adapters/dynamodb/table';
+import type { TableAccess } from '../api-routes';
+
+/** Repository root: API_ROUTES entries and the lock file are relative to it. */
+const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
+
+/** The Powertools service name, the same in every function (and in the local stack's default). */
+export const SERVICE_NAME = 'memberpass-access-codes';
+
+/** Powertools log levels accepted by POWERTOOLS_LOG_LEVEL. */
+export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
+/** What a caller may choose about a service function; everything else is fixed here. */
+export interface ServiceFunctionProps {
+  /** Entry file relative to the repository root, exporting `handler`. */
+  readonly entry: string;
+  /** One line for the console. */
+  readonly description?: string;
+  /** @default 512 (MB); more memory also buys CPU, which esbuild-bundled cold starts like. */
+  readonly memorySize?: number;
+  /** @default 10 seconds; API Gateway gives up after 30 s anyway. */
+  readonly timeout?: Duration;
+  /** @default 'INFO' */
+  readonly logLevel?: LogLevel;
+  /** @default one month */
+  readonly logRetention?: logs.RetentionDays;
+  /** What happens to the function's log group when the stack goes. @default RETAIN */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+/** DynamoDB actions per access level, kept to what the service's adapters call. */
+const TABLE_ACTIONS = {
+  read: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
+  // TransactWriteItems is authorized per item action, hence ConditionCheckItem and the writes.
+  write: [
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:BatchWriteItem',
+    'dynamodb:ConditionCheckItem',
+  ],
+} as const;
+
+/**
+ * A Lambda function with the service's defaults fixed in one place: Node.js 22 on arm64,
+ * bundled locally by esbuild as minified ESM with source maps, X-Ray tracing, its own log group
+ * with a retention, a role of its own (no managed policies), and Powertools configuration.
+ * Permissions and the environment variables that go with them are added together
+ * (see `useTable`), so a function never gets a grant without the name, or the reverse.
+ */
+export class ServiceFunction extends Construct {
+  /** The Lambda function, for integrations and metrics. */
+  readonly function: NodejsFunction;
+  /** The function's execution role: only what this construct's methods grant. */
+  readonly role: iam.Role;
+  /** The log group the function writes to. */
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
+    super(scope, id);
+
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+
+    // An own role instead of the default one: the default attaches the managed
+    // AWSLambdaBasicExecutionRole, which may write to every log group in the account.
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${props.entry}`,
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: path.join(PROJECT_ROOT, props.entry),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      description: props.description,
+      // Pinned, not NODEJS_LATEST: a runtime upgrade is a reviewed change, not a side effect of a CDK bump.
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.seconds(10),
+      tracing: lambda.Tracing.ACTIVE,
+      role: this.role,
+      logGroup: this.logGroup,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
+        // Stack traces point into the TypeScript sources instead of the minified bundle.
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        mainFields: ['module', 'main'],
+        // Some CommonJS dependencies call require() for Node built-ins; an ESM bundle has none.
+        banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        minify: true,
+        sourceMap: true,
+        // The map only has to point at lines; the sources themselves would double the asset size.
+        sourcesContent: false,
+        // Ship the SDK versions the tests ran against rather than whatever the runtime carries.
+        bundleAwsSDK: true,
+      },
+    });
+
+    // X-Ray's PutTraceSegments/PutTelemetryRecords support no resource-level permissions.
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which only accept Resource "*".',
+    });
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'The runtime is pinned to nodejs22.x on purpose; moving to a newer Node.js is a reviewed change.',
+    });
+  }
+
+  /**
+   * Gives the function the table: the IAM actions for `access` on the table and its indexes,
+   * and TABLE_NAME. `none` adds neither.
+   */
+  useTable(table: ITableV2, access: TableAccess): this {
+    if (access === 'none') return this;
+    const indexArns = TABLE_SCHEMA.indexes.map((index) => `${table.tableArn}/index/${index.indexName}`);
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: access === 'readWrite' ? [...TABLE_ACTIONS.read, ...TABLE_ACTIONS.write] : [...TABLE_ACTIONS.read],
+        resources: [table.tableArn],
+      }),
+    );
+    // Indexes can only be queried.
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: indexArns }));
+    this.function.addEnvironment('TABLE_NAME', table.tableName);
+    return this;
+  }
+}

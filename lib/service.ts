@@ -1,0 +1,40 @@
+import { Validations, type App, type Environment } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { SERVICE_NAME } from './constructs/service-function';
+import { readStageConfig, type StageConfig } from './stage-config';
+import { StatefulStack } from './stateful-stack';
+import { StatelessStack } from './stateless-stack';
+
+/** The stacks of one stage of the service. */
+export interface ServiceStacks {
+  readonly config: StageConfig;
+  readonly stateful: StatefulStack;
+  readonly stateless: StatelessStack;
+}
+
+/**
+ * Adds the service's stacks for the stage named in the app's context, and registers cdk-nag's
+ * AwsSolutions pack next to the built-in CloudFormation validation, so every synth reports both.
+ * The CDK app and the infrastructure tests both call this, so the tests check what is deployed.
+ */
+export const addServiceStacks = (app: App, env?: Environment): ServiceStacks => {
+  const config = readStageConfig(app);
+  // With the explicitStackTags flag, tags go on the stacks; CloudFormation copies them to resources.
+  const tags = { service: SERVICE_NAME, stage: config.stage };
+  const stateful = new StatefulStack(app, `MemberPass-${config.stage}-Stateful`, {
+    env,
+    tags,
+    config,
+    description: `MemberPass access codes (${config.stage}): data — table`,
+    terminationProtection: config.protectData,
+  });
+  const stateless = new StatelessStack(app, `MemberPass-${config.stage}-Stateless`, {
+    env,
+    tags,
+    config,
+    stateful,
+    description: `MemberPass access codes (${config.stage}): API and functions`,
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { config, stateful, stateless };
+};

@@ -1,0 +1,58 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import type { LogLevel } from './constructs/service-function';
+
+/** Deployment settings of one stage, read from CDK context (cdk.json or `cdk deploy -c key=value`). */
+export interface StageConfig {
+  /** Stage name, part of every stack name: `dev`, `staging`, `prod`, … */
+  readonly stage: string;
+  /** Outside dev, data must survive a stack deletion and cannot be deleted by accident. */
+  readonly protectData: boolean;
+  /** What happens to stateful resources and logs when their stack is deleted. */
+  readonly removalPolicy: RemovalPolicy;
+  /** How long function and access logs are kept. */
+  readonly logRetention: logs.RetentionDays;
+  /** POWERTOOLS_LOG_LEVEL of every function. */
+  readonly logLevel: LogLevel;
+  /** An existing SNS topic that alarms notify; without it, alarms only change state. */
+  readonly alarmTopicArn: string | undefined;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
+
+/** Thrown when a context value is unusable, naming the key, so `cdk synth` fails before building anything. */
+export class StageConfigError extends Error {}
+
+const optionalString = (scope: Construct, key: string): string | undefined => {
+  const value: unknown = scope.node.tryGetContext(key);
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string') throw new StageConfigError(`Context "${key}" must be a string, got ${JSON.stringify(value)}`);
+  return value;
+};
+
+/** Reads and checks the context keys documented in bin/app.ts. */
+export const readStageConfig = (scope: Construct): StageConfig => {
+  const stage = optionalString(scope, 'stage') ?? 'dev';
+  // The stage is part of stack names and tags; keep it to what both accept.
+  if (!/^[a-z][a-z0-9-]{0,19}$/.test(stage)) {
+    throw new StageConfigError(`Context "stage" must be lowercase letters, digits or "-" (max 20), got "${stage}"`);
+  }
+  const logLevel = (optionalString(scope, 'logLevel') ?? 'INFO').toUpperCase();
+  if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
+    throw new StageConfigError(`Context "logLevel" must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const alarmTopicArn = optionalString(scope, 'alarmTopicArn');
+  if (alarmTopicArn !== undefined && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w.-]+$/.test(alarmTopicArn)) {
+    throw new StageConfigError(`Context "alarmTopicArn" must be an SNS topic ARN, got "${alarmTopicArn}"`);
+  }
+  const protectData = stage !== 'dev';
+  return {
+    stage,
+    protectData,
+    removalPolicy: protectData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    logRetention: protectData ? logs.RetentionDays.THREE_MONTHS : logs.RetentionDays.ONE_WEEK,
+    logLevel: logLevel as LogLevel,
+    alarmTopicArn,
+  };
+};
