@@ -1,0 +1,191 @@
+/**
+ * `npm run admin -- <command> [options] [--json]`: the operator's account administration.
+ *
+ * Targets the local stack's DynamoDB Local by default (found through LOCAL_DATA_DIR, default
+ * .local; started for the duration of the command when `npm start` is not running), or a
+ * deployed table with `--table <name>` (AWS credentials and region from the usual AWS_* chain).
+ */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoAccountStore } from '../functions/adapters/dynamodb/account-store';
+import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
+import { AppError } from '../functions/domain/errors';
+import { systemClock } from '../functions/domain/ports';
+import * as admin from '../functions/use-cases/admin';
+import { acquireDataDir, readJsonFile, readRunningStack, resolveDataDir } from '../lib/local/data-dir';
+import { ensureTable, localClientConfig, startDynamoDbLocal } from '../lib/local/dynamodb-local';
+import type { DemoFile } from '../lib/local/local-stack';
+
+const USAGE = `Usage: npm run admin -- <command> [options] [--json]
+
+Commands:
+  create-team     --name <name>
+  create-project  --team <team_id> --name <name> [--free-allotment 10] [--unit-price 3] [--currency USD]
+                  [--stripe-customer <cus_…>] [--chat-id <telegram chat id>]
+  create-plan     --project <project_id> --name <name>
+  create-token    --team <team_id> --abilities a,b,c [--name <label>]   (prints the token once)
+  link-telegram   --project <project_id> --chat-id <id>   (--chat-id none unlinks)
+  set-tier        --project <project_id> --free-allotment <n> --unit-price <minor units> --currency <ISO>
+                  [--stripe-customer <cus_…>]
+  seed-demo       idempotently creates the demo team, project, plan and an all-abilities token
+
+Target: the local stack (LOCAL_DATA_DIR, default .local) unless --table <name> names a deployed table.
+Abilities: project-access-code:create, project-access-code:view-any, project-access-code:redeem`;
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+    table: { type: 'string' },
+    name: { type: 'string' },
+    team: { type: 'string' },
+    project: { type: 'string' },
+    abilities: { type: 'string' },
+    'chat-id': { type: 'string' },
+    'free-allotment': { type: 'string' },
+    'unit-price': { type: 'string' },
+    currency: { type: 'string' },
+    'stripe-customer': { type: 'string' },
+  },
+});
+
+class UsageError extends Error {}
+
+const required = (name: keyof typeof values): string => {
+  const value = values[name];
+  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required.`);
+  return value;
+};
+
+const wholeNumber = (name: keyof typeof values, fallback?: number): number => {
+  const raw = values[name];
+  if (raw === undefined && fallback !== undefined) return fallback;
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw)) throw new UsageError(`--${name} must be a whole number.`);
+  return Number(raw);
+};
+
+const tierFromFlags = (defaults?: admin.TierInput): admin.TierInput => ({
+  freeAllotment: wholeNumber('free-allotment', defaults?.freeAllotment),
+  unitPriceMinor: wholeNumber('unit-price', defaults?.unitPriceMinor),
+  currency: values.currency ?? defaults?.currency ?? required('currency'),
+});
+
+/** Opens the target table; the returned `close` releases whatever was started for it. */
+const openTarget = async (): Promise<{ store: DynamoAccountStore; dataDir?: string; close(): Promise<void> }> => {
+  if (values.table) {
+    const db = makeDocumentClient();
+    return { store: new DynamoAccountStore(db, values.table), close: async () => db.destroy() };
+  }
+  const dataDir = resolveDataDir();
+  const running = readRunningStack(dataDir);
+  if (running) {
+    const db = makeDocumentClient(localClientConfig(running.dynamodb_endpoint));
+    return { store: new DynamoAccountStore(db, running.table_name), dataDir, close: async () => db.destroy() };
+  }
+  const lock = acquireDataDir(dataDir, 'running the admin CLI');
+  const dynamo = await startDynamoDbLocal({ dataDir: join(dataDir, 'dynamodb') }).catch((error: unknown) => {
+    lock.release();
+    throw error;
+  });
+  const tableName = process.env.TABLE_NAME || 'memberpass-local';
+  const control = new DynamoDBClient(localClientConfig(dynamo.endpoint));
+  await ensureTable(control, tableName);
+  control.destroy();
+  const db = makeDocumentClient(localClientConfig(dynamo.endpoint));
+  return {
+    store: new DynamoAccountStore(db, tableName),
+    dataDir,
+    close: async () => {
+      db.destroy();
+      await dynamo.stop();
+      lock.release();
+    },
+  };
+};
+
+const run = async (command: string, target: Awaited<ReturnType<typeof openTarget>>): Promise<object> => {
+  const deps = { accounts: target.store, clock: systemClock };
+  switch (command) {
+    case 'create-team':
+      return admin.createTeam(deps, { name: required('name') });
+    case 'create-project':
+      return admin.createProject(deps, {
+        teamId: required('team'),
+        name: values.name ?? 'Project',
+        tier: tierFromFlags({ freeAllotment: 0, unitPriceMinor: 0, currency: 'USD' }),
+        ...(values['stripe-customer'] ? { stripeCustomerId: values['stripe-customer'] } : {}),
+        ...(values['chat-id'] ? { telegramChatId: values['chat-id'] } : {}),
+      });
+    case 'create-plan':
+      return admin.createPlan(deps, { projectId: required('project'), name: required('name') });
+    case 'create-token':
+      return admin.createToken(deps, {
+        teamId: required('team'),
+        abilities: admin.parseAbilities(required('abilities')),
+        ...(values.name ? { name: values.name } : {}),
+      });
+    case 'link-telegram': {
+      const chatId = required('chat-id');
+      return admin.linkTelegram(deps, { projectId: required('project'), chatId: chatId === 'none' ? null : chatId });
+    }
+    case 'set-tier':
+      return admin.setTier(deps, {
+        projectId: required('project'),
+        tier: tierFromFlags(),
+        ...(values['stripe-customer'] ? { stripeCustomerId: values['stripe-customer'] } : {}),
+      });
+    case 'seed-demo': {
+      const demoFile = target.dataDir ? join(target.dataDir, 'demo.json') : undefined;
+      const known = demoFile ? readJsonFile<DemoFile>(demoFile)?.token : undefined;
+      return admin.seedDemo(deps, known ? { knownToken: known } : {});
+    }
+    default:
+      throw new UsageError(`Unknown command "${command}".`);
+  }
+};
+
+const print = (result: object) => {
+  if (values.json) {
+    console.log(JSON.stringify(result));
+    return;
+  }
+  for (const [key, value] of Object.entries(result)) {
+    console.log(`${key.padEnd(18)} ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
+  }
+  if ('token' in result) console.log('\nThe token is shown only now; store it safely.');
+};
+
+const main = async () => {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const command = positionals[0];
+  if (values.help || !command) {
+    console.log(USAGE);
+    process.exit(command || values.help ? 0 : 2);
+  }
+  if (!['create-team', 'create-project', 'create-plan', 'create-token', 'link-telegram', 'set-tier', 'seed-demo'].includes(command)) {
+    throw new UsageError(`Unknown command "${command}".`);
+  }
+  const target = await openTarget();
+  try {
+    print(await run(command, target));
+  } finally {
+    await target.close();
+  }
+};
+
+main().catch((error: unknown) => {
+  const asJson = values.json;
+  if (error instanceof UsageError) {
+    console.error(asJson ? JSON.stringify({ error: { code: 'USAGE', message: error.message } }) : `${error.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (error instanceof AppError) {
+    const payload = { error: { code: error.code, message: error.message, details: error.details } };
+    console.error(asJson ? JSON.stringify(payload) : [error.message, ...error.details.map((d) => `  ${d.path}: ${d.message}`)].join('\n'));
+    process.exit(1);
+  }
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

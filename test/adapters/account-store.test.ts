@@ -1,0 +1,88 @@
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { hashApiToken } from '../../functions/domain/api-tokens';
+import { ResourceNotFoundError } from '../../functions/domain/errors';
+import { keys } from '../../functions/adapters/dynamodb/table';
+import { createTestTable, type TestTable } from '../support/dynamodb';
+
+let table: TestTable;
+beforeAll(async () => {
+  table = await createTestTable();
+});
+afterAll(async () => table.drop());
+
+const now = '2026-11-21T10:00:00.000Z';
+const project = (id: string, teamId = 'tea_1') => ({
+  id,
+  teamId,
+  name: 'P',
+  telegramChatId: null,
+  tier: { freeAllotment: 10, unitPriceMinor: 3, currency: 'USD' },
+  stripeCustomerId: null,
+  createdAt: now,
+});
+
+describe('DynamoAccountStore against DynamoDB Local', () => {
+  test('stores and reads back teams, projects and plans', async () => {
+    await table.accounts.putTeam({ id: 'tea_1', name: 'Acme', createdAt: now });
+    await table.accounts.putProject({ ...project('prj_1'), telegramChatId: '777', stripeCustomerId: 'cus_1' });
+    await table.accounts.putPlan({ id: 'pln_1', projectId: 'prj_1', teamId: 'tea_1', name: 'Gold', createdAt: now });
+
+    expect(await table.accounts.findTeam('tea_1')).toEqual({ id: 'tea_1', name: 'Acme', createdAt: now });
+    expect(await table.accounts.findProject('prj_1')).toEqual({ ...project('prj_1'), telegramChatId: '777', stripeCustomerId: 'cus_1' });
+    expect(await table.accounts.findPlan('pln_1')).toEqual({ id: 'pln_1', projectId: 'prj_1', teamId: 'tea_1', name: 'Gold', createdAt: now });
+    expect(await table.accounts.findPlan('pln_missing')).toBeUndefined();
+  });
+
+  test('finds a token only by the hash of its plaintext, which is never stored', async () => {
+    const plaintext = 'mpk_secret-value-for-the-test';
+    await table.accounts.putToken(
+      { id: 'tok_1', teamId: 'tea_1', name: 't', abilities: ['project-access-code:create'], createdAt: now },
+      hashApiToken(plaintext),
+    );
+    expect((await table.accounts.findTokenByHash(hashApiToken(plaintext)))?.abilities).toEqual(['project-access-code:create']);
+    expect(await table.accounts.findTokenByHash(plaintext)).toBeUndefined();
+    expect(JSON.stringify(await table.scanAll())).not.toContain(plaintext);
+
+    await table.accounts.deleteToken(hashApiToken(plaintext));
+    expect(await table.accounts.findTokenByHash(hashApiToken(plaintext))).toBeUndefined();
+  });
+
+  test('links and unlinks a Telegram chat, and refuses an unknown project without creating it', async () => {
+    await table.accounts.putProject(project('prj_2'));
+    await table.accounts.setTelegramChat('prj_2', '-100123');
+    expect((await table.accounts.findProject('prj_2'))?.telegramChatId).toBe('-100123');
+    await table.accounts.setTelegramChat('prj_2', null);
+    expect((await table.accounts.findProject('prj_2'))?.telegramChatId).toBeNull();
+
+    await expect(table.accounts.setTelegramChat('prj_nope', '1')).rejects.toBeInstanceOf(ResourceNotFoundError);
+    expect(await table.accounts.findProject('prj_nope')).toBeUndefined();
+  });
+
+  test('replaces a tier and keeps the rest of the project', async () => {
+    await table.accounts.putProject({ ...project('prj_3'), telegramChatId: '9' });
+    await table.accounts.setTier('prj_3', { freeAllotment: 0, unitPriceMinor: 150, currency: 'EUR' }, 'cus_9');
+    expect(await table.accounts.findProject('prj_3')).toEqual({
+      ...project('prj_3'),
+      telegramChatId: '9',
+      tier: { freeAllotment: 0, unitPriceMinor: 150, currency: 'EUR' },
+      stripeCustomerId: 'cus_9',
+    });
+    await expect(table.accounts.setTier('prj_nope', { freeAllotment: 1, unitPriceMinor: 1, currency: 'USD' })).rejects.toBeInstanceOf(
+      ResourceNotFoundError,
+    );
+  });
+
+  test('counts redemptions per project and billing period, zero when none', async () => {
+    await table.db.send(new PutCommand({ TableName: table.tableName, Item: { ...keys.usage('prj_1', '2026-11'), redemptions: 7 } }));
+    expect(await table.accounts.countRedemptions('prj_1', '2026-11')).toBe(7);
+    expect(await table.accounts.countRedemptions('prj_1', '2026-10')).toBe(0);
+    expect(await table.accounts.countRedemptions('prj_2', '2026-11')).toBe(0);
+  });
+
+  test('writes a marker only once under concurrency', async () => {
+    const results = await Promise.all([1, 2, 3, 4, 5].map((n) => table.accounts.putMarkerIfAbsent('race', { n })));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const winner = results.indexOf(true) + 1;
+    expect(await table.accounts.getMarker('race')).toEqual({ n: winner });
+  });
+});

@@ -1,0 +1,46 @@
+import { systemClock, type Clock } from '../../functions/domain/ports';
+import { API_ROUTES } from '../../lib/api-routes';
+import { localHandlers } from '../../lib/local/handlers';
+import { startHttpServer, type LocalHttpServer } from '../../lib/local/http-server';
+import type { TestTable } from './dynamodb';
+
+/** An answer as a test sees it. */
+export interface ApiAnswer {
+  status: number;
+  body: any;
+  text: string;
+}
+
+/** The API served over real HTTP on 127.0.0.1 by the local stack's server, on a test table. */
+export interface TestApi {
+  url: string;
+  call(method: string, path: string, options?: { token?: string; json?: unknown; body?: string | Buffer; headers?: Record<string, string> }): Promise<ApiAnswer>;
+  close(): Promise<void>;
+}
+
+/** Starts the API over a test table. */
+export const startTestApi = async (table: TestTable, clock: Clock = systemClock): Promise<TestApi> => {
+  const server: LocalHttpServer = await startHttpServer(API_ROUTES, localHandlers({ accounts: table.accounts, clock }));
+  return {
+    url: server.url,
+    close: () => server.close(),
+    call: async (method, path, options = {}) => {
+      const headers: Record<string, string> = { ...options.headers };
+      if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+      let body: string | Buffer | undefined = options.body;
+      if (options.json !== undefined) {
+        body = JSON.stringify(options.json);
+        headers['content-type'] ??= 'application/json';
+      }
+      const response = await fetch(server.url + path, { method, headers, body });
+      const text = await response.text();
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      return { status: response.status, body: parsed, text };
+    },
+  };
+};
