@@ -82,3 +82,19 @@ export class IdempotencyKeyReusedError extends AppError {
     super('This Idempotency-Key was already used with a different request.');
   }
 }
+
+/** Telegram refused for good (bot blocked, chat not found): retrying cannot help. */
+export class DeliveryRefusedError extends Error {
+  constructor(readonly reason: string) {
+    super(`Telegram refused the delivery: ${reason}`);
+    this.name = 'DeliveryRefusedError';
+  }
+}
+
+/** Telegram asked us to slow down; try again after `retryAfterSeconds`. */
+export class DeliveryThrottledError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super(`Telegram throttled the delivery; retry after ${retryAfterSeconds} s`);
+    this.name = 'DeliveryThrottledError';
+  }
+}

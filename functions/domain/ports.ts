@@ -37,3 +37,30 @@ export interface Clock {
 
 /** The wall clock. */
 export const systemClock: Clock = { now: () => new Date() };
+
+/**
+ * The creator's Telegram chat, as delivery sees it. Implementations throw
+ * `DeliveryRefusedError` for permanent refusals and `DeliveryThrottledError` on 429;
+ * any other error is transient.
+ */
+export interface TelegramSender {
+  sendDocument(chatId: string, document: { filename: string; content: string; caption: string }): Promise<void>;
+  sendMessage(chatId: string, text: string): Promise<void>;
+}
+
+/** A unit of pipeline work on the generation queue. */
+export type PipelineMessage =
+  | { kind: 'generate-chunk'; job_id: string; chunk: number }
+  | { kind: 'deliver'; job_id: string };
+
+/** The generation queue (SQS in AWS). At-least-once: every consumer must be idempotent. */
+export interface JobQueue {
+  /** Enqueues all messages or throws; `delaySeconds` (0..900) postpones visibility. */
+  send(messages: ReadonlyArray<{ body: PipelineMessage; delaySeconds?: number }>): Promise<void>;
+}
+
+/** Publishes committed events to the event bus (EventBridge in AWS). */
+export interface EventPublisher {
+  /** Publishes all events or throws; a retry may publish some again, with the same ids. */
+  publish(events: ReadonlyArray<import('./events').EventEnvelope>): Promise<void>;
+}

@@ -1,0 +1,36 @@
+/** The api_version every event envelope carries. */
+export const EVENT_API_VERSION = '2026-05-01';
+
+/** The EventBridge `source` of the service's events. */
+export const EVENT_SOURCE = 'memberpass.access-codes';
+
+/** Types of the access_code.* events. */
+export type AccessCodeEventType = 'access_code.generated' | 'access_code.redeemed' | 'access_code.expired';
+
+/** `data` of access_code.generated: the batch, never its codes. */
+export interface AccessCodeGeneratedData {
+  batch_id: string;
+  plan_id: string;
+  count: number;
+  /** ISO instant, or null for codes that never expire. */
+  expires_at: string | null;
+}
+
+/** `data` of access_code.redeemed. */
+export interface AccessCodeRedeemedData {
+  subscription_id: string;
+  plan_id: string;
+  subscriber_id: string;
+  /** `masked_` + the code's last five characters. */
+  access_code: string;
+}
+
+/** The published envelope of every event (spec: access_code_events.md). */
+export interface EventEnvelope<T = unknown> {
+  id: string;
+  type: AccessCodeEventType;
+  created_at: string;
+  api_version: typeof EVENT_API_VERSION;
+  project_id: string;
+  data: T;
+}
