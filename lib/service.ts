@@ -26,7 +26,6 @@ export const addServiceStacks = (app: App, env?: Environment): ServiceStacks => 
     tags,
     config,
     description: `MemberPass access codes (${config.stage}): data — table`,
-    terminationProtection: config.protectData,
   });
   const stateless = new StatelessStack(app, `MemberPass-${config.stage}-Stateless`, {
     env,

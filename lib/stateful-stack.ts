@@ -29,7 +29,8 @@ export class StatefulStack extends Stack implements StatefulResources {
   readonly table: dynamodb.TableV2;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
-    super(scope, id, props);
+    // Termination protection too: deleting the stack would be the one way around the table's own.
+    super(scope, id, { terminationProtection: props.config.protectData, ...props });
     const { config } = props;
 
     this.table = new dynamodb.TableV2(this, 'Table', {

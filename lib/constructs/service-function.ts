@@ -3,7 +3,7 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel as EsbuildLogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { TABLE_SCHEMA } from '../../functions/adapters/dynamodb/table';
@@ -112,6 +112,8 @@ export class ServiceFunction extends Construct {
         sourcesContent: false,
         // Ship the SDK versions the tests ran against rather than whatever the runtime carries.
         bundleAwsSDK: true,
+        // esbuild's size table on every synth is noise; warnings and errors still show.
+        logLevel: EsbuildLogLevel.WARNING,
       },
     });
 
