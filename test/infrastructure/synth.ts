@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { App, type Environment } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { addServiceStacks, type ServiceStacks } from '../../lib/service';
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+
+/** The context of cdk.json, so the tests synthesize with exactly the flags `cdk synth` uses. */
+export const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')).context;
+
+/** A fixed account and region, as `cdk deploy` would pass them. */
+export const TEST_ENV: Environment = { account: '123456789012', region: 'eu-west-1' };
+
+/** One violation in the validation report aws-cdk-lib writes after synthesis. */
+export interface ReportedViolation {
+  ruleName: string;
+  description: string;
+  severity: string;
+}
+
+/** The parts of `validation-report.json` the tests read. */
+export interface ValidationReport {
+  pluginReports: { pluginName: string; conclusion: string; violations: ReportedViolation[] }[];
+}
+
+/** A synthesized stage of the service: the stacks, their templates and the validation report. */
+export interface SynthesizedService extends ServiceStacks {
+  readonly statefulTemplate: Template;
+  readonly statelessTemplate: Template;
+  /** The cloud assembly directory (templates, bundled assets, reports). */
+  readonly assemblyDir: string;
+  readonly validationReport: ValidationReport;
+}
+
+/**
+ * Builds the app as bin/app.ts does (same context as cdk.json, plus `context`) and synthesizes
+ * it once. Synthesis runs the built-in CloudFormation validation and cdk-nag and, under Jest,
+ * throws with the report when either finds an error.
+ */
+export const synthService = (context: Record<string, unknown> = {}, env?: Environment): SynthesizedService => {
+  const app = new App({ context: { ...CDK_JSON_CONTEXT, ...context } });
+  const stacks = addServiceStacks(app, env);
+  const assembly = app.synth();
+  // Templates are read from the one assembly: Template.fromStack would synthesize (and bundle) again.
+  const template = (stackName: string) => Template.fromJSON(assembly.getStackByName(stackName).template);
+  return {
+    ...stacks,
+    statefulTemplate: template(stacks.stateful.stackName),
+    statelessTemplate: template(stacks.stateless.stackName),
+    assemblyDir: assembly.directory,
+    validationReport: JSON.parse(readFileSync(path.join(assembly.directory, 'validation-report.json'), 'utf8')),
+  };
+};
+
+/** Sources listed in the source map of a bundled Lambda asset, given the function's S3 key. */
+export const bundledSources = (assemblyDir: string, s3Key: string): string[] => {
+  const assetDir = path.join(assemblyDir, `asset.${s3Key.replace(/\.zip$/, '')}`);
+  const map = JSON.parse(readFileSync(path.join(assetDir, 'index.mjs.map'), 'utf8')) as { sources: string[] };
+  return map.sources;
+};
