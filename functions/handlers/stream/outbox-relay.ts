@@ -1,0 +1,79 @@
+import middy from '@middy/core';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import * as v from 'valibot';
+import { OUTBOX_ITEM_TYPE } from '../../adapters/dynamodb/outbox';
+import { logger } from '../../adapters/observability';
+import { EVENT_API_VERSION, type EventEnvelope } from '../../domain/events';
+import type { EventPublisher } from '../../domain/ports';
+
+/** A DynamoDB Streams Lambda handler that reports partial batch failures. */
+export type StreamHandler = (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse>;
+
+/** What the relay needs. */
+export interface OutboxRelayDeps {
+  publisher: EventPublisher;
+}
+
+// Loose, so that a field added to the envelope later is relayed rather than stripped.
+const Envelope = v.looseObject({
+  id: v.pipe(v.string(), v.startsWith('evt_')),
+  type: v.picklist(['access_code.generated', 'access_code.redeemed', 'access_code.expired']),
+  created_at: v.pipe(v.string(), v.isoTimestamp()),
+  api_version: v.literal(EVENT_API_VERSION),
+  project_id: v.string(),
+  data: v.record(v.string(), v.unknown()),
+});
+
+/** Raised for an outbox item whose envelope is malformed: a bug upstream, never dropped silently. */
+export class MalformedOutboxItemError extends Error {}
+
+/**
+ * The envelope an INSERT of an outbox item carries, or undefined for any other record (other
+ * entities, updates, and the TTL deletions of outbox items).
+ */
+export const outboxEventOf = (record: DynamoDBRecord): EventEnvelope | undefined => {
+  const image = record.dynamodb?.NewImage;
+  if (record.eventName !== 'INSERT' || image?.type?.S !== OUTBOX_ITEM_TYPE) return undefined;
+  // aws-lambda's and the SDK's AttributeValue types describe the same wire format.
+  const item = unmarshall(image as Record<string, AttributeValue>);
+  const parsed = v.safeParse(Envelope, item.event);
+  if (!parsed.success) {
+    const problems = parsed.issues.map((issue) => `${v.getDotPath(issue) ?? 'event'}: ${issue.message}`).join('; ');
+    throw new MalformedOutboxItemError(`Outbox item ${String(item.pk)} holds no valid event envelope: ${problems}`);
+  }
+  return item.event as EventEnvelope;
+};
+
+/**
+ * The outbox relay: publishes the event of every new outbox item on the table's stream.
+ * 1. Pick the INSERTs of outbox items; ignore every other record.
+ * 2. Publish each record's envelope, records in parallel.
+ * 3. Report the records that failed, so that the event source mapping retries from the first
+ *    of them (ReportBatchItemFailures); a retry republishes with the same event id.
+ */
+export const makeHandler = (deps: OutboxRelayDeps): StreamHandler => {
+  const relay = async (record: DynamoDBRecord): Promise<void> => {
+    try {
+      const event = outboxEventOf(record);
+      if (event) await deps.publisher.publish([event]);
+    } catch (error) {
+      logger.error('outbox record not relayed; it will be retried', {
+        pk: record.dynamodb?.Keys?.pk?.S,
+        sequenceNumber: record.dynamodb?.SequenceNumber,
+        error: error as Error,
+      });
+      throw error;
+    }
+  };
+  return middy<DynamoDBStreamEvent, DynamoDBBatchResponse>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .handler(async (event, context) =>
+      // A processor per invocation: it keeps the batch's state, and the local stack may
+      // invoke the same handler for several shards at once.
+      processPartialResponse(event, relay, new BatchProcessor(EventType.DynamoDBStreams), { context }),
+    );
+};
