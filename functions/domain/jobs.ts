@@ -1,0 +1,80 @@
+import type { ExpiryPreset } from './expiry';
+
+/** How the codes reach the creator. */
+export type ExportType = 'file' | 'messages';
+
+/** Public lifecycle of a job: a job the API acknowledged always ends completed or failed. */
+export type JobStatus = 'queued' | 'processing' | 'completed' | 'failed';
+
+/** Why a job failed, for machines (`code`) and people (`message`). */
+export interface JobFailure {
+  code: string;
+  message: string;
+}
+
+/** Codes generated per queue message; a job of N codes is ceil(N / CHUNK_SIZE) messages. */
+export const CHUNK_SIZE = 250;
+
+/** A bulk-generation job: one API call, one batch of codes. */
+export interface Job {
+  id: string;
+  batchId: string;
+  teamId: string;
+  projectId: string;
+  planId: string;
+  planName: string;
+  quantity: number;
+  exportType: ExportType;
+  expiryPreset: ExpiryPreset;
+  expiresAt: string | null;
+  /** The creator's chat at enqueue time: where this batch is delivered. */
+  telegramChatId: string;
+  status: JobStatus;
+  chunkCount: number;
+  generatedCount: number;
+  deliveredCount: number;
+  /** Set once every code is stored and access_code.generated is committed. */
+  generatedAt: string | null;
+  failure: JobFailure | null;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  /** How often the sweeper had to push the job on. */
+  requeues: number;
+  leaseOwner: string | null;
+  leaseUntil: string | null;
+}
+
+/** True for the end states. */
+export const isTerminal = (status: JobStatus): boolean => status === 'completed' || status === 'failed';
+
+/** Slot numbers [from, to) of chunk `chunk` of a job of `quantity` codes. */
+export const chunkSlots = (quantity: number, chunk: number): number[] => {
+  const from = chunk * CHUNK_SIZE;
+  const to = Math.min(quantity, from + CHUNK_SIZE);
+  return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+};
+
+/** Number of chunks of a job. */
+export const chunkCountOf = (quantity: number): number => Math.ceil(quantity / CHUNK_SIZE);
+
+/** The public view of a job (get_job_status). */
+export const jobView = (job: Job) => ({
+  job_id: job.id,
+  status: job.status,
+  plan_id: job.planId,
+  batch_id: job.batchId,
+  quantity: job.quantity,
+  export_type: job.exportType,
+  expiry_preset: job.expiryPreset,
+  expires_at: job.expiresAt,
+  generated_count: job.generatedCount,
+  delivered_count: job.deliveredCount,
+  enqueued_at: job.createdAt,
+  started_at: job.startedAt,
+  generated_at: job.generatedAt,
+  completed_at: job.completedAt,
+  updated_at: job.updatedAt,
+  failure: job.failure,
+});

@@ -1,0 +1,28 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { logger } from '../../adapters/observability';
+import { handlePipelineMessage, type PipelineDeps } from '../../use-cases/pipeline';
+import { parsePipelineMessage } from './pipeline-message';
+
+/**
+ * The generator Lambda: SQS batches of pipeline messages. Failed records are reported one by
+ * one (ReportBatchItemFailures), so a retry redoes only them; a body that is not a pipeline
+ * message is logged and dropped, since retrying it can never succeed.
+ */
+export const makeHandler = (deps: PipelineDeps) => {
+  const processor = new BatchProcessor(EventType.SQS);
+  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
+    processPartialResponse(
+      event,
+      async (record: SQSRecord) => {
+        const message = parsePipelineMessage(record.body);
+        if (!message) {
+          logger.error('dropping a message that is not a pipeline message', { message_id: record.messageId });
+          return;
+        }
+        await handlePipelineMessage(deps, message, { remainingMs: () => context.getRemainingTimeInMillis() });
+      },
+      processor,
+      { context },
+    );
+};
