@@ -117,20 +117,23 @@ export class ServiceFunction extends Construct {
       },
     });
 
-    // X-Ray's PutTraceSegments/PutTelemetryRecords support no resource-level permissions.
+    // X-Ray's PutTraceSegments/PutTelemetryRecords support no resource-level permissions. The
+    // acknowledgement covers the whole role, so the infrastructure tests check that X-Ray is the
+    // only "*" in it.
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which only accept Resource "*".',
     });
     Validations.of(this.function).acknowledge({
       id: 'AwsSolutions-L1',
-      reason: 'The runtime is pinned to nodejs22.x on purpose; moving to a newer Node.js is a reviewed change.',
+      reason:
+        'Pinned to nodejs22.x (LTS) on purpose: moving to a newer Node.js is a reviewed change, not a side effect of upgrading aws-cdk-lib.',
     });
   }
 
   /**
-   * Gives the function the table: the IAM actions for `access` on the table and its indexes,
-   * and TABLE_NAME. `none` adds neither.
+   * Gives the function the table: the IAM actions for `access` on the table and on its indexes
+   * (by their TABLE_SCHEMA names, no wildcard), and TABLE_NAME. `none` adds neither.
    */
   useTable(table: ITableV2, access: TableAccess): this {
     if (access === 'none') return this;

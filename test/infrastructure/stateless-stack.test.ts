@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { API_ROUTES } from '../../lib/api-routes';
-import { bundledSources, synthService, TEST_ENV, type SynthesizedService } from './synth';
+import { bundledSources, nagFindings, reportedFindings, synthService, TEST_ENV, type SynthesizedService } from './synth';
 
 // Synthesis bundles every function with esbuild: do it once for the whole file.
 const ALARM_TOPIC = 'arn:aws:sns:eu-west-1:123456789012:memberpass-alarms';
@@ -54,6 +54,16 @@ const statementsOf = (routeId: string): { Action: string | string[]; Resource: u
 const actionsOf = (statement: { Action: string | string[] }) => [statement.Action].flat();
 const dynamoStatements = (routeId: string) =>
   statementsOf(routeId).filter((s) => actionsOf(s).some((action) => action.startsWith('dynamodb:')));
+
+describe('validation of the protected stage', () => {
+  test('the built-in CloudFormation validation and cdk-nag report nothing, not even warnings', () => {
+    expect(reportedFindings(service)).toEqual([]);
+  });
+
+  test.each(['stateful', 'stateless'] as const)('cdk-nag AwsSolutions finds nothing unacknowledged in the %s stack', (which) => {
+    expect(nagFindings(service[which])).toEqual([]);
+  });
+});
 
 describe('routes', () => {
   test.each(API_ROUTES.map((route) => [`${route.method} ${route.path}`, route] as const))(

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { App, type Environment } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { addServiceStacks, type ServiceStacks } from '../../lib/service';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -59,3 +61,15 @@ export const bundledSources = (assemblyDir: string, s3Key: string): string[] => 
   const map = JSON.parse(readFileSync(path.join(assetDir, 'index.mjs.map'), 'utf8')) as { sources: string[] };
   return map.sources;
 };
+
+/** Every finding of every validation plugin that ran during synthesis, errors and warnings alike. */
+export const reportedFindings = (service: SynthesizedService): string[] =>
+  service.validationReport.pluginReports.flatMap((report) =>
+    report.violations.map((v) => `${report.pluginName}: ${v.severity} ${v.ruleName} — ${v.description}`),
+  );
+
+/** cdk-nag AwsSolutions findings in `scope` that no acknowledgement covers. */
+export const nagFindings = (scope: IConstruct): string[] =>
+  new AwsSolutionsChecks()
+    .validateScope(scope)
+    .violations.map((v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
