@@ -26,7 +26,6 @@ const ACTIVE_JOBS = 'JOBS#ACTIVE';
 
 const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' });
 const slotSk = (slot: number) => `SLOT#${String(slot).padStart(6, '0')}`;
-const chunkKey = (jobId: string, chunk: number) => ({ pk: `JOB#${jobId}`, sk: `CHUNK#${String(chunk).padStart(4, '0')}` });
 const codeKey = (code: string) => ({ pk: `CODE#${code}`, sk: 'CODE' });
 const idempotencyKey = (claim: IdempotencyClaim) => ({ pk: `IDEMPOTENCY#${claim.teamId}`, sk: `KEY#${claim.key}` });
 const codeIndexSk = (jobId: string, slot: number) => `CODE#${jobId}#${String(slot).padStart(6, '0')}`;
@@ -157,17 +156,15 @@ export class DynamoJobStore implements JobStore {
   }
 
   async storeCodes(job: Job, slots: readonly number[], generate: CodeGenerator, now: Date): Promise<number> {
-    let stored = 0;
-    const byChunk = new Map<number, number[]>();
+    // Slots fall into fixed groups (chunk, 49-slot window), each with its own counter item, so
+    // that groups are independent transactions that can run side by side without conflicts.
+    const groups = new Map<string, number[]>();
     for (const slot of slots) {
-      const chunk = Math.floor(slot / CHUNK_SIZE);
-      byChunk.set(chunk, [...(byChunk.get(chunk) ?? []), slot]);
+      const group = `${String(Math.floor(slot / CHUNK_SIZE)).padStart(4, '0')}#${String(Math.floor((slot % CHUNK_SIZE) / SLOTS_PER_TRANSACTION)).padStart(2, '0')}`;
+      groups.set(group, [...(groups.get(group) ?? []), slot]);
     }
-    for (const [chunk, chunkSlots] of byChunk) {
-      for (let i = 0; i < chunkSlots.length; i += SLOTS_PER_TRANSACTION) {
-        stored += await this.storeGroup(job, chunk, chunkSlots.slice(i, i + SLOTS_PER_TRANSACTION), generate, now);
-      }
-    }
+    const counts = await Promise.all([...groups].map(([group, groupSlots]) => this.storeGroup(job, group, groupSlots, generate, now)));
+    const stored = counts.reduce((sum, n) => sum + n, 0);
     if (stored > 0) {
       await this.db.send(
         new UpdateCommand({
@@ -182,12 +179,12 @@ export class DynamoJobStore implements JobStore {
   }
 
   /**
-   * Stores a group of slots of one chunk in one transaction: per slot a claim (so a redelivered
-   * chunk cannot fill it twice) and the code (unique service-wide), plus the chunk's counter, so
+   * Stores a group of slots in one transaction: per slot a claim (so a redelivered chunk
+   * cannot fill it twice) and the code (unique service-wide), plus the group's counter, so
    * that counts can never drift from what is stored. A cancelled transaction says which
    * condition failed: a claimed slot is dropped, a colliding code is drawn again.
    */
-  private async storeGroup(job: Job, chunk: number, slots: number[], generate: CodeGenerator, now: Date): Promise<number> {
+  private async storeGroup(job: Job, group: string, slots: number[], generate: CodeGenerator, now: Date): Promise<number> {
     const pending = new Map<number, string>(slots.map((slot) => [slot, generate()]));
     for (let attempt = 1; pending.size > 0; attempt++) {
       if (attempt > MAX_STORE_ATTEMPTS) throw new Error(`could not store ${pending.size} codes of job ${job.id} after ${MAX_STORE_ATTEMPTS} attempts`);
@@ -227,9 +224,9 @@ export class DynamoJobStore implements JobStore {
       items.push({
         Update: {
           TableName: this.tableName,
-          Key: chunkKey(job.id, chunk),
-          UpdateExpression: 'ADD stored :n SET #type = :type, updated_at = :now',
-          ExpressionAttributeNames: { '#type': 'type' },
+          Key: { pk: `JOB#${job.id}`, sk: `CHUNK#${group}` },
+          UpdateExpression: 'ADD #stored :n SET #type = :type, updated_at = :now',
+          ExpressionAttributeNames: { '#type': 'type', '#stored': 'stored' },
           ExpressionAttributeValues: { ':n': entries.length, ':type': 'chunk', ':now': now.toISOString() },
         },
       });

@@ -9,9 +9,10 @@ import { parsePipelineMessage } from './pipeline-message';
  * one (ReportBatchItemFailures), so a retry redoes only them; a body that is not a pipeline
  * message is logged and dropped, since retrying it can never succeed.
  */
-export const makeHandler = (deps: PipelineDeps) => {
-  const processor = new BatchProcessor(EventType.SQS);
-  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
+export const makeHandler = (deps: PipelineDeps) =>
+  async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
+    // A processor per invocation: it holds the batch's state, and the local stack runs
+    // several batches at once in one process.
     processPartialResponse(
       event,
       async (record: SQSRecord) => {
@@ -22,7 +23,6 @@ export const makeHandler = (deps: PipelineDeps) => {
         }
         await handlePipelineMessage(deps, message, { remainingMs: () => context.getRemainingTimeInMillis() });
       },
-      processor,
+      new BatchProcessor(EventType.SQS),
       { context },
     );
-};

@@ -1,0 +1,169 @@
+import { CODE_ALPHABET, randomCode } from '../../functions/domain/access-codes';
+import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
+import { InvalidCursorError } from '../../functions/domain/job-store';
+import { generatedEvent } from '../../functions/use-cases/pipeline';
+import { createTestTable, type TestTable } from '../support/dynamodb';
+import { queuedJob } from '../support/jobs';
+
+let table: TestTable;
+let jobs: DynamoJobStore;
+beforeAll(async () => {
+  table = await createTestTable();
+  jobs = new DynamoJobStore(table.db, table.tableName);
+});
+afterAll(async () => table.drop());
+
+const slots = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
+const now = () => new Date();
+
+describe('creating a job under an Idempotency-Key', () => {
+  const claim = (requestHash: string) => ({ teamId: 'tea_idem', key: 'key-1', requestHash, expiresAt: new Date(Date.now() + 60_000) });
+
+  test('creates once, replays the same request, refuses another request', async () => {
+    const first = queuedJob({ quantity: 5 });
+    expect(await jobs.createJob(first, claim('h1'))).toEqual({ outcome: 'created' });
+    expect(await jobs.createJob(queuedJob({ quantity: 5 }), claim('h1'))).toEqual({ outcome: 'replayed', jobId: first.id });
+    expect(await jobs.createJob(queuedJob({ quantity: 6 }), claim('h2'))).toEqual({ outcome: 'key-reused' });
+    const stored = (await table.scanAll()).filter((item) => item.type === 'job' && String(item.team_id) === 'tea_test');
+    expect(stored.map((item) => item.job_id)).toContain(first.id);
+    expect(stored).toHaveLength(1);
+  });
+
+  test('the same key from another team is another key', async () => {
+    const job = queuedJob({ quantity: 1, teamId: 'tea_other' });
+    expect(await jobs.createJob(job, { ...claim('h9'), teamId: 'tea_other' })).toEqual({ outcome: 'created' });
+  });
+
+  test('an expired claim can be taken again', async () => {
+    const expired = { teamId: 'tea_exp', key: 'k', requestHash: 'a', expiresAt: new Date(Date.now() - 1000) };
+    expect(await jobs.createJob(queuedJob({ quantity: 1 }), expired)).toEqual({ outcome: 'created' });
+    const fresh = { ...expired, requestHash: 'b', expiresAt: new Date(Date.now() + 60_000) };
+    expect(await jobs.createJob(queuedJob({ quantity: 1 }), fresh)).toEqual({ outcome: 'created' });
+  });
+});
+
+describe('storing codes', () => {
+  test('fills every slot once with a unique code, and a redelivered chunk changes nothing', async () => {
+    const job = queuedJob({ quantity: 300 });
+    await jobs.createJob(job);
+    expect(await jobs.storeCodes(job, slots(250), randomCode, now())).toBe(250);
+    expect(await jobs.storeCodes(job, slots(50, 250), randomCode, now())).toBe(50);
+    const before = await jobs.jobCodes(job.id);
+
+    expect(await jobs.storeCodes(job, slots(250), randomCode, now())).toBe(0);
+    expect(await jobs.countStored(job.id)).toBe(300);
+    const after = await jobs.jobCodes(job.id);
+    expect(after).toEqual(before);
+    expect(after.map((c) => c.slot)).toEqual(slots(300));
+    expect(new Set(after.map((c) => c.code)).size).toBe(300);
+    const codeItems = (await table.scanAll()).filter((item) => item.type === 'access_code' && item.job_id === job.id);
+    expect(codeItems).toHaveLength(300);
+  });
+
+  test('two workers on the same chunk at once store it once', async () => {
+    const job = queuedJob({ quantity: 200 });
+    await jobs.createJob(job);
+    const counts = await Promise.all([
+      jobs.storeCodes(job, slots(200), randomCode, now()),
+      jobs.storeCodes(job, slots(200), randomCode, now()),
+    ]);
+    expect(counts[0]! + counts[1]!).toBe(200);
+    expect(await jobs.countStored(job.id)).toBe(200);
+    expect(new Set((await jobs.jobCodes(job.id)).map((c) => c.code)).size).toBe(200);
+  });
+
+  test('draws again on collision, so codes stay unique service-wide even in a tiny code space', async () => {
+    // 5^6 = 15,625 possible codes for 1,000: dozens of collisions, all of which must be resolved.
+    let draws = 0;
+    const tiny = () => {
+      draws++;
+      return Array.from({ length: 12 }, (_, i) => (i < 6 ? CODE_ALPHABET[Math.floor(Math.random() * 5)] : '0')).join('');
+    };
+    const a = queuedJob({ quantity: 500, planId: 'pln_tiny' });
+    const b = queuedJob({ quantity: 500, planId: 'pln_tiny' });
+    await jobs.createJob(a);
+    await jobs.createJob(b);
+    await Promise.all([jobs.storeCodes(a, slots(250), tiny, now()), jobs.storeCodes(b, slots(250), tiny, now())]);
+    await Promise.all([jobs.storeCodes(a, slots(250, 250), tiny, now()), jobs.storeCodes(b, slots(250, 250), tiny, now())]);
+    const all = [...(await jobs.jobCodes(a.id)), ...(await jobs.jobCodes(b.id))].map((c) => c.code);
+    expect(all).toHaveLength(1000);
+    expect(new Set(all).size).toBe(1000);
+    expect(draws).toBeGreaterThan(1000);
+  });
+});
+
+describe('the generated mark', () => {
+  test('is set once, with exactly one outbox event', async () => {
+    const job = queuedJob({ quantity: 1 });
+    await jobs.createJob(job);
+    await jobs.markProcessing(job.id, now());
+    const results = await Promise.all([1, 2, 3].map(() => jobs.markGenerated(job.id, generatedEvent(job, now()), now())));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const events = (await table.scanAll()).filter(
+      (item) => item.type === 'outbox_event' && (item.event as { data: { batch_id: string } }).data.batch_id === job.batchId,
+    );
+    expect(events).toHaveLength(1);
+    expect((await jobs.getJob(job.id))?.generatedCount).toBe(1);
+  });
+
+  test('is refused for a job that failed', async () => {
+    const job = queuedJob({ quantity: 1 });
+    await jobs.createJob(job);
+    await jobs.failJob(job.id, { code: 'x', message: 'y' }, now());
+    expect(await jobs.markGenerated(job.id, generatedEvent(job, now()), now())).toBe(false);
+  });
+});
+
+describe('the delivery lease', () => {
+  test('has one holder at a time, lapses, and fences the old holder out', async () => {
+    const job = queuedJob({ quantity: 2 });
+    await jobs.createJob(job);
+    await jobs.markProcessing(job.id, now());
+    await jobs.markGenerated(job.id, generatedEvent(job, now()), now());
+
+    const t0 = new Date();
+    expect(await jobs.acquireDeliveryLease(job.id, 'a', new Date(t0.getTime() + 1000), t0)).toBeDefined();
+    expect(await jobs.acquireDeliveryLease(job.id, 'b', new Date(t0.getTime() + 1000), t0)).toBeUndefined();
+    expect(await jobs.recordDelivered(job.id, 'a', 1, t0)).toBe(true);
+
+    const later = new Date(t0.getTime() + 2000);
+    expect((await jobs.acquireDeliveryLease(job.id, 'b', new Date(later.getTime() + 1000), later))?.deliveredCount).toBe(1);
+    expect(await jobs.recordDelivered(job.id, 'a', 2, later)).toBe(false);
+    expect(await jobs.completeJob(job.id, 'a', later)).toBe(false);
+    expect(await jobs.completeJob(job.id, 'b', later)).toBe(true);
+    expect((await jobs.getJob(job.id))?.status).toBe('completed');
+    expect((await jobs.activeJobs(1000)).map((j) => j.id)).not.toContain(job.id);
+  });
+});
+
+describe('listing codes', () => {
+  test('pages through a plan’s codes with a cursor, by job and by status', async () => {
+    const job = queuedJob({ quantity: 230, planId: 'pln_list' });
+    const other = queuedJob({ quantity: 20, planId: 'pln_list' });
+    for (const j of [job, other]) {
+      await jobs.createJob(j);
+      await jobs.storeCodes(j, slots(j.quantity), randomCode, now());
+    }
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await jobs.listCodes('pln_list', { jobId: job.id }, { limit: 100, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.codes.map((c) => c.code));
+      cursor = page.nextCursor ?? undefined;
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(new Set(seen).size).toBe(230);
+    expect(seen.sort()).toEqual((await jobs.jobCodes(job.id)).map((c) => c.code).sort());
+
+    expect((await jobs.listCodes('pln_list', {}, { limit: 500 })).codes).toHaveLength(250);
+    expect((await jobs.listCodes('pln_list', { status: 'redeemed' }, { limit: 500 })).codes).toHaveLength(0);
+  });
+
+  test('refuses a cursor it did not issue', async () => {
+    await expect(jobs.listCodes('pln_list', {}, { limit: 10, cursor: 'garbage' })).rejects.toBeInstanceOf(InvalidCursorError);
+    const forged = Buffer.from(JSON.stringify({ gsi1pk: 'PLAN#pln_other', gsi1sk: 'CODE#', pk: 'x', sk: 'y' })).toString('base64url');
+    await expect(jobs.listCodes('pln_list', {}, { limit: 10, cursor: forged })).rejects.toBeInstanceOf(InvalidCursorError);
+  });
+});

@@ -1,0 +1,44 @@
+import { canonicalCode, CODE_ALPHABET, CODE_LENGTH, displayCode, maskCode, randomCode } from '../../functions/domain/access-codes';
+
+describe('access codes', () => {
+  test('are 12 Crockford base32 symbols: 60 bits of entropy', () => {
+    expect(CODE_ALPHABET).toHaveLength(32);
+    expect(CODE_ALPHABET).not.toMatch(/[ILOU]/);
+    for (let i = 0; i < 200; i++) expect(randomCode()).toMatch(/^[0-9A-HJKMNP-TV-Z]{12}$/);
+    expect(CODE_LENGTH * Math.log2(CODE_ALPHABET.length)).toBeGreaterThanOrEqual(60);
+  });
+
+  test('use every symbol of the alphabet, about evenly', () => {
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 2000; i++) for (const symbol of randomCode()) counts.set(symbol, (counts.get(symbol) ?? 0) + 1);
+    expect(counts.size).toBe(32);
+    // 24,000 symbols: 750 expected each; a biased generator falls far outside this band.
+    for (const count of counts.values()) expect(count).toBeGreaterThan(600);
+  });
+
+  test('do not repeat in a large sample', () => {
+    const sample = new Set(Array.from({ length: 20_000 }, randomCode));
+    expect(sample.size).toBe(20_000);
+  });
+
+  test('are shown in groups of four', () => {
+    expect(displayCode('7KQ29XMD4TRV')).toBe('7KQ2-9XMD-4TRV');
+  });
+
+  test.each([
+    ['7KQ2-9XMD-4TRV', '7KQ29XMD4TRV'],
+    ['7kq2 9xmd 4trv', '7KQ29XMD4TRV'],
+    ['7KQ2_9XMD.4TRV', '7KQ29XMD4TRV'],
+    ['OIL0-0000-0000', '011000000000'],
+  ])('are matched case- and separator-insensitively: %s', (typed, canonical) => {
+    expect(canonicalCode(typed)).toBe(canonical);
+  });
+
+  test.each(['', '7KQ2-9XMD-4TR', '7KQ2-9XMD-4TRVX', '7KQ2-9XMD-4TRU', '7KQ2-9XMD-4TR!'])('refuse what cannot be a code: %p', (typed) => {
+    expect(canonicalCode(typed)).toBeUndefined();
+  });
+
+  test('are masked to their last five symbols in events', () => {
+    expect(maskCode('7KQ29XMD4TRV')).toBe('masked_D4TRV');
+  });
+});
