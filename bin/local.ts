@@ -1,7 +1,9 @@
 /**
  * `npm start`: the whole service on one machine, no AWS account needed.
  *
- * Environment: PORT (3000), HOST (127.0.0.1), LOCAL_DATA_DIR (.local), TABLE_NAME (memberpass-local).
+ * Environment: PORT (3000), HOST (127.0.0.1), LOCAL_DATA_DIR (.local), TABLE_NAME (memberpass-local),
+ * TELEGRAM_BOT_TOKEN and TELEGRAM_API_ROOT (without a token: an outbox folder),
+ * TELEGRAM_MESSAGE_INTERVAL_MS (1100), SWEEP_INTERVAL_MS (60000).
  */
 import { resolveDataDir } from '../lib/local/data-dir';
 import { startLocalStack } from '../lib/local/local-stack';
@@ -22,12 +24,18 @@ const main = async () => {
     host: env.HOST || '127.0.0.1',
     port,
     tableName: env.TABLE_NAME || 'memberpass-local',
+    ...(env.TELEGRAM_BOT_TOKEN ? { telegramBotToken: env.TELEGRAM_BOT_TOKEN } : {}),
+    ...(env.TELEGRAM_API_ROOT ? { telegramApiRoot: env.TELEGRAM_API_ROOT } : {}),
+    ...(env.TELEGRAM_MESSAGE_INTERVAL_MS ? { messageIntervalMs: Number(env.TELEGRAM_MESSAGE_INTERVAL_MS) } : {}),
+    ...(env.SWEEP_INTERVAL_MS ? { sweepIntervalMs: Number(env.SWEEP_INTERVAL_MS) } : {}),
   });
   const { demo } = stack;
   console.log(`MemberPass access codes is running locally.
 
   API          ${stack.apiUrl}
   DynamoDB     ${stack.dynamoEndpoint} (DynamoDB Local, data in ${dataDir}/dynamodb)
+  Telegram     ${stack.telegramTarget}
+  Events       ${stack.pipeline.bus.eventsFile} (every event published, one per line)
   Demo         ${stack.demoFile}
   Demo token   ${demo.token}
   Demo plan    ${demo.plan_id} (project ${demo.project_id}, 10 free redemptions a month, 0.03 USD each after)
@@ -37,6 +45,10 @@ Try it:
   curl -s -X POST ${stack.apiUrl}/v1/access-codes/preview \\
     -H 'authorization: Bearer ${demo.token}' -H 'content-type: application/json' \\
     -d '{"plan_id":"${demo.plan_id}","quantity":50}'
+  curl -s -X POST ${stack.apiUrl}/v1/access-codes/bulk-generate \\
+    -H 'authorization: Bearer ${demo.token}' -H 'content-type: application/json' -H 'idempotency-key: demo-1' \\
+    -d '{"plan_id":"${demo.plan_id}","quantity":5,"export_type":"file","expiry_preset":"1_month"}'
+  curl -s ${stack.apiUrl}/v1/jobs/<job_id> -H 'authorization: Bearer ${demo.token}'
 
 Ctrl-C stops everything.`);
 

@@ -1,24 +1,70 @@
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import * as v from 'valibot';
 import { DynamoAccountStore } from './adapters/dynamodb/account-store';
 import { makeDocumentClient } from './adapters/dynamodb/client';
-import { TableEnv, parseEnv } from './config';
-import { systemClock, type AccountStore, type Clock } from './domain/ports';
+import { DynamoJobStore } from './adapters/dynamodb/job-store';
+import { makeSqsClient } from './adapters/sqs/client';
+import { SqsJobQueue } from './adapters/sqs/sqs-job-queue';
+import { makeTelegramSender } from './adapters/telegram/factory';
+import { ConfigurationError, TableEnv, parseEnv } from './config';
+import type { JobStore } from './domain/job-store';
+import { systemClock, type AccountStore, type Clock, type JobQueue } from './domain/ports';
+import type { PipelineDeps } from './use-cases/pipeline';
 
 /** What the HTTP handlers need, in production and in the local stack alike. */
 export interface ApiDeps {
   accounts: AccountStore;
+  jobs: JobStore;
+  queue: JobQueue;
   clock: Clock;
 }
 
-let cached: ApiDeps | undefined;
+/** Environment of functions that queue pipeline work. */
+export const QueueEnv = v.object({ ...TableEnv.entries, QUEUE_URL: v.pipe(v.string(), v.url()) });
 
-/**
- * The production wiring: configuration parsed and SDK clients built once per cold start.
- * Entry points call it at module load, so a bad environment fails the init, not a request.
- */
-export const productionDeps = (): ApiDeps => {
-  if (cached) return cached;
+/** Environment of the generator: where the bot token lives and how fast to send. */
+export const GeneratorEnv = v.object({
+  ...QueueEnv.entries,
+  TELEGRAM_BOT_TOKEN_SECRET: v.pipe(v.string(), v.minLength(1)),
+  TELEGRAM_API_ROOT: v.optional(v.pipe(v.string(), v.url())),
+  TELEGRAM_MESSAGE_INTERVAL_MS: v.optional(v.pipe(v.string(), v.regex(/^\d+$/), v.transform(Number)), '1100'),
+});
+
+let tableDeps: { accounts: AccountStore; jobs: JobStore } | undefined;
+
+/** The table's stores, built once per cold start. */
+export const productionTable = () => {
+  if (tableDeps) return tableDeps;
   const env = parseEnv(TableEnv);
   const db = makeDocumentClient();
-  cached = { accounts: new DynamoAccountStore(db, env.TABLE_NAME), clock: systemClock };
-  return cached;
+  tableDeps = { accounts: new DynamoAccountStore(db, env.TABLE_NAME), jobs: new DynamoJobStore(db, env.TABLE_NAME) };
+  return tableDeps;
+};
+
+/** A queue that refuses to be used: for functions that have no business queueing. */
+const noQueue: JobQueue = {
+  send: async () => {
+    throw new ConfigurationError('this function has no queue configured');
+  },
+};
+
+/** Production wiring of the HTTP handlers; the queue only where QUEUE_URL is configured. */
+export const productionDeps = (): ApiDeps => {
+  const queueUrl = process.env.QUEUE_URL;
+  const queue = queueUrl ? new SqsJobQueue(makeSqsClient(), parseEnv(QueueEnv).QUEUE_URL) : noQueue;
+  return { ...productionTable(), queue, clock: systemClock };
+};
+
+/** Production wiring of the generator: reads the bot token from Secrets Manager at cold start. */
+export const productionPipelineDeps = async (): Promise<PipelineDeps> => {
+  const env = parseEnv(GeneratorEnv);
+  const botToken = await getSecret(env.TELEGRAM_BOT_TOKEN_SECRET);
+  if (typeof botToken !== 'string' || !botToken) throw new ConfigurationError('the Telegram bot token secret is empty');
+  return {
+    jobs: productionTable().jobs,
+    queue: new SqsJobQueue(makeSqsClient(), env.QUEUE_URL),
+    telegram: makeTelegramSender({ botToken, ...(env.TELEGRAM_API_ROOT ? { apiRoot: env.TELEGRAM_API_ROOT } : {}) }),
+    clock: systemClock,
+    messageIntervalMs: env.TELEGRAM_MESSAGE_INTERVAL_MS,
+  };
 };

@@ -11,6 +11,8 @@ export interface ApiRoute {
   /** Entry file (relative to the repository root) exporting `handler`. */
   entry: string;
   tableAccess: TableAccess;
+  /** The route queues pipeline work (send to the generation queue, QUEUE_URL). */
+  queue?: boolean;
 }
 
 /**
@@ -24,6 +26,22 @@ export const API_ROUTES: readonly ApiRoute[] = [
     method: 'POST',
     path: '/v1/access-codes/preview',
     entry: 'functions/entrypoints/preview-access-code-cost.ts',
+    tableAccess: 'read',
+  },
+  {
+    id: 'BulkGenerateAccessCodes',
+    method: 'POST',
+    path: '/v1/access-codes/bulk-generate',
+    entry: 'functions/entrypoints/bulk-generate-access-codes.ts',
+    tableAccess: 'readWrite',
+    queue: true,
+  },
+  { id: 'GetJobStatus', method: 'GET', path: '/v1/jobs/{job_id}', entry: 'functions/entrypoints/get-job-status.ts', tableAccess: 'read' },
+  {
+    id: 'ListAccessCodes',
+    method: 'GET',
+    path: '/v1/plans/{plan_id}/access-codes',
+    entry: 'functions/entrypoints/list-access-codes.ts',
     tableAccess: 'read',
   },
 ];

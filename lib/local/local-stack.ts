@@ -3,14 +3,25 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoAccountStore } from '../../functions/adapters/dynamodb/account-store';
 import { makeDocumentClient } from '../../functions/adapters/dynamodb/client';
-import { systemClock, type Clock } from '../../functions/domain/ports';
+import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
+import { logger } from '../../functions/adapters/observability';
+import { makeTelegramSender } from '../../functions/adapters/telegram/factory';
+import { systemClock, type Clock, type TelegramSender } from '../../functions/domain/ports';
+import { makeHandler as makeGenerator } from '../../functions/handlers/queue/generator';
+import { parsePipelineMessage } from '../../functions/handlers/queue/pipeline-message';
+import { makeHandler as makeOutboxRelay } from '../../functions/handlers/stream/outbox-relay';
 import { seedDemo, type DemoSeed } from '../../functions/use-cases/admin';
+import type { PipelineDeps } from '../../functions/use-cases/pipeline';
+import { failDeadLetteredJob, sweepJobs } from '../../functions/use-cases/sweep-jobs';
 import type { ApiDeps } from '../../functions/wiring';
 import { API_ROUTES } from '../api-routes';
 import { acquireDataDir, readJsonFile, writeRunningStack } from './data-dir';
 import { ensureTable, localClientConfig, startDynamoDbLocal } from './dynamodb-local';
 import { localHandlers } from './handlers';
 import { startHttpServer } from './http-server';
+import { InProcessEventBus } from './in-process-bus';
+import { InProcessQueue } from './in-process-queue';
+import { StreamPoller } from './stream-poller';
 
 /** The demo as written to `<data dir>/demo.json`. */
 export interface DemoFile {
@@ -28,6 +39,21 @@ export interface LocalStackOptions {
   port: number;
   tableName: string;
   clock?: Clock;
+  /** Real Bot API when set (TELEGRAM_BOT_TOKEN), else the outbox folder under the data dir. */
+  telegramBotToken?: string;
+  telegramApiRoot?: string;
+  /** Pause between two Telegram messages to one chat (default 1100 ms, as in production). */
+  messageIntervalMs?: number;
+  /** How often the sweeper runs (default every minute, as in production). */
+  sweepIntervalMs?: number;
+}
+
+/** The pipeline's moving parts, for tests and the benchmark to observe. */
+export interface LocalPipeline {
+  queue: InProcessQueue;
+  bus: InProcessEventBus;
+  poller: StreamPoller;
+  telegram: TelegramSender;
 }
 
 /** A running local stack. */
@@ -36,21 +62,75 @@ export interface LocalStack {
   dynamoEndpoint: string;
   demo: DemoFile;
   demoFile: string;
+  telegramTarget: string;
+  pipeline: LocalPipeline;
   stop(): Promise<void>;
 }
 
-/** The dependencies the handlers get locally: the same DynamoDB adapters, pointed at DynamoDB Local. */
-export const localDeps = (dynamoEndpoint: string, tableName: string, clock: Clock = systemClock): ApiDeps => ({
-  accounts: new DynamoAccountStore(makeDocumentClient(localClientConfig(dynamoEndpoint)), tableName),
-  clock,
-});
+/** The generator Lambda's timeout in the CDK stack; the local queue gives the handler the same. */
+const GENERATOR_TIMEOUT_S = 120;
+
+/**
+ * Everything behind the API, on one machine: the same handlers as in Lambda over DynamoDB
+ * Local, the in-process queue feeding the generator, the table's stream feeding the outbox
+ * relay onto the in-process bus, and the sweeper on a timer.
+ */
+export const startLocalPipeline = async (options: {
+  dynamoEndpoint: string;
+  tableName: string;
+  dataDir: string;
+  clock?: Clock;
+  telegram: TelegramSender;
+  messageIntervalMs?: number;
+}): Promise<{ deps: ApiDeps; pipeline: LocalPipeline; stop(): Promise<void> }> => {
+  const clock = options.clock ?? systemClock;
+  const db = makeDocumentClient(localClientConfig(options.dynamoEndpoint));
+  const jobs = new DynamoJobStore(db, options.tableName);
+  const queue = new InProcessQueue({
+    visibilityTimeoutSeconds: 6 * GENERATOR_TIMEOUT_S,
+    functionTimeoutSeconds: GENERATOR_TIMEOUT_S,
+    maxReceiveCount: 5,
+    batchSize: 5,
+    maxConcurrency: 4,
+    onDeadLetter: async (dead) => {
+      const message = parsePipelineMessage(dead.body);
+      if (message) await failDeadLetteredJob({ jobs, queue, clock }, message);
+    },
+  });
+  const pipelineDeps: PipelineDeps = {
+    jobs,
+    queue,
+    telegram: options.telegram,
+    clock,
+    messageIntervalMs: options.messageIntervalMs ?? 1100,
+  };
+  queue.start(makeGenerator(pipelineDeps));
+  const bus = new InProcessEventBus({ dataDir: options.dataDir });
+  const poller = new StreamPoller({
+    clientConfig: localClientConfig(options.dynamoEndpoint),
+    tableName: options.tableName,
+    handler: makeOutboxRelay({ publisher: bus }),
+    checkpointFile: join(options.dataDir, 'stream-checkpoint.json'),
+  });
+  await poller.start();
+  return {
+    deps: { accounts: new DynamoAccountStore(db, options.tableName), jobs, queue, clock },
+    pipeline: { queue, bus, poller, telegram: options.telegram },
+    stop: async () => {
+      await queue.stop();
+      await poller.stop();
+      await bus.idle();
+      db.destroy();
+    },
+  };
+};
 
 /**
  * Starts the whole service on one machine.
  * 1. Lock the data dir (a second stack on it fails clearly).
  * 2. Start DynamoDB Local on it and create the table from the shared definition.
- * 3. Seed the demo idempotently, keeping the demo token across restarts.
- * 4. Serve the API routes with the same handler code as Lambda.
+ * 3. Start the pipeline, seed the demo idempotently (keeping the demo token across restarts).
+ * 4. Serve the API routes with the same handler code as Lambda; sweep every minute.
  */
 export const startLocalStack = async (options: LocalStackOptions): Promise<LocalStack> => {
   const lock = acquireDataDir(options.dataDir, 'starting the local stack');
@@ -65,7 +145,30 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
     await ensureTable(control, options.tableName);
     control.destroy();
 
-    const deps = localDeps(dynamo.endpoint, options.tableName, options.clock);
+    const telegram = makeTelegramSender({
+      ...(options.telegramBotToken ? { botToken: options.telegramBotToken } : {}),
+      ...(options.telegramApiRoot ? { apiRoot: options.telegramApiRoot } : {}),
+      outboxDir: options.dataDir,
+    });
+    const telegramTarget = options.telegramBotToken
+      ? `Bot API at ${options.telegramApiRoot ?? 'https://api.telegram.org'}`
+      : `outbox folder ${join(options.dataDir, 'telegram-outbox')} (set TELEGRAM_BOT_TOKEN for a real bot)`;
+    const local = await startLocalPipeline({
+      dynamoEndpoint: dynamo.endpoint,
+      tableName: options.tableName,
+      dataDir: options.dataDir,
+      telegram,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.messageIntervalMs !== undefined ? { messageIntervalMs: options.messageIntervalMs } : {}),
+    });
+    cleanups.push(() => local.stop());
+    const { deps } = local;
+
+    const sweeper = setInterval(() => {
+      sweepJobs(deps).catch((error: unknown) => logger.error('sweep failed', { error: error as Error }));
+    }, options.sweepIntervalMs ?? 60_000);
+    cleanups.push(() => clearInterval(sweeper));
+
     const demoFile = join(options.dataDir, 'demo.json');
     const previous = readJsonFile<DemoFile>(demoFile);
     const seed: DemoSeed = await seedDemo(deps, previous?.token ? { knownToken: previous.token } : {});
@@ -87,7 +190,7 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
       table_name: options.tableName,
       api_url: http.url,
     });
-    return { apiUrl: http.url, dynamoEndpoint: dynamo.endpoint, demo, demoFile, stop };
+    return { apiUrl: http.url, dynamoEndpoint: dynamo.endpoint, demo, demoFile, telegramTarget, pipeline: local.pipeline, stop };
   } catch (error) {
     await stop();
     throw error;

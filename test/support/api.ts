@@ -1,4 +1,7 @@
+import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
 import { systemClock, type Clock } from '../../functions/domain/ports';
+import type { ApiDeps } from '../../functions/wiring';
+import { InProcessQueue } from '../../lib/local/in-process-queue';
 import { API_ROUTES } from '../../lib/api-routes';
 import { localHandlers } from '../../lib/local/handlers';
 import { startHttpServer, type LocalHttpServer } from '../../lib/local/http-server';
@@ -18,9 +21,15 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-/** Starts the API over a test table. */
-export const startTestApi = async (table: TestTable, clock: Clock = systemClock): Promise<TestApi> => {
-  const server: LocalHttpServer = await startHttpServer(API_ROUTES, localHandlers({ accounts: table.accounts, clock }));
+/**
+ * Starts the API over a test table. Unless told otherwise, queued work stays on an in-process
+ * queue that nothing consumes, so tests can look at what was queued.
+ */
+export const startTestApi = async (table: TestTable, clock: Clock = systemClock, deps: Partial<ApiDeps> = {}): Promise<TestApi> => {
+  const server: LocalHttpServer = await startHttpServer(
+    API_ROUTES,
+    localHandlers({ accounts: table.accounts, jobs: new DynamoJobStore(table.db, table.tableName), queue: new InProcessQueue(), clock, ...deps }),
+  );
   return {
     url: server.url,
     close: () => server.close(),
