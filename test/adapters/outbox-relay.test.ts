@@ -81,6 +81,22 @@ describe('outbox relay handler', () => {
     expect(published).toEqual([envelope(1), envelope(2)]);
   });
 
+  test('relays the envelope with its fields in the documented order, from a map or a JSON string', async () => {
+    const { publisher, published } = recordingPublisher();
+    // DynamoDB returns map keys in an order of its own.
+    const { data, project_id, ...head } = envelope(1);
+    const scrambled = { ...outboxItem(envelope(1), now), event: { data, project_id, ...head } };
+    const asString = { ...outboxItem(envelope(2), now), event: JSON.stringify(envelope(2)) };
+
+    await makeHandler({ publisher })({ Records: [record('INSERT', scrambled), record('INSERT', asString)] }, context);
+
+    expect(published.map((event) => Object.keys(event))).toEqual([
+      ['id', 'type', 'created_at', 'api_version', 'project_id', 'data'],
+      ['id', 'type', 'created_at', 'api_version', 'project_id', 'data'],
+    ]);
+    expect(JSON.stringify(published[1])).toBe(JSON.stringify(envelope(2)));
+  });
+
   test('reports exactly the records whose event was not published, by sequence number', async () => {
     const { publisher, published } = recordingPublisher((event) => event.id === 'evt_2' || event.id === 'evt_4');
     const records = [1, 2, 3, 4].map((n) => record('INSERT', outboxItem(envelope(n), now)));

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -10,6 +10,7 @@ import { EVENT_API_VERSION, type EventEnvelope } from '../../functions/domain/ev
 import type { EventPublisher } from '../../functions/domain/ports';
 import { makeHandler } from '../../functions/handlers/stream/outbox-relay';
 import { localClientConfig } from '../../lib/local/dynamodb-local';
+import { InProcessEventBus, type BusEvent } from '../../lib/local/in-process-bus';
 import { StreamPoller, retryFrom, type StreamLambdaHandler, type StreamPollerOptions } from '../../lib/local/stream-poller';
 import { createTestTable, dynamoEndpoint, type TestTable } from '../support/dynamodb';
 
@@ -84,6 +85,21 @@ describe('StreamPoller against DynamoDB Local', () => {
     await poller!.idle();
 
     expect(published).toEqual([event]);
+  });
+
+  test('wired as in the local stack, delivers a committed outbox event to the bus target of its rule', async () => {
+    const bus = new InProcessEventBus({ dataDir: dir });
+    const received: BusEvent[] = [];
+    bus.subscribe('AccessCodeGenerated', async (event) => void received.push(event));
+    await startPoller(makeHandler({ publisher: bus }));
+    const event = generated('evt_01HXBUS');
+
+    await put(outboxItem(event, now));
+    await poller!.idle();
+    await bus.idle();
+
+    expect(received.map((busEvent) => [busEvent['detail-type'], busEvent.detail])).toEqual([['access_code.generated', event]]);
+    expect(readFileSync(bus.eventsFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as unknown)).toEqual([event]);
   });
 
   test('hands the handler records shaped like Lambda DynamoDB stream records', async () => {

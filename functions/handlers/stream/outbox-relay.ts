@@ -33,19 +33,23 @@ export class MalformedOutboxItemError extends Error {}
 
 /**
  * The envelope an INSERT of an outbox item carries, or undefined for any other record (other
- * entities, updates, and the TTL deletions of outbox items).
+ * entities, updates, and the TTL deletions of outbox items). The envelope may be stored as a
+ * map or as a JSON string (which alone keeps the producer's key order).
  */
 export const outboxEventOf = (record: DynamoDBRecord): EventEnvelope | undefined => {
   const image = record.dynamodb?.NewImage;
   if (record.eventName !== 'INSERT' || image?.type?.S !== OUTBOX_ITEM_TYPE) return undefined;
   // aws-lambda's and the SDK's AttributeValue types describe the same wire format.
   const item = unmarshall(image as Record<string, AttributeValue>);
-  const parsed = v.safeParse(Envelope, item.event);
+  const stored: unknown = typeof item.event === 'string' ? JSON.parse(item.event) : item.event;
+  const parsed = v.safeParse(Envelope, stored);
   if (!parsed.success) {
     const problems = parsed.issues.map((issue) => `${v.getDotPath(issue) ?? 'event'}: ${issue.message}`).join('; ');
     throw new MalformedOutboxItemError(`Outbox item ${String(item.pk)} holds no valid event envelope: ${problems}`);
   }
-  return item.event as EventEnvelope;
+  // A DynamoDB map loses key order; put the envelope's own fields back in the documented order.
+  const { id, type, created_at, api_version, project_id, data, ...rest } = stored as EventEnvelope;
+  return { id, type, created_at, api_version, project_id, data, ...rest };
 };
 
 /**
