@@ -3,7 +3,8 @@
  *
  * Environment: PORT (3000), HOST (127.0.0.1), LOCAL_DATA_DIR (.local), TABLE_NAME (memberpass-local),
  * TELEGRAM_BOT_TOKEN and TELEGRAM_API_ROOT (without a token: an outbox folder),
- * TELEGRAM_MESSAGE_INTERVAL_MS (1100), SWEEP_INTERVAL_MS (60000).
+ * TELEGRAM_BOT_USERNAME, TELEGRAM_WEBHOOK_SECRET, TELEGRAM_MESSAGE_INTERVAL_MS (1100),
+ * SWEEP_INTERVAL_MS (60000).
  */
 import { resolveDataDir } from '../lib/local/data-dir';
 import { startLocalStack } from '../lib/local/local-stack';
@@ -26,6 +27,8 @@ const main = async () => {
     tableName: env.TABLE_NAME || 'memberpass-local',
     ...(env.TELEGRAM_BOT_TOKEN ? { telegramBotToken: env.TELEGRAM_BOT_TOKEN } : {}),
     ...(env.TELEGRAM_API_ROOT ? { telegramApiRoot: env.TELEGRAM_API_ROOT } : {}),
+    ...(env.TELEGRAM_BOT_USERNAME ? { telegramBotUsername: env.TELEGRAM_BOT_USERNAME } : {}),
+    ...(env.TELEGRAM_WEBHOOK_SECRET ? { telegramWebhookSecret: env.TELEGRAM_WEBHOOK_SECRET } : {}),
     ...(env.TELEGRAM_MESSAGE_INTERVAL_MS ? { messageIntervalMs: Number(env.TELEGRAM_MESSAGE_INTERVAL_MS) } : {}),
     ...(env.SWEEP_INTERVAL_MS ? { sweepIntervalMs: Number(env.SWEEP_INTERVAL_MS) } : {}),
   });
@@ -35,6 +38,7 @@ const main = async () => {
   API          ${stack.apiUrl}
   DynamoDB     ${stack.dynamoEndpoint} (DynamoDB Local, data in ${dataDir}/dynamodb)
   Telegram     ${stack.telegramTarget}
+               bot @${stack.telegramBotUsername}; webhook ${stack.apiUrl}/telegram/webhook with secret token ${stack.telegramWebhookSecret}
   Events       ${stack.pipeline.bus.eventsFile} (every event published, one per line)
   Demo         ${stack.demoFile}
   Demo token   ${demo.token}

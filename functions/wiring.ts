@@ -30,6 +30,23 @@ export const GeneratorEnv = v.object({
   TELEGRAM_MESSAGE_INTERVAL_MS: v.optional(v.pipe(v.string(), v.regex(/^\d+$/), v.transform(Number)), '1100'),
 });
 
+/** Environment of the link route: the bot's username, for deep links. */
+export const TelegramLinkEnv = v.object({ TELEGRAM_BOT_USERNAME: v.pipe(v.string(), v.regex(/^\w{5,32}$/)) });
+
+/** Environment of the bot's webhook: where its token and the webhook's secret token live. */
+export const TelegramWebhookEnv = v.object({
+  ...TableEnv.entries,
+  TELEGRAM_BOT_TOKEN_SECRET: v.pipe(v.string(), v.minLength(1)),
+  TELEGRAM_WEBHOOK_TOKEN_SECRET: v.pipe(v.string(), v.minLength(1)),
+  TELEGRAM_API_ROOT: v.optional(v.pipe(v.string(), v.url())),
+});
+
+const secretString = async (name: string): Promise<string> => {
+  const value = await getSecret(name);
+  if (typeof value !== 'string' || !value) throw new ConfigurationError(`the secret ${name} is empty`);
+  return value;
+};
+
 let tableDeps: { accounts: AccountStore; jobs: JobStore } | undefined;
 
 /** The table's stores, built once per cold start. */
@@ -58,13 +75,35 @@ export const productionDeps = (): ApiDeps => {
 /** Production wiring of the generator: reads the bot token from Secrets Manager at cold start. */
 export const productionPipelineDeps = async (): Promise<PipelineDeps> => {
   const env = parseEnv(GeneratorEnv);
-  const botToken = await getSecret(env.TELEGRAM_BOT_TOKEN_SECRET);
-  if (typeof botToken !== 'string' || !botToken) throw new ConfigurationError('the Telegram bot token secret is empty');
+  const botToken = await secretString(env.TELEGRAM_BOT_TOKEN_SECRET);
   return {
     jobs: productionTable().jobs,
     queue: new SqsJobQueue(makeSqsClient(), env.QUEUE_URL),
     telegram: makeTelegramSender({ botToken, ...(env.TELEGRAM_API_ROOT ? { apiRoot: env.TELEGRAM_API_ROOT } : {}) }),
     clock: systemClock,
     messageIntervalMs: env.TELEGRAM_MESSAGE_INTERVAL_MS,
+  };
+};
+
+/** Production wiring of `POST /v1/telegram/link`. */
+export const productionTelegramLinkDeps = () => {
+  const { accounts } = productionTable();
+  return { accounts, links: accounts, clock: systemClock, botUsername: parseEnv(TelegramLinkEnv).TELEGRAM_BOT_USERNAME };
+};
+
+/** Production wiring of the bot's webhook: reads the bot token and the webhook secret at cold start. */
+export const productionTelegramWebhookDeps = async () => {
+  const env = parseEnv(TelegramWebhookEnv);
+  const [botToken, webhookSecret] = await Promise.all([
+    secretString(env.TELEGRAM_BOT_TOKEN_SECRET),
+    secretString(env.TELEGRAM_WEBHOOK_TOKEN_SECRET),
+  ]);
+  const { accounts } = productionTable();
+  return {
+    accounts,
+    links: accounts,
+    telegram: makeTelegramSender({ botToken, ...(env.TELEGRAM_API_ROOT ? { apiRoot: env.TELEGRAM_API_ROOT } : {}) }),
+    clock: systemClock,
+    webhookSecret,
   };
 };

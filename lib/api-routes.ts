@@ -13,6 +13,12 @@ export interface ApiRoute {
   tableAccess: TableAccess;
   /** The route queues pipeline work (send to the generation queue, QUEUE_URL). */
   queue?: boolean;
+  /**
+   * What the route needs of the Telegram bot: `username` (TELEGRAM_BOT_USERNAME, for deep
+   * links), or `bot` (read access to the bot-token and webhook-token secrets:
+   * TELEGRAM_BOT_TOKEN_SECRET, TELEGRAM_WEBHOOK_TOKEN_SECRET, optional TELEGRAM_API_ROOT).
+   */
+  telegram?: 'username' | 'bot';
 }
 
 /**
@@ -43,5 +49,21 @@ export const API_ROUTES: readonly ApiRoute[] = [
     path: '/v1/plans/{plan_id}/access-codes',
     entry: 'functions/entrypoints/list-access-codes.ts',
     tableAccess: 'read',
+  },
+  {
+    id: 'CreateTelegramLink',
+    method: 'POST',
+    path: '/v1/telegram/link',
+    entry: 'functions/entrypoints/create-telegram-link.ts',
+    tableAccess: 'readWrite',
+    telegram: 'username',
+  },
+  {
+    id: 'TelegramWebhook',
+    method: 'POST',
+    path: '/telegram/webhook',
+    entry: 'functions/entrypoints/telegram-webhook.ts',
+    tableAccess: 'readWrite',
+    telegram: 'bot',
   },
 ];

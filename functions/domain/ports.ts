@@ -27,8 +27,8 @@ export interface AccountWriter {
   putMarker<T>(name: string, value: T): Promise<void>;
 }
 
-/** The account store: what the API reads and what the admin writes. */
-export type AccountStore = AccountReader & AccountWriter;
+/** The account store: what the API reads, what the admin writes, and the chat-link tokens. */
+export type AccountStore = AccountReader & AccountWriter & TelegramLinkStore;
 
 /** The current time; a fake one in tests. */
 export interface Clock {
@@ -63,4 +63,23 @@ export interface JobQueue {
 export interface EventPublisher {
   /** Publishes all events or throws; a retry may publish some again, with the same ids. */
   publish(events: ReadonlyArray<import('./events').EventEnvelope>): Promise<void>;
+}
+
+/** A one-time link token waiting for the creator to press Start in Telegram. */
+export interface TelegramLinkToken {
+  projectId: string;
+  teamId: string;
+  expiresAt: string;
+  /** The chat that used it, once used. */
+  usedByChat: string | null;
+}
+
+/** Storage of one-time Telegram link tokens, by the hash of the token. */
+export interface TelegramLinkStore {
+  putLinkToken(tokenHash: string, link: Omit<TelegramLinkToken, 'usedByChat'>): Promise<void>;
+  /**
+   * Marks an unexpired, unused token used by `chatId`. Returns the token when this call used
+   * it, or when the same chat used it before (a repeated update); undefined otherwise.
+   */
+  useLinkToken(tokenHash: string, chatId: string, now: Date): Promise<{ link: TelegramLinkToken; repeated: boolean } | undefined>;
 }

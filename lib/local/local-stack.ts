@@ -1,10 +1,12 @@
-import { writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoAccountStore } from '../../functions/adapters/dynamodb/account-store';
 import { makeDocumentClient } from '../../functions/adapters/dynamodb/client';
 import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
 import { logger } from '../../functions/adapters/observability';
+import { BotApiTelegramSender } from '../../functions/adapters/telegram/bot-api-sender';
 import { makeTelegramSender } from '../../functions/adapters/telegram/factory';
 import { systemClock, type Clock, type TelegramSender } from '../../functions/domain/ports';
 import { makeHandler as makeGenerator } from '../../functions/handlers/queue/generator';
@@ -42,6 +44,10 @@ export interface LocalStackOptions {
   /** Real Bot API when set (TELEGRAM_BOT_TOKEN), else the outbox folder under the data dir. */
   telegramBotToken?: string;
   telegramApiRoot?: string;
+  /** The bot's username for deep links; asked of the Bot API when there is a token, else a demo name. */
+  telegramBotUsername?: string;
+  /** The webhook's secret token; else one kept in `<data dir>/telegram-webhook-secret`. */
+  telegramWebhookSecret?: string;
   /** Pause between two Telegram messages to one chat (default 1100 ms, as in production). */
   messageIntervalMs?: number;
   /** How often the sweeper runs (default every minute, as in production). */
@@ -63,9 +69,33 @@ export interface LocalStack {
   demo: DemoFile;
   demoFile: string;
   telegramTarget: string;
+  telegramBotUsername: string;
+  telegramWebhookSecret: string;
   pipeline: LocalPipeline;
   stop(): Promise<void>;
 }
+
+/** The webhook secret token of this data dir: made once, then kept, so a registered webhook keeps working. */
+const webhookSecretOf = (dataDir: string): string => {
+  const file = join(dataDir, 'telegram-webhook-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const secret = randomBytes(24).toString('base64url');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+};
+
+/** The bot's username: as configured, else as the Bot API says, else a demo name. */
+const botUsernameOf = async (telegram: TelegramSender, configured?: string): Promise<string> => {
+  if (configured) return configured;
+  if (telegram instanceof BotApiTelegramSender) {
+    try {
+      return await telegram.getBotUsername();
+    } catch (error) {
+      logger.warn('getMe failed; deep links use a placeholder bot name', { error: error as Error });
+    }
+  }
+  return 'memberpass_demo_bot';
+};
 
 /** The generator Lambda's timeout in the CDK stack; the local queue gives the handler the same. */
 const GENERATOR_TIMEOUT_S = 120;
@@ -173,7 +203,13 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
     const previous = readJsonFile<DemoFile>(demoFile);
     const seed: DemoSeed = await seedDemo(deps, previous?.token ? { knownToken: previous.token } : {});
 
-    const http = await startHttpServer(API_ROUTES, localHandlers(deps), { host: options.host, port: options.port });
+    const telegramBotUsername = await botUsernameOf(telegram, options.telegramBotUsername);
+    const telegramWebhookSecret = options.telegramWebhookSecret ?? webhookSecretOf(options.dataDir);
+    const http = await startHttpServer(
+      API_ROUTES,
+      localHandlers({ ...deps, telegram, botUsername: telegramBotUsername, webhookSecret: telegramWebhookSecret }),
+      { host: options.host, port: options.port },
+    );
     cleanups.push(() => http.close());
     const demo: DemoFile = {
       api_url: http.url,
@@ -190,7 +226,17 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
       table_name: options.tableName,
       api_url: http.url,
     });
-    return { apiUrl: http.url, dynamoEndpoint: dynamo.endpoint, demo, demoFile, telegramTarget, pipeline: local.pipeline, stop };
+    return {
+      apiUrl: http.url,
+      dynamoEndpoint: dynamo.endpoint,
+      demo,
+      demoFile,
+      telegramTarget,
+      telegramBotUsername,
+      telegramWebhookSecret,
+      pipeline: local.pipeline,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

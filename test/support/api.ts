@@ -1,11 +1,18 @@
 import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
 import { systemClock, type Clock } from '../../functions/domain/ports';
-import type { ApiDeps } from '../../functions/wiring';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OutboxTelegramSender } from '../../functions/adapters/telegram/outbox-sender';
 import { InProcessQueue } from '../../lib/local/in-process-queue';
+import type { LocalApiDeps } from '../../lib/local/handlers';
 import { API_ROUTES } from '../../lib/api-routes';
 import { localHandlers } from '../../lib/local/handlers';
 import { startHttpServer, type LocalHttpServer } from '../../lib/local/http-server';
 import type { TestTable } from './dynamodb';
+
+/** The webhook secret token the test API expects from Telegram. */
+export const TEST_WEBHOOK_SECRET = 'test-webhook-secret';
 
 /** An answer as a test sees it. */
 export interface ApiAnswer {
@@ -25,10 +32,19 @@ export interface TestApi {
  * Starts the API over a test table. Unless told otherwise, queued work stays on an in-process
  * queue that nothing consumes, so tests can look at what was queued.
  */
-export const startTestApi = async (table: TestTable, clock: Clock = systemClock, deps: Partial<ApiDeps> = {}): Promise<TestApi> => {
+export const startTestApi = async (table: TestTable, clock: Clock = systemClock, deps: Partial<LocalApiDeps> = {}): Promise<TestApi> => {
   const server: LocalHttpServer = await startHttpServer(
     API_ROUTES,
-    localHandlers({ accounts: table.accounts, jobs: new DynamoJobStore(table.db, table.tableName), queue: new InProcessQueue(), clock, ...deps }),
+    localHandlers({
+      accounts: table.accounts,
+      jobs: new DynamoJobStore(table.db, table.tableName),
+      queue: new InProcessQueue(),
+      clock,
+      telegram: new OutboxTelegramSender(mkdtempSync(join(tmpdir(), 'memberpass-api-'))),
+      botUsername: 'memberpass_test_bot',
+      webhookSecret: TEST_WEBHOOK_SECRET,
+      ...deps,
+    }),
   );
   return {
     url: server.url,

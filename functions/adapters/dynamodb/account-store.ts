@@ -10,7 +10,7 @@ import type { Ability } from '../../domain/abilities';
 import type { Tier } from '../../domain/cost';
 import { ResourceNotFoundError } from '../../domain/errors';
 import type { ApiToken, Plan, Project, Team } from '../../domain/model';
-import type { AccountStore } from '../../domain/ports';
+import type { AccountStore, TelegramLinkStore, TelegramLinkToken } from '../../domain/ports';
 import { keys } from './table';
 
 type Item = Record<string, unknown>;
@@ -28,7 +28,7 @@ const tierFromItem = (item: Item): Tier => ({
 });
 
 /** Accounts (teams, projects, plans, tokens, usage counters) in the service's DynamoDB table. */
-export class DynamoAccountStore implements AccountStore {
+export class DynamoAccountStore implements AccountStore, TelegramLinkStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -215,5 +215,42 @@ export class DynamoAccountStore implements AccountStore {
 
   async putMarker<T>(name: string, value: T): Promise<void> {
     await this.put({ ...keys.marker(name), type: 'marker', value });
+  }
+
+  async putLinkToken(tokenHash: string, link: Omit<TelegramLinkToken, 'usedByChat'>): Promise<void> {
+    await this.put({
+      ...keys.telegramLink(tokenHash),
+      type: 'telegram_link',
+      project_id: link.projectId,
+      team_id: link.teamId,
+      expires_at: link.expiresAt,
+      ttl: Math.ceil(new Date(link.expiresAt).getTime() / 1000) + 86_400,
+    });
+  }
+
+  async useLinkToken(tokenHash: string, chatId: string, now: Date) {
+    const toLink = (item: Item): TelegramLinkToken => ({
+      projectId: item.project_id as string,
+      teamId: item.team_id as string,
+      expiresAt: item.expires_at as string,
+      usedByChat: (item.used_by_chat as string | undefined) ?? null,
+    });
+    try {
+      const { Attributes } = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.telegramLink(tokenHash),
+          UpdateExpression: 'SET used_by_chat = :chat, used_at = :now',
+          ConditionExpression: 'attribute_exists(pk) AND expires_at > :now AND attribute_not_exists(used_by_chat)',
+          ExpressionAttributeValues: { ':chat': chatId, ':now': now.toISOString() },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Attributes ? { link: toLink(Attributes), repeated: false } : undefined;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const item = await this.get(keys.telegramLink(tokenHash));
+      return item && item.used_by_chat === chatId ? { link: toLink(item), repeated: true } : undefined;
+    }
   }
 }

@@ -20,6 +20,7 @@ export const keys = {
   token: (tokenHash: string) => ({ pk: `TOKEN#${tokenHash}`, sk: 'TOKEN' }),
   usage: (projectId: string, period: string) => ({ pk: `PROJECT#${projectId}`, sk: `USAGE#${period}` }),
   marker: (name: string) => ({ pk: `MARKER#${name}`, sk: 'MARKER' }),
+  telegramLink: (tokenHash: string) => ({ pk: `TGLINK#${tokenHash}`, sk: 'TGLINK' }),
 } as const;
 
 /** The CreateTable request for the local stack and the tests (CDK builds the same from TABLE_SCHEMA). */
