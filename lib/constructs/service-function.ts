@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -10,7 +11,8 @@ import { TABLE_SCHEMA } from '../../functions/adapters/dynamodb/table';
 import type { TableAccess } from '../api-routes';
 
 /** Repository root: API_ROUTES entries and the lock file are relative to it. */
-const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
+// import.meta.url, not import.meta.dirname: Jest 29's ESM support only provides the former.
+const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The Powertools service name, the same in every function (and in the local stack's default). */
 export const SERVICE_NAME = 'memberpass-access-codes';

@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { App, type Environment } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { addServiceStacks, type ServiceStacks } from '../../lib/service';
 
-const ROOT = path.resolve(import.meta.dirname, '..', '..');
+// import.meta.url, not import.meta.dirname: Jest 29's ESM support only provides the former.
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The context of cdk.json, so the tests synthesize with exactly the flags `cdk synth` uses. */
 export const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')).context;
