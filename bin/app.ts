@@ -8,6 +8,17 @@
  *                  RETAIN removal policy, stack termination protection and longer log retention.
  *   logLevel       POWERTOOLS_LOG_LEVEL of every function: DEBUG | INFO | WARN | ERROR. Default INFO.
  *   alarmTopicArn  Optional ARN of an existing SNS topic that the alarms notify.
+ *   telegramBotTokenSecretName  Secrets Manager secret holding the bot token (a plain string).
+ *                  Default "memberpass/<stage>/telegram-bot-token".
+ *   telegramWebhookSecretName   Secrets Manager secret holding the secret token Telegram sends
+ *                  with webhook updates. Default "memberpass/<stage>/telegram-webhook-secret".
+ *                  The stacks never create either secret nor see its value; the operator creates
+ *                  both before deploying:
+ *                    aws secretsmanager create-secret --name memberpass/prod/telegram-bot-token \
+ *                      --secret-string "$TELEGRAM_BOT_TOKEN"
+ *   telegramBotUsername  The bot's username (deep links of POST /v1/telegram/link). Required
+ *                  for every stage but dev.
+ *   telegramApiRoot      Optional base URL of the Bot API (a proxy); the public API without it.
  *
  * Environment: CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION (set by the CDK CLI from the active AWS
  * profile) pin the stacks to that account and region when present; without them the stacks are

@@ -25,14 +25,14 @@ export const addServiceStacks = (app: App, env?: Environment): ServiceStacks => 
     env,
     tags,
     config,
-    description: `MemberPass access codes (${config.stage}): data — table`,
+    description: `MemberPass access codes (${config.stage}): data — table, queues, event bus`,
   });
   const stateless = new StatelessStack(app, `MemberPass-${config.stage}-Stateless`, {
     env,
     tags,
     config,
     stateful,
-    description: `MemberPass access codes (${config.stage}): API and functions`,
+    description: `MemberPass access codes (${config.stage}): API, functions, schedule, event rules, alarms`,
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { config, stateful, stateless };

@@ -1,16 +1,33 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { TABLE_SCHEMA } from '../functions/adapters/dynamodb/table';
+import { ALL_SERVICE_EVENTS, toCdkEventPattern } from './event-rules';
+import { DEAD_LETTER_RETENTION, MAX_RECEIVE_COUNT, generationVisibilityTimeout } from './pipeline-settings';
 import type { StageConfig } from './stage-config';
 
 /**
- * What the stateless stack may use from the stateful one. Queues and the event bus join this
- * interface as they are added, so the stateless stack never reaches into the stack itself.
+ * What the stateless stack may use from the stateful one, so that it never reaches into the
+ * stack itself.
  */
 export interface StatefulResources {
   /** The service's single table (see TABLE_SCHEMA). */
   readonly table: dynamodb.ITableV2;
+  /** Pipeline messages (generate a chunk, deliver a slice) for the generator. */
+  readonly generationQueue: sqs.IQueue;
+  /** Where the generation queue moves a message after MAX_RECEIVE_COUNT receives. */
+  readonly generationDeadLetterQueue: sqs.IQueue;
+  /** Where the outbox relay's event source mapping records stream batches it gave up on. */
+  readonly relayDeadLetterQueue: sqs.IQueue;
+  /** The service's custom event bus, `memberpass-<stage>`. */
+  readonly eventBus: events.IEventBus;
+  /** The Telegram bot token, created by the operator (see bin/app.ts). */
+  readonly telegramBotToken: secretsmanager.ISecret;
+  /** The secret token of Telegram webhook updates, created by the operator. */
+  readonly telegramWebhookSecret: secretsmanager.ISecret;
 }
 
 /** Properties of the stateful stack. */
@@ -20,13 +37,19 @@ export interface StatefulStackProps extends StackProps {
 }
 
 /**
- * Everything that holds data and must outlive a redeployment of the code: the table now, the
- * SQS queues and the EventBridge bus later. Kept apart from the functions and the API so that
- * replacing those can never touch data.
+ * Everything that holds data and must outlive a redeployment of the code: the table, the SQS
+ * queues, the EventBridge bus and its archive, and the references to the operator's secrets.
+ * Kept apart from the functions and the API so that replacing those can never touch data.
  */
 export class StatefulStack extends Stack implements StatefulResources {
   /** The service's single table. */
   readonly table: dynamodb.TableV2;
+  readonly generationQueue: sqs.Queue;
+  readonly generationDeadLetterQueue: sqs.Queue;
+  readonly relayDeadLetterQueue: sqs.Queue;
+  readonly eventBus: events.EventBus;
+  readonly telegramBotToken: secretsmanager.ISecret;
+  readonly telegramWebhookSecret: secretsmanager.ISecret;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     // Termination protection too: deleting the stack would be the one way around the table's own.
@@ -53,6 +76,54 @@ export class StatefulStack extends Stack implements StatefulResources {
       removalPolicy: config.removalPolicy,
     });
 
+    // Both secrets are created by the operator before the first deploy (README): a secret
+    // created here would need its value in the template or a later manual step anyway, and
+    // deleting the stack must not take the bot's credentials with it.
+    this.telegramBotToken = secretsmanager.Secret.fromSecretNameV2(this, 'TelegramBotToken', config.telegramBotTokenSecretName);
+    this.telegramWebhookSecret = secretsmanager.Secret.fromSecretNameV2(
+      this,
+      'TelegramWebhookSecret',
+      config.telegramWebhookSecretName,
+    );
+
+    // Encrypted with the SQS-owned key: a customer key would add a KMS grant to every producer
+    // and consumer and buys nothing here (messages carry ids and counters, never codes).
+    const queueDefaults = {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      removalPolicy: config.removalPolicy,
+    } satisfies sqs.QueueProps;
+
+    this.generationDeadLetterQueue = new sqs.Queue(this, 'GenerationDeadLetterQueue', {
+      ...queueDefaults,
+      retentionPeriod: DEAD_LETTER_RETENTION,
+    });
+    this.generationQueue = new sqs.Queue(this, 'GenerationQueue', {
+      ...queueDefaults,
+      visibilityTimeout: generationVisibilityTimeout(),
+      deadLetterQueue: { queue: this.generationDeadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
+    });
+
+    this.relayDeadLetterQueue = new sqs.Queue(this, 'RelayDeadLetterQueue', {
+      ...queueDefaults,
+      retentionPeriod: DEAD_LETTER_RETENTION,
+    });
+    Validations.of(this.relayDeadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        "This queue is a dead-letter destination itself: the outbox relay's stream event source mapping sends it the batches it gave up on (OnFailure). It is alarmed on, not consumed.",
+    });
+
+    this.eventBus = new events.EventBus(this, 'EventBus', { eventBusName: `memberpass-${config.stage}` });
+    // Every event the service publishes, replayable to a new subscriber or after a fault.
+    this.eventBus.archive('EventArchive', {
+      description: `Every MemberPass event on memberpass-${config.stage}`,
+      eventPattern: toCdkEventPattern(ALL_SERVICE_EVENTS) as events.EventPattern,
+      retention: config.protectData ? Duration.days(365) : Duration.days(7),
+    });
+
     new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'The service table' });
+    new CfnOutput(this, 'GenerationQueueUrl', { value: this.generationQueue.queueUrl, description: 'Pipeline messages' });
+    new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName, description: 'The service event bus' });
   }
 }

@@ -1,0 +1,40 @@
+import { Duration } from 'aws-cdk-lib';
+
+/**
+ * Numbers the stateful stack (queues) and the stateless stack (functions, event sources) must
+ * agree on, kept in one place so that neither can drift from the other.
+ */
+export const GENERATOR = {
+  /** A chunk of codes or a slice of deliveries must fit; longer work is re-queued, never looped. */
+  timeout: Duration.seconds(120),
+  /** Memory also buys CPU, and code generation and CSV building are CPU-bound. */
+  memorySize: 1024,
+  /** Messages per invocation; each may take a large part of the timeout. */
+  batchSize: 5,
+  /**
+   * At most this many generator invocations at once (the event source mapping's
+   * MaximumConcurrency, minimum 2): bounds the load on the table and on the Telegram bot, whose
+   * limit (~30 messages per second) is shared by every job.
+   */
+  maxConcurrency: 10,
+} as const;
+
+/**
+ * AWS's advice for an SQS event source: the queue's visibility timeout at least six times the
+ * function's timeout, so that a message is not redelivered while throttled retries of its batch
+ * are still pending.
+ */
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
+
+/** Receives before a pipeline message moves to the dead-letter queue, whose consumer fails the job. */
+export const MAX_RECEIVE_COUNT = 5;
+
+/** The generation queue's visibility timeout, derived from the generator's timeout. */
+export const generationVisibilityTimeout = (): Duration =>
+  Duration.seconds(GENERATOR.timeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR);
+
+/** How long a dead-letter queue keeps a message: SQS's maximum, time enough to investigate. */
+export const DEAD_LETTER_RETENTION = Duration.days(14);
+
+/** The sweeper re-queues stalled jobs and fails hopeless ones; it runs on this schedule. */
+export const SWEEP_INTERVAL = Duration.minutes(1);
