@@ -1,14 +1,23 @@
-import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { AccessLogField, AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, HttpRoute, HttpRouteKey, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { OUTBOX_ITEM_TYPE } from '../functions/adapters/dynamodb/outbox';
 import { API_ROUTES, type ApiRoute } from './api-routes';
 import { ServiceFunction } from './constructs/service-function';
+import { EVENT_RULES, toCdkEventPattern } from './event-rules';
+import { GENERATOR, MAX_RECEIVE_COUNT, SWEEP_INTERVAL } from './pipeline-settings';
 import type { StatefulResources } from './stateful-stack';
 import type { StageConfig } from './stage-config';
 
@@ -16,7 +25,7 @@ import type { StageConfig } from './stage-config';
 export interface StatelessStackProps extends StackProps {
   /** Settings of the stage being deployed. */
   readonly config: StageConfig;
-  /** The table (and later queues and bus) the functions use. */
+  /** The table, queues, bus and secrets the functions use. */
   readonly stateful: StatefulResources;
   /** The routes to serve. @default API_ROUTES */
   readonly routes?: readonly ApiRoute[];
@@ -24,15 +33,29 @@ export interface StatelessStackProps extends StackProps {
 
 /**
  * The code and its front door: one Lambda per route of API_ROUTES behind an HTTP API, with
- * access logs, throttling and alarms. Holds no data, so it can be replaced at will.
+ * access logs and throttling; the pipeline's functions (generator on the generation queue, its
+ * dead-letter consumer, the sweeper on a schedule, the outbox relay on the table's stream); the
+ * rules of the event bus; and the alarms. Holds no data, so it can be replaced at will.
  */
 export class StatelessStack extends Stack {
   /** The HTTP API. */
   readonly api: HttpApi;
   /** The stage that serves the API at its root URL. */
   readonly stage: HttpStage;
-  /** The function serving each route, by route id. */
+  /** Every function, by id: the route ids of API_ROUTES, then Generator, DeadLetter, Sweeper, OutboxRelay. */
   readonly functions: ReadonlyMap<string, ServiceFunction>;
+  /** Generates codes and delivers them over Telegram, fed by the generation queue. */
+  readonly generator: ServiceFunction;
+  /** Fails the job of every message the generation queue dead-letters. */
+  readonly deadLetter: ServiceFunction;
+  /** Re-queues stalled jobs and fails hopeless ones, every SWEEP_INTERVAL. */
+  readonly sweeper: ServiceFunction;
+  /** Publishes the table's outbox items to the event bus. */
+  readonly outboxRelay: ServiceFunction;
+  /** The schedule that invokes the sweeper. */
+  readonly sweepSchedule: scheduler.Schedule;
+  /** One rule per EVENT_RULES entry, by rule id. */
+  readonly eventRules: ReadonlyMap<string, events.Rule>;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -76,15 +99,27 @@ export class StatelessStack extends Stack {
     });
 
     const functions = new Map<string, ServiceFunction>();
-    for (const route of routes) {
-      const fn = new ServiceFunction(this, route.id, {
-        entry: route.entry,
-        description: `${route.method} ${route.path}`,
+    const newFunction = (id: string, props: { entry: string; description: string; timeout?: Duration; memorySize?: number }) => {
+      const fn = new ServiceFunction(this, id, {
+        ...props,
         logLevel: config.logLevel,
         logRetention: config.logRetention,
         logRemovalPolicy: config.removalPolicy,
-      }).useTable(stateful.table, route.tableAccess);
-      functions.set(route.id, fn);
+      });
+      functions.set(id, fn);
+      return fn;
+    };
+
+    for (const route of routes) {
+      const fn = newFunction(route.id, { entry: route.entry, description: `${route.method} ${route.path}` });
+      fn.useTable(stateful.table, route.tableAccess);
+      if (route.queue) fn.useQueue(stateful.generationQueue);
+      if (route.telegram === 'username' && config.telegramBotUsername !== undefined) {
+        fn.function.addEnvironment('TELEGRAM_BOT_USERNAME', config.telegramBotUsername);
+      }
+      if (route.telegram === 'bot') {
+        this.useTelegramBot(fn, config, stateful).useSecret('TELEGRAM_WEBHOOK_TOKEN_SECRET', stateful.telegramWebhookSecret);
+      }
 
       const httpRoute = new HttpRoute(this, `${route.id}Route`, {
         httpApi: this.api,
@@ -93,23 +128,179 @@ export class StatelessStack extends Stack {
       });
       // Bearer tokens are checked in the function against their stored hash and abilities
       // (functions/use-cases/authenticate.ts), which an API Gateway authorizer cannot express
-      // without a second lookup per request; /health is public on purpose.
+      // without a second lookup per request; Telegram's webhook carries its secret token header
+      // instead, checked in its function; /health is public on purpose.
       for (const rule of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
         Validations.of(httpRoute).acknowledge({
           id: rule,
-          reason: 'Authorization happens in the function: bearer token hash + abilities checked per request.',
+          reason:
+            route.telegram === 'bot'
+              ? "Telegram calls this route; the function checks Telegram's X-Telegram-Bot-Api-Secret-Token header against the webhook secret."
+              : 'Authorization happens in the function: bearer token hash + abilities checked per request.',
         });
       }
     }
-    this.functions = functions;
 
-    this.addAlarms(config);
+    // The generator re-queues its own follow-up work (next chunk, next delivery slice).
+    this.generator = newFunction('Generator', {
+      entry: 'functions/entrypoints/generator.ts',
+      description: 'Generates access codes and delivers them over Telegram (generation queue)',
+      timeout: GENERATOR.timeout,
+      memorySize: GENERATOR.memorySize,
+    })
+      .useTable(stateful.table, 'readWrite')
+      .useQueue(stateful.generationQueue);
+    this.useTelegramBot(this.generator, config, stateful);
+    this.generator.function.addEventSource(
+      new SqsEventSource(stateful.generationQueue, {
+        batchSize: GENERATOR.batchSize,
+        reportBatchItemFailures: true,
+        maxConcurrency: GENERATOR.maxConcurrency,
+      }),
+    );
+
+    this.deadLetter = newFunction('DeadLetter', {
+      entry: 'functions/entrypoints/dead-letter.ts',
+      description: 'Fails the job of every dead-lettered pipeline message',
+    }).useTable(stateful.table, 'readWrite');
+    // The handler fails the whole batch on an error, so no partial batch responses; a message
+    // that keeps failing stays on the dead-letter queue (14 days) and its depth alarm fires.
+    this.deadLetter.function.addEventSource(
+      new SqsEventSource(stateful.generationDeadLetterQueue, { batchSize: 10, maxConcurrency: 2 }),
+    );
+
+    this.sweeper = newFunction('Sweeper', {
+      entry: 'functions/entrypoints/sweeper.ts',
+      description: 'Re-queues stalled generation jobs and fails hopeless ones (every minute)',
+      // Shorter than the interval, so that runs do not pile up.
+      timeout: Duration.seconds(50),
+    })
+      .useTable(stateful.table, 'readWrite')
+      .useQueue(stateful.generationQueue);
+    // A failed sweep is not retried: the next one is a minute away and does the same work.
+    this.sweeper.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: SWEEP_INTERVAL });
+    this.sweepSchedule = this.addSweepSchedule(this.sweeper.function);
+
+    this.outboxRelay = newFunction('OutboxRelay', {
+      entry: 'functions/entrypoints/outbox-relay.ts',
+      description: 'Publishes the outbox items of the table stream to the event bus',
+      timeout: Duration.seconds(30),
+    }).useEventBus(stateful.eventBus);
+    this.outboxRelay.function.addEventSource(
+      new DynamoEventSource(stateful.table, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: 100,
+        reportBatchItemFailures: true,
+        bisectBatchOnError: true,
+        // Bounded, so that one poisoned record cannot hold its shard until the stream drops it
+        // (24 h); what is given up on is recorded on the relay dead-letter queue, alarmed on,
+        // and can be republished from the outbox item, which the table keeps for 7 days.
+        retryAttempts: 20,
+        onFailure: new SqsDlq(stateful.relayDeadLetterQueue),
+        // Only new outbox items invoke the relay, not every write to the table.
+        filters: [
+          lambda.FilterCriteria.filter({
+            eventName: lambda.FilterRule.isEqual('INSERT'),
+            dynamodb: { NewImage: { type: { S: lambda.FilterRule.isEqual(OUTBOX_ITEM_TYPE) } } },
+          }),
+        ],
+      }),
+    );
+
+    this.functions = functions;
+    this.eventRules = this.addEventRules(config, stateful.eventBus);
+
+    this.addAlarms(config, stateful);
 
     new CfnOutput(this, 'ApiUrl', { value: this.stage.url, description: 'Base URL of the HTTP API' });
   }
 
-  /** Modest alarms: any 5xx from the API, any unhandled error in a function. */
-  private addAlarms(config: StageConfig): void {
+  /** Lets a function call the Bot API: the bot token's secret, and TELEGRAM_API_ROOT when configured. */
+  private useTelegramBot(fn: ServiceFunction, config: StageConfig, stateful: StatefulResources): ServiceFunction {
+    fn.useSecret('TELEGRAM_BOT_TOKEN_SECRET', stateful.telegramBotToken);
+    if (config.telegramApiRoot !== undefined) fn.function.addEnvironment('TELEGRAM_API_ROOT', config.telegramApiRoot);
+    return fn;
+  }
+
+  /**
+   * EventBridge Scheduler invokes the sweeper every SWEEP_INTERVAL, with a role of its own that
+   * may invoke this function only (aws-scheduler-targets' LambdaInvoke would also grant every
+   * version and alias, `<arn>:*`).
+   */
+  private addSweepSchedule(fn: lambda.IFunction): scheduler.Schedule {
+    const role = new iam.Role(this, 'SweepScheduleRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+      description: 'EventBridge Scheduler: invokes the sweeper',
+    });
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }));
+    return new scheduler.Schedule(this, 'SweepSchedule', {
+      description: 'Runs the job sweeper',
+      schedule: scheduler.ScheduleExpression.rate(SWEEP_INTERVAL),
+      target: {
+        bind: () => ({
+          arn: fn.functionArn,
+          role,
+          // A missed run is not worth catching up: the next one is due anyway.
+          retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: SWEEP_INTERVAL.toSeconds() },
+        }),
+      },
+    });
+  }
+
+  /**
+   * One rule per EVENT_RULES entry on the service bus, with the same patterns as the local
+   * bus. The webhook dispatchers are their targets once they exist; until then each rule
+   * delivers to one log group of routed events, so that routing can be watched in AWS
+   * (`aws logs tail`) and the rules are not dead weight. The bus's archive keeps every event
+   * whether or not a rule matches.
+   */
+  private addEventRules(config: StageConfig, bus: events.IEventBus): ReadonlyMap<string, events.Rule> {
+    const routedEvents = new logs.LogGroup(this, 'RoutedEventsLogGroup', {
+      logGroupName: `/aws/events/memberpass-${config.stage}-routed`,
+      retention: config.logRetention,
+      removalPolicy: config.removalPolicy,
+    });
+    // EventBridge's rule target takes the log group ARN without the trailing `:*`.
+    const targetArn = this.formatArn({
+      service: 'logs',
+      resource: 'log-group',
+      resourceName: routedEvents.logGroupName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const rules = new Map<string, events.Rule>();
+    for (const rule of EVENT_RULES) {
+      rules.set(
+        rule.id,
+        new events.Rule(this, `${rule.id}Rule`, {
+          eventBus: bus,
+          description: rule.description,
+          eventPattern: toCdkEventPattern(rule.pattern) as events.EventPattern,
+          targets: [{ bind: () => ({ arn: targetArn }) }],
+        }),
+      );
+    }
+    // The native resource policy (the aws-events-targets log group target would deploy a
+    // custom-resource Lambda to write it): these rules, and only they, may write the log group.
+    new logs.ResourcePolicy(this, 'RoutedEventsLogPolicy', {
+      policyStatements: [
+        new iam.PolicyStatement({
+          principals: [new iam.ServicePrincipal('events.amazonaws.com'), new iam.ServicePrincipal('delivery.logs.amazonaws.com')],
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [routedEvents.logGroupArn],
+          conditions: { ArnEquals: { 'aws:SourceArn': [...rules.values()].map((r) => r.ruleArn) } },
+        }),
+      ],
+    });
+    return rules;
+  }
+
+  /**
+   * Alarms: any 5xx from the API; any unhandled error in a function; anything on a dead-letter
+   * queue; a generation backlog that stops moving.
+   */
+  private addAlarms(config: StageConfig, stateful: StatefulResources): void {
     const alarms: cloudwatch.Alarm[] = [
       this.stage.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }).createAlarm(this, 'Api5xxAlarm', {
         alarmDescription: 'The API answered 5xx; see the access logs and the function logs by request id.',
@@ -130,6 +321,49 @@ export class StatelessStack extends Stack {
         }),
       );
     }
+    const deadLetterAlarm = (id: string, queue: sqs.IQueue, description: string) =>
+      queue
+        .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' })
+        .createAlarm(this, id, {
+          alarmDescription: description,
+          threshold: 0,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        });
+    alarms.push(
+      deadLetterAlarm(
+        'GenerationDeadLetterQueueDepthAlarm',
+        stateful.generationDeadLetterQueue,
+        'Pipeline messages wait on the generation dead-letter queue: the DeadLetter function is failing to fail their jobs. See its logs.',
+      ),
+      // Its consumer empties it within seconds, so depth alone would rarely show that jobs were abandoned.
+      stateful.generationDeadLetterQueue
+        .metricNumberOfMessagesReceived({ period: Duration.minutes(5), statistic: 'Sum' })
+        .createAlarm(this, 'GenerationDeadLetteredAlarm', {
+          alarmDescription: `A pipeline message failed ${MAX_RECEIVE_COUNT} receives and was dead-lettered: its job was failed. See the Generator logs.`,
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      deadLetterAlarm(
+        'RelayDeadLetterQueueDepthAlarm',
+        stateful.relayDeadLetterQueue,
+        'The outbox relay gave up on stream records: their events were not published. The messages name the shard and sequence numbers; republish from the outbox items (kept 7 days).',
+      ),
+      stateful.generationQueue
+        .metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' })
+        .createAlarm(this, 'GenerationQueueAgeAlarm', {
+          // Above SQS's longest delay (15 min), which the generator uses to wait out Telegram's 429s.
+          alarmDescription:
+            'The oldest pipeline message has waited over 30 minutes: the generator is failing, throttled or too slow. See its errors and logs.',
+          threshold: Duration.minutes(30).toSeconds(),
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+    );
     if (config.alarmTopicArn === undefined) return;
     const action = new SnsAction(sns.Topic.fromTopicArn(this, 'AlarmTopic', config.alarmTopicArn));
     for (const alarm of alarms) {

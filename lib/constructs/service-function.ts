@@ -2,10 +2,13 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { LogLevel as EsbuildLogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { TABLE_SCHEMA } from '../../functions/adapters/dynamodb/table';
 import type { TableAccess } from '../api-routes';
@@ -56,7 +59,8 @@ const TABLE_ACTIONS = {
  * bundled locally by esbuild as minified ESM with source maps, X-Ray tracing, its own log group
  * with a retention, a role of its own (no managed policies), and Powertools configuration.
  * Permissions and the environment variables that go with them are added together
- * (see `useTable`), so a function never gets a grant without the name, or the reverse.
+ * (`useTable`, `useQueue`, `useSecret`, `useEventBus`), so a function never gets a grant
+ * without the name, or the reverse.
  */
 export class ServiceFunction extends Construct {
   /** The Lambda function, for integrations and metrics. */
@@ -149,6 +153,35 @@ export class ServiceFunction extends Construct {
     // Indexes can only be queried.
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: indexArns }));
     this.function.addEnvironment('TABLE_NAME', table.tableName);
+    return this;
+  }
+
+  /**
+   * Lets the function queue pipeline work: sqs:SendMessage on this queue only (it also
+   * authorizes SendMessageBatch), and QUEUE_URL. Consuming is the event source mapping's grant.
+   */
+  useQueue(queue: IQueue): this {
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
+    this.function.addEnvironment('QUEUE_URL', queue.queueUrl);
+    return this;
+  }
+
+  /**
+   * Lets the function read one Secrets Manager secret at cold start: secretsmanager:GetSecretValue
+   * on that secret only, and its name in `variable`. The value never enters the template.
+   * A secret referenced by name has an ARN ending in a random suffix, hence `-??????`.
+   */
+  useSecret(variable: string, secret: ISecret): this {
+    const arn = secret.secretFullArn ?? `${secret.secretArn}-??????`;
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [arn] }));
+    this.function.addEnvironment(variable, secret.secretName);
+    return this;
+  }
+
+  /** Lets the function publish to one event bus: events:PutEvents on it only, and EVENT_BUS_NAME. */
+  useEventBus(bus: IEventBus): this {
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [bus.eventBusArn] }));
+    this.function.addEnvironment('EVENT_BUS_NAME', bus.eventBusName);
     return this;
   }
 }

@@ -1,59 +1,45 @@
+import { readdirSync } from 'node:fs';
 import { Match } from 'aws-cdk-lib/assertions';
 import { API_ROUTES } from '../../lib/api-routes';
+import { actionsOf, inspect, logicalIdOf } from './inspect';
 import { bundledSources, nagFindings, reportedFindings, synthService, TEST_ENV, type SynthesizedService } from './synth';
 
-// Synthesis bundles every function with esbuild: do it once for the whole file.
+// The one synthesis of the infrastructure tests that bundles the functions with esbuild (the
+// entry point test reads the bundles); done once for the whole file.
 const ALARM_TOPIC = 'arn:aws:sns:eu-west-1:123456789012:memberpass-alarms';
+const BOT_USERNAME = 'memberpass_test_bot';
+/** The functions that serve no route, and the entry point each must be bundled from. */
+const PIPELINE_ENTRIES: Record<string, string> = {
+  Generator: 'functions/entrypoints/generator.ts',
+  DeadLetter: 'functions/entrypoints/dead-letter.ts',
+  Sweeper: 'functions/entrypoints/sweeper.ts',
+  OutboxRelay: 'functions/entrypoints/outbox-relay.ts',
+};
+const ALL_FUNCTION_IDS = [...API_ROUTES.map((route) => route.id), ...Object.keys(PIPELINE_ENTRIES)];
+
 let service: SynthesizedService;
-type Resources = Record<string, { Type: string; Properties: Record<string, any> }>;
-let resources: Resources;
-let statefulOutputs: Record<string, { Value: unknown }>;
+let view: ReturnType<typeof inspect>;
 let tableLogicalId: string;
 
 beforeAll(() => {
-  service = synthService({ stage: 'prod', alarmTopicArn: ALARM_TOPIC }, TEST_ENV);
-  resources = service.statelessTemplate.toJSON().Resources;
-  const stateful = service.statefulTemplate.toJSON();
-  statefulOutputs = stateful.Outputs;
-  tableLogicalId = Object.keys(service.statefulTemplate.findResources('AWS::DynamoDB::GlobalTable'))[0]!;
+  service = synthService({ stage: 'prod', alarmTopicArn: ALARM_TOPIC, telegramBotUsername: BOT_USERNAME }, TEST_ENV, { bundle: true });
+  view = inspect(service);
+  tableLogicalId = view.statefulId('AWS::DynamoDB::GlobalTable');
 });
 
-/** Replaces a reference to the stateful stack (weak or strong) by the value it exports. */
-const fromStateful = (value: unknown): unknown => {
-  const ref = value as Record<string, any>;
-  if (ref?.['Fn::GetStackOutput']) {
-    expect(ref['Fn::GetStackOutput'].StackName).toBe(service.stateful.stackName);
-    return statefulOutputs[ref['Fn::GetStackOutput'].OutputName]?.Value;
-  }
-  if (ref?.['Fn::ImportValue']) {
-    const exported = Object.values(statefulOutputs).find((o: any) => o.Export?.Name === ref['Fn::ImportValue']);
-    return exported?.Value;
-  }
-  return value;
-};
+const fromStateful = (value: unknown) => view.fromStateful(value);
+const functionOf = (id: string) => view.functionOf(id);
+const statementsOf = (id: string) => view.statementsOf(id);
 const TABLE_ARN = () => ({ 'Fn::GetAtt': [tableLogicalId, 'Arn'] });
 const TABLE_REF = () => ({ Ref: tableLogicalId });
-
-const logicalIdOf = (ref: unknown, kind: 'Ref' | 'Fn::GetAtt'): string => {
-  const value = (ref as Record<string, any>)[kind];
-  return kind === 'Ref' ? value : value[0];
-};
-const functionOf = (routeId: string) => {
-  const fn = service.stateless.functions.get(routeId);
-  if (!fn) throw new Error(`no function for route ${routeId}`);
-  const id = service.stateless.getLogicalId(fn.function.node.defaultChild as never);
-  return { id, resource: resources[id]! };
-};
-/** Every statement of every inline policy attached to the role of the function serving `routeId`. */
-const statementsOf = (routeId: string): { Action: string | string[]; Resource: unknown; Effect: string }[] => {
-  const roleId = logicalIdOf(functionOf(routeId).resource.Properties.Role, 'Fn::GetAtt');
-  return Object.values(resources)
-    .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((role: unknown) => logicalIdOf(role, 'Ref') === roleId))
-    .flatMap((policy) => policy.Properties.PolicyDocument.Statement);
-};
-const actionsOf = (statement: { Action: string | string[] }) => [statement.Action].flat();
 const dynamoStatements = (routeId: string) =>
   statementsOf(routeId).filter((s) => actionsOf(s).some((action) => action.startsWith('dynamodb:')));
+
+/** The entry points (functions/entrypoints/…) in the source map of a function's bundle. */
+const bundledEntryPoints = (id: string) =>
+  bundledSources(service.assemblyDir, functionOf(id).resource.Properties.Code.S3Key).filter((source) =>
+    source.includes('functions/entrypoints/'),
+  );
 
 describe('validation of the protected stage', () => {
   test('the built-in CloudFormation validation and cdk-nag report nothing, not even warnings', () => {
@@ -73,19 +59,29 @@ describe('routes', () => {
       expect(Object.keys(matches)).toHaveLength(1);
       const target = Object.values(matches)[0]!.Properties.Target;
       const integrationId = target['Fn::Join'][1][1].Ref as string;
-      const integration = resources[integrationId]!;
+      const integration = view.resources[integrationId]!;
       expect(integration.Type).toBe('AWS::ApiGatewayV2::Integration');
       expect(integration.Properties).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
 
       const fn = functionOf(route.id);
       expect(integration.Properties.IntegrationUri).toEqual({ 'Fn::GetAtt': [fn.id, 'Arn'] });
-      const entryPoints = bundledSources(service.assemblyDir, fn.resource.Properties.Code.S3Key).filter((s) =>
-        s.includes('functions/entrypoints/'),
-      );
+      const entryPoints = bundledEntryPoints(route.id);
       expect(entryPoints).toHaveLength(1);
       expect(entryPoints[0]!.endsWith(`/${route.entry}`)).toBe(true);
     },
   );
+
+  test.each(Object.entries(PIPELINE_ENTRIES))('%s is bundled from %s', (id, entry) => {
+    const entryPoints = bundledEntryPoints(id);
+    expect(entryPoints).toHaveLength(1);
+    expect(entryPoints[0]!.endsWith(`/${entry}`)).toBe(true);
+  });
+
+  test('the generator bundle keeps its top-level await: ESM output', () => {
+    const { S3Key } = functionOf('Generator').resource.Properties.Code;
+    const assetDir = `${service.assemblyDir}/asset.${String(S3Key).replace(/\.zip$/, '')}`;
+    expect(readdirSync(assetDir)).toContain('index.mjs');
+  });
 
   test('the API has no routes besides API_ROUTES', () => {
     const routeKeys = Object.values(service.statelessTemplate.findResources('AWS::ApiGatewayV2::Route')).map(
@@ -108,9 +104,14 @@ describe('routes', () => {
 });
 
 describe('functions', () => {
+  test('the stack has one function per route and the four pipeline functions, no others', () => {
+    expect([...service.stateless.functions.keys()].sort()).toEqual([...ALL_FUNCTION_IDS].sort());
+    expect(Object.keys(service.statelessTemplate.findResources('AWS::Lambda::Function'))).toHaveLength(ALL_FUNCTION_IDS.length);
+  });
+
   test('every function runs Node.js 22 on arm64 with tracing, source maps and Powertools settings', () => {
     const functions = Object.values(service.statelessTemplate.findResources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(API_ROUTES.length);
+    expect(functions).toHaveLength(ALL_FUNCTION_IDS.length);
     for (const fn of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -129,11 +130,11 @@ describe('functions', () => {
   });
 
   test('every function logs to its own log group with a retention', () => {
-    for (const route of API_ROUTES) {
-      const logGroupId = logicalIdOf(functionOf(route.id).resource.Properties.LoggingConfig.LogGroup, 'Ref');
-      expect(resources[logGroupId]!.Type).toBe('AWS::Logs::LogGroup');
-      expect(resources[logGroupId]!.Properties.RetentionInDays).toBeGreaterThan(0);
-      expect(statementsOf(route.id)).toContainEqual({
+    for (const id of ALL_FUNCTION_IDS) {
+      const logGroupId = logicalIdOf(functionOf(id).resource.Properties.LoggingConfig.LogGroup, 'Ref');
+      expect(view.resources[logGroupId]!.Type).toBe('AWS::Logs::LogGroup');
+      expect(view.resources[logGroupId]!.Properties.RetentionInDays).toBeGreaterThan(0);
+      expect(statementsOf(id)).toContainEqual({
         Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
         Effect: 'Allow',
         Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] },
@@ -148,8 +149,8 @@ describe('functions', () => {
   });
 
   test('the only statements on Resource "*" are the X-Ray ones', () => {
-    for (const route of API_ROUTES) {
-      for (const statement of statementsOf(route.id).filter((s) => s.Resource === '*')) {
+    for (const id of ALL_FUNCTION_IDS) {
+      for (const statement of statementsOf(id).filter((s) => [s.Resource].flat().includes('*'))) {
         expect(actionsOf(statement).sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
       }
     }
@@ -233,17 +234,19 @@ describe('alarms', () => {
     });
   });
 
-  test.each(API_ROUTES.map((route) => route.id))('an alarm watches the errors of %s', (routeId) => {
+  test.each(ALL_FUNCTION_IDS)('an alarm watches the errors of %s', (id) => {
     service.statelessTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/Lambda',
       MetricName: 'Errors',
-      Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionOf(routeId).id } }],
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionOf(id).id } }],
+      Threshold: 1,
     });
   });
 
   test('every alarm notifies the topic from context, on alarm and on recovery', () => {
     const alarms = Object.values(service.statelessTemplate.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(API_ROUTES.length + 1);
+    // The 5xx alarm, one per function, and four on the queues (see pipeline.test.ts).
+    expect(alarms).toHaveLength(1 + ALL_FUNCTION_IDS.length + 4);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([ALARM_TOPIC]);
       expect(alarm.Properties.OKActions).toEqual([ALARM_TOPIC]);

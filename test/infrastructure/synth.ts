@@ -37,24 +37,49 @@ export interface SynthesizedService extends ServiceStacks {
   readonly validationReport: ValidationReport;
 }
 
+/** How to synthesize. */
+export interface SynthOptions {
+  /**
+   * Bundle the functions with esbuild, as `cdk synth` does. Bundling changes nothing in the
+   * templates but the assets' S3 keys, and costs seconds per function: only tests that read the
+   * bundles need it. @default false
+   */
+  readonly bundle?: boolean;
+}
+
+// Jest gives each test file its own module registry, so this cache serves one file: a file that
+// asks twice for the same stage gets the same synthesis, bundles included.
+const cache = new Map<string, SynthesizedService>();
+
 /**
  * Builds the app as bin/app.ts does (same context as cdk.json, plus `context`) and synthesizes
- * it once. Synthesis runs the built-in CloudFormation validation and cdk-nag and, under Jest,
- * throws with the report when either finds an error.
+ * it once per file and arguments. Synthesis runs the built-in CloudFormation validation and
+ * cdk-nag and, under Jest, throws with the report when either finds an error.
  */
-export const synthService = (context: Record<string, unknown> = {}, env?: Environment): SynthesizedService => {
-  const app = new App({ context: { ...CDK_JSON_CONTEXT, ...context } });
+export const synthService = (
+  context: Record<string, unknown> = {},
+  env?: Environment,
+  options: SynthOptions = {},
+): SynthesizedService => {
+  const key = JSON.stringify({ context, env, bundle: options.bundle ?? false });
+  const cached = cache.get(key);
+  if (cached) return cached;
+  // An empty list of stacks to bundle skips esbuild (cxapi.BUNDLING_STACKS).
+  const bundling = options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] };
+  const app = new App({ context: { ...CDK_JSON_CONTEXT, ...bundling, ...context } });
   const stacks = addServiceStacks(app, env);
   const assembly = app.synth();
   // Templates are read from the one assembly: Template.fromStack would synthesize (and bundle) again.
   const template = (stackName: string) => Template.fromJSON(assembly.getStackByName(stackName).template);
-  return {
+  const service: SynthesizedService = {
     ...stacks,
     statefulTemplate: template(stacks.stateful.stackName),
     statelessTemplate: template(stacks.stateless.stackName),
     assemblyDir: assembly.directory,
     validationReport: JSON.parse(readFileSync(path.join(assembly.directory, 'validation-report.json'), 'utf8')),
   };
+  cache.set(key, service);
+  return service;
 };
 
 /** Sources listed in the source map of a bundled Lambda asset, given the function's S3 key. */

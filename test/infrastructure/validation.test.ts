@@ -2,8 +2,9 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { CDK_JSON_CONTEXT, nagFindings, reportedFindings, synthService, type SynthesizedService } from './synth';
 
-// dev as `cdk synth` runs offline: no account, no region. The protected stage, pinned to an
-// account, is checked the same way in stateless-stack.test.ts, which synthesizes it anyway.
+// dev as `cdk synth` runs offline: no account, no region (without bundling, which changes only
+// the assets' S3 keys). The protected stage, pinned to an account, is checked the same way in
+// stateless-stack.test.ts, which synthesizes it anyway.
 // Synthesis itself throws under Jest on any error finding; these tests also catch warnings.
 describe('dev, environment-agnostic', () => {
   let service: SynthesizedService;

@@ -1,0 +1,405 @@
+import { OUTBOX_ITEM_TYPE } from '../../functions/adapters/dynamodb/outbox';
+import { API_ROUTES } from '../../lib/api-routes';
+import { EVENT_RULES, matchesPattern, type EventPattern } from '../../lib/event-rules';
+import { GENERATOR, MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_FACTOR } from '../../lib/pipeline-settings';
+import { actionsOf, inspect, logicalIdOf, type Statement } from './inspect';
+import { synthService, TEST_ENV, type SynthesizedService } from './synth';
+
+// The protected stage, without bundling: nothing here reads the bundles (stateless-stack.test.ts
+// checks that each function is bundled from its entry point).
+const PROD_CONTEXT = { stage: 'prod', telegramBotUsername: 'memberpass_test_bot' };
+let service: SynthesizedService;
+let view: ReturnType<typeof inspect>;
+let ids: { queue: string; dlq: string; relayDlq: string; bus: string; table: string };
+
+beforeAll(() => {
+  service = synthService(PROD_CONTEXT, TEST_ENV);
+  view = inspect(service);
+  const stack = service.stateful;
+  const idOf = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
+  ids = {
+    queue: idOf(stack.generationQueue),
+    dlq: idOf(stack.generationDeadLetterQueue),
+    relayDlq: idOf(stack.relayDeadLetterQueue),
+    bus: idOf(stack.eventBus),
+    table: idOf(stack.table),
+  };
+});
+
+const arnOf = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
+const refOf = (logicalId: string) => ({ Ref: logicalId });
+const env = (id: string): Record<string, unknown> => view.functionOf(id).resource.Properties.Environment.Variables;
+const statementsWith = (id: string, prefix: string): Statement[] =>
+  view.statementsOf(id).filter((s) => actionsOf(s).some((action) => action.startsWith(prefix)));
+const resourcesOf = (statement: Statement) => [statement.Resource].flat().map((r) => view.fromStateful(r));
+/** The one event source mapping of function `id`, with its source resolved. */
+const eventSourceOf = (id: string): Record<string, any> => {
+  const mappings = view.eventSourcesOf(id);
+  expect(mappings).toHaveLength(1);
+  const properties = mappings[0]!.Properties;
+  return { ...properties, EventSourceArn: view.fromStateful(properties.EventSourceArn) };
+};
+const ALL_FUNCTION_IDS = () => [...service.stateless.functions.keys()];
+const BOT_TOKEN_SECRET = 'memberpass/prod/telegram-bot-token';
+const WEBHOOK_SECRET = 'memberpass/prod/telegram-webhook-secret';
+/** GetSecretValue on one secret referenced by name: its ARN ends in a 6-character random suffix. */
+const secretStatement = (name: string) => ({
+  Effect: 'Allow',
+  Action: 'secretsmanager:GetSecretValue',
+  Resource: `arn:aws:secretsmanager:${TEST_ENV.region}:${TEST_ENV.account}:secret:${name}-??????`,
+});
+/** Routes that call the Bot API and receive its webhook. */
+const BOT_ROUTES = API_ROUTES.filter((route) => route.telegram === 'bot').map((route) => route.id);
+
+describe('generator', () => {
+  test('consumes the generation queue in batches of 5, reporting failed items, at bounded concurrency', () => {
+    const mapping = eventSourceOf('Generator');
+    expect(mapping.EventSourceArn).toEqual(arnOf(ids.queue));
+    expect(mapping.BatchSize).toBe(5);
+    expect(mapping.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+    expect(mapping.ScalingConfig).toEqual({ MaximumConcurrency: GENERATOR.maxConcurrency });
+    // SQS event sources accept 2..1000.
+    expect(mapping.ScalingConfig.MaximumConcurrency).toBeGreaterThanOrEqual(2);
+    expect(mapping.ScalingConfig.MaximumConcurrency).toBeLessThanOrEqual(50);
+  });
+
+  test('runs up to 120 s with 1024 MB', () => {
+    expect(view.functionOf('Generator').resource.Properties).toMatchObject({ Timeout: 120, MemorySize: 1024 });
+  });
+
+  test('the queue hides a received message at least 6 times the generator timeout', () => {
+    const timeout: number = view.functionOf('Generator').resource.Properties.Timeout;
+    const visibility: number = view.statefulResources[ids.queue]!.Properties.VisibilityTimeout;
+    expect(VISIBILITY_TIMEOUT_FACTOR).toBeGreaterThanOrEqual(6);
+    expect(visibility).toBeGreaterThanOrEqual(6 * timeout);
+  });
+
+  test('the queue moves a message to the dead-letter queue after 5 receives', () => {
+    expect(view.statefulResources[ids.queue]!.Properties.RedrivePolicy).toEqual({
+      deadLetterTargetArn: arnOf(ids.dlq),
+      maxReceiveCount: MAX_RECEIVE_COUNT,
+    });
+    expect(MAX_RECEIVE_COUNT).toBe(5);
+  });
+
+  test('gets the table, the queue and the name of the bot token secret, never the token', () => {
+    const variables = env('Generator');
+    expect(view.fromStateful(variables.TABLE_NAME)).toEqual(refOf(ids.table));
+    expect(view.fromStateful(variables.QUEUE_URL)).toEqual(refOf(ids.queue));
+    expect(variables.TELEGRAM_BOT_TOKEN_SECRET).toBe('memberpass/prod/telegram-bot-token');
+    expect(variables.TELEGRAM_API_ROOT).toBeUndefined();
+  });
+
+  test('may read the bot token secret, and no other secret', () => {
+    expect(statementsWith('Generator', 'secretsmanager:')).toEqual([secretStatement(BOT_TOKEN_SECRET)]);
+  });
+
+
+  test('with telegramApiRoot in context, gets TELEGRAM_API_ROOT', () => {
+    const custom = synthService({ ...PROD_CONTEXT, telegramApiRoot: 'https://telegram-proxy.example.com' }, TEST_ENV);
+    expect(inspect(custom).functionOf('Generator').resource.Properties.Environment.Variables.TELEGRAM_API_ROOT).toBe(
+      'https://telegram-proxy.example.com',
+    );
+  });
+
+  test('may consume and send to the generation queue, and no other queue', () => {
+    const statements = statementsWith('Generator', 'sqs:');
+    expect(statements.flatMap(actionsOf)).toEqual(expect.arrayContaining(['sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage']));
+    for (const statement of statements) {
+      expect(resourcesOf(statement)).toEqual([arnOf(ids.queue)]);
+      for (const action of actionsOf(statement)) {
+        expect([
+          'sqs:SendMessage',
+          'sqs:ReceiveMessage',
+          'sqs:DeleteMessage',
+          'sqs:ChangeMessageVisibility',
+          'sqs:GetQueueAttributes',
+          'sqs:GetQueueUrl',
+        ]).toContain(action);
+      }
+    }
+  });
+
+});
+
+describe('routes that queue work', () => {
+  test.each(API_ROUTES.map((route) => [route.id, route.queue === true] as const))(
+    '%s has QUEUE_URL and sqs:SendMessage on the generation queue exactly when its route queues (%s)',
+    (id, queues) => {
+      const statements = statementsWith(id, 'sqs:');
+      if (!queues) {
+        expect(env(id).QUEUE_URL).toBeUndefined();
+        expect(statements).toEqual([]);
+        return;
+      }
+      expect(view.fromStateful(env(id).QUEUE_URL)).toEqual(refOf(ids.queue));
+      expect(statements).toEqual([{ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: expect.anything() }]);
+      expect(resourcesOf(statements[0]!)).toEqual([arnOf(ids.queue)]);
+    },
+  );
+
+  test('bulk generation is one of them', () => {
+    expect(API_ROUTES.find((route) => route.id === 'BulkGenerateAccessCodes')?.queue).toBe(true);
+  });
+});
+
+describe('Telegram routes', () => {
+  test('the webhook is one of them', () => {
+    expect(BOT_ROUTES).toContain('TelegramWebhook');
+  });
+
+  test.each(API_ROUTES.filter((route) => route.telegram === 'bot').map((route) => route.id))(
+    '%s may read the bot token and the webhook secret, whose names it gets',
+    (id) => {
+      const statements = statementsWith(id, 'secretsmanager:');
+      expect(statements.flatMap(actionsOf)).toEqual(statements.map(() => 'secretsmanager:GetSecretValue'));
+      expect(statements.flatMap(resourcesOf).sort()).toEqual(
+        [secretStatement(BOT_TOKEN_SECRET).Resource, secretStatement(WEBHOOK_SECRET).Resource].sort(),
+      );
+      expect(env(id)).toMatchObject({ TELEGRAM_BOT_TOKEN_SECRET: BOT_TOKEN_SECRET, TELEGRAM_WEBHOOK_TOKEN_SECRET: WEBHOOK_SECRET });
+    },
+  );
+
+  test.each(API_ROUTES.filter((route) => route.telegram === 'username').map((route) => route.id))(
+    '%s gets the bot username for its deep links, and no secret',
+    (id) => {
+      expect(env(id).TELEGRAM_BOT_USERNAME).toBe(PROD_CONTEXT.telegramBotUsername);
+      expect(statementsWith(id, 'secretsmanager:')).toEqual([]);
+    },
+  );
+
+  test('no function besides the generator and the bot routes may read a secret', () => {
+    for (const id of ALL_FUNCTION_IDS().filter((fn) => fn !== 'Generator' && !BOT_ROUTES.includes(fn))) {
+      expect(statementsWith(id, 'secretsmanager:')).toEqual([]);
+    }
+  });
+});
+
+describe('dead-letter consumer', () => {
+  test('consumes the generation dead-letter queue and may write the table', () => {
+    const mapping = eventSourceOf('DeadLetter');
+    expect(mapping.EventSourceArn).toEqual(arnOf(ids.dlq));
+    expect(mapping.ScalingConfig?.MaximumConcurrency).toBeDefined();
+    expect(view.fromStateful(env('DeadLetter').TABLE_NAME)).toEqual(refOf(ids.table));
+    expect(statementsWith('DeadLetter', 'dynamodb:').flatMap(actionsOf)).toContain('dynamodb:UpdateItem');
+  });
+});
+
+describe('sweeper', () => {
+  const schedule = () => Object.values(service.statelessTemplate.findResources('AWS::Scheduler::Schedule'));
+
+  test('EventBridge Scheduler invokes it every minute, without retries', () => {
+    expect(schedule()).toHaveLength(1);
+    const { Properties } = schedule()[0]!;
+    expect(Properties.ScheduleExpression).toBe('rate(1 minute)');
+    expect(Properties.State).toBe('ENABLED');
+    expect(Properties.Target.Arn).toEqual(arnOf(view.functionOf('Sweeper').id));
+    expect(Properties.Target.RetryPolicy).toEqual({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
+  });
+
+  test("the schedule's own role may invoke the sweeper and nothing else", () => {
+    const roleId = logicalIdOf(schedule()[0]!.Properties.Target.RoleArn, 'Fn::GetAtt');
+    const role = view.resources[roleId]!;
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      expect.objectContaining({
+        Principal: { Service: 'scheduler.amazonaws.com' },
+        Condition: { StringEquals: { 'aws:SourceAccount': TEST_ENV.account } },
+      }),
+    ]);
+    expect(view.statementsOfRole(roleId)).toEqual([
+      { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: arnOf(view.functionOf('Sweeper').id) },
+    ]);
+    // Not shared with any function.
+    for (const id of ALL_FUNCTION_IDS()) {
+      expect(logicalIdOf(view.functionOf(id).resource.Properties.Role, 'Fn::GetAtt')).not.toBe(roleId);
+    }
+  });
+
+  test('may write the table and send to the generation queue', () => {
+    expect(view.fromStateful(env('Sweeper').QUEUE_URL)).toEqual(refOf(ids.queue));
+    expect(statementsWith('Sweeper', 'sqs:')).toEqual([{ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: expect.anything() }]);
+    expect(statementsWith('Sweeper', 'dynamodb:').flatMap(actionsOf)).toContain('dynamodb:UpdateItem');
+  });
+
+  test('a failed run is not retried by Lambda: the next one is a minute away', () => {
+    service.statelessTemplate.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: refOf(view.functionOf('Sweeper').id),
+      MaximumRetryAttempts: 0,
+    });
+  });
+});
+
+describe('outbox relay', () => {
+  test('reads the table stream from the oldest record, reporting failures, to a dead-letter queue', () => {
+    const mapping = eventSourceOf('OutboxRelay');
+    expect(mapping.EventSourceArn).toEqual({ 'Fn::GetAtt': [ids.table, 'StreamArn'] });
+    expect(mapping.StartingPosition).toBe('TRIM_HORIZON');
+    expect(mapping.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+    expect(mapping.BisectBatchOnFunctionError).toBe(true);
+    // Bounded: -1 (the default) would retry a poisoned record until the stream drops it.
+    expect(mapping.MaximumRetryAttempts).toBeGreaterThanOrEqual(1);
+    expect(view.fromStateful(mapping.DestinationConfig.OnFailure.Destination)).toEqual(arnOf(ids.relayDlq));
+  });
+
+  test('is invoked only for INSERTs of outbox items', () => {
+    const { FilterCriteria } = eventSourceOf('OutboxRelay');
+    expect(FilterCriteria.Filters).toHaveLength(1);
+    const pattern = JSON.parse(FilterCriteria.Filters[0].Pattern) as EventPattern;
+    expect(pattern).toEqual({ eventName: ['INSERT'], dynamodb: { NewImage: { type: { S: [OUTBOX_ITEM_TYPE] } } } });
+    // Lambda filters with EventBridge's pattern syntax: check the pattern against records.
+    const record = (eventName: string, type: string) => ({
+      eventName,
+      dynamodb: { Keys: { pk: { S: 'EVENT#evt_1' } }, NewImage: { pk: { S: 'EVENT#evt_1' }, type: { S: type } } },
+    });
+    expect(matchesPattern(pattern, record('INSERT', OUTBOX_ITEM_TYPE))).toBe(true);
+    expect(matchesPattern(pattern, record('MODIFY', OUTBOX_ITEM_TYPE))).toBe(false);
+    expect(matchesPattern(pattern, record('INSERT', 'job'))).toBe(false);
+  });
+
+  test('may put events on the service bus only, whose name it gets in EVENT_BUS_NAME', () => {
+    expect(view.fromStateful(env('OutboxRelay').EVENT_BUS_NAME)).toEqual(refOf(ids.bus));
+    const statements = statementsWith('OutboxRelay', 'events:');
+    expect(statements).toHaveLength(1);
+    expect(actionsOf(statements[0]!)).toEqual(['events:PutEvents']);
+    expect(resourcesOf(statements[0]!)).toEqual([arnOf(ids.bus)]);
+    for (const id of ALL_FUNCTION_IDS().filter((fn) => fn !== 'OutboxRelay')) {
+      expect(statementsWith(id, 'events:')).toEqual([]);
+    }
+  });
+
+  test('may read the stream but not the table itself', () => {
+    expect(env('OutboxRelay').TABLE_NAME).toBeUndefined();
+    for (const statement of statementsWith('OutboxRelay', 'dynamodb:')) {
+      expect(resourcesOf(statement)).toEqual([{ 'Fn::GetAtt': [ids.table, 'StreamArn'] }]);
+    }
+  });
+
+  test('may send to its dead-letter queue and no other', () => {
+    for (const statement of statementsWith('OutboxRelay', 'sqs:')) {
+      expect(resourcesOf(statement)).toEqual([arnOf(ids.relayDlq)]);
+    }
+  });
+});
+
+describe('event rules', () => {
+  const rules = () => Object.values(service.statelessTemplate.findResources('AWS::Events::Rule'));
+
+  test('one rule per EVENT_RULES entry, on the service bus, with the shared pattern', () => {
+    expect(rules()).toHaveLength(EVENT_RULES.length);
+    for (const rule of EVENT_RULES) {
+      const matching = rules().filter((r) => JSON.stringify(r.Properties.EventPattern) === JSON.stringify(rule.pattern));
+      expect(matching).toHaveLength(1);
+      expect(view.fromStateful(matching[0]!.Properties.EventBusName)).toEqual(refOf(ids.bus));
+      expect(matching[0]!.Properties.State).toBe('ENABLED');
+    }
+  });
+
+  test('every rule delivers to the log group of routed events, which only these rules may write', () => {
+    const logGroupId = Object.keys(service.statelessTemplate.findResources('AWS::Logs::LogGroup')).find((id) =>
+      id.startsWith('RoutedEvents'),
+    )!;
+    for (const rule of rules()) {
+      expect(rule.Properties.Targets).toHaveLength(1);
+      expect(JSON.stringify(rule.Properties.Targets[0].Arn)).toContain(`"Ref":"${logGroupId}"`);
+    }
+    const policies = Object.values(service.statelessTemplate.findResources('AWS::Logs::ResourcePolicy'));
+    expect(policies).toHaveLength(1);
+    const document = JSON.stringify(policies[0]!.Properties.PolicyDocument);
+    expect(document).toContain('events.amazonaws.com');
+    expect(document).toContain('aws:SourceArn');
+    for (const ruleId of Object.keys(service.statelessTemplate.findResources('AWS::Events::Rule'))) {
+      expect(document).toContain(`"Fn::GetAtt":["${ruleId}","Arn"]`);
+    }
+  });
+});
+
+describe('alarms on the pipeline', () => {
+  const alarms = () => Object.values(service.statelessTemplate.findResources('AWS::CloudWatch::Alarm'));
+  const queueAlarms = (queueId: string, metric: string) =>
+    alarms().filter(
+      (alarm) =>
+        alarm.Properties.Namespace === 'AWS/SQS' &&
+        alarm.Properties.MetricName === metric &&
+        JSON.stringify(view.fromStateful(alarm.Properties.Dimensions[0].Value)) ===
+          JSON.stringify({ 'Fn::GetAtt': [queueId, 'QueueName'] }),
+    );
+  /** The alarm fires on the first message: > 0, or ≥ 1. */
+  const firesOnOne = (properties: Record<string, unknown>) =>
+    (properties.ComparisonOperator === 'GreaterThanThreshold' && properties.Threshold === 0) ||
+    (properties.ComparisonOperator === 'GreaterThanOrEqualToThreshold' && properties.Threshold === 1);
+
+  test.each(['dlq', 'relayDlq'] as const)('a message on the %s raises an alarm', (queue) => {
+    const depth = queueAlarms(ids[queue], 'ApproximateNumberOfMessagesVisible');
+    expect(depth).toHaveLength(1);
+    expect(firesOnOne(depth[0]!.Properties)).toBe(true);
+    expect(depth[0]!.Properties.Statistic).toBe('Maximum');
+  });
+
+  test('a dead-lettered pipeline message raises an alarm even though its consumer drains the queue', () => {
+    const received = queueAlarms(ids.dlq, 'NumberOfMessagesReceived');
+    expect(received).toHaveLength(1);
+    expect(firesOnOne(received[0]!.Properties)).toBe(true);
+  });
+
+  test('a generation backlog that stops moving raises an alarm', () => {
+    const age = queueAlarms(ids.queue, 'ApproximateAgeOfOldestMessage');
+    expect(age).toHaveLength(1);
+    // Above SQS's longest delay (15 min), which the generator uses to wait out Telegram.
+    expect(age[0]!.Properties.Threshold).toBeGreaterThan(900);
+  });
+
+  test('errors of the generator raise an alarm', () => {
+    const errors = alarms().filter(
+      (alarm) =>
+        alarm.Properties.MetricName === 'Errors' &&
+        JSON.stringify(alarm.Properties.Dimensions) ===
+          JSON.stringify([{ Name: 'FunctionName', Value: refOf(view.functionOf('Generator').id) }]),
+    );
+    expect(errors).toHaveLength(1);
+    expect(firesOnOne(errors[0]!.Properties)).toBe(true);
+  });
+});
+
+describe('secrets stay out of the templates', () => {
+  // A Telegram bot token: the bot id, a colon, 35 characters.
+  const TOKEN_SHAPE = /\d{5,}:[A-Za-z0-9_-]{30,}/;
+  const templates = () => [service.statefulTemplate.toJSON(), service.statelessTemplate.toJSON()];
+
+  /** Every [key, value] pair in the template whose key mentions the bot token. */
+  const tokenEntries = (node: unknown, found: [string, unknown][] = []): [string, unknown][] => {
+    if (Array.isArray(node)) node.forEach((child) => tokenEntries(child, found));
+    else if (node && typeof node === 'object') {
+      for (const [key, value] of Object.entries(node)) {
+        if (/TOKEN|SECRET/i.test(key)) found.push([key, value]);
+        tokenEntries(value, found);
+      }
+    }
+    return found;
+  };
+
+  test('the only token or secret entries are the names of their secrets', () => {
+    const entries = templates().flatMap((template) => tokenEntries(template));
+    expect(entries.sort()).toEqual(
+      [
+        ['TELEGRAM_BOT_TOKEN_SECRET', BOT_TOKEN_SECRET],
+        ...BOT_ROUTES.flatMap((): [string, string][] => [
+          ['TELEGRAM_BOT_TOKEN_SECRET', BOT_TOKEN_SECRET],
+          ['TELEGRAM_WEBHOOK_TOKEN_SECRET', WEBHOOK_SECRET],
+        ]),
+      ].sort(),
+    );
+  });
+
+  test('nothing in the templates looks like a bot token', () => {
+    for (const template of templates()) expect(JSON.stringify(template)).not.toMatch(TOKEN_SHAPE);
+  });
+
+  test('no IAM statement of the stack grants on "*" except X-Ray', () => {
+    const statements = Object.values(view.resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy')
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
+    for (const statement of statements.filter((s) => [s.Resource].flat().includes('*'))) {
+      expect(actionsOf(statement).sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    }
+  });
+});
