@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const ROOT = resolve(import.meta.dirname, '../..');
+// import.meta.url, not import.meta.dirname: Jest 29's ESM support only provides the former.
+const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const TSX = resolve(ROOT, 'node_modules/.bin/tsx');
 
 /** A child process of one of the repository's entry points, with its output collected. */
