@@ -10,6 +10,7 @@ import {
   GetShardIteratorCommand,
   TrimmedDataAccessException,
   type AttributeValue as SdkAttributeValue,
+  type GetRecordsCommandOutput,
   type GetShardIteratorInput,
   type _Record as SdkStreamRecord,
   type Shard,
@@ -264,19 +265,11 @@ export class StreamPoller {
     for (const shard of this.#shards.values()) {
       if (this.#stopped) return false;
       if (shard.finished || !this.#parentDone(shard)) continue;
-      if (!shard.iterator) await this.#reposition(shard);
-      if (!shard.iterator) continue;
-      let page;
-      try {
-        page = await this.#streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: this.#options.batchSize }));
-      } catch (error) {
-        if (error instanceof ExpiredIteratorException) {
-          // Iterators expire after 15 minutes; get a new one at the checkpoint.
-          shard.iterator = undefined;
-          busy = true;
-          continue;
-        }
-        throw error;
+      const page = await this.#getRecords(shard);
+      if (!page) {
+        // No iterator could be read this time: look again before calling the stream idle.
+        busy = true;
+        continue;
       }
       const records = (page.Records ?? []).map((record) => toLambdaRecord(record, this.#streamArn));
       if (records.length > 0) {
@@ -293,6 +286,25 @@ export class StreamPoller {
       }
     }
     return busy;
+  }
+
+  /** The next page of a shard, repositioning once on an iterator that is no longer valid. */
+  async #getRecords(shard: ShardState): Promise<GetRecordsCommandOutput | undefined> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (!shard.iterator) await this.#reposition(shard);
+      if (!shard.iterator) return undefined;
+      try {
+        return await this.#streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: this.#options.batchSize }));
+      } catch (error) {
+        // Expired: iterators last 15 minutes. Trimmed: in AWS, records older than the retention;
+        // in DynamoDB Local also an iterator taken on an empty shard once writes to other tables
+        // have moved the shared sequence counter past it. Either way, resume after the
+        // checkpoint, or from the oldest record when nothing was read (so nothing is skipped).
+        if (!(error instanceof ExpiredIteratorException || error instanceof TrimmedDataAccessException)) throw error;
+        shard.iterator = undefined;
+      }
+    }
+    return undefined;
   }
 
   /** Invokes the handler until the batch is handled, retrying from the first failed record. */

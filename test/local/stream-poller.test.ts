@@ -102,6 +102,25 @@ describe('StreamPoller against DynamoDB Local', () => {
     expect(readFileSync(bus.eventsFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as unknown)).toEqual([event]);
   });
 
+  test('keeps reading when writes to other tables of the shared DynamoDB Local come before the first write to this one', async () => {
+    // DynamoDB Local numbers stream records across all tables: an iterator taken on an empty
+    // shard then points below this shard's first record, and GetRecords answers "trimmed".
+    const other = await createTestTable();
+    try {
+      const { handler, batches } = recordingHandler();
+      await startPoller(handler);
+      await poller!.idle();
+
+      await other.db.send(new PutCommand({ TableName: other.tableName, Item: { pk: 'ELSEWHERE', sk: 'X' } }));
+      await put({ pk: 'ITEM#1', sk: 'ITEM' });
+      await poller!.idle();
+
+      expect(batches.flat().map(pkOf)).toEqual(['ITEM#1']);
+    } finally {
+      await other.drop();
+    }
+  });
+
   test('hands the handler records shaped like Lambda DynamoDB stream records', async () => {
     const { handler, batches } = recordingHandler();
     await startPoller(handler);
