@@ -72,6 +72,7 @@ interface CheckpointFile {
 
 const MAX_RETRY_DELAY_MS = 10_000;
 const SHARD_REFRESH_MS = 10_000;
+const IDLE_GIVES_UP_AFTER_ERRORS = 5;
 
 /** Converts an SDK attribute value to the JSON shape Lambda puts in stream events (binary as base64). */
 const toLambdaValue = (value: SdkAttributeValue): AttributeValue => {
@@ -163,7 +164,7 @@ export class StreamPoller {
   #lastRefresh = 0;
   #refreshNeeded = false;
   // Callers of idle(): `armed` once a whole poll cycle has begun after the call.
-  #idleWaiters: Array<{ resolve: () => void; armed: boolean }> = [];
+  #idleWaiters: Array<{ resolve: () => void; reject: (error: Error) => void; armed: boolean }> = [];
 
   constructor(options: StreamPollerOptions) {
     this.#options = {
@@ -224,12 +225,13 @@ export class StreamPoller {
 
   /**
    * Resolves once everything on the stream when it was called has been handled (or given up):
-   * a full poll cycle that began after the call found nothing new. For tests.
+   * a full poll cycle that began after the call found nothing new. Rejects when the stream
+   * keeps failing to be read, rather than waiting forever. For tests.
    */
   idle(): Promise<void> {
     if (this.#stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.#idleWaiters.push({ resolve, armed: false });
+    return new Promise((resolve, reject) => {
+      this.#idleWaiters.push({ resolve, reject, armed: false });
       this.#wakeFromIdle?.();
     });
   }
@@ -245,6 +247,12 @@ export class StreamPoller {
       } catch (error) {
         errors++;
         this.#options.logger.warn('stream poll failed; retrying', { table: this.#options.tableName, error: String(error) });
+        if (errors >= IDLE_GIVES_UP_AFTER_ERRORS) {
+          const failed = this.#idleWaiters.filter((waiter) => waiter.armed);
+          this.#idleWaiters = this.#idleWaiters.filter((waiter) => !waiter.armed);
+          const reason = new Error(`Reading the stream of ${this.#options.tableName} failed ${errors} times in a row: ${String(error)}`);
+          for (const waiter of failed) waiter.reject(reason);
+        }
         await this.#sleep(this.#backoff(errors));
         continue;
       }

@@ -1,4 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -229,6 +231,35 @@ describe('StreamPoller against DynamoDB Local', () => {
 
     expect(first.batches.flat().map(pkOf)).toEqual(['ITEM#1']);
     expect(second.batches.flat().map(pkOf)).toEqual(['ITEM#2']);
+  });
+
+  test('idle() rejects with the cause when the stream keeps failing to be read, instead of waiting forever', async () => {
+    // A forwarding proxy to DynamoDB Local that can be taken away once the poller has started.
+    const target = new URL(dynamoEndpoint());
+    const proxy = createServer((req, res) => {
+      const upstream = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      req.pipe(upstream);
+    });
+    await new Promise<void>((listening) => proxy.listen(0, '127.0.0.1', listening));
+    const { port } = proxy.address() as AddressInfo;
+    const cut = new StreamPoller({
+      clientConfig: { ...localClientConfig(`http://127.0.0.1:${port}`), maxAttempts: 1 },
+      tableName: table.tableName,
+      handler: async () => undefined,
+      retryDelayMs: 5,
+      logger: silent,
+    });
+    await cut.start();
+    try {
+      proxy.closeAllConnections();
+      await new Promise((closed) => proxy.close(closed));
+      await expect(cut.idle()).rejects.toThrow(`Reading the stream of ${table.tableName} failed 5 times in a row`);
+    } finally {
+      await cut.stop();
+    }
   });
 
   test('refuses to start on a table without a stream, or on no table at all', async () => {
