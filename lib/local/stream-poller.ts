@@ -38,7 +38,7 @@ export interface StreamPollerOptions {
   batchSize?: number;
   /** Wait between polls once the stream has nothing new (default 200 ms). */
   pollIntervalMs?: number;
-  /** Retries of a failing batch before its remaining records are given up and kept in `discarded` (default 10, as the CDK stack's retryAttempts should be). */
+  /** Retries of a failing batch before its remaining records are given up and kept in `discarded` (default 10); keep it equal to the event source mapping's retryAttempts. */
   maxRetryAttempts?: number;
   /** Wait before the first retry, doubled each retry up to 10 s (default 200 ms). */
   retryDelayMs?: number;
