@@ -1,12 +1,11 @@
-import { Duration } from 'aws-cdk-lib';
-
 /**
- * Numbers the stateful stack (queues) and the stateless stack (functions, event sources) must
- * agree on, kept in one place so that neither can drift from the other.
+ * Numbers the stateful stack (queues), the stateless stack (functions, event sources) and the
+ * local stack (its queue, stream poller and sweeper) must agree on, kept in one place so that
+ * none can drift from the others. Plain numbers, so the local stack needs no aws-cdk-lib.
  */
 export const GENERATOR = {
   /** A chunk of codes or a slice of deliveries must fit; longer work is re-queued, never looped. */
-  timeout: Duration.seconds(120),
+  timeoutSeconds: 120,
   /** Memory also buys CPU, and code generation and CSV building are CPU-bound. */
   memorySize: 1024,
   /** Messages per invocation; each may take a large part of the timeout. */
@@ -30,11 +29,13 @@ export const VISIBILITY_TIMEOUT_FACTOR = 6;
 export const MAX_RECEIVE_COUNT = 5;
 
 /** The generation queue's visibility timeout, derived from the generator's timeout. */
-export const generationVisibilityTimeout = (): Duration =>
-  Duration.seconds(GENERATOR.timeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR);
+export const GENERATION_VISIBILITY_TIMEOUT_SECONDS = GENERATOR.timeoutSeconds * VISIBILITY_TIMEOUT_FACTOR;
 
 /** How long a dead-letter queue keeps a message: SQS's maximum, time enough to investigate. */
-export const DEAD_LETTER_RETENTION = Duration.days(14);
+export const DEAD_LETTER_RETENTION_DAYS = 14;
 
-/** The sweeper re-queues stalled jobs and fails hopeless ones; it runs on this schedule. */
-export const SWEEP_INTERVAL = Duration.minutes(1);
+/** Retries of a failing stream batch before the relay gives it to its dead-letter queue. */
+export const RELAY_RETRY_ATTEMPTS = 20;
+
+/** The sweeper re-queues stalled jobs and fails hopeless ones; it runs this often. */
+export const SWEEP_INTERVAL_SECONDS = 60;

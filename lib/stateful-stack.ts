@@ -6,7 +6,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { TABLE_SCHEMA } from '../functions/adapters/dynamodb/table';
 import { ALL_SERVICE_EVENTS, toCdkEventPattern } from './event-rules';
-import { DEAD_LETTER_RETENTION, MAX_RECEIVE_COUNT, generationVisibilityTimeout } from './pipeline-settings';
+import { DEAD_LETTER_RETENTION_DAYS, GENERATION_VISIBILITY_TIMEOUT_SECONDS, MAX_RECEIVE_COUNT } from './pipeline-settings';
 import type { StageConfig } from './stage-config';
 
 /**
@@ -96,17 +96,17 @@ export class StatefulStack extends Stack implements StatefulResources {
 
     this.generationDeadLetterQueue = new sqs.Queue(this, 'GenerationDeadLetterQueue', {
       ...queueDefaults,
-      retentionPeriod: DEAD_LETTER_RETENTION,
+      retentionPeriod: Duration.days(DEAD_LETTER_RETENTION_DAYS),
     });
     this.generationQueue = new sqs.Queue(this, 'GenerationQueue', {
       ...queueDefaults,
-      visibilityTimeout: generationVisibilityTimeout(),
+      visibilityTimeout: Duration.seconds(GENERATION_VISIBILITY_TIMEOUT_SECONDS),
       deadLetterQueue: { queue: this.generationDeadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
     });
 
     this.relayDeadLetterQueue = new sqs.Queue(this, 'RelayDeadLetterQueue', {
       ...queueDefaults,
-      retentionPeriod: DEAD_LETTER_RETENTION,
+      retentionPeriod: Duration.days(DEAD_LETTER_RETENTION_DAYS),
     });
     Validations.of(this.relayDeadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',

@@ -17,7 +17,9 @@ import { OUTBOX_ITEM_TYPE } from '../functions/adapters/dynamodb/outbox';
 import { API_ROUTES, type ApiRoute } from './api-routes';
 import { ServiceFunction } from './constructs/service-function';
 import { EVENT_RULES, toCdkEventPattern } from './event-rules';
-import { GENERATOR, MAX_RECEIVE_COUNT, SWEEP_INTERVAL } from './pipeline-settings';
+import { GENERATOR, MAX_RECEIVE_COUNT, RELAY_RETRY_ATTEMPTS, SWEEP_INTERVAL_SECONDS } from './pipeline-settings';
+
+const SWEEP_INTERVAL = Duration.seconds(SWEEP_INTERVAL_SECONDS);
 import type { StatefulResources } from './stateful-stack';
 import type { StageConfig } from './stage-config';
 
@@ -145,7 +147,7 @@ export class StatelessStack extends Stack {
     this.generator = newFunction('Generator', {
       entry: 'functions/entrypoints/generator.ts',
       description: 'Generates access codes and delivers them over Telegram (generation queue)',
-      timeout: GENERATOR.timeout,
+      timeout: Duration.seconds(GENERATOR.timeoutSeconds),
       memorySize: GENERATOR.memorySize,
     })
       .useTable(stateful.table, 'readWrite')
@@ -195,7 +197,7 @@ export class StatelessStack extends Stack {
         // Bounded, so that one poisoned record cannot hold its shard until the stream drops it
         // (24 h); what is given up on is recorded on the relay dead-letter queue, alarmed on,
         // and can be republished from the outbox item, which the table keeps for 7 days.
-        retryAttempts: 20,
+        retryAttempts: RELAY_RETRY_ATTEMPTS,
         onFailure: new SqsDlq(stateful.relayDeadLetterQueue),
         // Only new outbox items invoke the relay, not every write to the table.
         filters: [

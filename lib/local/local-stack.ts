@@ -17,6 +17,13 @@ import type { PipelineDeps } from '../../functions/use-cases/pipeline';
 import { failDeadLetteredJob, sweepJobs } from '../../functions/use-cases/sweep-jobs';
 import type { ApiDeps } from '../../functions/wiring';
 import { API_ROUTES } from '../api-routes';
+import {
+  GENERATION_VISIBILITY_TIMEOUT_SECONDS,
+  GENERATOR,
+  MAX_RECEIVE_COUNT,
+  RELAY_RETRY_ATTEMPTS,
+  SWEEP_INTERVAL_SECONDS,
+} from '../pipeline-settings';
 import { acquireDataDir, readJsonFile, writeRunningStack } from './data-dir';
 import { ensureTable, localClientConfig, startDynamoDbLocal } from './dynamodb-local';
 import { localHandlers } from './handlers';
@@ -97,9 +104,6 @@ const botUsernameOf = async (telegram: TelegramSender, configured?: string): Pro
   return 'memberpass_demo_bot';
 };
 
-/** The generator Lambda's timeout in the CDK stack; the local queue gives the handler the same. */
-const GENERATOR_TIMEOUT_S = 120;
-
 /**
  * Everything behind the API, on one machine: the same handlers as in Lambda over DynamoDB
  * Local, the in-process queue feeding the generator, the table's stream feeding the outbox
@@ -117,11 +121,12 @@ export const startLocalPipeline = async (options: {
   const db = makeDocumentClient(localClientConfig(options.dynamoEndpoint));
   const jobs = new DynamoJobStore(db, options.tableName);
   const queue = new InProcessQueue({
-    visibilityTimeoutSeconds: 6 * GENERATOR_TIMEOUT_S,
-    functionTimeoutSeconds: GENERATOR_TIMEOUT_S,
-    maxReceiveCount: 5,
-    batchSize: 5,
-    maxConcurrency: 4,
+    // The same settings as the generation queue and the generator's event source in AWS.
+    visibilityTimeoutSeconds: GENERATION_VISIBILITY_TIMEOUT_SECONDS,
+    functionTimeoutSeconds: GENERATOR.timeoutSeconds,
+    maxReceiveCount: MAX_RECEIVE_COUNT,
+    batchSize: GENERATOR.batchSize,
+    maxConcurrency: GENERATOR.maxConcurrency,
     onDeadLetter: async (dead) => {
       const message = parsePipelineMessage(dead.body);
       if (message) await failDeadLetteredJob({ jobs, queue, clock }, message);
@@ -141,6 +146,7 @@ export const startLocalPipeline = async (options: {
     tableName: options.tableName,
     handler: makeOutboxRelay({ publisher: bus }),
     checkpointFile: join(options.dataDir, 'stream-checkpoint.json'),
+    maxRetryAttempts: RELAY_RETRY_ATTEMPTS,
   });
   await poller.start();
   return {
@@ -196,7 +202,7 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
 
     const sweeper = setInterval(() => {
       sweepJobs(deps).catch((error: unknown) => logger.error('sweep failed', { error: error as Error }));
-    }, options.sweepIntervalMs ?? 60_000);
+    }, options.sweepIntervalMs ?? SWEEP_INTERVAL_SECONDS * 1000);
     cleanups.push(() => clearInterval(sweeper));
 
     const demoFile = join(options.dataDir, 'demo.json');
