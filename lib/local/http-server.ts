@@ -1,12 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { HttpHandler } from '../../functions/adapters/http/http-api';
 import type { ApiRoute } from '../api-routes';
+import { localLambdaContext } from './lambda-context';
 
 /** API Gateway HTTP APIs refuse payloads above 10 MB; so does the local server. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+
+/** API Gateway gives up on an integration after 30 s; the handler sees its time run down from there. */
+const API_TIMEOUT_MS = 29_000;
 
 const TEXT_CONTENT = /^(text\/|application\/(json|.*\+json|xml|x-www-form-urlencoded|javascript))/i;
 
@@ -89,20 +93,6 @@ export const toApiGatewayEvent = (
   };
 };
 
-const lambdaContext = (functionName: string, requestId: string): Context => ({
-  callbackWaitsForEmptyEventLoop: false,
-  functionName,
-  functionVersion: '$LATEST',
-  invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-  memoryLimitInMB: '512',
-  awsRequestId: requestId,
-  logGroupName: `/aws/lambda/${functionName}`,
-  logStreamName: 'local',
-  getRemainingTimeInMillis: () => 29_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-});
 
 const writeResult = (res: ServerResponse, result: APIGatewayProxyStructuredResultV2) => {
   const headers: Record<string, string | string[]> = {};
@@ -147,8 +137,13 @@ export const startHttpServer = async (
       }
       const handler = handlers[match.route.id];
       if (!handler) throw new Error(`no local handler for route ${match.route.id}`);
+      const started = Date.now();
       const event = toApiGatewayEvent(req, url, match.route, pathParameters, body);
-      writeResult(res, await handler(event, lambdaContext(match.route.id, event.requestContext.requestId)));
+      writeResult(res, await handler(event, localLambdaContext({
+          functionName: match.route.id,
+          requestId: event.requestContext.requestId,
+          remainingMs: () => API_TIMEOUT_MS - (Date.now() - started),
+        })));
     } catch (error) {
       // What API Gateway answers when the integration itself fails.
       console.error(error);

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { MAX_BATCH_BYTES, clampDelay } from '../../functions/adapters/sqs/limits';
 import type { JobQueue, PipelineMessage } from '../../functions/domain/ports';
+import { localLambdaContext } from './lambda-context';
 
 /** An SQS-triggered Lambda handler, as the event source mapping calls it. */
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
@@ -396,26 +397,17 @@ export class InProcessQueue implements JobQueue {
   }
 
   private makeContext(deadline: number): Context {
-    const unsupported = (): never => {
-      throw new Error('The callback-style context methods are not supported; return a promise.');
-    };
-    return {
-      callbackWaitsForEmptyEventLoop: true,
+    return localLambdaContext({
       functionName: this.functionName,
-      functionVersion: '$LATEST',
-      invokedFunctionArn: `arn:aws:lambda:${this.region}:${this.accountId}:function:${this.functionName}`,
-      memoryLimitInMB: '1024',
-      awsRequestId: randomUUID(),
-      logGroupName: `/aws/lambda/${this.functionName}`,
-      logStreamName: `local/[$LATEST]${randomUUID().replaceAll('-', '')}`,
+      region: this.region,
+      accountId: this.accountId,
+      memoryLimitInMB: 1024,
       // Reported in simulated milliseconds, so code that stops "with 10 s to spare" behaves the
       // same under any timeScale.
-      getRemainingTimeInMillis: () => Math.max(0, Math.floor((deadline - Date.now()) / this.timeScale)),
-      done: unsupported,
-      fail: unsupported,
-      succeed: unsupported,
-    };
+      remainingMs: () => (deadline - Date.now()) / this.timeScale,
+    });
   }
+
 
   /** Sleeps until the earliest delayed or invisible message is due, polling no more often than pollIntervalMs. */
   private scheduleNextPoll(now: number): void {

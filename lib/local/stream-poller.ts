@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DescribeTableCommand, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
@@ -17,6 +16,7 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import type { AttributeValue, Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { logger as serviceLogger } from '../../functions/adapters/observability';
+import { localLambdaContext } from './lambda-context';
 
 /** A DynamoDB Streams Lambda handler, as the event source mapping invokes it. */
 export type StreamLambdaHandler = (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse | void>;
@@ -125,20 +125,6 @@ export const retryFrom = (records: readonly DynamoDBRecord[], response: DynamoDB
   return Math.min(...indexes);
 };
 
-const lambdaContext = (functionName: string): Context => ({
-  callbackWaitsForEmptyEventLoop: false,
-  functionName,
-  functionVersion: '$LATEST',
-  invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-  memoryLimitInMB: '512',
-  awsRequestId: randomUUID(),
-  logGroupName: `/aws/lambda/${functionName}`,
-  logStreamName: 'local',
-  getRemainingTimeInMillis: () => 60_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-});
 
 /**
  * The local counterpart of a Lambda event source mapping on the table's stream (DynamoDB
@@ -322,7 +308,7 @@ export class StreamPoller {
       let from: number;
       let reason: string;
       try {
-        const response = await this.#options.handler({ Records: pending }, lambdaContext(this.#options.functionName));
+        const response = await this.#options.handler({ Records: pending }, localLambdaContext({ functionName: this.#options.functionName, remainingMs: () => 60_000 }));
         from = retryFrom(pending, response);
         reason = 'the handler reported failed records';
       } catch (error) {
