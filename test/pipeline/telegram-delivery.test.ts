@@ -1,3 +1,5 @@
+import type { PipelineMessage } from '../../functions/domain/ports';
+import { SAFETY_MARGIN_MS, deliverJob } from '../../functions/use-cases/pipeline';
 import { STALE_AFTER_MS, sweepJobs } from '../../functions/use-cases/sweep-jobs';
 import { startFakeTelegram, telegramErrors, type FakeTelegram } from '../support/fake-telegram';
 import {
@@ -84,6 +86,72 @@ describe('a messages job', () => {
   });
 });
 
+describe('a messages job across invocations and Telegram trouble', () => {
+  test('handed over when the invocation runs short, resumes from its cursor in the next one: nothing lost, nothing twice', async () => {
+    // Keep the job's first delivery message for ourselves, to run it with a short invocation.
+    const queue = harness.deps.queue;
+    const send = queue.send.bind(queue);
+    const held: PipelineMessage[] = [];
+    queue.send = async (messages) => {
+      const deliveries = messages.filter((message) => message.body.kind === 'deliver');
+      held.push(...deliveries.map((message) => message.body));
+      await send(messages.filter((message) => message.body.kind !== 'deliver'));
+    };
+    let jobId: string;
+    try {
+      jobId = await start({ quantity: 10, export_type: 'messages', consent: true });
+      await queue.idle(30_000);
+    } finally {
+      delete (queue as unknown as Record<string, unknown>).send;
+    }
+    expect(held).toEqual([{ kind: 'deliver', job_id: jobId }]);
+
+    // An invocation with time for four messages; its hand-over goes to the real queue.
+    let sends = 0;
+    const telegram = harness.pipeline.telegram;
+    const counting = { sendDocument: telegram.sendDocument.bind(telegram), sendMessage: (chat: string, text: string) => (sends++, telegram.sendMessage(chat, text)) };
+    const invocation = { remainingMs: () => (sends < 4 ? 60_000 : SAFETY_MARGIN_MS - 1) };
+    const deps = { jobs: harness.deps.jobs, queue, telegram: counting, clock: harness.clock, messageIntervalMs: 5 };
+    await deliverJob(deps, jobId, invocation);
+    expect(fake.messagesTo(creator.chatId)).toHaveLength(4);
+    expect((await harness.call('GET', `/v1/jobs/${jobId}`, { token: creator.token })).body.data).toMatchObject({ status: 'processing', delivered_count: 4 });
+
+    const job = await waitForJob(harness, creator.token, jobId);
+    expect(job).toMatchObject({ status: 'completed', delivered_count: 10 });
+    const texts = fake.messagesTo(creator.chatId);
+    expect(texts.map((text) => /Access code (\d+)\/10/.exec(text)?.[1])).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
+    const listed = await listAllCodes(harness, creator.token, creator.planId, { job_id: jobId });
+    expect(codesInMessages(texts).sort()).toEqual(listed.codes.map((code) => code.code).sort());
+  });
+
+  test('a 429 longer than it waits in place becomes a delayed queue message; every code still arrives once', async () => {
+    fake.failNext('sendMessage', 1, telegramErrors.tooManyRequests(6));
+    const jobId = await start({ quantity: 3, export_type: 'messages', consent: true });
+    // The back-off holds the delivery lease for retry_after on the pipeline's (fake) clock, while
+    // the queue delays the message in real time: move the fake clock on as time passes.
+    while (!fake.callsTo('sendMessage').some((call) => call.status === 429)) await new Promise((resolve) => setTimeout(resolve, 20));
+    harness.clock.advance(6000);
+    const job = await waitForJob(harness, creator.token, jobId, 30_000);
+    expect(job).toMatchObject({ status: 'completed', delivered_count: 3 });
+    expect(fake.callsTo('sendMessage').map((call) => call.status)).toEqual([429, 200, 200, 200]);
+    expect(new Set(codesInMessages(fake.messagesTo(creator.chatId))).size).toBe(3);
+  });
+
+  test('a transient Telegram failure (500) leaves the job to the sweeper, which finishes it without sending anything twice', async () => {
+    fake.failNext('sendMessage', 1, telegramErrors.internal());
+    const jobId = await start({ quantity: 4, export_type: 'messages', consent: true });
+    await harness.deps.queue.idle(30_000);
+    expect((await harness.call('GET', `/v1/jobs/${jobId}`, { token: creator.token })).body.data).toMatchObject({ status: 'processing', delivered_count: 0 });
+
+    harness.clock.advance(STALE_AFTER_MS + 1000);
+    expect((await sweepJobs(harness.deps)).requeued).toEqual([jobId]);
+    expect(await waitForJob(harness, creator.token, jobId)).toMatchObject({ status: 'completed', delivered_count: 4 });
+    const sent = codesInMessages(fake.messagesTo(creator.chatId));
+    expect(sent).toHaveLength(4);
+    expect(new Set(sent).size).toBe(4);
+  });
+});
+
 describe('the order of events and deliveries', () => {
   test('access_code.generated is committed before the first code leaves for Telegram', async () => {
     const telegram = harness.pipeline.telegram as unknown as Record<string, (...args: unknown[]) => Promise<void>>;
@@ -91,7 +159,7 @@ describe('the order of events and deliveries', () => {
     // The creator's project is new, so its only generated event is this job's.
     const committedAtFirstSend: boolean[] = [];
     telegram.sendMessage = async (...args: unknown[]) => {
-      if (committedAtFirstSend.length === 0) {
+      if (args[0] === creator.chatId && committedAtFirstSend.length === 0) {
         const outbox = (await harness.table.scanAll()).filter((item) => item.type === 'outbox_event');
         committedAtFirstSend.push(
           outbox.some((item) => {
