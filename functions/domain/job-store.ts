@@ -58,12 +58,23 @@ export interface JobStore {
   completeJob(jobId: string, owner: string, now: Date): Promise<boolean>;
   /** queued|processing → failed; false when the job had already ended. */
   failJob(jobId: string, failure: JobFailure, now: Date): Promise<boolean>;
-  /** Jobs not yet completed or failed, oldest first. */
+  /** Jobs not yet completed or failed, oldest first, up to `limit`. */
   activeJobs(limit: number): Promise<Job[]>;
-  /** Notes that the sweeper pushed the job on. */
-  recordRequeue(jobId: string, now: Date): Promise<void>;
+  /**
+   * Notes that the sweeper pushed the job on: the `streak` of pushes without progress and the
+   * job's `updatedAt` it saw (progress moves `updatedAt`, a push does not).
+   */
+  recordRequeue(jobId: string, now: Date, streak: number, seenUpdatedAt: string): Promise<void>;
   /** A plan's codes in job then slot order, optionally of one job and/or one status. */
-  listCodes(planId: string, filter: { jobId?: string; status?: AccessCodeStatus }, page: { limit: number; cursor?: string }): Promise<CodePage>;
+  /**
+   * A status filter means the status as shown at `asOf`: an active code past its expiry counts
+   * as expired, whether or not the expiry sweep has marked it yet.
+   */
+  listCodes(
+    planId: string,
+    filter: { jobId?: string; status?: AccessCodeStatus; asOf: Date },
+    page: { limit: number; cursor?: string },
+  ): Promise<CodePage>;
 }
 
 /** A cursor that cannot be decoded. */

@@ -40,8 +40,12 @@ export interface Job {
   updatedAt: string;
   startedAt: string | null;
   completedAt: string | null;
-  /** How often the sweeper had to push the job on. */
+  /** Pushes by the sweeper in a row without progress in between. */
   requeues: number;
+  /** When the sweeper last pushed the job on, if ever. */
+  requeuedAt: string | null;
+  /** The job's `updatedAt` when the sweeper last pushed it: unchanged since means no progress. */
+  requeueMarker: string | null;
   leaseOwner: string | null;
   leaseUntil: string | null;
 }

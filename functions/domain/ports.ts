@@ -51,7 +51,8 @@ export interface TelegramSender {
 /** A unit of pipeline work on the generation queue. */
 export type PipelineMessage =
   | { kind: 'generate-chunk'; job_id: string; chunk: number }
-  | { kind: 'deliver'; job_id: string };
+  /** `lease`: the delivery lease handed over by the invocation that sent this message. */
+  | { kind: 'deliver'; job_id: string; lease?: string };
 
 /** The generation queue (SQS in AWS). At-least-once: every consumer must be idempotent. */
 export interface JobQueue {

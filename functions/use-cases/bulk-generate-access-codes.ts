@@ -108,6 +108,8 @@ export const bulkGenerateAccessCodes = async (
     startedAt: null,
     completedAt: null,
     requeues: 0,
+    requeuedAt: null,
+    requeueMarker: null,
     leaseOwner: null,
     leaseUntil: null,
   };

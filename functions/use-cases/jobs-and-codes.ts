@@ -37,12 +37,12 @@ export const listAccessCodes = async (
 ) => {
   await loadPlanForPrincipal(deps, principal, input.planId);
   try {
+    const now = deps.clock.now();
     const page = await deps.jobs.listCodes(
       input.planId,
-      { ...(input.jobId ? { jobId: input.jobId } : {}), ...(input.status ? { status: input.status } : {}) },
+      { ...(input.jobId ? { jobId: input.jobId } : {}), ...(input.status ? { status: input.status } : {}), asOf: now },
       { limit: input.limit, ...(input.cursor ? { cursor: input.cursor } : {}) },
     );
-    const now = deps.clock.now();
     return { plan_id: input.planId, codes: page.codes.map((code) => codeView(code, now)), next_cursor: page.nextCursor };
   } catch (error) {
     if (error instanceof InvalidCursorError) throw new ValidationFailedError([{ path: 'cursor', message: error.message }]);

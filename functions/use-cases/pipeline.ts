@@ -29,6 +29,8 @@ export interface Invocation {
 
 /** Stop sending and hand over to a fresh invocation when less than this is left. */
 export const SAFETY_MARGIN_MS = 10_000;
+/** A handed-over lease outlives its message's delay by this much, in case the queue is slow to deliver it. */
+const HANDOVER_GRACE_MS = 60_000;
 /** Longest Telegram back-off waited out in place; longer ones go back to the queue as a delay. */
 const MAX_INLINE_RETRY_AFTER_S = 5;
 /** SQS cannot delay a message longer than this. */
@@ -39,7 +41,7 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 /** Handles one pipeline message; throws to have the queue retry it. */
 export const handlePipelineMessage = async (deps: PipelineDeps, message: PipelineMessage, invocation: Invocation): Promise<void> => {
   if (message.kind === 'generate-chunk') await generateChunk(deps, message.job_id, message.chunk);
-  else await deliverJob(deps, message.job_id, invocation);
+  else await deliverJob(deps, message.job_id, invocation, message.lease);
 };
 
 /** The access_code.generated event of a job's batch. */
@@ -89,59 +91,67 @@ const messageText = (job: Job, slot: number, code: string): string =>
 
 /**
  * Delivers a generated job to the creator's chat, resumably.
- * 1. Take the job's delivery lease (another holder means another invocation is at it).
+ * 1. Take the job's delivery lease, or the one handed over with the message (another holder
+ *    means another invocation is at it).
  * 2. file: send the CSV once and complete. messages: send from the persisted cursor, one
  *    message per code, paced, recording the cursor after each send, so that a crash re-sends at
  *    most the message in flight; hand over to a new queue message before the time runs out.
- * 3. A Telegram 429 waits out short back-offs, and longer ones become a queue delay; a
- *    permanent refusal fails the job with its reason; anything else is retried by the queue.
+ * 3. A Telegram 429 (on a document or a message) waits out short back-offs, and longer ones
+ *    become a queue delay; a permanent refusal fails the job with its reason; anything else is
+ *    retried by the queue.
  */
-export const deliverJob = async (deps: PipelineDeps, jobId: string, invocation: Invocation): Promise<void> => {
-  const owner = randomUUID();
+export const deliverJob = async (deps: PipelineDeps, jobId: string, invocation: Invocation, handedOverLease?: string): Promise<void> => {
+  const owner = handedOverLease ?? randomUUID();
   const leaseMs = Math.max(30_000, invocation.remainingMs() + 5_000);
   const job = await deps.jobs.acquireDeliveryLease(jobId, owner, new Date(deps.clock.now().getTime() + leaseMs), deps.clock.now());
   if (!job) return;
   const sleep = deps.sleep ?? defaultSleep;
   const handOver = async (delaySeconds = 0) => {
-    // Through a back-off the lease stays ours, so that nobody (a duplicate message, the
-    // sweeper) sends before Telegram allows it; the delayed message finds it just expired.
-    if (delaySeconds > 0) {
-      const until = new Date(deps.clock.now().getTime() + delaySeconds * 1000 - 500);
-      await deps.jobs.acquireDeliveryLease(jobId, owner, until, deps.clock.now());
-    } else {
-      await deps.jobs.releaseLease(jobId, owner);
+    // The lease goes along with the message: nobody else (a duplicate message, the sweeper)
+    // sends before the next invocation, nor before Telegram allows it, and the next invocation
+    // takes over without depending on clocks. Should the message be lost, the lease lapses.
+    const until = new Date(deps.clock.now().getTime() + delaySeconds * 1000 + HANDOVER_GRACE_MS);
+    await deps.jobs.acquireDeliveryLease(jobId, owner, until, deps.clock.now());
+    await deps.queue.send([{ body: { kind: 'deliver', job_id: jobId, lease: owner }, delaySeconds }]);
+  };
+
+  /**
+   * Sends, waiting out a short 429 in place; a longer one hands the job over to a delayed queue
+   * message. False when handed over: this invocation is done.
+   */
+  const sendPaced = async (send: () => Promise<void>): Promise<boolean> => {
+    for (;;) {
+      try {
+        await send();
+        return true;
+      } catch (error) {
+        if (!(error instanceof DeliveryThrottledError)) throw error;
+        const waitMs = error.retryAfterSeconds * 1000;
+        if (error.retryAfterSeconds > MAX_INLINE_RETRY_AFTER_S || invocation.remainingMs() - waitMs < SAFETY_MARGIN_MS) {
+          await handOver(Math.min(MAX_QUEUE_DELAY_S, Math.ceil(error.retryAfterSeconds)));
+          return false;
+        }
+        await sleep(waitMs);
+      }
     }
-    await deps.queue.send([{ body: { kind: 'deliver', job_id: jobId }, delaySeconds }]);
   };
 
   try {
     if (job.exportType === 'file') {
       const codes = await deps.jobs.jobCodes(jobId);
-      await deps.telegram.sendDocument(job.telegramChatId, {
-        filename: `access-codes-${job.batchId}.csv`,
-        content: codesCsv(job, codes),
-        caption: fileCaption(job),
-      });
+      const document = { filename: `access-codes-${job.batchId}.csv`, content: codesCsv(job, codes), caption: fileCaption(job) };
+      if (!(await sendPaced(() => deps.telegram.sendDocument(job.telegramChatId, document)))) return;
       await deps.jobs.completeJob(jobId, owner, deps.clock.now());
       return;
     }
 
     let delivered = job.deliveredCount;
     while (delivered < job.quantity) {
-      const batch = await deps.jobs.jobCodes(jobId, delivered, 100);
-      for (const { slot, code } of batch) {
+      const codes = await deps.jobs.jobCodes(jobId, delivered, 100);
+      if (codes.length === 0) throw new Error(`job ${jobId} is marked generated but has no code from slot ${delivered}`);
+      for (const { slot, code } of codes) {
         if (invocation.remainingMs() < SAFETY_MARGIN_MS) return await handOver();
-        try {
-          await deps.telegram.sendMessage(job.telegramChatId, messageText(job, slot, code));
-        } catch (error) {
-          if (!(error instanceof DeliveryThrottledError)) throw error;
-          const waitMs = error.retryAfterSeconds * 1000;
-          if (error.retryAfterSeconds > MAX_INLINE_RETRY_AFTER_S || invocation.remainingMs() - waitMs < SAFETY_MARGIN_MS) {
-            return await handOver(Math.min(MAX_QUEUE_DELAY_S, Math.ceil(error.retryAfterSeconds)));
-          }
-          await sleep(waitMs);
-          break; // re-read from the cursor and send this code again
-        }
+        if (!(await sendPaced(() => deps.telegram.sendMessage(job.telegramChatId, messageText(job, slot, code))))) return;
         delivered = slot + 1;
         if (!(await deps.jobs.recordDelivered(jobId, owner, delivered, deps.clock.now()))) return; // lease lost
         if (delivered < job.quantity) await sleep(deps.messageIntervalMs);

@@ -8,8 +8,8 @@ import { chunkMessages } from './bulk-generate-access-codes';
 export const STALE_AFTER_MS = 2 * 60_000;
 /** After this many pushes without progress, a job fails rather than wait forever. */
 export const MAX_REQUEUES = 5;
-/** Jobs looked at per sweep. */
-const SWEEP_LIMIT = 200;
+/** Jobs looked at per sweep (all pages of the active-jobs index, up to this). */
+const SWEEP_LIMIT = 10_000;
 
 /** Dependencies of the sweeper. */
 export interface SweepDeps {
@@ -25,16 +25,19 @@ const leaseHeld = (job: Job, now: Date) => job.leaseUntil !== null && new Date(j
  * 1. A job that has not moved for STALE_AFTER_MS (and whose delivery lease has lapsed) gets
  *    its work queued again: its chunks while generating, its delivery once generated. All of
  *    that work is idempotent, so pushing a job that was merely slow costs nothing.
- * 2. A job pushed MAX_REQUEUES times without moving fails with reason `stalled`.
+ * 2. A job pushed MAX_REQUEUES times in a row without moving in between fails with reason
+ *    `stalled`.
  */
 export const sweepJobs = async (deps: SweepDeps): Promise<{ requeued: string[]; failed: string[] }> => {
   const now = deps.clock.now();
   const requeued: string[] = [];
   const failed: string[] = [];
   for (const job of await deps.jobs.activeJobs(SWEEP_LIMIT)) {
-    const idleMs = now.getTime() - new Date(job.updatedAt).getTime();
-    if (idleMs < STALE_AFTER_MS || leaseHeld(job, now)) continue;
-    if (job.requeues >= MAX_REQUEUES) {
+    const lastMoved = Math.max(new Date(job.updatedAt).getTime(), job.requeuedAt ? new Date(job.requeuedAt).getTime() : 0);
+    if (now.getTime() - lastMoved < STALE_AFTER_MS || leaseHeld(job, now)) continue;
+    // Progress since the last push starts the count again: only pushes in a row count.
+    const streak = job.requeueMarker === job.updatedAt ? job.requeues : 0;
+    if (streak >= MAX_REQUEUES) {
       const message = `The job made no progress after ${MAX_REQUEUES} retries.`;
       if (await deps.jobs.failJob(job.id, { code: 'stalled', message }, now)) failed.push(job.id);
       continue;
@@ -43,7 +46,7 @@ export const sweepJobs = async (deps: SweepDeps): Promise<{ requeued: string[]; 
       ? [{ body: { kind: 'deliver', job_id: job.id } }]
       : chunkMessages(job);
     await deps.queue.send(messages);
-    await deps.jobs.recordRequeue(job.id, now);
+    await deps.jobs.recordRequeue(job.id, now, streak + 1, job.updatedAt);
     requeued.push(job.id);
   }
   if (requeued.length || failed.length) logger.info('sweep', { requeued, failed });

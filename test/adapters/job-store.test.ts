@@ -148,7 +148,7 @@ describe('listing codes', () => {
     let cursor: string | undefined;
     let pages = 0;
     do {
-      const page = await jobs.listCodes('pln_list', { jobId: job.id }, { limit: 100, ...(cursor ? { cursor } : {}) });
+      const page = await jobs.listCodes('pln_list', { jobId: job.id, asOf: now() }, { limit: 100, ...(cursor ? { cursor } : {}) });
       seen.push(...page.codes.map((c) => c.code));
       cursor = page.nextCursor ?? undefined;
       pages++;
@@ -157,13 +157,23 @@ describe('listing codes', () => {
     expect(new Set(seen).size).toBe(230);
     expect(seen.sort()).toEqual((await jobs.jobCodes(job.id)).map((c) => c.code).sort());
 
-    expect((await jobs.listCodes('pln_list', {}, { limit: 500 })).codes).toHaveLength(250);
-    expect((await jobs.listCodes('pln_list', { status: 'redeemed' }, { limit: 500 })).codes).toHaveLength(0);
+    expect((await jobs.listCodes('pln_list', { asOf: now() }, { limit: 500 })).codes).toHaveLength(250);
+    expect((await jobs.listCodes('pln_list', { status: 'redeemed', asOf: now() }, { limit: 500 })).codes).toHaveLength(0);
+  });
+
+  test('filters by the status as shown: past its expiry an active code is expired', async () => {
+    const job = queuedJob({ quantity: 3, planId: 'pln_expiry', expiresAt: '2026-12-01T00:00:00.000Z' });
+    await jobs.createJob(job);
+    await jobs.storeCodes(job, slots(3), randomCode, now());
+    const list = (status: 'active' | 'expired', asOf: string) =>
+      jobs.listCodes('pln_expiry', { status, asOf: new Date(asOf) }, { limit: 10 }).then((page) => page.codes.length);
+    expect([await list('active', '2026-11-30T23:59:59Z'), await list('expired', '2026-11-30T23:59:59Z')]).toEqual([3, 0]);
+    expect([await list('active', '2026-12-01T00:00:00Z'), await list('expired', '2026-12-01T00:00:00Z')]).toEqual([0, 3]);
   });
 
   test('refuses a cursor it did not issue', async () => {
-    await expect(jobs.listCodes('pln_list', {}, { limit: 10, cursor: 'garbage' })).rejects.toBeInstanceOf(InvalidCursorError);
+    await expect(jobs.listCodes('pln_list', { asOf: now() }, { limit: 10, cursor: 'garbage' })).rejects.toBeInstanceOf(InvalidCursorError);
     const forged = Buffer.from(JSON.stringify({ gsi1pk: 'PLAN#pln_other', gsi1sk: 'CODE#', pk: 'x', sk: 'y' })).toString('base64url');
-    await expect(jobs.listCodes('pln_list', {}, { limit: 10, cursor: forged })).rejects.toBeInstanceOf(InvalidCursorError);
+    await expect(jobs.listCodes('pln_list', { asOf: now() }, { limit: 10, cursor: forged })).rejects.toBeInstanceOf(InvalidCursorError);
   });
 });

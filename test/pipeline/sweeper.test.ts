@@ -24,11 +24,9 @@ const recordingQueue = () => {
 };
 
 describe('the sweeper with many jobs under way', () => {
-  // BUG (functions/use-cases/sweep-jobs.ts, SWEEP_LIMIT + DynamoJobStore.activeJobs): each sweep
-  // reads only the 200 oldest active jobs (one Query with Limit), so while 200 older jobs are
-  // legitimately busy (e.g. 1000-message deliveries take ~17 min each), a newer job that lost
-  // its enqueue is never looked at: it stays queued for as long as they run.
-  test.failing('still finds a stale job behind 200 older jobs that are busy', async () => {
+  // A sweep reads every page of the active jobs, so busy older jobs (a 1000-message delivery
+  // takes ~17 min) cannot hide a newer one that lost its enqueue.
+  test('still finds a stale job behind 200 older jobs that are busy', async () => {
     const busy = Array.from({ length: 200 }, () => queuedJob({ quantity: 1, status: 'processing', createdAt: at(0), updatedAt: at(3.5) }));
     const stuck = queuedJob({ quantity: 1, createdAt: at(1), updatedAt: at(1) });
     for (let i = 0; i < busy.length; i += 25) await Promise.all(busy.slice(i, i + 25).map((job) => jobs.createJob(job)));

@@ -190,11 +190,9 @@ describe('a file job', () => {
     expect((await listAllCodes(harness, creator.token, creator.planId, { job_id: jobId })).codes).toHaveLength(5);
   });
 
-  // BUG (functions/use-cases/pipeline.ts, deliverJob, file branch): a 429 on sendDocument is not
-  // caught as DeliveryThrottledError, so it is rethrown as a transient failure and the message
-  // waits out the queue's visibility timeout (12 min with the 120 s generator) or the sweeper
-  // (2-3 min, and it spends one of the job's MAX_REQUEUES) instead of Telegram's retry_after.
-  test.failing('waits out a 429 on sendDocument for retry_after, then delivers', async () => {
+  // A 429 on sendDocument is waited out for retry_after, like one on sendMessage, rather than
+  // left to the queue's visibility timeout (12 min) or the sweeper.
+  test('waits out a 429 on sendDocument for retry_after, then delivers', async () => {
     fake.failNext('sendDocument', 1, telegramErrors.tooManyRequests(1));
     const jobId = await start({ quantity: 5, export_type: 'file' });
     const job = await waitForJob(harness, creator.token, jobId, 5000);

@@ -26,6 +26,8 @@ export const queuedJob = (overrides: Partial<Job> & { quantity: number }, export
     startedAt: null,
     completedAt: null,
     requeues: 0,
+    requeuedAt: null,
+    requeueMarker: null,
     leaseOwner: null,
     leaseUntil: null,
     ...overrides,

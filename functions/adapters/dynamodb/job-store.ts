@@ -77,6 +77,8 @@ const jobFromItem = (item: Item, storedCount?: number): Job => ({
   startedAt: item.started_at ?? null,
   completedAt: item.completed_at ?? null,
   requeues: item.requeues ?? 0,
+  requeuedAt: item.requeued_at ?? null,
+  requeueMarker: item.requeue_marker ?? null,
   leaseOwner: item.lease_owner ?? null,
   leaseUntil: item.lease_until ?? null,
 });
@@ -375,41 +377,59 @@ export class DynamoJobStore implements JobStore {
   }
 
   async activeJobs(limit: number): Promise<Job[]> {
-    const { Items } = await this.db.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :active',
-        ExpressionAttributeValues: { ':active': ACTIVE_JOBS },
-        Limit: limit,
-      }),
-    );
-    return (Items ?? []).map((item) => jobFromItem(item));
+    const found: Job[] = [];
+    let start: Item | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'gsi1',
+          KeyConditionExpression: 'gsi1pk = :active',
+          ExpressionAttributeValues: { ':active': ACTIVE_JOBS },
+          ExclusiveStartKey: start,
+          Limit: limit - found.length,
+        }),
+      );
+      found.push(...(page.Items ?? []).map((item) => jobFromItem(item)));
+      start = page.LastEvaluatedKey;
+    } while (start && found.length < limit);
+    return found;
   }
 
-  async recordRequeue(jobId: string, now: Date): Promise<void> {
+  async recordRequeue(jobId: string, now: Date, streak: number, seenUpdatedAt: string): Promise<void> {
     await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: jobKey(jobId),
-        UpdateExpression: 'ADD requeues :one SET updated_at = :now',
-        ExpressionAttributeValues: { ':one': 1, ':now': now.toISOString() },
+        UpdateExpression: 'SET requeues = :streak, requeued_at = :now, requeue_marker = :seen',
+        ExpressionAttributeValues: { ':streak': streak, ':now': now.toISOString(), ':seen': seenUpdatedAt },
       }),
     );
   }
 
   async listCodes(
     planId: string,
-    filter: { jobId?: string; status?: AccessCodeStatus },
+    filter: { jobId?: string; status?: AccessCodeStatus; asOf: Date },
     page: { limit: number; cursor?: string },
   ): Promise<CodePage> {
     const values: Item = { ':plan': `PLAN#${planId}`, ':prefix': filter.jobId ? `CODE#${filter.jobId}#` : 'CODE#' };
     const names: Record<string, string> = {};
     let filterExpression: string | undefined;
     if (filter.status) {
-      filterExpression = '#status = :status';
       names['#status'] = 'status';
-      values[':status'] = filter.status;
+      values[':now'] = filter.asOf.toISOString();
+      // An active code whose expiry has passed is shown as expired, so it is filtered as one.
+      if (filter.status === 'active') {
+        filterExpression = '#status = :active AND (attribute_not_exists(expires_at) OR attribute_type(expires_at, :null) OR expires_at > :now)';
+        Object.assign(values, { ':active': 'active', ':null': 'NULL' });
+      } else if (filter.status === 'expired') {
+        filterExpression = '#status = :expired OR (#status = :active AND attribute_type(expires_at, :string) AND expires_at <= :now)';
+        Object.assign(values, { ':expired': 'expired', ':active': 'active', ':string': 'S' });
+      } else {
+        filterExpression = '#status = :status';
+        values[':status'] = filter.status;
+        delete values[':now'];
+      }
     }
     const start = page.cursor ? decodeCursor(page.cursor, planId) : undefined;
     const codes: AccessCodeRecord[] = [];
