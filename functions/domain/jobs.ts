@@ -50,6 +50,32 @@ export interface Job {
   leaseUntil: string | null;
 }
 
+/** What a caller decides about a new job; everything else starts empty. */
+export type NewJobFields = Pick<
+  Job,
+  'id' | 'batchId' | 'teamId' | 'projectId' | 'planId' | 'planName' | 'quantity' | 'exportType' | 'expiryPreset' | 'expiresAt' | 'telegramChatId'
+>;
+
+/** A job as it is first written: queued, nothing generated or delivered. */
+export const newQueuedJob = (fields: NewJobFields, now: Date): Job => ({
+  ...fields,
+  status: 'queued',
+  chunkCount: chunkCountOf(fields.quantity),
+  generatedCount: 0,
+  deliveredCount: 0,
+  generatedAt: null,
+  failure: null,
+  createdAt: now.toISOString(),
+  updatedAt: now.toISOString(),
+  startedAt: null,
+  completedAt: null,
+  requeues: 0,
+  requeuedAt: null,
+  requeueMarker: null,
+  leaseOwner: null,
+  leaseUntil: null,
+});
+
 /** True for the end states. */
 export const isTerminal = (status: JobStatus): boolean => status === 'completed' || status === 'failed';
 

@@ -5,7 +5,7 @@ import { IdempotencyKeyReusedError, ResourceNotFoundError, ValidationFailedError
 import { expiryInstant, type ExpiryRequest } from '../domain/expiry';
 import { newId } from '../domain/ids';
 import type { JobStore } from '../domain/job-store';
-import { chunkCountOf, type ExportType, type Job } from '../domain/jobs';
+import { newQueuedJob, type ExportType, type Job } from '../domain/jobs';
 import type { Principal } from '../domain/model';
 import type { AccountReader, Clock, JobQueue } from '../domain/ports';
 import { logger } from '../adapters/observability';
@@ -85,34 +85,22 @@ export const bulkGenerateAccessCodes = async (
   }
 
   const expiresAt = expiryInstant(input.expiry, now);
-  const job: Job = {
-    id: newId('job'),
-    batchId: newId('batch'),
-    teamId: principal.teamId,
-    projectId: project.id,
-    planId: plan.id,
-    planName: plan.name,
-    quantity: input.quantity,
-    exportType: input.export_type,
-    expiryPreset: input.expiry.preset,
-    expiresAt: expiresAt?.toISOString() ?? null,
-    telegramChatId: project.telegramChatId,
-    status: 'queued',
-    chunkCount: chunkCountOf(input.quantity),
-    generatedCount: 0,
-    deliveredCount: 0,
-    generatedAt: null,
-    failure: null,
-    createdAt: now.toISOString(),
-    updatedAt: now.toISOString(),
-    startedAt: null,
-    completedAt: null,
-    requeues: 0,
-    requeuedAt: null,
-    requeueMarker: null,
-    leaseOwner: null,
-    leaseUntil: null,
-  };
+  const job = newQueuedJob(
+    {
+      id: newId('job'),
+      batchId: newId('batch'),
+      teamId: principal.teamId,
+      projectId: project.id,
+      planId: plan.id,
+      planName: plan.name,
+      quantity: input.quantity,
+      exportType: input.export_type,
+      expiryPreset: input.expiry.preset,
+      expiresAt: expiresAt?.toISOString() ?? null,
+      telegramChatId: project.telegramChatId,
+    },
+    now,
+  );
 
   const claim = idempotencyKey
     ? {

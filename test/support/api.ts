@@ -21,10 +21,40 @@ export interface ApiAnswer {
   text: string;
 }
 
+/** What a test may send with a request. */
+export interface CallOptions {
+  token?: string;
+  json?: unknown;
+  body?: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+/** A function that calls the API at `baseUrl` over real HTTP and reads the answer as JSON when it is. */
+export const httpCaller =
+  (baseUrl: string) =>
+  async (method: string, path: string, options: CallOptions = {}): Promise<ApiAnswer> => {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+    let body: string | Buffer | undefined = options.body;
+    if (options.json !== undefined) {
+      body = JSON.stringify(options.json);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(baseUrl + path, { method, headers, body });
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    return { status: response.status, body: parsed, text };
+  };
+
 /** The API served over real HTTP on 127.0.0.1 by the local stack's server, on a test table. */
 export interface TestApi {
   url: string;
-  call(method: string, path: string, options?: { token?: string; json?: unknown; body?: string | Buffer; headers?: Record<string, string> }): Promise<ApiAnswer>;
+  call(method: string, path: string, options?: CallOptions): Promise<ApiAnswer>;
   close(): Promise<void>;
 }
 
@@ -49,23 +79,6 @@ export const startTestApi = async (table: TestTable, clock: Clock = systemClock,
   return {
     url: server.url,
     close: () => server.close(),
-    call: async (method, path, options = {}) => {
-      const headers: Record<string, string> = { ...options.headers };
-      if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-      let body: string | Buffer | undefined = options.body;
-      if (options.json !== undefined) {
-        body = JSON.stringify(options.json);
-        headers['content-type'] ??= 'application/json';
-      }
-      const response = await fetch(server.url + path, { method, headers, body });
-      const text = await response.text();
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = undefined;
-      }
-      return { status: response.status, body: parsed, text };
-    },
+    call: httpCaller(server.url),
   };
 };

@@ -13,7 +13,7 @@ import { startHttpServer } from '../../lib/local/http-server';
 import { EVENTS_FILE } from '../../lib/local/in-process-bus';
 import type { InProcessQueue } from '../../lib/local/in-process-queue';
 import { startLocalPipeline, type LocalPipeline } from '../../lib/local/local-stack';
-import { TEST_WEBHOOK_SECRET, type ApiAnswer } from './api';
+import { httpCaller, TEST_WEBHOOK_SECRET, type ApiAnswer, type CallOptions } from './api';
 import { FakeClock } from './clock';
 import { createTestTable, dynamoEndpoint, type TestTable } from './dynamodb';
 import type { FakeTelegram } from './fake-telegram';
@@ -40,7 +40,7 @@ export interface PipelineHarness {
   /** While set, the API's enqueue of a new job throws this (the pipeline's own sends still work). */
   apiQueueFault: Error | undefined;
   apiUrl: string;
-  call(method: string, path: string, options?: { token?: string; json?: unknown; headers?: Record<string, string> }): Promise<ApiAnswer>;
+  call(method: string, path: string, options?: CallOptions): Promise<ApiAnswer>;
   stop(): Promise<void>;
 }
 
@@ -83,24 +83,7 @@ export const startPipelineHarness = async (fake: FakeTelegram): Promise<Pipeline
     fake,
     apiQueueFault: undefined,
     apiUrl: server.url,
-    call: async (method, path, callOptions = {}) => {
-      const headers: Record<string, string> = { ...callOptions.headers };
-      if (callOptions.token !== undefined) headers.authorization = `Bearer ${callOptions.token}`;
-      let body: string | undefined;
-      if (callOptions.json !== undefined) {
-        body = JSON.stringify(callOptions.json);
-        headers['content-type'] ??= 'application/json';
-      }
-      const response = await fetch(server.url + path, { method, headers, body });
-      const text = await response.text();
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = undefined;
-      }
-      return { status: response.status, body: parsed, text };
-    },
+    call: httpCaller(server.url),
     stop: async () => {
       await server.close();
       await local.stop();

@@ -1,6 +1,7 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { EVENT_SOURCE, type EventEnvelope } from '../../domain/events';
 import type { EventPublisher } from '../../domain/ports';
+import { packInOrder } from '../batching';
 
 /** PutEvents accepts at most this many entries per request. */
 export const MAX_ENTRIES_PER_REQUEST = 10;
@@ -56,23 +57,9 @@ interface PendingEntry {
   size: number;
 }
 
-/** Splits entries, in order, into requests within both PutEvents limits. */
-const toRequests = (entries: readonly PendingEntry[]): PendingEntry[][] => {
-  const requests: PendingEntry[][] = [];
-  let current: PendingEntry[] = [];
-  let currentSize = 0;
-  for (const pending of entries) {
-    if (current.length === MAX_ENTRIES_PER_REQUEST || currentSize + pending.size >= MAX_REQUEST_BYTES) {
-      requests.push(current);
-      current = [];
-      currentSize = 0;
-    }
-    current.push(pending);
-    currentSize += pending.size;
-  }
-  if (current.length > 0) requests.push(current);
-  return requests;
-};
+/** Splits entries, in order, into requests within both PutEvents limits (size strictly below the byte limit). */
+const toRequests = (entries: readonly PendingEntry[]): PendingEntry[][] =>
+  packInOrder(entries, MAX_ENTRIES_PER_REQUEST, MAX_REQUEST_BYTES - 1, (pending) => pending.size);
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { JobQueue, PipelineMessage } from '../../domain/ports';
 import { MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, clampDelay } from './limits';
+import { packInOrder } from '../batching';
 
 /** Tuning of the retry of entries SQS reports as failed. */
 export interface SqsJobQueueOptions {
@@ -119,22 +120,7 @@ const toEntry = (message: { body: PipelineMessage; delaySeconds?: number }, inde
 };
 
 /** Greedy packing in order: a batch closes at 10 entries or when the next body would pass 256 KiB. */
-const packBatches = (entries: Entry[]): Entry[][] => {
-  const batches: Entry[][] = [];
-  let current: Entry[] = [];
-  let bytes = 0;
-  for (const entry of entries) {
-    if (current.length === MAX_BATCH_ENTRIES || (current.length > 0 && bytes + entry.bytes > MAX_BATCH_BYTES)) {
-      batches.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(entry);
-    bytes += entry.bytes;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
-};
+const packBatches = (entries: Entry[]): Entry[][] => packInOrder(entries, MAX_BATCH_ENTRIES, MAX_BATCH_BYTES, (entry) => entry.bytes);
 
 const toFailure = (entry: Entry, reported: BatchResultErrorEntry | undefined): SqsEntryFailure => {
   const failure: SqsEntryFailure = {
