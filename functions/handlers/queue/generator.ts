@@ -21,7 +21,19 @@ export const makeHandler = (deps: PipelineDeps) =>
           logger.error('dropping a message that is not a pipeline message', { message_id: record.messageId });
           return;
         }
-        await handlePipelineMessage(deps, message, { remainingMs: () => context.getRemainingTimeInMillis() });
+        try {
+          await handlePipelineMessage(deps, message, { remainingMs: () => context.getRemainingTimeInMillis() });
+        } catch (error) {
+          // Reported as a batch item failure: the queue redelivers it after the visibility timeout.
+          logger.error('pipeline message failed; the queue will redeliver it', {
+            message_id: record.messageId,
+            receive_count: record.attributes.ApproximateReceiveCount,
+            kind: message.kind,
+            job_id: message.job_id,
+            error: error as Error,
+          });
+          throw error;
+        }
       },
       new BatchProcessor(EventType.SQS),
       { context },
