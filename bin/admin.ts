@@ -21,7 +21,7 @@ const USAGE = `Usage: npm run admin -- <command> [options] [--json]
 
 Commands:
   create-team     --name <name>
-  create-project  --team <team_id> --name <name> [--free-allotment 10] [--unit-price 3] [--currency USD]
+  create-project  --team <team_id> --name <name> [--free-allotment 0] [--unit-price 0 (minor units)] [--currency USD]
                   [--stripe-customer <cus_…>] [--chat-id <telegram chat id>]
   create-plan     --project <project_id> --name <name>
   create-token    --team <team_id> --abilities a,b,c [--name <label>]   (prints the token once)
