@@ -29,7 +29,7 @@ export interface CodePage {
 export interface JobStore {
   /** Writes a new job, atomically with its idempotency claim when there is one. */
   createJob(job: Job, claim?: IdempotencyClaim): Promise<CreateJobResult>;
-  /** The job with its current counts (strongly consistent), or undefined. */
+  /** The job (strongly consistent), or undefined; `countStored` tells its progress while generating. */
   getJob(jobId: string): Promise<Job | undefined>;
   /** queued → processing; a no-op otherwise. */
   markProcessing(jobId: string, now: Date): Promise<void>;

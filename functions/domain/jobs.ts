@@ -31,7 +31,6 @@ export interface Job {
   telegramChatId: string;
   status: JobStatus;
   chunkCount: number;
-  generatedCount: number;
   deliveredCount: number;
   /** Set once every code is stored and access_code.generated is committed. */
   generatedAt: string | null;
@@ -61,7 +60,6 @@ export const newQueuedJob = (fields: NewJobFields, now: Date): Job => ({
   ...fields,
   status: 'queued',
   chunkCount: chunkCountOf(fields.quantity),
-  generatedCount: 0,
   deliveredCount: 0,
   generatedAt: null,
   failure: null,
@@ -89,8 +87,8 @@ export const chunkSlots = (quantity: number, chunk: number): number[] => {
 /** Number of chunks of a job. */
 export const chunkCountOf = (quantity: number): number => Math.ceil(quantity / CHUNK_SIZE);
 
-/** The public view of a job (get_job_status). */
-export const jobView = (job: Job) => ({
+/** The public view of a job (get_job_status), with the codes stored so far. */
+export const jobView = (job: Job, generatedCount: number) => ({
   job_id: job.id,
   status: job.status,
   plan_id: job.planId,
@@ -99,7 +97,7 @@ export const jobView = (job: Job) => ({
   export_type: job.exportType,
   expiry_preset: job.expiryPreset,
   expires_at: job.expiresAt,
-  generated_count: job.generatedCount,
+  generated_count: generatedCount,
   delivered_count: job.deliveredCount,
   enqueued_at: job.createdAt,
   started_at: job.startedAt,

@@ -14,7 +14,7 @@ import { loadPlanForPrincipal } from './plan-access';
 export const getJobStatus = async (deps: { jobs: JobStore }, principal: Principal, jobId: string) => {
   const job = await deps.jobs.getJob(jobId);
   if (!job || job.teamId !== principal.teamId) throw new ResourceNotFoundError('Job', jobId);
-  return jobView(job);
+  return jobView(job, job.generatedAt ? job.quantity : await deps.jobs.countStored(jobId));
 };
 
 /** A code as list_access_codes shows it; an active code past its expiry shows as expired. */

@@ -1,6 +1,7 @@
 import { CODE_ALPHABET, randomCode } from '../../functions/domain/access-codes';
 import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
 import { InvalidCursorError } from '../../functions/domain/job-store';
+import { getJobStatus } from '../../functions/use-cases/jobs-and-codes';
 import { generatedEvent } from '../../functions/use-cases/pipeline';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 import { queuedJob } from '../support/jobs';
@@ -103,7 +104,8 @@ describe('the generated mark', () => {
       (item) => item.type === 'outbox_event' && (item.event as { data: { batch_id: string } }).data.batch_id === job.batchId,
     );
     expect(events).toHaveLength(1);
-    expect((await jobs.getJob(job.id))?.generatedCount).toBe(1);
+    const principal = { tokenId: 'tok_test', teamId: job.teamId, abilities: [] };
+    expect((await getJobStatus({ jobs }, principal, job.id)).generated_count).toBe(1);
   });
 
   test('is refused for a job that failed', async () => {

@@ -54,7 +54,7 @@ const jobToItem = (job: Job): Item => ({
   updated_at: job.updatedAt,
 });
 
-const jobFromItem = (item: Item, storedCount?: number): Job => ({
+const jobFromItem = (item: Item): Job => ({
   id: item.job_id,
   batchId: item.batch_id,
   teamId: item.team_id,
@@ -68,7 +68,6 @@ const jobFromItem = (item: Item, storedCount?: number): Job => ({
   telegramChatId: item.telegram_chat_id,
   status: item.status,
   chunkCount: item.chunk_count,
-  generatedCount: item.generated_at ? item.quantity : (storedCount ?? 0),
   deliveredCount: item.delivered_count ?? 0,
   generatedAt: item.generated_at ?? null,
   failure: item.failure ?? null,
@@ -143,8 +142,7 @@ export class DynamoJobStore implements JobStore {
 
   async getJob(jobId: string): Promise<Job | undefined> {
     const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: jobKey(jobId), ConsistentRead: true }));
-    if (!Item) return undefined;
-    return jobFromItem(Item, Item.generated_at ? undefined : await this.countStored(jobId));
+    return Item ? jobFromItem(Item) : undefined;
   }
 
   async markProcessing(jobId: string, now: Date): Promise<void> {
