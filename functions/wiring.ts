@@ -1,14 +1,16 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import * as v from 'valibot';
 import { DynamoAccountStore } from './adapters/dynamodb/account-store';
 import { makeDocumentClient } from './adapters/dynamodb/client';
 import { DynamoJobStore } from './adapters/dynamodb/job-store';
+import { EventBridgePublisher } from './adapters/eventbridge/event-bridge-publisher';
 import { makeSqsClient } from './adapters/sqs/client';
 import { SqsJobQueue } from './adapters/sqs/sqs-job-queue';
 import { makeTelegramSender } from './adapters/telegram/factory';
 import { ConfigurationError, TableEnv, parseEnv } from './config';
 import type { JobStore } from './domain/job-store';
-import { systemClock, type AccountStore, type Clock, type JobQueue } from './domain/ports';
+import { systemClock, type AccountStore, type Clock, type EventPublisher, type JobQueue, type TelegramSender } from './domain/ports';
 import type { PipelineDeps } from './use-cases/pipeline';
 
 /** What the HTTP handlers need, in production and in the local stack alike. */
@@ -22,11 +24,16 @@ export interface ApiDeps {
 /** Environment of functions that queue pipeline work. */
 export const QueueEnv = v.object({ ...TableEnv.entries, QUEUE_URL: v.pipe(v.string(), v.url()) });
 
-/** Environment of the generator: where the bot token lives and how fast to send. */
-export const GeneratorEnv = v.object({
-  ...QueueEnv.entries,
+/** Environment of functions that talk to the bot: where its token lives, and an optional Bot API server. */
+export const BotEnv = v.object({
   TELEGRAM_BOT_TOKEN_SECRET: v.pipe(v.string(), v.minLength(1)),
   TELEGRAM_API_ROOT: v.optional(v.pipe(v.string(), v.url())),
+});
+
+/** Environment of the generator: the queue, the bot, and how fast to send. */
+export const GeneratorEnv = v.object({
+  ...QueueEnv.entries,
+  ...BotEnv.entries,
   TELEGRAM_MESSAGE_INTERVAL_MS: v.optional(v.pipe(v.string(), v.regex(/^\d+$/), v.transform(Number)), '1100'),
 });
 
@@ -36,16 +43,25 @@ export const TelegramLinkEnv = v.object({ TELEGRAM_BOT_USERNAME: v.pipe(v.string
 /** Environment of the bot's webhook: where its token and the webhook's secret token live. */
 export const TelegramWebhookEnv = v.object({
   ...TableEnv.entries,
-  TELEGRAM_BOT_TOKEN_SECRET: v.pipe(v.string(), v.minLength(1)),
+  ...BotEnv.entries,
   TELEGRAM_WEBHOOK_TOKEN_SECRET: v.pipe(v.string(), v.minLength(1)),
-  TELEGRAM_API_ROOT: v.optional(v.pipe(v.string(), v.url())),
 });
+
+/** Environment of the outbox relay: the bus it publishes to. */
+export const RelayEnv = v.object({ EVENT_BUS_NAME: v.pipe(v.string(), v.minLength(1)) });
 
 const secretString = async (name: string): Promise<string> => {
   const value = await getSecret(name);
   if (typeof value !== 'string' || !value) throw new ConfigurationError(`the secret ${name} is empty`);
   return value;
 };
+
+/** The bot's sender, with its token read from Secrets Manager (at cold start: callers await it at module load). */
+const productionBot = async (env: v.InferOutput<typeof BotEnv>): Promise<TelegramSender> =>
+  makeTelegramSender({
+    botToken: await secretString(env.TELEGRAM_BOT_TOKEN_SECRET),
+    ...(env.TELEGRAM_API_ROOT ? { apiRoot: env.TELEGRAM_API_ROOT } : {}),
+  });
 
 let tableDeps: { accounts: AccountStore; jobs: JobStore } | undefined;
 
@@ -75,11 +91,10 @@ export const productionDeps = (): ApiDeps => {
 /** Production wiring of the generator: reads the bot token from Secrets Manager at cold start. */
 export const productionPipelineDeps = async (): Promise<PipelineDeps> => {
   const env = parseEnv(GeneratorEnv);
-  const botToken = await secretString(env.TELEGRAM_BOT_TOKEN_SECRET);
   return {
     jobs: productionTable().jobs,
     queue: new SqsJobQueue(makeSqsClient(), env.QUEUE_URL),
-    telegram: makeTelegramSender({ botToken, ...(env.TELEGRAM_API_ROOT ? { apiRoot: env.TELEGRAM_API_ROOT } : {}) }),
+    telegram: await productionBot(env),
     clock: systemClock,
     messageIntervalMs: env.TELEGRAM_MESSAGE_INTERVAL_MS,
   };
@@ -94,16 +109,18 @@ export const productionTelegramLinkDeps = () => {
 /** Production wiring of the bot's webhook: reads the bot token and the webhook secret at cold start. */
 export const productionTelegramWebhookDeps = async () => {
   const env = parseEnv(TelegramWebhookEnv);
-  const [botToken, webhookSecret] = await Promise.all([
-    secretString(env.TELEGRAM_BOT_TOKEN_SECRET),
-    secretString(env.TELEGRAM_WEBHOOK_TOKEN_SECRET),
-  ]);
+  const [telegram, webhookSecret] = await Promise.all([productionBot(env), secretString(env.TELEGRAM_WEBHOOK_TOKEN_SECRET)]);
   const { accounts } = productionTable();
   return {
     accounts,
     links: accounts,
-    telegram: makeTelegramSender({ botToken, ...(env.TELEGRAM_API_ROOT ? { apiRoot: env.TELEGRAM_API_ROOT } : {}) }),
+    telegram,
     clock: systemClock,
     webhookSecret,
   };
 };
+
+/** Production wiring of the outbox relay: the service's event bus. */
+export const productionRelayDeps = (): { publisher: EventPublisher } => ({
+  publisher: new EventBridgePublisher(new EventBridgeClient({}), parseEnv(RelayEnv).EVENT_BUS_NAME),
+});

@@ -1,14 +1,7 @@
-import * as v from 'valibot';
 import { ConfigurationError } from '../../config';
 import type { Clock, TelegramSender } from '../../domain/ports';
 import { BotApiTelegramSender, type BotApiSenderOptions } from './bot-api-sender';
 import { OutboxTelegramSender } from './outbox-sender';
-
-/** Environment of the Telegram adapter: the bot token and, for a fake or self-hosted server, the API root. */
-export const TelegramEnv = v.object({
-  TELEGRAM_BOT_TOKEN: v.optional(v.pipe(v.string(), v.minLength(1))),
-  TELEGRAM_API_ROOT: v.optional(v.pipe(v.string(), v.url())),
-});
 
 /** What `makeTelegramSender` needs; `outboxDir` is the local stack's fallback when there is no token. */
 export interface TelegramConfig extends BotApiSenderOptions {
