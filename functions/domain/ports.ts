@@ -1,4 +1,5 @@
 import type { Tier } from './cost';
+import type { EventEnvelope } from './events';
 import type { ApiToken, Plan, Project, Team } from './model';
 
 /** Reads of the account data (teams, projects, plans, tokens, usage) the API needs. */
@@ -63,7 +64,7 @@ export interface JobQueue {
 /** Publishes committed events to the event bus (EventBridge in AWS). */
 export interface EventPublisher {
   /** Publishes all events or throws; a retry may publish some again, with the same ids. */
-  publish(events: ReadonlyArray<import('./events').EventEnvelope>): Promise<void>;
+  publish(events: ReadonlyArray<EventEnvelope>): Promise<void>;
 }
 
 /** A one-time link token waiting for the creator to press Start in Telegram. */
