@@ -7,14 +7,13 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoAccountStore } from '../functions/adapters/dynamodb/account-store';
 import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
 import { AppError } from '../functions/domain/errors';
 import { systemClock } from '../functions/domain/ports';
 import * as admin from '../functions/use-cases/admin';
-import { acquireDataDir, readJsonFile, readRunningStack, resolveDataDir } from '../lib/local/data-dir';
-import { ensureTable, localClientConfig, startDynamoDbLocal } from '../lib/local/dynamodb-local';
+import { acquireDataDir, DEFAULT_TABLE_NAME, readJsonFile, readRunningStack, resolveDataDir } from '../lib/local/data-dir';
+import { localClientConfig, startLocalTable } from '../lib/local/dynamodb-local';
 import type { DemoFile } from '../lib/local/local-stack';
 
 const USAGE = `Usage: npm run admin -- <command> [options] [--json]
@@ -85,14 +84,11 @@ const openTarget = async (): Promise<{ store: DynamoAccountStore; dataDir?: stri
     return { store: new DynamoAccountStore(db, running.table_name), dataDir, close: async () => db.destroy() };
   }
   const lock = acquireDataDir(dataDir, 'running the admin CLI');
-  const dynamo = await startDynamoDbLocal({ dataDir: join(dataDir, 'dynamodb') }).catch((error: unknown) => {
+  const tableName = process.env.TABLE_NAME || DEFAULT_TABLE_NAME;
+  const dynamo = await startLocalTable(dataDir, tableName).catch((error: unknown) => {
     lock.release();
     throw error;
   });
-  const tableName = process.env.TABLE_NAME || 'memberpass-local';
-  const control = new DynamoDBClient(localClientConfig(dynamo.endpoint));
-  await ensureTable(control, tableName);
-  control.destroy();
   const db = makeDocumentClient(localClientConfig(dynamo.endpoint));
   return {
     store: new DynamoAccountStore(db, tableName),

