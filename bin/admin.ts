@@ -5,14 +5,13 @@
  * .local; started for the duration of the command when `npm start` is not running), or a
  * deployed table with `--table <name>` (AWS credentials and region from the usual AWS_* chain).
  */
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoAccountStore } from '../functions/adapters/dynamodb/account-store';
 import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
 import { AppError } from '../functions/domain/errors';
 import { systemClock } from '../functions/domain/ports';
 import * as admin from '../functions/use-cases/admin';
-import { acquireDataDir, DEFAULT_TABLE_NAME, readJsonFile, readRunningStack, resolveDataDir } from '../lib/local/data-dir';
+import { acquireDataDir, DEFAULT_TABLE_NAME, demoFilePath, readJsonFile, readRunningStack, resolveDataDir } from '../lib/local/data-dir';
 import { localClientConfig, startLocalTable } from '../lib/local/dynamodb-local';
 import type { DemoFile } from '../lib/local/local-stack';
 
@@ -133,7 +132,7 @@ const run = async (command: string, target: Awaited<ReturnType<typeof openTarget
         ...(values['stripe-customer'] ? { stripeCustomerId: values['stripe-customer'] } : {}),
       });
     case 'seed-demo': {
-      const demoFile = target.dataDir ? join(target.dataDir, 'demo.json') : undefined;
+      const demoFile = target.dataDir ? demoFilePath(target.dataDir) : undefined;
       const known = demoFile ? readJsonFile<DemoFile>(demoFile)?.token : undefined;
       return admin.seedDemo(deps, known ? { knownToken: known } : {});
     }

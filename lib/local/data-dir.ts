@@ -33,6 +33,9 @@ const isAlive = (pid: number): boolean => {
   }
 };
 
+/** Where the local stack keeps the demo's ids and token (read again by `seed-demo`). */
+export const demoFilePath = (dataDir: string): string => join(dataDir, 'demo.json');
+
 const lockPath = (dataDir: string) => join(dataDir, 'lock.pid');
 const statePath = (dataDir: string) => join(dataDir, 'local.json');
 

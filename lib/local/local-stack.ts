@@ -23,7 +23,7 @@ import {
   RELAY_RETRY_ATTEMPTS,
   SWEEP_INTERVAL_SECONDS,
 } from '../pipeline-settings';
-import { acquireDataDir, readJsonFile, writeRunningStack } from './data-dir';
+import { acquireDataDir, demoFilePath, readJsonFile, writeRunningStack } from './data-dir';
 import { localClientConfig, startLocalTable } from './dynamodb-local';
 import { localHandlers } from './handlers';
 import { startHttpServer } from './http-server';
@@ -201,7 +201,7 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
     }, options.sweepIntervalMs ?? SWEEP_INTERVAL_SECONDS * 1000);
     cleanups.push(() => clearInterval(sweeper));
 
-    const demoFile = join(options.dataDir, 'demo.json');
+    const demoFile = demoFilePath(options.dataDir);
     const previous = readJsonFile<DemoFile>(demoFile);
     const seed: DemoSeed = await seedDemo(deps, previous?.token ? { knownToken: previous.token } : {});
 
