@@ -22,10 +22,10 @@ import { CODE_ALPHABET } from '../functions/domain/access-codes';
 import { systemClock } from '../functions/domain/ports';
 import * as admin from '../functions/use-cases/admin';
 import { API_ROUTES } from '../lib/api-routes';
-import { ensureTable, localClientConfig, startDynamoDbLocal } from '../lib/local/dynamodb-local';
-import { localHandlers } from '../lib/local/handlers';
-import { startHttpServer } from '../lib/local/http-server';
-import { startLocalPipeline } from '../lib/local/local-stack';
+import { ensureTable, localClientConfig, startDynamoDbLocal } from '../local/dynamodb-local';
+import { localHandlers } from '../local/handlers';
+import { startHttpServer } from '../local/http-server';
+import { startLocalPipeline } from '../local/local-stack';
 import { startFakeTelegram } from '../test/support/fake-telegram';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';

@@ -11,9 +11,9 @@ import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
 import { AppError } from '../functions/domain/errors';
 import { systemClock } from '../functions/domain/ports';
 import * as admin from '../functions/use-cases/admin';
-import { acquireDataDir, DEFAULT_TABLE_NAME, demoFilePath, readJsonFile, readRunningStack, resolveDataDir } from '../lib/local/data-dir';
-import { localClientConfig, startLocalTable } from '../lib/local/dynamodb-local';
-import type { DemoFile } from '../lib/local/local-stack';
+import { acquireDataDir, DEFAULT_TABLE_NAME, demoFilePath, readJsonFile, readRunningStack, resolveDataDir } from '../local/data-dir';
+import { localClientConfig, startLocalTable } from '../local/dynamodb-local';
+import type { DemoFile } from '../local/local-stack';
 
 const USAGE = `Usage: npm run admin -- <command> [options] [--json]
 

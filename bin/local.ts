@@ -6,8 +6,8 @@
  * TELEGRAM_BOT_USERNAME, TELEGRAM_WEBHOOK_SECRET, TELEGRAM_MESSAGE_INTERVAL_MS (1100),
  * SWEEP_INTERVAL_MS (60000).
  */
-import { DEFAULT_TABLE_NAME, resolveDataDir } from '../lib/local/data-dir';
-import { startLocalStack } from '../lib/local/local-stack';
+import { DEFAULT_TABLE_NAME, resolveDataDir } from '../local/data-dir';
+import { startLocalStack } from '../local/local-stack';
 
 const env = process.env;
 const port = Number.parseInt(env.PORT ?? '3000', 10);

@@ -1,6 +1,6 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import * as v from 'valibot';
+import type * as v from 'valibot';
 import { DynamoAccountStore } from './adapters/dynamodb/account-store';
 import { makeDocumentClient } from './adapters/dynamodb/client';
 import { DynamoJobStore } from './adapters/dynamodb/job-store';
@@ -8,10 +8,11 @@ import { EventBridgePublisher } from './adapters/eventbridge/event-bridge-publis
 import { makeSqsClient } from './adapters/sqs/client';
 import { SqsJobQueue } from './adapters/sqs/sqs-job-queue';
 import { makeTelegramSender } from './adapters/telegram/factory';
-import { ConfigurationError, TableEnv, parseEnv } from './config';
+import { BotEnv, ConfigurationError, GeneratorEnv, QueueEnv, RelayEnv, TableEnv, TelegramLinkEnv, TelegramWebhookEnv, parseEnv } from './contracts/env';
 import type { JobStore } from './domain/job-store';
 import { systemClock, type AccountStore, type Clock, type EventPublisher, type JobQueue, type TelegramSender } from './domain/ports';
 import type { PipelineDeps } from './use-cases/pipeline';
+import { tracer } from './observability';
 
 /** What the HTTP handlers need, in production and in the local stack alike. */
 export interface ApiDeps {
@@ -20,35 +21,6 @@ export interface ApiDeps {
   queue: JobQueue;
   clock: Clock;
 }
-
-/** Environment of functions that queue pipeline work. */
-export const QueueEnv = v.object({ ...TableEnv.entries, QUEUE_URL: v.pipe(v.string(), v.url()) });
-
-/** Environment of functions that talk to the bot: where its token lives, and an optional Bot API server. */
-export const BotEnv = v.object({
-  TELEGRAM_BOT_TOKEN_SECRET: v.pipe(v.string(), v.minLength(1)),
-  TELEGRAM_API_ROOT: v.optional(v.pipe(v.string(), v.url())),
-});
-
-/** Environment of the generator: the queue, the bot, and how fast to send. */
-export const GeneratorEnv = v.object({
-  ...QueueEnv.entries,
-  ...BotEnv.entries,
-  TELEGRAM_MESSAGE_INTERVAL_MS: v.optional(v.pipe(v.string(), v.regex(/^\d+$/), v.transform(Number)), '1100'),
-});
-
-/** Environment of the link route: the bot's username, for deep links. */
-export const TelegramLinkEnv = v.object({ TELEGRAM_BOT_USERNAME: v.pipe(v.string(), v.regex(/^\w{5,32}$/)) });
-
-/** Environment of the bot's webhook: where its token and the webhook's secret token live. */
-export const TelegramWebhookEnv = v.object({
-  ...TableEnv.entries,
-  ...BotEnv.entries,
-  TELEGRAM_WEBHOOK_TOKEN_SECRET: v.pipe(v.string(), v.minLength(1)),
-});
-
-/** Environment of the outbox relay: the bus it publishes to. */
-export const RelayEnv = v.object({ EVENT_BUS_NAME: v.pipe(v.string(), v.minLength(1)) });
 
 const secretString = async (name: string): Promise<string> => {
   const value = await getSecret(name);
@@ -69,7 +41,7 @@ let tableDeps: { accounts: AccountStore; jobs: JobStore } | undefined;
 export const productionTable = () => {
   if (tableDeps) return tableDeps;
   const env = parseEnv(TableEnv);
-  const db = makeDocumentClient();
+  const db = makeDocumentClient({}, (client) => tracer.captureAWSv3Client(client));
   tableDeps = { accounts: new DynamoAccountStore(db, env.TABLE_NAME), jobs: new DynamoJobStore(db, env.TABLE_NAME) };
   return tableDeps;
 };
@@ -84,7 +56,7 @@ const noQueue: JobQueue = {
 /** Production wiring of the HTTP handlers; the queue only where QUEUE_URL is configured. */
 export const productionDeps = (): ApiDeps => {
   const queueUrl = process.env.QUEUE_URL;
-  const queue = queueUrl ? new SqsJobQueue(makeSqsClient(), parseEnv(QueueEnv).QUEUE_URL) : noQueue;
+  const queue = queueUrl ? new SqsJobQueue(tracer.captureAWSv3Client(makeSqsClient()), parseEnv(QueueEnv).QUEUE_URL) : noQueue;
   return { ...productionTable(), queue, clock: systemClock };
 };
 
@@ -93,7 +65,7 @@ export const productionPipelineDeps = async (): Promise<PipelineDeps> => {
   const env = parseEnv(GeneratorEnv);
   return {
     jobs: productionTable().jobs,
-    queue: new SqsJobQueue(makeSqsClient(), env.QUEUE_URL),
+    queue: new SqsJobQueue(tracer.captureAWSv3Client(makeSqsClient()), env.QUEUE_URL),
     telegram: await productionBot(env),
     clock: systemClock,
     messageIntervalMs: env.TELEGRAM_MESSAGE_INTERVAL_MS,
@@ -122,5 +94,5 @@ export const productionTelegramWebhookDeps = async () => {
 
 /** Production wiring of the outbox relay: the service's event bus. */
 export const productionRelayDeps = (): { publisher: EventPublisher } => ({
-  publisher: new EventBridgePublisher(new EventBridgeClient({}), parseEnv(RelayEnv).EVENT_BUS_NAME),
+  publisher: new EventBridgePublisher(tracer.captureAWSv3Client(new EventBridgeClient({})), parseEnv(RelayEnv).EVENT_BUS_NAME),
 });

@@ -4,9 +4,9 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { TABLE_SCHEMA } from '../functions/adapters/dynamodb/table';
-import { ALL_SERVICE_EVENTS, toCdkEventPattern } from './event-rules';
-import { DEAD_LETTER_RETENTION_DAYS, GENERATION_VISIBILITY_TIMEOUT_SECONDS, MAX_RECEIVE_COUNT } from './pipeline-settings';
+import { TABLE_SCHEMA } from '../functions/contracts/table';
+import { ALL_SERVICE_EVENTS, toCdkEventPattern } from '../functions/contracts/event-rules';
+import { DEAD_LETTER_RETENTION_DAYS, GENERATION_VISIBILITY_TIMEOUT_SECONDS, MAX_RECEIVE_COUNT } from '../functions/contracts/pipeline-settings';
 import type { StageConfig } from './stage-config';
 
 /**

@@ -13,11 +13,11 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { OUTBOX_ITEM_TYPE } from '../functions/adapters/dynamodb/outbox';
+import { OUTBOX_ITEM_TYPE } from '../functions/contracts/outbox';
 import { API_ROUTES, type ApiRoute } from './api-routes';
 import { ServiceFunction } from './constructs/service-function';
-import { EVENT_RULES, toCdkEventPattern } from './event-rules';
-import { GENERATOR, MAX_RECEIVE_COUNT, RELAY_RETRY_ATTEMPTS, SWEEP_INTERVAL_SECONDS } from './pipeline-settings';
+import { EVENT_RULES, toCdkEventPattern } from '../functions/contracts/event-rules';
+import { GENERATOR, MAX_RECEIVE_COUNT, RELAY_RETRY_ATTEMPTS, SWEEP_INTERVAL_SECONDS } from '../functions/contracts/pipeline-settings';
 
 const SWEEP_INTERVAL = Duration.seconds(SWEEP_INTERVAL_SECONDS);
 import type { StatefulResources } from './stateful-stack';

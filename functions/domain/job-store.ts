@@ -1,6 +1,6 @@
 import type { AccessCodeRecord, AccessCodeStatus } from './access-code-record';
 import type { CodeGenerator } from './access-codes';
-import type { EventEnvelope } from './events';
+import type { EventEnvelope } from '../contracts/events';
 import type { Job, JobFailure } from './jobs';
 
 /** The Idempotency-Key of a request, scoped to the caller's team. */

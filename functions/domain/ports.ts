@@ -1,5 +1,6 @@
 import type { Tier } from './cost';
-import type { EventEnvelope } from './events';
+import type { EventEnvelope } from '../contracts/events';
+import type { PipelineMessage } from '../contracts/queue-messages';
 import type { ApiToken, Plan, Project, Team } from './model';
 
 /** Reads of the account data (teams, projects, plans, tokens, usage) the API needs. */
@@ -49,17 +50,14 @@ export interface TelegramSender {
   sendMessage(chatId: string, text: string): Promise<void>;
 }
 
-/** A unit of pipeline work on the generation queue. */
-export type PipelineMessage =
-  | { kind: 'generate-chunk'; job_id: string; chunk: number }
-  /** `lease`: the delivery lease handed over by the invocation that sent this message. */
-  | { kind: 'deliver'; job_id: string; lease?: string };
-
-/** The generation queue (SQS in AWS). At-least-once: every consumer must be idempotent. */
-export interface JobQueue {
+/** A queue of messages of type M (SQS in AWS). At-least-once: every consumer must be idempotent. */
+export interface MessageQueue<M> {
   /** Enqueues all messages or throws; `delaySeconds` (0..900) postpones visibility. */
-  send(messages: ReadonlyArray<{ body: PipelineMessage; delaySeconds?: number }>): Promise<void>;
+  send(messages: ReadonlyArray<{ body: M; delaySeconds?: number }>): Promise<void>;
 }
+
+/** The generation queue. */
+export type JobQueue = MessageQueue<PipelineMessage>;
 
 /** Publishes committed events to the event bus (EventBridge in AWS). */
 export interface EventPublisher {

@@ -8,7 +8,7 @@ import type { JobStore } from '../domain/job-store';
 import { newQueuedJob, type ExportType, type Job } from '../domain/jobs';
 import type { Principal } from '../domain/model';
 import type { AccountReader, Clock, JobQueue } from '../domain/ports';
-import { logger } from '../adapters/observability';
+import { logger } from '../observability';
 import { loadPlanForPrincipal } from './plan-access';
 
 /** How long an Idempotency-Key is honoured. */

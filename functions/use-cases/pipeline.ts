@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { displayCode, randomCode, type CodeGenerator } from '../domain/access-codes';
 import { toCsv } from '../domain/csv';
 import { DeliveryRefusedError, DeliveryThrottledError } from '../domain/errors';
-import { EVENT_API_VERSION, type AccessCodeGeneratedData, type EventEnvelope } from '../domain/events';
+import { EVENT_API_VERSION, type AccessCodeGeneratedData, type EventEnvelope } from '../contracts/events';
 import { newId } from '../domain/ids';
 import type { JobStore } from '../domain/job-store';
 import { chunkSlots, isTerminal, type Job } from '../domain/jobs';
-import type { Clock, JobQueue, PipelineMessage, TelegramSender } from '../domain/ports';
-import { logger } from '../adapters/observability';
+import type { Clock, JobQueue, TelegramSender } from '../domain/ports';
+import type { PipelineMessage } from '../contracts/queue-messages';
+import { logger } from '../observability';
 
 /** Dependencies of the generator. */
 export interface PipelineDeps {

@@ -1,7 +1,8 @@
 import type { JobStore } from '../domain/job-store';
 import type { Job } from '../domain/jobs';
-import type { Clock, JobQueue, PipelineMessage } from '../domain/ports';
-import { logger } from '../adapters/observability';
+import type { Clock, JobQueue } from '../domain/ports';
+import type { PipelineMessage } from '../contracts/queue-messages';
+import { logger } from '../observability';
 import { chunkMessages } from './bulk-generate-access-codes';
 
 /** A job with no progress for this long is pushed on again. */

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ResourceNotFoundError } from '../domain/errors';
 import type { Principal } from '../domain/model';
 import type { AccountReader, AccountWriter, Clock, TelegramLinkStore, TelegramSender } from '../domain/ports';
-import { logger } from '../adapters/observability';
+import { logger } from '../observability';
 
 /** How long a link may wait for the creator to press Start. */
 export const LINK_TTL_MS = 15 * 60_000;

@@ -10,7 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { TABLE_SCHEMA } from '../../functions/adapters/dynamodb/table';
+import { TABLE_SCHEMA } from '../../functions/contracts/table';
 import type { TableAccess } from '../api-routes';
 
 /** Repository root: API_ROUTES entries and the lock file are relative to it. */

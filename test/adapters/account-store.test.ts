@@ -1,7 +1,7 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { hashApiToken } from '../../functions/domain/api-tokens';
 import { ResourceNotFoundError } from '../../functions/domain/errors';
-import { keys } from '../../functions/adapters/dynamodb/table';
+import { keys } from '../../functions/contracts/table';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 
 let table: TestTable;

@@ -1,4 +1,4 @@
-import { EVENT_SOURCE } from '../../functions/domain/events';
+import { EVENT_SOURCE } from '../../functions/contracts/events';
 import {
   ALL_SERVICE_EVENTS,
   EVENT_RULES,
@@ -8,7 +8,7 @@ import {
   matchesPattern,
   toCdkEventPattern,
   type EventPattern,
-} from '../../lib/event-rules';
+} from '../../functions/contracts/event-rules';
 
 /** An event as EventBridge hands it to a rule. */
 const busEvent = (detailType: string, detail: Record<string, unknown> = {}, source = EVENT_SOURCE) => ({

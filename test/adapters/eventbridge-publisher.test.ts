@@ -6,7 +6,7 @@ import {
   MAX_REQUEST_BYTES,
   entrySize,
 } from '../../functions/adapters/eventbridge/event-bridge-publisher';
-import { EVENT_API_VERSION, EVENT_SOURCE, type EventEnvelope } from '../../functions/domain/events';
+import { EVENT_API_VERSION, EVENT_SOURCE, type EventEnvelope } from '../../functions/contracts/events';
 
 const BUS = 'memberpass-events-test';
 const eventBridge = mockClient(EventBridgeClient);

@@ -1,9 +1,9 @@
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { FullBatchFailureError } from '@aws-lambda-powertools/batch';
 import type { AttributeValue, Context, DynamoDBRecord } from 'aws-lambda';
-import { outboxItem } from '../../functions/adapters/dynamodb/outbox';
-import { keys } from '../../functions/adapters/dynamodb/table';
-import { EVENT_API_VERSION, type EventEnvelope } from '../../functions/domain/events';
+import { outboxItem } from '../../functions/contracts/outbox';
+import { keys } from '../../functions/contracts/table';
+import { EVENT_API_VERSION, type EventEnvelope } from '../../functions/contracts/events';
 import type { EventPublisher } from '../../functions/domain/ports';
 import { makeHandler, outboxEventOf } from '../../functions/handlers/stream/outbox-relay';
 

@@ -1,7 +1,7 @@
 import { SQSClient, SendMessageBatchCommand, type SendMessageBatchCommandInput } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { SqsJobQueue, SqsSendError } from '../../functions/adapters/sqs/sqs-job-queue';
-import type { PipelineMessage } from '../../functions/domain/ports';
+import type { PipelineMessage } from '../../functions/contracts/queue-messages';
 
 const queueUrl = 'https://sqs.eu-west-1.amazonaws.com/123456789012/generation';
 const sqsMock = mockClient(SQSClient);

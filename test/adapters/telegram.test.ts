@@ -5,7 +5,7 @@ import { BotApiTelegramSender } from '../../functions/adapters/telegram/bot-api-
 import { TelegramRefusedError } from '../../functions/adapters/telegram/errors';
 import { makeTelegramSender } from '../../functions/adapters/telegram/factory';
 import { OutboxTelegramSender, outboxFolder, readOutbox } from '../../functions/adapters/telegram/outbox-sender';
-import { ConfigurationError } from '../../functions/config';
+import { ConfigurationError } from '../../functions/contracts/env';
 import { DeliveryRefusedError, DeliveryThrottledError } from '../../functions/domain/errors';
 import { FakeClock } from '../support/clock';
 import { startFakeTelegram, telegramErrors, type FakeTelegram } from '../support/fake-telegram';

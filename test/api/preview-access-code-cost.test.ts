@@ -1,5 +1,5 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { keys } from '../../functions/adapters/dynamodb/table';
+import { keys } from '../../functions/contracts/table';
 import { startTestApi, type TestApi } from '../support/api';
 import { FakeClock } from '../support/clock';
 import { createTestTable, type TestTable } from '../support/dynamodb';

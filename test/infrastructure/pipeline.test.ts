@@ -1,7 +1,7 @@
-import { OUTBOX_ITEM_TYPE } from '../../functions/adapters/dynamodb/outbox';
+import { OUTBOX_ITEM_TYPE } from '../../functions/contracts/outbox';
 import { API_ROUTES } from '../../lib/api-routes';
-import { EVENT_RULES, matchesPattern, type EventPattern } from '../../lib/event-rules';
-import { GENERATOR, MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_FACTOR } from '../../lib/pipeline-settings';
+import { EVENT_RULES, matchesPattern, type EventPattern } from '../../functions/contracts/event-rules';
+import { GENERATOR, MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_FACTOR } from '../../functions/contracts/pipeline-settings';
 import { actionsOf, inspect, logicalIdOf, type Statement } from './inspect';
 import { synthService, TEST_ENV, type SynthesizedService } from './synth';
 

@@ -1,8 +1,8 @@
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { TABLE_SCHEMA } from '../../functions/adapters/dynamodb/table';
+import { TABLE_SCHEMA } from '../../functions/contracts/table';
 import { readStageConfig, StageConfigError } from '../../lib/stage-config';
-import { EVENT_SOURCE } from '../../functions/domain/events';
+import { EVENT_SOURCE } from '../../functions/contracts/events';
 import { StatefulStack } from '../../lib/stateful-stack';
 import { CDK_JSON_CONTEXT, TEST_ENV } from './synth';
 

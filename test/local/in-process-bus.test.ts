@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EVENT_API_VERSION, EVENT_SOURCE, type AccessCodeEventType, type EventEnvelope } from '../../functions/domain/events';
-import { InProcessEventBus, type BusEvent, type FailedDelivery } from '../../lib/local/in-process-bus';
+import { EVENT_API_VERSION, EVENT_SOURCE, type AccessCodeEventType, type EventEnvelope } from '../../functions/contracts/events';
+import { InProcessEventBus, type BusEvent, type FailedDelivery } from '../../local/in-process-bus';
 
 let dataDir: string;
 beforeEach(() => {

@@ -7,8 +7,8 @@ import {
   type DeadLetter,
   type InProcessQueueOptions,
   type SqsHandler,
-} from '../../lib/local/in-process-queue';
-import type { PipelineMessage } from '../../functions/domain/ports';
+} from '../../local/in-process-queue';
+import type { PipelineMessage } from '../../functions/contracts/queue-messages';
 
 // One simulated second lasts 10 ms: the 30 s visibility timeout below is 300 ms of real time,
 // the 20 s function timeout 200 ms, long enough that a trivial handler never hits it.

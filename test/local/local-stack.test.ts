@@ -1,8 +1,8 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RunningStack } from '../../lib/local/data-dir';
-import type { DemoFile } from '../../lib/local/local-stack';
+import type { RunningStack } from '../../local/data-dir';
+import type { DemoFile } from '../../local/local-stack';
 import { isAlive, runScript, startScript, type RunningProcess } from '../support/processes';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'memberpass-local-'));

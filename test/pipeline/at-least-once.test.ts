@@ -1,5 +1,5 @@
 import type { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
-import type { PipelineMessage } from '../../functions/domain/ports';
+import type { PipelineMessage } from '../../functions/contracts/queue-messages';
 import { CHUNK_SIZE } from '../../functions/domain/jobs';
 import { STALE_AFTER_MS, sweepJobs } from '../../functions/use-cases/sweep-jobs';
 import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';

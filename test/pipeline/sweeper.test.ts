@@ -1,5 +1,6 @@
 import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
-import type { JobQueue, PipelineMessage } from '../../functions/domain/ports';
+import type { JobQueue } from '../../functions/domain/ports';
+import type { PipelineMessage } from '../../functions/contracts/queue-messages';
 import { STALE_AFTER_MS, sweepJobs } from '../../functions/use-cases/sweep-jobs';
 import { FakeClock } from '../support/clock';
 import { createTestTable, type TestTable } from '../support/dynamodb';

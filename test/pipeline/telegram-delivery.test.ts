@@ -1,4 +1,4 @@
-import type { PipelineMessage } from '../../functions/domain/ports';
+import type { PipelineMessage } from '../../functions/contracts/queue-messages';
 import { SAFETY_MARGIN_MS, deliverJob } from '../../functions/use-cases/pipeline';
 import { STALE_AFTER_MS, sweepJobs } from '../../functions/use-cases/sweep-jobs';
 import { startFakeTelegram, telegramErrors, type FakeTelegram } from '../support/fake-telegram';

@@ -4,11 +4,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OutboxTelegramSender } from '../../functions/adapters/telegram/outbox-sender';
-import { InProcessQueue } from '../../lib/local/in-process-queue';
-import type { LocalApiDeps } from '../../lib/local/handlers';
+import { InProcessQueue } from '../../local/in-process-queue';
+import type { LocalApiDeps } from '../../local/handlers';
 import { API_ROUTES } from '../../lib/api-routes';
-import { localHandlers } from '../../lib/local/handlers';
-import { startHttpServer, type LocalHttpServer } from '../../lib/local/http-server';
+import { localHandlers } from '../../local/handlers';
+import { startHttpServer, type LocalHttpServer } from '../../local/http-server';
 import type { TestTable } from './dynamodb';
 
 /** The webhook secret token the test API expects from Telegram. */

@@ -3,7 +3,7 @@ import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAccountStore } from '../../functions/adapters/dynamodb/account-store';
 import { makeDocumentClient } from '../../functions/adapters/dynamodb/client';
-import { ensureTable, localClientConfig } from '../../lib/local/dynamodb-local';
+import { ensureTable, localClientConfig } from '../../local/dynamodb-local';
 
 /** The run's DynamoDB Local endpoint (see global-setup). */
 export const dynamoEndpoint = (): string => {

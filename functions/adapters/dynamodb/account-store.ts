@@ -11,7 +11,7 @@ import type { Tier } from '../../domain/cost';
 import { ResourceNotFoundError } from '../../domain/errors';
 import type { ApiToken, Plan, Project, Team } from '../../domain/model';
 import type { AccountStore, TelegramLinkStore, TelegramLinkToken } from '../../domain/ports';
-import { keys } from './table';
+import { indexKeys, keys } from '../../contracts/table';
 
 type Item = Record<string, unknown>;
 
@@ -106,8 +106,7 @@ export class DynamoAccountStore implements AccountStore, TelegramLinkStore {
     await this.put({
       ...keys.project(project.id),
       type: 'project',
-      gsi1pk: `TEAM#${project.teamId}`,
-      gsi1sk: `PROJECT#${project.id}`,
+      ...indexKeys.teamMember(project.teamId, `PROJECT#${project.id}`),
       project_id: project.id,
       team_id: project.teamId,
       name: project.name,
@@ -122,8 +121,7 @@ export class DynamoAccountStore implements AccountStore, TelegramLinkStore {
     await this.put({
       ...keys.plan(plan.id),
       type: 'plan',
-      gsi1pk: `PROJECT#${plan.projectId}`,
-      gsi1sk: `PLAN#${plan.id}`,
+      ...indexKeys.projectPlan(plan.projectId, plan.id),
       plan_id: plan.id,
       project_id: plan.projectId,
       team_id: plan.teamId,
@@ -136,8 +134,7 @@ export class DynamoAccountStore implements AccountStore, TelegramLinkStore {
     await this.put({
       ...keys.token(tokenHash),
       type: 'token',
-      gsi1pk: `TEAM#${token.teamId}`,
-      gsi1sk: `TOKEN#${token.id}`,
+      ...indexKeys.teamMember(token.teamId, `TOKEN#${token.id}`),
       token_id: token.id,
       team_id: token.teamId,
       name: token.name,

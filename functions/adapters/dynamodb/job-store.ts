@@ -9,10 +9,11 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { AccessCodeRecord, AccessCodeStatus } from '../../domain/access-code-record';
 import type { CodeGenerator } from '../../domain/access-codes';
-import type { EventEnvelope } from '../../domain/events';
+import type { EventEnvelope } from '../../contracts/events';
 import { InvalidCursorError, type CodePage, type CreateJobResult, type IdempotencyClaim, type JobStore } from '../../domain/job-store';
 import { CHUNK_SIZE, type Job, type JobFailure } from '../../domain/jobs';
-import { outboxItem } from './outbox';
+import { outboxItem } from '../../contracts/outbox';
+import { ACTIVE_JOBS_PARTITION, LAST_SLOT_SK, indexKeys, keys, planCodeSk, planCodesPartition, slotSk } from '../../contracts/table';
 
 type Item = Record<string, any>;
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -21,20 +22,14 @@ type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[numb
 const SLOTS_PER_TRANSACTION = 49;
 /** Attempts at storing one group of slots before giving up (collisions, conflicts). */
 const MAX_STORE_ATTEMPTS = 25;
-/** Sparse-index partition of jobs that have not ended, for the sweeper. */
-const ACTIVE_JOBS = 'JOBS#ACTIVE';
-
-const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' });
-const slotSk = (slot: number) => `SLOT#${String(slot).padStart(6, '0')}`;
-const codeKey = (code: string) => ({ pk: `CODE#${code}`, sk: 'CODE' });
-const idempotencyKey = (claim: IdempotencyClaim) => ({ pk: `IDEMPOTENCY#${claim.teamId}`, sk: `KEY#${claim.key}` });
-const codeIndexSk = (jobId: string, slot: number) => `CODE#${jobId}#${String(slot).padStart(6, '0')}`;
+const jobKey = keys.job;
+const codeKey = keys.code;
+const idempotencyKey = (claim: IdempotencyClaim) => keys.idempotency(claim.teamId, claim.key);
 
 const jobToItem = (job: Job): Item => ({
   ...jobKey(job.id),
   type: 'job',
-  gsi1pk: ACTIVE_JOBS,
-  gsi1sk: `${job.createdAt}#${job.id}`,
+  ...indexKeys.activeJob(job.createdAt, job.id),
   job_id: job.id,
   batch_id: job.batchId,
   team_id: job.teamId,
@@ -194,7 +189,7 @@ export class DynamoJobStore implements JobStore {
         items.push({
           Put: {
             TableName: this.tableName,
-            Item: { pk: `JOB#${job.id}`, sk: slotSk(slot), type: 'slot', slot, code },
+            Item: { ...keys.jobSlot(job.id, slot), type: 'slot', slot, code },
             ConditionExpression: 'attribute_not_exists(pk)',
           },
         });
@@ -204,8 +199,7 @@ export class DynamoJobStore implements JobStore {
             Item: {
               ...codeKey(code),
               type: 'access_code',
-              gsi1pk: `PLAN#${job.planId}`,
-              gsi1sk: codeIndexSk(job.id, slot),
+              ...indexKeys.planCode(job.planId, job.id, slot),
               code,
               plan_id: job.planId,
               project_id: job.projectId,
@@ -224,7 +218,7 @@ export class DynamoJobStore implements JobStore {
       items.push({
         Update: {
           TableName: this.tableName,
-          Key: { pk: `JOB#${job.id}`, sk: `CHUNK#${group}` },
+          Key: keys.jobChunkCounter(job.id, group),
           UpdateExpression: 'ADD #stored :n SET #type = :type, updated_at = :now',
           ExpressionAttributeNames: { '#type': 'type', '#stored': 'stored' },
           ExpressionAttributeValues: { ':n': entries.length, ':type': 'chunk', ':now': now.toISOString() },
@@ -256,7 +250,7 @@ export class DynamoJobStore implements JobStore {
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :chunk)',
-          ExpressionAttributeValues: { ':pk': `JOB#${jobId}`, ':chunk': 'CHUNK#' },
+          ExpressionAttributeValues: { ':pk': keys.job(jobId).pk, ':chunk': 'CHUNK#' },
           ConsistentRead: true,
           ExclusiveStartKey: start,
         }),
@@ -301,7 +295,7 @@ export class DynamoJobStore implements JobStore {
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-          ExpressionAttributeValues: { ':pk': `JOB#${jobId}`, ':from': slotSk(fromSlot), ':to': 'SLOT#999999' },
+          ExpressionAttributeValues: { ':pk': keys.job(jobId).pk, ':from': slotSk(fromSlot), ':to': LAST_SLOT_SK },
           ConsistentRead: true,
           ExclusiveStartKey: start,
           ...(limit ? { Limit: limit - codes.length } : {}),
@@ -383,7 +377,7 @@ export class DynamoJobStore implements JobStore {
           TableName: this.tableName,
           IndexName: 'gsi1',
           KeyConditionExpression: 'gsi1pk = :active',
-          ExpressionAttributeValues: { ':active': ACTIVE_JOBS },
+          ExpressionAttributeValues: { ':active': ACTIVE_JOBS_PARTITION },
           ExclusiveStartKey: start,
           Limit: limit - found.length,
         }),
@@ -410,7 +404,7 @@ export class DynamoJobStore implements JobStore {
     filter: { jobId?: string; status?: AccessCodeStatus; asOf: Date },
     page: { limit: number; cursor?: string },
   ): Promise<CodePage> {
-    const values: Item = { ':plan': `PLAN#${planId}`, ':prefix': filter.jobId ? `CODE#${filter.jobId}#` : 'CODE#' };
+    const values: Item = { ':plan': planCodesPartition(planId), ':prefix': filter.jobId ? planCodeSk(filter.jobId, '') : 'CODE#' };
     const names: Record<string, string> = {};
     let filterExpression: string | undefined;
     if (filter.status) {
@@ -468,7 +462,7 @@ const decodeCursor = (cursor: string, planId: string): Item => {
   try {
     const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Item;
     const valid =
-      key && typeof key === 'object' && key.gsi1pk === `PLAN#${planId}` && typeof key.gsi1sk === 'string' &&
+      key && typeof key === 'object' && key.gsi1pk === planCodesPartition(planId) && typeof key.gsi1sk === 'string' &&
       typeof key.pk === 'string' && typeof key.sk === 'string' && Object.keys(key).length === 4;
     if (valid) return key;
   } catch {

@@ -1,5 +1,5 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { EVENT_SOURCE, type EventEnvelope } from '../../domain/events';
+import { EVENT_SOURCE, type EventEnvelope } from '../../contracts/events';
 import type { EventPublisher } from '../../domain/ports';
 import { packInOrder } from '../batching';
 

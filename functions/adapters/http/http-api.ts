@@ -1,5 +1,3 @@
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type * as v from 'valibot';
 import type { Ability } from '../../domain/abilities';
@@ -7,7 +5,8 @@ import { AppError } from '../../domain/errors';
 import type { Principal } from '../../domain/model';
 import type { AccountReader } from '../../domain/ports';
 import { authenticate } from '../../use-cases/authenticate';
-import { logger } from '../observability';
+import { logger } from '../../observability';
+import { withObservability } from '../../handlers/middleware';
 import { decodeJsonObject, parseWith } from './validation';
 
 /** An API Gateway HTTP API (payload v2) Lambda handler. */
@@ -55,14 +54,11 @@ export interface RouteDefinition<S extends v.GenericSchema | undefined, O> {
 
 /** Wraps a handler with the middleware every HTTP route shares: request-scoped logging and the error envelope. */
 export const withHttpMiddleware = (handler: HttpHandler): HttpHandler =>
-  middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use({
+  withObservability<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(handler).use({
       onError: async (request) => {
         request.response = errorResponse(request.error, request.context.awsRequestId);
       },
-    })
-    .handler(handler);
+    });
 
 const bearerToken = (event: APIGatewayProxyEventV2): string | undefined => {
   const header = event.headers?.authorization ?? event.headers?.Authorization;

@@ -4,7 +4,8 @@ import {
   type SQSClient,
   type SendMessageBatchRequestEntry,
 } from '@aws-sdk/client-sqs';
-import type { JobQueue, PipelineMessage } from '../../domain/ports';
+import type { JobQueue } from '../../domain/ports';
+import type { PipelineMessage } from '../../contracts/queue-messages';
 import { MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, clampDelay } from './limits';
 import { packInOrder } from '../batching';
 

@@ -1,4 +1,4 @@
-import { ConfigurationError } from '../../config';
+import { ConfigurationError } from '../../contracts/env';
 import type { Clock, TelegramSender } from '../../domain/ports';
 import { BotApiTelegramSender, type BotApiSenderOptions } from './bot-api-sender';
 import { OutboxTelegramSender } from './outbox-sender';

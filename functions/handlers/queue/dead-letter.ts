@@ -1,13 +1,15 @@
 import type { SQSEvent } from 'aws-lambda';
-import { logger } from '../../adapters/observability';
+import { logger } from '../../observability';
+import { withObservability } from '../middleware';
 import { failDeadLetteredJob, type SweepDeps } from '../../use-cases/sweep-jobs';
-import { parsePipelineMessage } from './pipeline-message';
+import { parsePipelineMessage } from '../../contracts/queue-messages';
 
 /** The dead-letter Lambda: a message the queue gave up on fails its job with a reason. */
-export const makeHandler = (deps: SweepDeps) => async (event: SQSEvent): Promise<void> => {
-  for (const record of event.Records) {
-    const message = parsePipelineMessage(record.body);
-    if (message) await failDeadLetteredJob(deps, message);
-    else logger.error('dead-lettered message is not a pipeline message', { message_id: record.messageId });
-  }
-};
+export const makeHandler = (deps: SweepDeps) =>
+  withObservability(async (event: SQSEvent): Promise<void> => {
+    for (const record of event.Records) {
+      const message = parsePipelineMessage(record.body);
+      if (message) await failDeadLetteredJob(deps, message);
+      else logger.error('dead-lettered message is not a pipeline message', { message_id: record.messageId });
+    }
+  });

@@ -1,8 +1,9 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { logger } from '../../adapters/observability';
+import { logger } from '../../observability';
+import { withObservability } from '../middleware';
 import { handlePipelineMessage, type PipelineDeps } from '../../use-cases/pipeline';
-import { parsePipelineMessage } from './pipeline-message';
+import { parsePipelineMessage } from '../../contracts/queue-messages';
 
 /**
  * The generator Lambda: SQS batches of pipeline messages. Failed records are reported one by
@@ -10,7 +11,7 @@ import { parsePipelineMessage } from './pipeline-message';
  * message is logged and dropped, since retrying it can never succeed.
  */
 export const makeHandler = (deps: PipelineDeps) =>
-  async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
+  withObservability(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
     // A processor per invocation: it holds the batch's state, and the local stack runs
     // several batches at once in one process.
     processPartialResponse(
@@ -37,4 +38,5 @@ export const makeHandler = (deps: PipelineDeps) =>
       },
       new BatchProcessor(EventType.SQS),
       { context },
-    );
+    ),
+  );

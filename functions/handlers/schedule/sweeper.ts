@@ -1,6 +1,8 @@
 import { sweepJobs, type SweepDeps } from '../../use-cases/sweep-jobs';
+import { withObservability } from '../middleware';
 
-/** The sweeper Lambda, run every minute by EventBridge Scheduler. */
-export const makeHandler = (deps: SweepDeps) => async (): Promise<void> => {
-  await sweepJobs(deps);
-};
+/** The job sweeper Lambda, run every minute by EventBridge Scheduler. */
+export const makeHandler = (deps: SweepDeps) =>
+  withObservability(async (): Promise<void> => {
+    await sweepJobs(deps);
+  });

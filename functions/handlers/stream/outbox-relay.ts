@@ -1,13 +1,12 @@
-import middy from '@middy/core';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import * as v from 'valibot';
-import { OUTBOX_ITEM_TYPE } from '../../adapters/dynamodb/outbox';
-import { logger } from '../../adapters/observability';
-import { EVENT_API_VERSION, type EventEnvelope } from '../../domain/events';
+import { OUTBOX_ITEM_TYPE } from '../../contracts/outbox';
+import { logger } from '../../observability';
+import { withObservability } from '../middleware';
+import { EventEnvelopeSchema, type EventEnvelope } from '../../contracts/events';
 import type { EventPublisher } from '../../domain/ports';
 
 /** A DynamoDB Streams Lambda handler that reports partial batch failures. */
@@ -17,16 +16,6 @@ export type StreamHandler = (event: DynamoDBStreamEvent, context: Context) => Pr
 export interface OutboxRelayDeps {
   publisher: EventPublisher;
 }
-
-// Loose, so that a field added to the envelope later is relayed rather than stripped.
-const Envelope = v.looseObject({
-  id: v.pipe(v.string(), v.startsWith('evt_')),
-  type: v.picklist(['access_code.generated', 'access_code.redeemed', 'access_code.expired']),
-  created_at: v.pipe(v.string(), v.isoTimestamp()),
-  api_version: v.literal(EVENT_API_VERSION),
-  project_id: v.string(),
-  data: v.record(v.string(), v.unknown()),
-});
 
 /** Raised for an outbox item whose envelope is malformed: a bug upstream, never dropped silently. */
 export class MalformedOutboxItemError extends Error {}
@@ -42,7 +31,7 @@ export const outboxEventOf = (record: DynamoDBRecord): EventEnvelope | undefined
   // aws-lambda's and the SDK's AttributeValue types describe the same wire format.
   const item = unmarshall(image as Record<string, AttributeValue>);
   const stored: unknown = typeof item.event === 'string' ? JSON.parse(item.event) : item.event;
-  const parsed = v.safeParse(Envelope, stored);
+  const parsed = v.safeParse(EventEnvelopeSchema, stored);
   if (!parsed.success) {
     const problems = parsed.issues.map((issue) => `${v.getDotPath(issue) ?? 'event'}: ${issue.message}`).join('; ');
     throw new MalformedOutboxItemError(`Outbox item ${String(item.pk)} holds no valid event envelope: ${problems}`);
@@ -73,9 +62,7 @@ export const makeHandler = (deps: OutboxRelayDeps): StreamHandler => {
       throw error;
     }
   };
-  return middy<DynamoDBStreamEvent, DynamoDBBatchResponse>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .handler(async (event, context) =>
+  return withObservability<DynamoDBStreamEvent, DynamoDBBatchResponse>(async (event, context) =>
       // A processor per invocation: it keeps the batch's state, and the local stack may
       // invoke the same handler for several shards at once.
       processPartialResponse(event, relay, new BatchProcessor(EventType.DynamoDBStreams), { context }),

@@ -15,7 +15,7 @@ import {
   type Shard,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { AttributeValue, Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { logger as serviceLogger } from '../../functions/adapters/observability';
+import { logger as serviceLogger } from '../functions/observability';
 import { localLambdaContext } from './lambda-context';
 
 /** A DynamoDB Streams Lambda handler, as the event source mapping invokes it. */

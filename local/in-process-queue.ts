@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { MAX_BATCH_BYTES, clampDelay } from '../../functions/adapters/sqs/limits';
-import type { JobQueue, PipelineMessage } from '../../functions/domain/ports';
+import { MAX_BATCH_BYTES, clampDelay } from '../functions/adapters/sqs/limits';
+import type { JobQueue } from '../functions/domain/ports';
+import type { PipelineMessage } from '../functions/contracts/queue-messages';
 import { localLambdaContext } from './lambda-context';
 
 /** An SQS-triggered Lambda handler, as the event source mapping calls it. */

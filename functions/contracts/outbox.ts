@@ -1,4 +1,5 @@
-import type { EventEnvelope } from '../../domain/events';
+import type { EventEnvelope } from './events';
+import { keys } from './table';
 
 /** How long a published event stays readable in the table (for audit and replay). */
 const OUTBOX_RETENTION_SECONDS = 7 * 24 * 3600;
@@ -12,8 +13,7 @@ export const OUTBOX_ITEM_TYPE = 'outbox_event';
  * only if its change committed, and a relay retry republishes it with the same id.
  */
 export const outboxItem = (event: EventEnvelope, now: Date): Record<string, unknown> => ({
-  pk: `EVENT#${event.id}`,
-  sk: 'EVENT',
+  ...keys.outboxEvent(event.id),
   type: OUTBOX_ITEM_TYPE,
   event,
   ttl: Math.floor(now.getTime() / 1000) + OUTBOX_RETENTION_SECONDS,

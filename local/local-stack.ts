@@ -1,28 +1,28 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DynamoAccountStore } from '../../functions/adapters/dynamodb/account-store';
-import { makeDocumentClient } from '../../functions/adapters/dynamodb/client';
-import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
-import { logger } from '../../functions/adapters/observability';
-import { BotApiTelegramSender } from '../../functions/adapters/telegram/bot-api-sender';
-import { makeTelegramSender } from '../../functions/adapters/telegram/factory';
-import { systemClock, type Clock, type TelegramSender } from '../../functions/domain/ports';
-import { makeHandler as makeGenerator } from '../../functions/handlers/queue/generator';
-import { parsePipelineMessage } from '../../functions/handlers/queue/pipeline-message';
-import { makeHandler as makeOutboxRelay } from '../../functions/handlers/stream/outbox-relay';
-import { seedDemo, type DemoSeed } from '../../functions/use-cases/admin';
-import type { PipelineDeps } from '../../functions/use-cases/pipeline';
-import { failDeadLetteredJob, sweepJobs } from '../../functions/use-cases/sweep-jobs';
-import type { ApiDeps } from '../../functions/wiring';
-import { API_ROUTES } from '../api-routes';
+import { DynamoAccountStore } from '../functions/adapters/dynamodb/account-store';
+import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
+import { DynamoJobStore } from '../functions/adapters/dynamodb/job-store';
+import { logger } from '../functions/observability';
+import { BotApiTelegramSender } from '../functions/adapters/telegram/bot-api-sender';
+import { makeTelegramSender } from '../functions/adapters/telegram/factory';
+import { systemClock, type Clock, type TelegramSender } from '../functions/domain/ports';
+import { makeHandler as makeGenerator } from '../functions/handlers/queue/generator';
+import { parsePipelineMessage } from '../functions/contracts/queue-messages';
+import { makeHandler as makeOutboxRelay } from '../functions/handlers/stream/outbox-relay';
+import { seedDemo, type DemoSeed } from '../functions/use-cases/admin';
+import type { PipelineDeps } from '../functions/use-cases/pipeline';
+import { failDeadLetteredJob, sweepJobs } from '../functions/use-cases/sweep-jobs';
+import type { ApiDeps } from '../functions/wiring';
+import { API_ROUTES } from '../lib/api-routes';
 import {
   GENERATION_VISIBILITY_TIMEOUT_SECONDS,
   GENERATOR,
   MAX_RECEIVE_COUNT,
   RELAY_RETRY_ATTEMPTS,
   SWEEP_INTERVAL_SECONDS,
-} from '../pipeline-settings';
+} from '../functions/contracts/pipeline-settings';
 import { acquireDataDir, demoFilePath, readJsonFile, writeRunningStack } from './data-dir';
 import { localClientConfig, startLocalTable } from './dynamodb-local';
 import { localHandlers } from './handlers';

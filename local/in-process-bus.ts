@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventBridgeEvent } from 'aws-lambda';
-import { logger as serviceLogger } from '../../functions/adapters/observability';
-import { EVENT_SOURCE, type EventEnvelope } from '../../functions/domain/events';
-import type { EventPublisher } from '../../functions/domain/ports';
-import { EVENT_RULES, assertSupportedPattern, matchesPattern, type EventRule } from '../event-rules';
+import { logger as serviceLogger } from '../functions/observability';
+import { EVENT_SOURCE, type EventEnvelope } from '../functions/contracts/events';
+import type { EventPublisher } from '../functions/domain/ports';
+import { EVENT_RULES, assertSupportedPattern, matchesPattern, type EventRule } from '../functions/contracts/event-rules';
 
 /** What a rule target receives: EventBridge's event around the service's envelope (`detail`). */
 export type BusEvent = EventBridgeEvent<string, EventEnvelope>;

@@ -1,4 +1,4 @@
-import { EVENT_SOURCE, type AccessCodeEventType } from '../functions/domain/events';
+import { EVENT_SOURCE, type AccessCodeEventType } from './events';
 
 /** A value an event field may equal exactly. */
 export type PatternScalar = string | number | boolean | null;

@@ -11,7 +11,7 @@ import {
   ResourceNotFoundException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { createTableInput, TABLE_SCHEMA } from '../../functions/adapters/dynamodb/table';
+import { createTableInput, TABLE_SCHEMA } from '../functions/contracts/table';
 
 /** A running DynamoDB Local (Amazon's own Java implementation). */
 export interface DynamoDbLocal {

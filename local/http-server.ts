@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { HttpHandler } from '../../functions/adapters/http/http-api';
-import type { ApiRoute } from '../api-routes';
+import type { HttpHandler } from '../functions/adapters/http/http-api';
+import type { ApiRoute } from '../lib/api-routes';
 import { localLambdaContext } from './lambda-context';
 
 /** API Gateway HTTP APIs refuse payloads above 10 MB; so does the local server. */

@@ -1,3 +1,5 @@
+import * as v from 'valibot';
+
 /** The api_version every event envelope carries. */
 export const EVENT_API_VERSION = '2026-05-01';
 
@@ -34,3 +36,20 @@ export interface EventEnvelope<T = unknown> {
   project_id: string;
   data: T;
 }
+
+/** Every event type the service publishes. */
+export const ACCESS_CODE_EVENT_TYPES = ['access_code.generated', 'access_code.redeemed', 'access_code.expired'] as const satisfies readonly AccessCodeEventType[];
+
+/**
+ * The envelope's schema, version `EVENT_API_VERSION`: the relay checks every outbox event
+ * with it, and consumers (tests, webhooks) may too. Loose, so that a field added to the
+ * envelope later is relayed rather than stripped.
+ */
+export const EventEnvelopeSchema = v.looseObject({
+  id: v.pipe(v.string(), v.startsWith('evt_')),
+  type: v.picklist(ACCESS_CODE_EVENT_TYPES),
+  created_at: v.pipe(v.string(), v.isoTimestamp()),
+  api_version: v.literal(EVENT_API_VERSION),
+  project_id: v.string(),
+  data: v.record(v.string(), v.unknown()),
+});

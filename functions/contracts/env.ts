@@ -1,0 +1,58 @@
+import * as v from 'valibot';
+
+/** Environment every Lambda that touches the table needs. */
+export const TableEnv = v.object({
+  TABLE_NAME: v.pipe(v.string(), v.minLength(1)),
+});
+
+/** The environment variables the functions read, by name: CDK sets them, wiring parses them. */
+export const ENV = {
+  TABLE_NAME: 'TABLE_NAME',
+  QUEUE_URL: 'QUEUE_URL',
+  EVENT_BUS_NAME: 'EVENT_BUS_NAME',
+  TELEGRAM_BOT_TOKEN_SECRET: 'TELEGRAM_BOT_TOKEN_SECRET',
+  TELEGRAM_WEBHOOK_TOKEN_SECRET: 'TELEGRAM_WEBHOOK_TOKEN_SECRET',
+  TELEGRAM_API_ROOT: 'TELEGRAM_API_ROOT',
+  TELEGRAM_BOT_USERNAME: 'TELEGRAM_BOT_USERNAME',
+  TELEGRAM_MESSAGE_INTERVAL_MS: 'TELEGRAM_MESSAGE_INTERVAL_MS',
+} as const;
+
+/** Environment of functions that queue pipeline work. */
+export const QueueEnv = v.object({ ...TableEnv.entries, QUEUE_URL: v.pipe(v.string(), v.url()) });
+
+/** Environment of functions that talk to the bot: where its token lives, and an optional Bot API server. */
+export const BotEnv = v.object({
+  TELEGRAM_BOT_TOKEN_SECRET: v.pipe(v.string(), v.minLength(1)),
+  TELEGRAM_API_ROOT: v.optional(v.pipe(v.string(), v.url())),
+});
+
+/** Environment of the generator: the queue, the bot, and how fast to send. */
+export const GeneratorEnv = v.object({
+  ...QueueEnv.entries,
+  ...BotEnv.entries,
+  TELEGRAM_MESSAGE_INTERVAL_MS: v.optional(v.pipe(v.string(), v.regex(/^\d+$/), v.transform(Number)), '1100'),
+});
+
+/** Environment of the link route: the bot's username, for deep links. */
+export const TelegramLinkEnv = v.object({ TELEGRAM_BOT_USERNAME: v.pipe(v.string(), v.regex(/^\w{5,32}$/)) });
+
+/** Environment of the bot's webhook: where its token and the webhook's secret token live. */
+export const TelegramWebhookEnv = v.object({
+  ...TableEnv.entries,
+  ...BotEnv.entries,
+  TELEGRAM_WEBHOOK_TOKEN_SECRET: v.pipe(v.string(), v.minLength(1)),
+});
+
+/** Environment of the outbox relay: the bus it publishes to. */
+export const RelayEnv = v.object({ EVENT_BUS_NAME: v.pipe(v.string(), v.minLength(1)) });
+
+/** Thrown at cold start when the environment is incomplete; names every bad variable. */
+export class ConfigurationError extends Error {}
+
+/** Parses environment variables once, failing fast with every missing or bad variable named. */
+export const parseEnv = <S extends v.GenericSchema>(schema: S, env: NodeJS.ProcessEnv = process.env): v.InferOutput<S> => {
+  const result = v.safeParse(schema, env);
+  if (result.success) return result.output;
+  const problems = result.issues.map((issue) => `${v.getDotPath(issue) ?? '?'}: ${issue.message}`);
+  throw new ConfigurationError(`Invalid configuration: ${problems.join('; ')}`);
+};

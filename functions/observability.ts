@@ -1,0 +1,35 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+
+const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'memberpass-access-codes';
+
+/** The service's structured logger (Powertools); level from POWERTOOLS_LOG_LEVEL. */
+export const logger = new Logger({ serviceName });
+
+/**
+ * The service's tracer (Powertools). It records only inside Lambda with X-Ray on; elsewhere
+ * (the local stack, tests) it is a no-op, so wiring can capture every SDK client unconditionally.
+ */
+export const tracer = new Tracer({ serviceName });
+
+/** CloudWatch namespace of the service's business metrics (EMF). */
+export const METRICS_NAMESPACE = 'MemberPass';
+
+/** The service's metrics (Powertools, EMF on stdout); flushed by each handler's middleware. */
+export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName });
+
+/** The business metrics operators watch, by name: the dashboard and alarms use the same names. */
+export const METRIC = {
+  jobsQueued: 'jobsQueued',
+  jobsCompleted: 'jobsCompleted',
+  jobsFailed: 'jobsFailed',
+  codesGenerated: 'codesGenerated',
+  messagesDelivered: 'messagesDelivered',
+  telegramThrottled: 'telegram429',
+} as const;
+
+/** Counts `value` occurrences of a business metric in the current invocation. */
+export const countMetric = (name: (typeof METRIC)[keyof typeof METRIC], value = 1): void => {
+  if (value > 0) metrics.addMetric(name, MetricUnit.Count, value);
+};
