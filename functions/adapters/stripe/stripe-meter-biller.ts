@@ -1,0 +1,114 @@
+import Stripe from 'stripe';
+import { BillingRejectedError, BillingUnavailableError, type MeteredUsage, type UsageBiller } from '../../domain/billing';
+import { ConfigurationError } from '../../config';
+
+/** The meter's event name when the configuration names none. */
+export const DEFAULT_METER_EVENT_NAME = 'access_code_redemption';
+
+/** How the real client is tuned; every field has a Lambda-friendly default. */
+export interface StripeMeterBillerOptions {
+  /** The Billing Meter's `event_name`. Default `access_code_redemption`. */
+  eventName?: string;
+  /** Another API origin, e.g. `http://127.0.0.1:12111` for a local stand-in. Default Stripe's own. */
+  apiBase?: string;
+  /** Per-request timeout. Default 10 s: a billing function must not hang on a stalled socket. */
+  timeoutMs?: number;
+  /**
+   * Retries inside the client. Default 0: the billing queue already retries with backoff and
+   * dead-letters after a bounded number of receives, and its message stays invisible (so its
+   * customer's FIFO group waits) only as long as one attempt; in-client retries would sleep
+   * inside the function and multiply with the queue's. The meter event's `identifier` makes a
+   * redelivery harmless either way. (stripe-node still retries a closed keep-alive socket
+   * once, whatever this says; the identifier covers that too.)
+   */
+  maxNetworkRetries?: number;
+}
+
+/** Lambda-friendly defaults, in place of the library's (80 s timeout, 1 retry). */
+export const STRIPE_CLIENT_DEFAULTS = { timeoutMs: 10_000, maxNetworkRetries: 0 } as const;
+
+/**
+ * Stripe's answer to a second meter event with an identifier it has seen (it keeps them for at
+ * least 24 hours). Older API versions send it without a code, so the message is matched too.
+ */
+const DUPLICATE_CODE = 'duplicate_meter_event';
+const DUPLICATE_MESSAGE = /an event already exists with identifier/i;
+
+/** The `UsageBiller` port over Stripe Billing Meter events (v1 `billing.meterEvents.create`), through stripe-node. */
+export class StripeMeterBiller implements UsageBiller {
+  private readonly stripe: Stripe;
+  private readonly eventName: string;
+
+  constructor(secretKey: string, options: StripeMeterBillerOptions = {}) {
+    this.stripe = new Stripe(secretKey, {
+      ...apiBaseOptions(options.apiBase),
+      timeout: options.timeoutMs ?? STRIPE_CLIENT_DEFAULTS.timeoutMs,
+      maxNetworkRetries: options.maxNetworkRetries ?? STRIPE_CLIENT_DEFAULTS.maxNetworkRetries,
+      // Latency telemetry would ride along on the next request; nothing of ours needs it.
+      telemetry: false,
+    });
+    this.eventName = options.eventName ?? DEFAULT_METER_EVENT_NAME;
+  }
+
+  /** Sends one meter event for the redemption; a duplicate identifier counts as sent. */
+  async reportUsage(usage: MeteredUsage): Promise<void> {
+    try {
+      await this.stripe.billing.meterEvents.create({
+        event_name: this.eventName,
+        payload: { stripe_customer_id: usage.stripeCustomerId, value: String(usage.value) },
+        identifier: usage.redemptionId,
+        timestamp: Math.floor(usage.timestamp.getTime() / 1000),
+      });
+    } catch (error) {
+      if (isDuplicate(error)) return;
+      throw toBillingError(error);
+    }
+  }
+}
+
+const isDuplicate = (error: unknown): boolean =>
+  error instanceof Stripe.errors.StripeInvalidRequestError &&
+  error.statusCode === 400 &&
+  (error.code === DUPLICATE_CODE || DUPLICATE_MESSAGE.test(error.message));
+
+/**
+ * Maps whatever stripe-node threw to the port's contract. No status (connection refused, reset,
+ * timeout), 5xx, 429, 409 (a lock held by a concurrent request) and Stripe's rate-limit errors
+ * are worth another try; every other 4xx is deterministic. Messages carry Stripe's own
+ * message only, never the key.
+ */
+export const toBillingError = (error: unknown): Error => {
+  if (error instanceof Stripe.errors.StripeError) {
+    const status = error.statusCode;
+    const retryable =
+      status === undefined ||
+      status >= 500 ||
+      status === 429 ||
+      status === 409 ||
+      error instanceof Stripe.errors.StripeRateLimitError ||
+      error instanceof Stripe.errors.StripeConnectionError;
+    if (retryable) return new BillingUnavailableError(`Stripe meter event failed transiently: ${error.message}`, status, { cause: error });
+    return new BillingRejectedError(`Stripe refused the meter event: ${error.message}`, status, error.code, { cause: error });
+  }
+  const detail = error instanceof Error ? error.message : String(error);
+  return new BillingUnavailableError(`Stripe meter event failed transiently: ${detail}`, undefined, { cause: error });
+};
+
+/**
+ * `http://127.0.0.1:12111` → the client's host, port and protocol. stripe-node has no base-path
+ * option, so a base with a path is refused at cold start rather than silently dropped.
+ */
+export const apiBaseOptions = (apiBase: string | undefined): { host?: string; port?: string; protocol?: 'http' | 'https' } => {
+  if (apiBase === undefined || apiBase === '') return {};
+  let url: URL;
+  try {
+    url = new URL(apiBase);
+  } catch {
+    throw new ConfigurationError('Invalid configuration: STRIPE_API_BASE must be a URL such as http://127.0.0.1:12111');
+  }
+  const protocol = url.protocol.slice(0, -1);
+  if ((protocol !== 'http' && protocol !== 'https') || (url.pathname !== '/' && url.pathname !== '') || url.search || url.username) {
+    throw new ConfigurationError('Invalid configuration: STRIPE_API_BASE must be an http(s) origin without a path, such as http://127.0.0.1:12111');
+  }
+  return { host: url.hostname, port: url.port || (protocol === 'https' ? '443' : '80'), protocol };
+};
