@@ -1,6 +1,6 @@
 import { BillingRejectedError, type BillingLedger, type BillingMessage, type UsageBiller, type UsageRef } from '../domain/billing';
 import type { Clock } from '../domain/ports';
-import { logger } from '../adapters/observability';
+import { logger } from '../observability';
 
 /** Dependencies of the billing consumer. */
 export interface BillRedemptionDeps {

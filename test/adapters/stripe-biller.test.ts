@@ -1,4 +1,4 @@
-import { ConfigurationError } from '../../functions/config';
+import { ConfigurationError } from '../../functions/contracts/env';
 import { BillingRejectedError, BillingUnavailableError, type MeteredUsage } from '../../functions/domain/billing';
 import { makeUsageBiller } from '../../functions/adapters/stripe/factory';
 import { LedgerUsageBiller } from '../../functions/adapters/stripe/ledger-biller';

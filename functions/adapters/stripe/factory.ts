@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { ConfigurationError } from '../../config';
+import { ConfigurationError } from '../../contracts/env';
 import type { UsageBiller } from '../../domain/billing';
 import type { Clock } from '../../domain/ports';
 import { LedgerUsageBiller } from './ledger-biller';

@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { BillingRejectedError, BillingUnavailableError, type MeteredUsage, type UsageBiller } from '../../domain/billing';
-import { ConfigurationError } from '../../config';
+import { ConfigurationError } from '../../contracts/env';
 
 /** The meter's event name when the configuration names none. */
 export const DEFAULT_METER_EVENT_NAME = 'access_code_redemption';
