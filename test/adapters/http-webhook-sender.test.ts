@@ -1,4 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { HttpWebhookSender } from '../../functions/adapters/webhooks/http-webhook-sender';
 import { checkWebhookUrl } from '../../functions/adapters/webhooks/url-guard';
@@ -171,5 +175,58 @@ describe('HTTP webhook sender', () => {
     const result = await sender.send(await targetFor(`http://127.0.0.1:${port}/`), message([secret]));
 
     expect(result).toMatchObject({ status: null, outcome: 'failed', error: 'Request failed: ECONNREFUSED.' });
+  });
+});
+
+describe('HTTP webhook sender over TLS, pinned to the checked address', () => {
+  const secret = generateWebhookSecret();
+  const HOST = 'hooks.memberpass.test';
+  let receiver: WebhookReceiver;
+  let cert: string;
+
+  beforeAll(async () => {
+    // A throwaway self-signed certificate for HOST, made with the openssl CLI.
+    const dir = mkdtempSync(join(tmpdir(), 'webhook-tls-'));
+    try {
+      execFileSync('openssl', [
+        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', `/CN=${HOST}`, '-addext', `subjectAltName=DNS:${HOST}`,
+      ], { stdio: 'ignore' });
+      cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+      receiver = await startWebhookReceiver({ secrets: [secret], tls: { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  afterAll(() => receiver.close());
+
+  it('checks the certificate against the URL host name while connecting to the pinned address', async () => {
+    const sender = new HttpWebhookSender({ ca: cert });
+    const target: CheckedTarget = { url: `https://${HOST}:${receiver.port}/tls`, address: '127.0.0.1', family: 4 };
+
+    const result = await sender.send(target, message([secret]));
+
+    expect(result).toMatchObject({ status: 200, outcome: 'succeeded' });
+    expect(receiver.received.at(-1)).toMatchObject({ path: '/tls', verified: true });
+    expect(receiver.received.at(-1)!.headers.host).toBe(`${HOST}:${receiver.port}`);
+  });
+
+  it('refuses a certificate that does not name the URL host, though the address is the same', async () => {
+    const sender = new HttpWebhookSender({ ca: cert });
+    const before = receiver.received.length;
+    const target: CheckedTarget = { url: `https://other.memberpass.test:${receiver.port}/tls`, address: '127.0.0.1', family: 4 };
+
+    const result = await sender.send(target, message([secret]));
+
+    expect(result).toMatchObject({ status: null, outcome: 'failed', error: 'Request failed: ERR_TLS_CERT_ALTNAME_INVALID.' });
+    expect(receiver.received).toHaveLength(before);
+  });
+
+  it('refuses a certificate from an authority it does not trust', async () => {
+    const target: CheckedTarget = { url: `https://${HOST}:${receiver.port}/tls`, address: '127.0.0.1', family: 4 };
+
+    const result = await new HttpWebhookSender().send(target, message([secret]));
+
+    expect(result).toMatchObject({ status: null, outcome: 'failed', error: expect.stringMatching(/^Request failed: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)\.$/) });
   });
 });

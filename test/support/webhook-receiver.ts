@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 
@@ -39,6 +40,8 @@ export interface WebhookReceiverOptions {
   secrets: ReadonlyArray<string>;
   /** Default 0: any free port. */
   port?: number;
+  /** Serve HTTPS with this key and certificate (PEM) instead of HTTP. */
+  tls?: { key: string; cert: string };
 }
 
 /**
@@ -53,15 +56,21 @@ export class WebhookReceiver {
   private readonly listeners = new Set<(webhook: ReceivedWebhook) => void>();
 
   constructor(
-    private readonly server: Server,
+    private readonly server: Server | TlsServer,
     private secrets: ReadonlyArray<string>,
+    private readonly scheme: 'http' | 'https' = 'http',
   ) {
     server.on('request', (req, res) => void this.handle(req, res));
   }
 
-  /** `http://127.0.0.1:<port>`; append a path for an endpoint URL. */
+  /** The port it listens on, on 127.0.0.1. */
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** `http://127.0.0.1:<port>` (https when serving TLS); append a path for an endpoint URL. */
   get origin(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `${this.scheme}://127.0.0.1:${this.port}`;
   }
 
   /** The receiver's URL with `path` (default `/webhooks`). */
@@ -167,8 +176,8 @@ export class WebhookReceiver {
 
 /** Starts a receiver on 127.0.0.1. */
 export const startWebhookReceiver = async (options: WebhookReceiverOptions): Promise<WebhookReceiver> => {
-  const server = createServer();
-  const receiver = new WebhookReceiver(server, options.secrets);
+  const server = options.tls ? createTlsServer(options.tls) : createServer();
+  const receiver = new WebhookReceiver(server, options.secrets, options.tls ? 'https' : 'http');
   await new Promise<void>((done, fail) => {
     server.once('error', fail);
     server.listen(options.port ?? 0, '127.0.0.1', () => done());

@@ -14,6 +14,8 @@ export interface HttpWebhookSenderOptions {
   now?: () => Date;
   /** Default `MemberPass-Webhooks/1.0`. */
   userAgent?: string;
+  /** Certificate authorities to trust instead of the public ones (tests with a local CA). */
+  ca?: string | Buffer;
 }
 
 /** The issue's bar: a 2xx within 15 s is a success. */
@@ -63,11 +65,13 @@ export class HttpWebhookSender implements WebhookSender {
   private readonly timeoutMs: number;
   private readonly now: () => Date;
   private readonly userAgent: string;
+  private readonly ca: string | Buffer | undefined;
 
   constructor(options: HttpWebhookSenderOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? WEBHOOK_TIMEOUT_MS;
     this.now = options.now ?? (() => new Date());
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
+    this.ca = options.ca;
   }
 
   /** Makes one attempt, signed at this moment. */
@@ -76,7 +80,7 @@ export class HttpWebhookSender implements WebhookSender {
     // Signed now, not when the delivery was created: receivers refuse timestamps over 5 min old.
     const signedAt = this.now();
     const body = Buffer.from(message.body, 'utf8');
-    const options: RequestOptions & { servername?: string } = {
+    const options: RequestOptions & { servername?: string; ca?: string | Buffer } = {
       method: 'POST',
       protocol: url.protocol,
       hostname: bareHost(url),
@@ -95,10 +99,12 @@ export class HttpWebhookSender implements WebhookSender {
       // Not kept alive: each attempt resolves and checks again, a pooled socket would skip that.
       agent: false,
     };
-    // TLS: the certificate must match the URL's host name (not the pinned address); SNI says so.
+    // TLS: the certificate is checked against the URL's host name, not the pinned address, and
+    // SNI names it (node leaves SNI out for IP literals).
     if (url.protocol === 'https:' && !url.hostname.startsWith('[') && bareHost(url) !== target.address) {
       options.servername = bareHost(url);
     }
+    if (this.ca !== undefined) options.ca = this.ca;
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
 
