@@ -209,7 +209,7 @@ export const disabledMessage = (reason: EndpointDisabledReason, at: string): str
     case 'gone':
       return `Disabled at ${at}: the endpoint answered 410 Gone.`;
     case 'failing':
-      return `Disabled at ${at}: every delivery failed for 5 days with no success.`;
+      return `Disabled at ${at}: every delivery failed for ${ENDPOINT_FAILURE_WINDOW_MS / 86_400_000} days with no success.`;
     case 'manual':
       return `Disabled at ${at} by its owner.`;
   }
