@@ -137,7 +137,9 @@ export class HttpWebhookSender implements WebhookSender {
           if (snippet.length >= RESPONSE_SNIPPET_BYTES) finishWithResponse();
         });
         res.on('end', finishWithResponse);
+        // A body cut short still leaves the status that was answered.
         res.on('error', finishWithResponse);
+        res.on('close', finishWithResponse);
       });
       const timer = setTimeout(() => {
         // Headers in time but a body still trickling: the status counts, the snippet is what came.
