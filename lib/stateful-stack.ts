@@ -1,13 +1,22 @@
-import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { TABLE_SCHEMA } from '../functions/contracts/table';
 import { ALL_SERVICE_EVENTS, toCdkEventPattern } from '../functions/contracts/event-rules';
-import { DEAD_LETTER_RETENTION_DAYS, GENERATION_VISIBILITY_TIMEOUT_SECONDS, MAX_RECEIVE_COUNT } from '../functions/contracts/pipeline-settings';
+import {
+  DEAD_LETTER_RETENTION_DAYS,
+  GENERATION_VISIBILITY_TIMEOUT_SECONDS,
+  MAX_RECEIVE_COUNT,
+  VISIBILITY_TIMEOUT_FACTOR,
+} from '../functions/contracts/pipeline-settings';
 import type { StageConfig } from './stage-config';
+
+/** Timeout of the DeadLetter function, the generation dead-letter queue's consumer. */
+export const DEAD_LETTER_CONSUMER_TIMEOUT_SECONDS = 30;
 
 /**
  * What the stateless stack may use from the stateful one, so that it never reaches into the
@@ -24,9 +33,11 @@ export interface StatefulResources {
   readonly relayDeadLetterQueue: sqs.IQueue;
   /** The service's custom event bus, `memberpass-<stage>`. */
   readonly eventBus: events.IEventBus;
-  /** The Telegram bot token, created by the operator (see bin/app.ts). */
+  /** Where EventBridge puts events that a rule could not deliver to its target after its retries. */
+  readonly eventTargetDeadLetterQueue: sqs.IQueue;
+  /** The Telegram bot token: created empty here, filled by the operator (README). */
   readonly telegramBotToken: secretsmanager.ISecret;
-  /** The secret token of Telegram webhook updates, created by the operator. */
+  /** The secret token of Telegram webhook updates, generated here. */
   readonly telegramWebhookSecret: secretsmanager.ISecret;
 }
 
@@ -38,7 +49,7 @@ export interface StatefulStackProps extends StackProps {
 
 /**
  * Everything that holds data and must outlive a redeployment of the code: the table, the SQS
- * queues, the EventBridge bus and its archive, and the references to the operator's secrets.
+ * queues, the EventBridge bus and its archive, and the bot's two secrets.
  * Kept apart from the functions and the API so that replacing those can never touch data.
  */
 export class StatefulStack extends Stack implements StatefulResources {
@@ -47,9 +58,10 @@ export class StatefulStack extends Stack implements StatefulResources {
   readonly generationQueue: sqs.Queue;
   readonly generationDeadLetterQueue: sqs.Queue;
   readonly relayDeadLetterQueue: sqs.Queue;
+  readonly eventTargetDeadLetterQueue: sqs.Queue;
   readonly eventBus: events.EventBus;
-  readonly telegramBotToken: secretsmanager.ISecret;
-  readonly telegramWebhookSecret: secretsmanager.ISecret;
+  readonly telegramBotToken: secretsmanager.Secret;
+  readonly telegramWebhookSecret: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     // Termination protection too: deleting the stack would be the one way around the table's own.
@@ -64,9 +76,13 @@ export class StatefulStack extends Stack implements StatefulResources {
         partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
         sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
         projectionType: dynamodb.ProjectionType.ALL,
+        maxWriteRequestUnits: config.maxWriteRequestUnits,
       })),
       timeToLiveAttribute: TABLE_SCHEMA.timeToLiveAttribute,
-      billing: dynamodb.Billing.onDemand(),
+      // A write ceiling (table and index): a runaway loop is throttled and alarmed on, not billed.
+      billing: dynamodb.Billing.onDemand({ maxWriteRequestUnits: config.maxWriteRequestUnits }),
+      // Which keys are hot or throttled, for the table and (below) its index.
+      contributorInsightsSpecification: { enabled: true },
       encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
       // The outbox relay reads committed state changes from the stream and publishes them.
       dynamoStream: dynamodb.StreamViewType.NEW_IMAGE,
@@ -76,15 +92,39 @@ export class StatefulStack extends Stack implements StatefulResources {
       removalPolicy: config.removalPolicy,
     });
 
-    // Both secrets are created by the operator before the first deploy (README): a secret
-    // created here would need its value in the template or a later manual step anyway, and
-    // deleting the stack must not take the bot's credentials with it.
-    this.telegramBotToken = secretsmanager.Secret.fromSecretNameV2(this, 'TelegramBotToken', config.telegramBotTokenSecretName);
-    this.telegramWebhookSecret = secretsmanager.Secret.fromSecretNameV2(
-      this,
-      'TelegramWebhookSecret',
-      config.telegramWebhookSecretName,
+    // TableV2 takes an index's Contributor Insights only for other replicas; the primary's here.
+    (this.table.node.defaultChild as dynamodb.CfnGlobalTable).addPropertyOverride(
+      'Replicas.0.GlobalSecondaryIndexes',
+      TABLE_SCHEMA.indexes.map((index) => ({ IndexName: index.indexName, ContributorInsightsSpecification: { Enabled: true } })),
     );
+
+    // Created empty: the token comes from BotFather and never passes through the template or the
+    // CLI history of a deploy; the operator puts it in after the first deploy (README). Kept when
+    // a protected stage's stack goes, so that the bot's credentials are not lost with it.
+    this.telegramBotToken = new secretsmanager.Secret(this, 'TelegramBotToken', {
+      secretName: config.telegramBotTokenSecretName,
+      description: `Telegram bot token of MemberPass ${config.stage}: put the value with aws secretsmanager put-secret-value`,
+      removalPolicy: config.protectData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    // The L2 construct always generates a value; neither property means an empty secret.
+    (this.telegramBotToken.node.defaultChild as secretsmanager.CfnSecret).addPropertyDeletionOverride('GenerateSecretString');
+    // Telegram's secret_token alphabet is A-Z, a-z, 0-9, _ and -: letters and digits only.
+    this.telegramWebhookSecret = new secretsmanager.Secret(this, 'TelegramWebhookSecret', {
+      secretName: config.telegramWebhookSecretName,
+      description: `Secret token Telegram sends with the webhook updates of MemberPass ${config.stage}`,
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+      removalPolicy: config.removalPolicy,
+    });
+    Validations.of(this.telegramBotToken).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'A bot token is rotated in BotFather, not by a Lambda: the operator puts the new token in the secret, and the functions re-read it after a TTL and on a 401.',
+    });
+    Validations.of(this.telegramWebhookSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'Rotating it means calling setWebhook with the new value: done by the operator with `npm run telegram:set-webhook` after put-secret-value (README).',
+    });
 
     // Encrypted with the SQS-owned key: a customer key would add a KMS grant to every producer
     // and consumer and buys nothing here (messages carry ids and counters, never codes).
@@ -97,6 +137,8 @@ export class StatefulStack extends Stack implements StatefulResources {
     this.generationDeadLetterQueue = new sqs.Queue(this, 'GenerationDeadLetterQueue', {
       ...queueDefaults,
       retentionPeriod: Duration.days(DEAD_LETTER_RETENTION_DAYS),
+      // It has a consumer (DeadLetter), which gets the same margin as every SQS event source.
+      visibilityTimeout: Duration.seconds(DEAD_LETTER_CONSUMER_TIMEOUT_SECONDS * VISIBILITY_TIMEOUT_FACTOR),
     });
     this.generationQueue = new sqs.Queue(this, 'GenerationQueue', {
       ...queueDefaults,
@@ -114,6 +156,27 @@ export class StatefulStack extends Stack implements StatefulResources {
         "This queue is a dead-letter destination itself: the outbox relay's stream event source mapping sends it the batches it gave up on (OnFailure). It is alarmed on, not consumed.",
     });
 
+    this.eventTargetDeadLetterQueue = new sqs.Queue(this, 'EventTargetDeadLetterQueue', {
+      ...queueDefaults,
+      retentionPeriod: Duration.days(DEAD_LETTER_RETENTION_DAYS),
+    });
+    Validations.of(this.eventTargetDeadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: "This queue is a dead-letter destination itself: the event rules' targets send it what they failed to deliver. It is alarmed on, not consumed.",
+    });
+    // Only rules of this stage's bus may send to it. A pattern, not the rules' ARNs: those live in
+    // the stateless stack, which already depends on this one.
+    this.eventTargetDeadLetterQueue.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['sqs:SendMessage'],
+        resources: [this.eventTargetDeadLetterQueue.queueArn],
+        conditions: {
+          ArnLike: { 'aws:SourceArn': this.formatArn({ service: 'events', resource: 'rule', resourceName: `memberpass-${config.stage}/*` }) },
+        },
+      }),
+    );
+
     this.eventBus = new events.EventBus(this, 'EventBus', { eventBusName: `memberpass-${config.stage}` });
     // Every event the service publishes, replayable to a new subscriber or after a fault.
     this.eventBus.archive('EventArchive', {
@@ -125,5 +188,14 @@ export class StatefulStack extends Stack implements StatefulResources {
     new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'The service table' });
     new CfnOutput(this, 'GenerationQueueUrl', { value: this.generationQueue.queueUrl, description: 'Pipeline messages' });
     new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName, description: 'The service event bus' });
+    // Read by `npm run telegram:set-webhook` from the outputs file of `cdk deploy`.
+    new CfnOutput(this, 'TelegramBotTokenSecretArn', {
+      value: this.telegramBotToken.secretArn,
+      description: 'Put the bot token here: aws secretsmanager put-secret-value --secret-id <this> --secret-string …',
+    });
+    new CfnOutput(this, 'TelegramWebhookSecretArn', {
+      value: this.telegramWebhookSecret.secretArn,
+      description: 'The secret token Telegram must send with webhook updates (setWebhook secret_token)',
+    });
   }
 }

@@ -1,27 +1,39 @@
 import { ArnFormat, CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { AccessLogField, AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, HttpRoute, HttpRouteKey, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import {
+  CfnRoute,
+  CfnStage,
+  DomainName,
+  HttpApi,
+  HttpMethod,
+  HttpRoute,
+  HttpRouteKey,
+  HttpStage,
+  LogGroupLogDestination,
+} from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import * as sns from 'aws-cdk-lib/aws-sns';
-import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { OUTBOX_ITEM_TYPE } from '../functions/contracts/outbox';
 import { API_ROUTES, type ApiRoute } from './api-routes';
 import { ServiceFunction } from './constructs/service-function';
 import { EVENT_RULES, toCdkEventPattern } from '../functions/contracts/event-rules';
+import { ServiceMonitoring } from './monitoring';
 import { GENERATOR, MAX_RECEIVE_COUNT, RELAY_RETRY_ATTEMPTS, SWEEP_INTERVAL_SECONDS } from '../functions/contracts/pipeline-settings';
+import { DEFAULT_ROUTE_THROTTLE, ROUTE_THROTTLES, type RouteThrottle } from './route-throttles';
+import { DEAD_LETTER_CONSUMER_TIMEOUT_SECONDS, type StatefulResources } from './stateful-stack';
+import type { StageConfig } from './stage-config';
 
 const SWEEP_INTERVAL = Duration.seconds(SWEEP_INTERVAL_SECONDS);
-import type { StatefulResources } from './stateful-stack';
-import type { StageConfig } from './stage-config';
+
+/** How EventBridge retries delivering an event to a rule's target before dead-lettering it. */
+export const EVENT_TARGET_RETRY = { maximumRetryAttempts: 8, maximumEventAgeInSeconds: 3600 } as const;
 
 /** Properties of the stateless stack. */
 export interface StatelessStackProps extends StackProps {
@@ -58,6 +70,12 @@ export class StatelessStack extends Stack {
   readonly sweepSchedule: scheduler.Schedule;
   /** One rule per EVENT_RULES entry, by rule id. */
   readonly eventRules: ReadonlyMap<string, events.Rule>;
+  /** The schedule group of the service's schedules, whose metrics are alarmed on. */
+  readonly scheduleGroup: scheduler.ScheduleGroup;
+  /** The custom domain of the API, when the stage has one. */
+  readonly domainName: DomainName | undefined;
+  /** Alarms and dashboard. */
+  readonly monitoring: ServiceMonitoring;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -69,7 +87,16 @@ export class StatelessStack extends Stack {
       description: 'MemberPass access codes public API',
       // The stage is created below: the built-in default stage takes no access log settings.
       createDefaultStage: false,
+      // With a custom domain, clients and Telegram use it; the execute-api URL would be a way
+      // around anything put in front of the domain (WAF through CloudFront, README).
+      disableExecuteApiEndpoint: config.customDomain !== undefined,
     });
+    this.domainName = config.customDomain
+      ? new DomainName(this, 'ApiDomainName', {
+          domainName: config.customDomain.domainName,
+          certificate: acm.Certificate.fromCertificateArn(this, 'ApiCertificate', config.customDomain.certificateArn),
+        })
+      : undefined;
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: config.logRetention,
@@ -78,6 +105,7 @@ export class StatelessStack extends Stack {
     this.stage = new HttpStage(this, 'DefaultStage', {
       httpApi: this.api,
       autoDeploy: true,
+      ...(this.domainName ? { domainMapping: { domainName: this.domainName } } : {}),
       accessLogSettings: {
         destination: new LogGroupLogDestination(accessLogs),
         // JSON, and the request id ties an access log line to the function's Powertools logs.
@@ -92,12 +120,21 @@ export class StatelessStack extends Stack {
             responseLength: AccessLogField.contextResponseLength(),
             responseLatency: AccessLogField.contextResponseLatency(),
             integrationLatency: AccessLogField.contextIntegrationLatency(),
+            // The status the integration (Lambda's invoke) returned; AccessLogField has no helper for it.
+            integrationStatus: '$context.integration.status',
             integrationError: AccessLogField.contextIntegrationErrorMessage(),
+            // Why API Gateway itself refused or failed a request (throttled, no route, integration failure).
+            errorMessage: AccessLogField.contextErrorMessage(),
+            errorResponseType: AccessLogField.contextErrorResponseType(),
+            method: AccessLogField.contextHttpMethod(),
+            path: AccessLogField.contextPath(),
+            userAgent: AccessLogField.contextIdentityUserAgent(),
           }),
         ),
       },
-      // Account-level limits are shared with every other API in the region; cap this one below them.
-      throttle: { rateLimit: 100, burstLimit: 200 },
+      // Account-level limits are shared with every other API in the region; cap this one below
+      // them. Per-route settings (ROUTE_THROTTLES) are applied once every route exists.
+      throttle: DEFAULT_ROUTE_THROTTLE,
     });
 
     const functions = new Map<string, ServiceFunction>();
@@ -164,6 +201,8 @@ export class StatelessStack extends Stack {
     this.deadLetter = newFunction('DeadLetter', {
       entry: 'functions/entrypoints/dead-letter.ts',
       description: 'Fails the job of every dead-lettered pipeline message',
+      // Its queue's visibility timeout is derived from this (stateful stack).
+      timeout: Duration.seconds(DEAD_LETTER_CONSUMER_TIMEOUT_SECONDS),
     }).useTable(stateful.table, 'readWrite');
     // The handler fails the whole batch on an error, so no partial batch responses; a message
     // that keeps failing stays on the dead-letter queue (14 days) and its depth alarm fires.
@@ -181,6 +220,8 @@ export class StatelessStack extends Stack {
       .useQueue(stateful.generationQueue);
     // A failed sweep is not retried: the next one is a minute away and does the same work.
     this.sweeper.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: SWEEP_INTERVAL });
+    // A group of its own: Scheduler's metrics are per group, and the default group is shared.
+    this.scheduleGroup = new scheduler.ScheduleGroup(this, 'ScheduleGroup', { removalPolicy: config.removalPolicy });
     this.sweepSchedule = this.addSweepSchedule(this.sweeper.function);
 
     this.outboxRelay = newFunction('OutboxRelay', {
@@ -210,11 +251,43 @@ export class StatelessStack extends Stack {
     );
 
     this.functions = functions;
-    this.eventRules = this.addEventRules(config, stateful.eventBus);
+    this.eventRules = this.addEventRules(config, stateful);
+    this.applyRouteThrottles(ROUTE_THROTTLES);
+    this.monitoring = this.addMonitoring(config, stateful);
 
-    this.addAlarms(config, stateful);
+    // Read by `npm run telegram:set-webhook` (README): the URL Telegram and clients must use.
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.domainName ? `https://${config.customDomain!.domainName}/` : this.stage.url,
+      description: 'Base URL of the HTTP API',
+    });
+    if (this.domainName) {
+      new CfnOutput(this, 'ApiDomainTarget', {
+        value: this.domainName.regionalDomainName,
+        description: `Point a CNAME (or Route 53 alias) for ${config.customDomain!.domainName} here`,
+      });
+    }
+  }
 
-    new CfnOutput(this, 'ApiUrl', { value: this.stage.url, description: 'Base URL of the HTTP API' });
+  /**
+   * Throttling per route: each `throttles` entry whose route key is a route of this API becomes
+   * that route's settings on the stage; entries for routes that do not exist are skipped (API
+   * Gateway refuses settings for an unknown route). Routes are found in the construct tree, so
+   * this works however they were declared. The stage waits for those routes.
+   */
+  private applyRouteThrottles(throttles: Readonly<Record<string, RouteThrottle>>): void {
+    const routes = this.node
+      .findAll()
+      .filter((node): node is HttpRoute => node instanceof HttpRoute && node.httpApi === this.api)
+      .map((route) => ({ route, key: (route.node.defaultChild as CfnRoute).routeKey }));
+    // RouteSettings is untyped JSON in the L1: CloudFormation's own (PascalCase) names.
+    const settings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
+    for (const { route, key } of routes) {
+      const throttle = throttles[key];
+      if (!throttle) continue;
+      settings[key] = { ThrottlingRateLimit: throttle.rateLimit, ThrottlingBurstLimit: throttle.burstLimit };
+      this.stage.node.addDependency(route);
+    }
+    (this.stage.node.defaultChild as CfnStage).routeSettings = settings;
   }
 
   /** Lets a function call the Bot API: the bot token's secret, and TELEGRAM_API_ROOT when configured. */
@@ -239,6 +312,7 @@ export class StatelessStack extends Stack {
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }));
     return new scheduler.Schedule(this, 'SweepSchedule', {
       description: 'Runs the job sweeper',
+      scheduleGroup: this.scheduleGroup,
       schedule: scheduler.ScheduleExpression.rate(SWEEP_INTERVAL),
       target: {
         bind: () => ({
@@ -258,9 +332,11 @@ export class StatelessStack extends Stack {
    * (`aws logs tail`) and the rules are not dead weight. The bus's archive keeps every event
    * whether or not a rule matches.
    */
-  private addEventRules(config: StageConfig, bus: events.IEventBus): ReadonlyMap<string, events.Rule> {
+  private addEventRules(config: StageConfig, stateful: StatefulResources): ReadonlyMap<string, events.Rule> {
+    const bus = stateful.eventBus;
+    // Named by CloudFormation: a fixed name, retained by a protected stage, would block
+    // recreating the stack. (EventBridge's /aws/events/ prefix is a console convention only.)
     const routedEvents = new logs.LogGroup(this, 'RoutedEventsLogGroup', {
-      logGroupName: `/aws/events/memberpass-${config.stage}-routed`,
       retention: config.logRetention,
       removalPolicy: config.removalPolicy,
     });
@@ -279,16 +355,26 @@ export class StatelessStack extends Stack {
           eventBus: bus,
           description: rule.description,
           eventPattern: toCdkEventPattern(rule.pattern) as events.EventPattern,
-          targets: [{ bind: () => ({ arn: targetArn }) }],
+          targets: [
+            {
+              bind: () => ({
+                arn: targetArn,
+                // Retried for an hour, then kept on the dead-letter queue (14 days), alarmed on.
+                retryPolicy: EVENT_TARGET_RETRY,
+                deadLetterConfig: { arn: stateful.eventTargetDeadLetterQueue.queueArn },
+              }),
+            },
+          ],
         }),
       );
     }
     // The native resource policy (the aws-events-targets log group target would deploy a
     // custom-resource Lambda to write it): these rules, and only they, may write the log group.
+    // EventBridge writes itself; no other service principal is needed.
     new logs.ResourcePolicy(this, 'RoutedEventsLogPolicy', {
       policyStatements: [
         new iam.PolicyStatement({
-          principals: [new iam.ServicePrincipal('events.amazonaws.com'), new iam.ServicePrincipal('delivery.logs.amazonaws.com')],
+          principals: [new iam.ServicePrincipal('events.amazonaws.com')],
           actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
           resources: [routedEvents.logGroupArn],
           conditions: { ArnEquals: { 'aws:SourceArn': [...rules.values()].map((r) => r.ruleArn) } },
@@ -298,79 +384,49 @@ export class StatelessStack extends Stack {
     return rules;
   }
 
-  /**
-   * Alarms: any 5xx from the API; any unhandled error in a function; anything on a dead-letter
-   * queue; a generation backlog that stops moving.
-   */
-  private addAlarms(config: StageConfig, stateful: StatefulResources): void {
-    const alarms: cloudwatch.Alarm[] = [
-      this.stage.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }).createAlarm(this, 'Api5xxAlarm', {
-        alarmDescription: 'The API answered 5xx; see the access logs and the function logs by request id.',
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    ];
-    for (const [id, fn] of this.functions) {
-      alarms.push(
-        fn.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }).createAlarm(this, `${id}ErrorsAlarm`, {
-          alarmDescription: `${id} failed with an unhandled error or timed out.`,
-          threshold: 1,
-          evaluationPeriods: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-      );
-    }
-    const deadLetterAlarm = (id: string, queue: sqs.IQueue, description: string) =>
-      queue
-        .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' })
-        .createAlarm(this, id, {
-          alarmDescription: description,
-          threshold: 0,
-          evaluationPeriods: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        });
-    alarms.push(
-      deadLetterAlarm(
-        'GenerationDeadLetterQueueDepthAlarm',
-        stateful.generationDeadLetterQueue,
-        'Pipeline messages wait on the generation dead-letter queue: the DeadLetter function is failing to fail their jobs. See its logs.',
-      ),
-      // Its consumer empties it within seconds, so depth alone would rarely show that jobs were abandoned.
-      stateful.generationDeadLetterQueue
-        .metricNumberOfMessagesReceived({ period: Duration.minutes(5), statistic: 'Sum' })
-        .createAlarm(this, 'GenerationDeadLetteredAlarm', {
-          alarmDescription: `A pipeline message failed ${MAX_RECEIVE_COUNT} receives and was dead-lettered: its job was failed. See the Generator logs.`,
-          threshold: 1,
-          evaluationPeriods: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-      deadLetterAlarm(
-        'RelayDeadLetterQueueDepthAlarm',
-        stateful.relayDeadLetterQueue,
-        'The outbox relay gave up on stream records: their events were not published. The messages name the shard and sequence numbers; republish from the outbox items (kept 7 days).',
-      ),
-      stateful.generationQueue
-        .metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' })
-        .createAlarm(this, 'GenerationQueueAgeAlarm', {
+  /** Alarms and the dashboard over everything above (lib/monitoring.ts). */
+  private addMonitoring(config: StageConfig, stateful: StatefulResources): ServiceMonitoring {
+    return new ServiceMonitoring(this, 'Monitoring', {
+      stage: config.stage,
+      alarmTopicArn: config.alarmTopicArn,
+      apiStage: this.stage,
+      functions: this.functions,
+      streamConsumer: this.outboxRelay,
+      scheduled: { fn: this.sweeper, group: this.scheduleGroup },
+      table: stateful.table,
+      workQueues: [
+        {
+          id: 'GenerationQueue',
+          queue: stateful.generationQueue,
           // Above SQS's longest delay (15 min), which the generator uses to wait out Telegram's 429s.
-          alarmDescription:
+          maxAge: Duration.minutes(30),
+          description:
             'The oldest pipeline message has waited over 30 minutes: the generator is failing, throttled or too slow. See its errors and logs.',
-          threshold: Duration.minutes(30).toSeconds(),
-          evaluationPeriods: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-    );
-    if (config.alarmTopicArn === undefined) return;
-    const action = new SnsAction(sns.Topic.fromTopicArn(this, 'AlarmTopic', config.alarmTopicArn));
-    for (const alarm of alarms) {
-      alarm.addAlarmAction(action);
-      alarm.addOkAction(action);
-    }
+        },
+      ],
+      deadLetterQueues: [
+        {
+          id: 'GenerationDeadLetterQueue',
+          queue: stateful.generationDeadLetterQueue,
+          description:
+            'Pipeline messages wait on the generation dead-letter queue: the DeadLetter function is failing to fail their jobs. See its logs.',
+          // Its consumer empties it within seconds, so depth alone would rarely show that jobs were abandoned.
+          receivedDescription: `A pipeline message failed ${MAX_RECEIVE_COUNT} receives and was dead-lettered: its job was failed. See the Generator logs.`,
+        },
+        {
+          id: 'RelayDeadLetterQueue',
+          queue: stateful.relayDeadLetterQueue,
+          description:
+            'The outbox relay gave up on stream records: their events were not published. The messages name the shard and sequence numbers; republish from the outbox items (kept 7 days).',
+        },
+        {
+          id: 'EventTargetDeadLetterQueue',
+          queue: stateful.eventTargetDeadLetterQueue,
+          description: 'An event rule could not deliver events to its target for an hour; the events are on this queue (14 days).',
+        },
+      ],
+      eventRules: this.eventRules,
+      eventBusName: stateful.eventBus.eventBusName,
+    });
   }
 }

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, FileSystem, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -12,16 +14,20 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { TABLE_SCHEMA } from '../../functions/contracts/table';
 import type { TableAccess } from '../api-routes';
+import type { LogLevel } from '../stages';
 
 /** Repository root: API_ROUTES entries and the lock file are relative to it. */
 // import.meta.url, not import.meta.dirname: Jest 29's ESM support only provides the former.
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/** CloudWatch namespace of the business metrics the functions emit with Powertools Metrics. */
+export const BUSINESS_NAMESPACE = 'MemberPass';
+
 /** The Powertools service name, the same in every function (and in the local stack's default). */
 export const SERVICE_NAME = 'memberpass-access-codes';
 
-/** Powertools log levels accepted by POWERTOOLS_LOG_LEVEL. */
-export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+/** Log levels of a function (Lambda's application log level, POWERTOOLS_LOG_LEVEL). */
+export type { LogLevel } from '../stages';
 
 /** What a caller may choose about a service function; everything else is fixed here. */
 export interface ServiceFunctionProps {
@@ -41,18 +47,34 @@ export interface ServiceFunctionProps {
   readonly logRemovalPolicy?: RemovalPolicy;
 }
 
-/** DynamoDB actions per access level, kept to what the service's adapters call. */
-const TABLE_ACTIONS = {
-  read: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
+/**
+ * DynamoDB actions per access level: what the functions' adapters call (GetCommand,
+ * QueryCommand, PutCommand, UpdateCommand, TransactWriteCommand). No Lambda deletes or
+ * batch-writes; one that comes to need it asks for it by name (`useTable`'s `extraActions`).
+ */
+export const TABLE_ACTIONS = {
+  read: ['dynamodb:GetItem', 'dynamodb:Query'],
   // TransactWriteItems is authorized per item action, hence ConditionCheckItem and the writes.
-  write: [
-    'dynamodb:PutItem',
-    'dynamodb:UpdateItem',
-    'dynamodb:DeleteItem',
-    'dynamodb:BatchWriteItem',
-    'dynamodb:ConditionCheckItem',
-  ],
+  write: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
 } as const;
+
+/** Table actions beyond TABLE_ACTIONS that a function may be given explicitly. */
+export type ExtraTableAction = 'dynamodb:DeleteItem' | 'dynamodb:BatchWriteItem' | 'dynamodb:BatchGetItem';
+
+/** What a bundle is made of besides its entry point: the function code, the locked dependencies, the compiler settings. */
+const BUNDLE_INPUTS = ['functions', 'package-lock.json', 'tsconfig.json'];
+const ESBUILD_VERSION: string = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'node_modules/esbuild/package.json'), 'utf8')).version;
+
+/**
+ * The asset hash of a function, from its inputs rather than esbuild's output: the output's source
+ * map holds paths relative to the output folder, so an output-based hash changed with
+ * `cdk synth -o <dir>` and with the checkout's location, re-uploading identical code.
+ */
+const bundleHash = (entry: string, bundling: object): string => {
+  const hash = createHash('sha256').update(JSON.stringify({ entry, bundling, esbuild: ESBUILD_VERSION }));
+  for (const input of BUNDLE_INPUTS) hash.update(FileSystem.fingerprint(path.join(PROJECT_ROOT, input)));
+  return hash.digest('hex');
+};
 
 /**
  * A Lambda function with the service's defaults fixed in one place: Node.js 22 on arm64,
@@ -86,6 +108,21 @@ export class ServiceFunction extends Construct {
     });
     this.logGroup.grantWrite(this.role);
 
+    const bundling = {
+      forceDockerBundling: false,
+      format: OutputFormat.ESM,
+      mainFields: ['module', 'main'],
+      // Some CommonJS dependencies call require() for Node built-ins; an ESM bundle has none.
+      banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+      minify: true,
+      sourceMap: true,
+      // The map only has to point at lines; the sources themselves would double the asset size.
+      sourcesContent: false,
+      // Ship the SDK versions the tests ran against rather than whatever the runtime carries.
+      bundleAwsSDK: true,
+      // esbuild's size table on every synth is noise; warnings and errors still show.
+      logLevel: EsbuildLogLevel.WARNING,
+    };
     this.function = new NodejsFunction(this, 'Function', {
       entry: path.join(PROJECT_ROOT, props.entry),
       handler: 'handler',
@@ -97,30 +134,28 @@ export class ServiceFunction extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(10),
+      // Active, not pass-through: the functions' Powertools tracer wraps their SDK clients, so a
+      // trace shows each DynamoDB, SQS, Secrets Manager and EventBridge call.
       tracing: lambda.Tracing.ACTIVE,
       role: this.role,
       logGroup: this.logGroup,
+      // JSON with a level Lambda filters on: changing the level is a configuration change of the
+      // function (console, or logLevel in lib/stages.ts), not a code deploy. Powertools follows
+      // it (Advanced Logging Controls take precedence over POWERTOOLS_LOG_LEVEL).
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel[props.logLevel ?? 'INFO'],
+      // INFO keeps the platform REPORT lines (duration, memory, init) per invocation.
+      systemLogLevelV2: lambda.SystemLogLevel.INFO,
       environment: {
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        // The same level, so that Powertools does not warn about a mismatch at every cold start.
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
+        // Where Powertools Metrics puts the business metrics the dashboard graphs.
+        POWERTOOLS_METRICS_NAMESPACE: BUSINESS_NAMESPACE,
         // Stack traces point into the TypeScript sources instead of the minified bundle.
         NODE_OPTIONS: '--enable-source-maps',
       },
-      bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        // Some CommonJS dependencies call require() for Node built-ins; an ESM bundle has none.
-        banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-        minify: true,
-        sourceMap: true,
-        // The map only has to point at lines; the sources themselves would double the asset size.
-        sourcesContent: false,
-        // Ship the SDK versions the tests ran against rather than whatever the runtime carries.
-        bundleAwsSDK: true,
-        // esbuild's size table on every synth is noise; warnings and errors still show.
-        logLevel: EsbuildLogLevel.WARNING,
-      },
+      bundling: { ...bundling, assetHash: bundleHash(props.entry, bundling) },
     });
 
     // X-Ray's PutTraceSegments/PutTelemetryRecords support no resource-level permissions. The
@@ -138,18 +173,15 @@ export class ServiceFunction extends Construct {
   }
 
   /**
-   * Gives the function the table: the IAM actions for `access` on the table and on its indexes
-   * (by their TABLE_SCHEMA names, no wildcard), and TABLE_NAME. `none` adds neither.
+   * Gives the function the table: the IAM actions for `access` (plus `extraActions`) on the table
+   * and Query on its indexes (by their TABLE_SCHEMA names, no wildcard), and TABLE_NAME. `none`
+   * adds neither.
    */
-  useTable(table: ITableV2, access: TableAccess): this {
+  useTable(table: ITableV2, access: TableAccess, extraActions: readonly ExtraTableAction[] = []): this {
     if (access === 'none') return this;
     const indexArns = TABLE_SCHEMA.indexes.map((index) => `${table.tableArn}/index/${index.indexName}`);
-    this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: access === 'readWrite' ? [...TABLE_ACTIONS.read, ...TABLE_ACTIONS.write] : [...TABLE_ACTIONS.read],
-        resources: [table.tableArn],
-      }),
-    );
+    const actions = access === 'readWrite' ? [...TABLE_ACTIONS.read, ...TABLE_ACTIONS.write] : [...TABLE_ACTIONS.read];
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...actions, ...extraActions], resources: [table.tableArn] }));
     // Indexes can only be queried.
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: indexArns }));
     this.function.addEnvironment('TABLE_NAME', table.tableName);
@@ -167,14 +199,15 @@ export class ServiceFunction extends Construct {
   }
 
   /**
-   * Lets the function read one Secrets Manager secret at cold start: secretsmanager:GetSecretValue
-   * on that secret only, and its name in `variable`. The value never enters the template.
-   * A secret referenced by name has an ARN ending in a random suffix, hence `-??????`.
+   * Lets the function read one Secrets Manager secret: secretsmanager:GetSecretValue on that
+   * secret only, and its ARN (or, for a secret known only by name, its name) in `variable`. The
+   * value never enters the template. A secret referenced by name has an ARN ending in a random
+   * suffix, hence `-??????`.
    */
   useSecret(variable: string, secret: ISecret): this {
     const arn = secret.secretFullArn ?? `${secret.secretArn}-??????`;
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [arn] }));
-    this.function.addEnvironment(variable, secret.secretName);
+    this.function.addEnvironment(variable, secret.secretFullArn ?? secret.secretName);
     return this;
   }
 

@@ -6,6 +6,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { addServiceStacks, type ServiceStacks } from '../../lib/service';
+import { STAGES, type StageSettings } from '../../lib/stages';
 
 // import.meta.url, not import.meta.dirname: Jest 29's ESM support only provides the former.
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -13,8 +14,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 /** The context of cdk.json, so the tests synthesize with exactly the flags `cdk synth` uses. */
 export const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')).context;
 
-/** A fixed account and region, as `cdk deploy` would pass them. */
-export const TEST_ENV: Environment = { account: '123456789012', region: 'eu-west-1' };
+/** The account and region of the committed prod stage, which the tests synthesize. */
+export const TEST_ENV: Required<Pick<Environment, 'account' | 'region'>> = { account: STAGES.prod!.account!, region: STAGES.prod!.region! };
 
 /** One violation in the validation report aws-cdk-lib writes after synthesis. */
 export interface ReportedViolation {
@@ -45,6 +46,8 @@ export interface SynthOptions {
    * bundles need it. @default false
    */
   readonly bundle?: boolean;
+  /** Another stage table than lib/stages.ts, e.g. with a changed entry. @default STAGES */
+  readonly stages?: Readonly<Record<string, StageSettings>>;
 }
 
 // Jest gives each test file its own module registry, so this cache serves one file: a file that
@@ -52,22 +55,19 @@ export interface SynthOptions {
 const cache = new Map<string, SynthesizedService>();
 
 /**
- * Builds the app as bin/app.ts does (same context as cdk.json, plus `context`) and synthesizes
- * it once per file and arguments. Synthesis runs the built-in CloudFormation validation and
- * cdk-nag and, under Jest, throws with the report when either finds an error.
+ * Builds the app as bin/app.ts does (same context as cdk.json, plus `context`, whose `stage`
+ * picks the entry of lib/stages.ts) and synthesizes it once per file and arguments. Synthesis
+ * runs the built-in CloudFormation validation and cdk-nag and, under Jest, throws with the
+ * report when either finds an error.
  */
-export const synthService = (
-  context: Record<string, unknown> = {},
-  env?: Environment,
-  options: SynthOptions = {},
-): SynthesizedService => {
-  const key = JSON.stringify({ context, env, bundle: options.bundle ?? false });
+export const synthService = (context: Record<string, unknown> = {}, options: SynthOptions = {}): SynthesizedService => {
+  const key = JSON.stringify({ context, bundle: options.bundle ?? false, stages: options.stages });
   const cached = cache.get(key);
   if (cached) return cached;
   // An empty list of stacks to bundle skips esbuild (cxapi.BUNDLING_STACKS).
   const bundling = options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] };
   const app = new App({ context: { ...CDK_JSON_CONTEXT, ...bundling, ...context } });
-  const stacks = addServiceStacks(app, env);
+  const stacks = addServiceStacks(app, { stages: options.stages });
   const assembly = app.synth();
   // Templates are read from the one assembly: Template.fromStack would synthesize (and bundle) again.
   const template = (stackName: string) => Template.fromJSON(assembly.getStackByName(stackName).template);

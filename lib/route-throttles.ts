@@ -1,0 +1,31 @@
+/**
+ * API Gateway throttling per route, by route key (`METHOD /path`, as in the HTTP API). Kept apart
+ * from the list of routes so that it survives a change of how routes are declared: the stateless
+ * stack applies an entry to the route with that key if the API has one, and ignores entries
+ * whose route does not exist (yet). Every other route gets DEFAULT_ROUTE_THROTTLE.
+ *
+ * Rates are steady requests per second, bursts the bucket size; past them API Gateway answers
+ * 429 without invoking the function. They sit under the account's regional limit (10 000 rps
+ * shared by every API), so that one route cannot starve the others.
+ */
+
+/** A token bucket: steady rate (requests per second) and burst. */
+export interface RouteThrottle {
+  readonly rateLimit: number;
+  readonly burstLimit: number;
+}
+
+/** What a route without an entry in ROUTE_THROTTLES gets (the stage's default route settings). */
+export const DEFAULT_ROUTE_THROTTLE: RouteThrottle = { rateLimit: 50, burstLimit: 100 };
+
+/** Per-route throttles, by route key. */
+export const ROUTE_THROTTLES: Readonly<Record<string, RouteThrottle>> = {
+  // Public and unauthenticated: enough for load balancers and uptime checks, not for a flood.
+  'GET /health': { rateLimit: 5, burstLimit: 10 },
+  // Telegram sends at most max_connections (40 by default) concurrent updates; a flood of forged
+  // updates is refused by the secret token check, but still costs an invocation each.
+  'POST /telegram/webhook': { rateLimit: 40, burstLimit: 80 },
+  // Each call may queue a 1000-code job: the expensive door, kept narrow.
+  'POST /v1/access-codes/bulk-generate': { rateLimit: 5, burstLimit: 10 },
+  // Next, when their routes exist: 'POST /v1/access-codes/redeem', 'POST /mcp'.
+};

@@ -1,0 +1,80 @@
+/**
+ * The one committed place for per-stage deployment settings. `cdk synth -c stage=<name>` picks an
+ * entry; nothing about a stage comes from the caller's shell or AWS profile. A stage that protects
+ * data must give every field `PROTECTED_STAGE_REQUIRES` names, or synth fails (lib/stage-config.ts).
+ *
+ * Plain data, no aws-cdk-lib: the set-webhook script reads it too.
+ */
+
+/** Log levels of the functions (Lambda's application log level and POWERTOOLS_LOG_LEVEL). */
+export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
+/** A custom domain in front of the HTTP API; with one, the execute-api endpoint is disabled. */
+export interface CustomDomainSettings {
+  /** e.g. `api.memberpass.example`; the operator points its DNS at the `ApiDomainTarget` output. */
+  readonly domainName: string;
+  /** An ACM certificate for `domainName`, in the stage's region (HTTP APIs use regional endpoints). */
+  readonly certificateArn: string;
+}
+
+/** What a stage declares. Optional fields fall back to the defaults described on each. */
+export interface StageSettings {
+  /** AWS account the stage deploys to. Without it (dev only) the stacks are environment-agnostic. */
+  readonly account?: string;
+  /** AWS region the stage deploys to. Without it (dev only) the stacks are environment-agnostic. */
+  readonly region?: string;
+  /**
+   * Keep data through deletions: table deletion protection and RETAIN, termination protection,
+   * retained queues and secrets, 3-month log retention. Makes the fields of
+   * PROTECTED_STAGE_REQUIRES mandatory.
+   */
+  readonly protectData: boolean;
+  /** An existing SNS topic every alarm notifies (on alarm and on recovery). */
+  readonly alarmTopicArn?: string;
+  /** The bot's username without `@`, for the deep links of `POST /v1/telegram/link`. */
+  readonly telegramBotUsername?: string;
+  /** Another Bot API server (a proxy); the public API without it. */
+  readonly telegramApiRoot?: string;
+  /** Lambda application log level. @default 'INFO' */
+  readonly logLevel?: LogLevel;
+  /**
+   * Ceiling on the table's on-demand write rate (write request units per second, table and
+   * index each): a runaway loop is throttled (and alarmed on) instead of billed.
+   */
+  readonly maxWriteRequestUnits?: number;
+  /** Optional custom domain for the API. */
+  readonly customDomain?: CustomDomainSettings;
+  /** AWS accounts that will subscribe to the event bus (reserved for the webhook issue). @default none */
+  readonly consumerAccounts?: readonly string[];
+}
+
+/** The fields a stage with `protectData` must set. */
+export const PROTECTED_STAGE_REQUIRES = ['account', 'region', 'alarmTopicArn', 'telegramBotUsername', 'maxWriteRequestUnits'] as const;
+
+/**
+ * Every deployable stage. `prod` holds placeholders that are valid in shape, so that
+ * `cdk synth -c stage=prod` works offline; replace them with the real account, topic and bot
+ * before the first deploy (README, "Deploying").
+ */
+export const STAGES: Readonly<Record<string, StageSettings>> = {
+  dev: {
+    protectData: false,
+    logLevel: 'DEBUG',
+    maxWriteRequestUnits: 200,
+  },
+  prod: {
+    account: '111111111111',
+    region: 'eu-west-1',
+    protectData: true,
+    alarmTopicArn: 'arn:aws:sns:eu-west-1:111111111111:memberpass-prod-alarms',
+    telegramBotUsername: 'memberpass_bot',
+    logLevel: 'INFO',
+    // A 1000-code job writes about 3 items per code; 2000/s leaves room for several at once.
+    maxWriteRequestUnits: 2000,
+    customDomain: {
+      domainName: 'api.memberpass.example',
+      certificateArn: 'arn:aws:acm:eu-west-1:111111111111:certificate/00000000-0000-4000-8000-000000000000',
+    },
+    consumerAccounts: [],
+  },
+};
