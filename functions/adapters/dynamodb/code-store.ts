@@ -244,20 +244,23 @@ export class DynamoCodeStore implements CodeStore {
     let budget = LISTING_READ_BUDGET;
     while (codes.length < page.limit && budget > 0) {
       const query = partQuery(planId, filter.jobId, parts[position.part]!, position.after);
-      let last: string | null = null;
       let more = false;
+      let last = position.after;
       if (query.low === null || query.low <= query.high) {
-        const dropFirst = position.after !== null && !query.exclusiveLow;
-        const limit = Math.min(budget, page.limit - codes.length + (dropFirst ? 1 : 0));
+        // Limit counts items read, before a filter: a filtered read takes the whole budget and
+        // keeps what fits; otherwise read what the page needs (plus the key it resumes on).
+        const limit = query.jobFilter ? budget : Math.min(budget, page.limit - codes.length + (query.exclusiveLow ? 0 : 1));
         const result = await this.db.send(new QueryCommand(this.queryInput(query, limit)));
         budget -= result.ScannedCount ?? 0;
         const sortKey = query.indexName === 'gsi1' ? 'gsi1sk' : 'gsi2sk';
         for (const item of result.Items ?? []) {
           if (item[sortKey] === position.after) continue; // the key the previous page ended on
+          if (codes.length === page.limit) return { codes, next: { part: position.part, after: last } };
           codes.push(codeFromItem(item));
+          last = item[sortKey] as string;
         }
         more = Boolean(result.LastEvaluatedKey);
-        last = (result.LastEvaluatedKey?.[sortKey] as string | undefined) ?? null;
+        if (more) last = result.LastEvaluatedKey![sortKey] as string;
       }
       if (more) position = { part: position.part, after: last };
       else if (position.part + 1 < parts.length) position = { part: position.part + 1, after: null };
