@@ -4,13 +4,24 @@ import type * as v from 'valibot';
 import { DynamoAccountStore } from './adapters/dynamodb/account-store';
 import { makeDocumentClient } from './adapters/dynamodb/client';
 import { DynamoJobStore } from './adapters/dynamodb/job-store';
+import { DynamoCodeStore } from './adapters/dynamodb/code-store';
+import { AesGcmCursorCodec, cursorKeyFromBase64 } from './adapters/crypto/aes-gcm-cursor-codec';
 import { EventBridgePublisher } from './adapters/eventbridge/event-bridge-publisher';
 import { makeSqsClient } from './adapters/sqs/client';
 import { SqsJobQueue } from './adapters/sqs/sqs-job-queue';
 import { makeTelegramSender } from './adapters/telegram/factory';
-import { BotEnv, ConfigurationError, GeneratorEnv, QueueEnv, RelayEnv, TableEnv, TelegramLinkEnv, TelegramWebhookEnv, parseEnv } from './contracts/env';
-import type { JobStore } from './domain/job-store';
-import { systemClock, type AccountStore, type Clock, type EventPublisher, type JobQueue, type TelegramSender } from './domain/ports';
+import { BotEnv, ConfigurationError, CursorEnv, GeneratorEnv, QueueEnv, RelayEnv, TableEnv, TelegramLinkEnv, TelegramWebhookEnv, parseEnv } from './contracts/env';
+import {
+  systemClock,
+  type AccountStore,
+  type Clock,
+  type CodeStore,
+  type CursorCodec,
+  type EventPublisher,
+  type JobQueue,
+  type JobStore,
+  type TelegramSender,
+} from './domain/ports';
 import type { PipelineDeps } from './use-cases/pipeline';
 import { tracer } from './observability';
 
@@ -18,6 +29,8 @@ import { tracer } from './observability';
 export interface ApiDeps {
   accounts: AccountStore;
   jobs: JobStore;
+  codes: CodeStore;
+  cursors: CursorCodec;
   queue: JobQueue;
   clock: Clock;
 }
@@ -35,16 +48,27 @@ const productionBot = async (env: v.InferOutput<typeof BotEnv>): Promise<Telegra
     ...(env.TELEGRAM_API_ROOT ? { apiRoot: env.TELEGRAM_API_ROOT } : {}),
   });
 
-let tableDeps: { accounts: AccountStore; jobs: JobStore } | undefined;
+let tableDeps: { accounts: AccountStore; jobs: JobStore; codes: CodeStore } | undefined;
 
 /** The table's stores, built once per cold start. */
 export const productionTable = () => {
   if (tableDeps) return tableDeps;
   const env = parseEnv(TableEnv);
   const db = makeDocumentClient({}, (client) => tracer.captureAWSv3Client(client));
-  tableDeps = { accounts: new DynamoAccountStore(db, env.TABLE_NAME), jobs: new DynamoJobStore(db, env.TABLE_NAME) };
+  tableDeps = {
+    accounts: new DynamoAccountStore(db, env.TABLE_NAME),
+    jobs: new DynamoJobStore(db, env.TABLE_NAME),
+    codes: new DynamoCodeStore(db, env.TABLE_NAME),
+  };
   return tableDeps;
 };
+
+/**
+ * Listing cursors sealed with the key in the secret named by CURSOR_KEY_SECRET, read on the
+ * first cursor (only the listing route issues cursors, so the other routes need no secret).
+ */
+const productionCursors = (): CursorCodec =>
+  new AesGcmCursorCodec(async () => cursorKeyFromBase64(await secretString(parseEnv(CursorEnv).CURSOR_KEY_SECRET)));
 
 /** A queue that refuses to be used: for functions that have no business queueing. */
 const noQueue: JobQueue = {
@@ -57,7 +81,7 @@ const noQueue: JobQueue = {
 export const productionDeps = (): ApiDeps => {
   const queueUrl = process.env.QUEUE_URL;
   const queue = queueUrl ? new SqsJobQueue(tracer.captureAWSv3Client(makeSqsClient()), parseEnv(QueueEnv).QUEUE_URL) : noQueue;
-  return { ...productionTable(), queue, clock: systemClock };
+  return { ...productionTable(), cursors: productionCursors(), queue, clock: systemClock };
 };
 
 /** Production wiring of the generator: reads the bot token from Secrets Manager at cold start. */
@@ -65,6 +89,7 @@ export const productionPipelineDeps = async (): Promise<PipelineDeps> => {
   const env = parseEnv(GeneratorEnv);
   return {
     jobs: productionTable().jobs,
+    codes: productionTable().codes,
     queue: new SqsJobQueue(tracer.captureAWSv3Client(makeSqsClient()), env.QUEUE_URL),
     telegram: await productionBot(env),
     clock: systemClock,

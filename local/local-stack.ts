@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { DynamoAccountStore } from '../functions/adapters/dynamodb/account-store';
 import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
 import { DynamoJobStore } from '../functions/adapters/dynamodb/job-store';
+import { DynamoCodeStore } from '../functions/adapters/dynamodb/code-store';
+import { AesGcmCursorCodec } from '../functions/adapters/crypto/aes-gcm-cursor-codec';
+import { localCursorKey } from './cursor-key';
 import { logger } from '../functions/observability';
 import { BotApiTelegramSender } from '../functions/adapters/telegram/bot-api-sender';
 import { makeTelegramSender } from '../functions/adapters/telegram/factory';
@@ -119,6 +122,7 @@ export const startLocalPipeline = async (options: {
   const clock = options.clock ?? systemClock;
   const db = makeDocumentClient(localClientConfig(options.dynamoEndpoint));
   const jobs = new DynamoJobStore(db, options.tableName);
+  const codes = new DynamoCodeStore(db, options.tableName);
   const queue = new InProcessQueue({
     // The same settings as the generation queue and the generator's event source in AWS.
     visibilityTimeoutSeconds: GENERATION_VISIBILITY_TIMEOUT_SECONDS,
@@ -133,6 +137,7 @@ export const startLocalPipeline = async (options: {
   });
   const pipelineDeps: PipelineDeps = {
     jobs,
+    codes,
     queue,
     telegram: options.telegram,
     clock,
@@ -149,7 +154,14 @@ export const startLocalPipeline = async (options: {
   });
   await poller.start();
   return {
-    deps: { accounts: new DynamoAccountStore(db, options.tableName), jobs, queue, clock },
+    deps: {
+      accounts: new DynamoAccountStore(db, options.tableName),
+      jobs,
+      codes,
+      cursors: new AesGcmCursorCodec(localCursorKey(options.dataDir)),
+      queue,
+      clock,
+    },
     pipeline: { queue, bus, poller, telegram: options.telegram },
     stop: async () => {
       await queue.stop();

@@ -15,6 +15,7 @@ export const ENV = {
   TELEGRAM_API_ROOT: 'TELEGRAM_API_ROOT',
   TELEGRAM_BOT_USERNAME: 'TELEGRAM_BOT_USERNAME',
   TELEGRAM_MESSAGE_INTERVAL_MS: 'TELEGRAM_MESSAGE_INTERVAL_MS',
+  CURSOR_KEY_SECRET: 'CURSOR_KEY_SECRET',
 } as const;
 
 /** Environment of functions that queue pipeline work. */
@@ -42,6 +43,9 @@ export const TelegramWebhookEnv = v.object({
   ...BotEnv.entries,
   TELEGRAM_WEBHOOK_TOKEN_SECRET: v.pipe(v.string(), v.minLength(1)),
 });
+
+/** Environment of functions that issue listing cursors: the secret holding the cursor key (32 bytes, base64). */
+export const CursorEnv = v.object({ CURSOR_KEY_SECRET: v.pipe(v.string(), v.minLength(1)) });
 
 /** Environment of the outbox relay: the bus it publishes to. */
 export const RelayEnv = v.object({ EVENT_BUS_NAME: v.pipe(v.string(), v.minLength(1)) });

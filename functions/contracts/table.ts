@@ -1,13 +1,19 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+/** A code's stored status (the domain's AccessCodeStatus). */
+type AccessCodeStatus = 'active' | 'redeemed' | 'expired';
 
 /**
  * The one definition of the service's single DynamoDB table, used by the CDK stack, the local
- * stack and the tests alike. Every entity lives under `pk`/`sk`; `gsi1` serves the listings.
+ * stack and the tests alike. Every entity lives under `pk`/`sk`; `gsi1` serves the listings;
+ * `gsi2` lists a plan's codes by stored status (see `indexKeys.codeByStatus`).
  */
 export const TABLE_SCHEMA = {
   partitionKey: 'pk',
   sortKey: 'sk',
-  indexes: [{ indexName: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' }],
+  indexes: [
+    { indexName: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+    { indexName: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+  ],
   /** Epoch seconds after which DynamoDB may delete an item (idempotency records, link tokens). */
   timeToLiveAttribute: 'ttl',
 } as const;
@@ -44,6 +50,16 @@ export const indexKeys = {
   activeJob: (createdAt: string, jobId: string) => ({ gsi1pk: ACTIVE_JOBS_PARTITION, gsi1sk: `${createdAt}#${jobId}` }),
   /** A plan's codes in job then slot order. */
   planCode: (planId: string, jobId: string, slot: number) => ({ gsi1pk: planCodesPartition(planId), gsi1sk: planCodeSk(jobId, slot) }),
+  /**
+   * A plan's codes by stored status (gsi2). Active codes sort by expiry first (`expiryOrder`:
+   * no expiry sorts last), so "active at t" and "active but past expiry at t" are key ranges on
+   * either side of t; redeemed and expired codes sort by job then slot. A status change moves
+   * both keys in the same write that changes the status.
+   */
+  codeByStatus: (planId: string, status: AccessCodeStatus, jobId: string, slot: number, expiryOrder: string) => ({
+    gsi2pk: planStatusPartition(planId, status),
+    gsi2sk: status === 'active' ? activeCodeSk(expiryOrder, jobId, slot) : planCodeSk(jobId, slot),
+  }),
   /** A team's projects and tokens (admin listings). */
   teamMember: (teamId: string, sk: string) => ({ gsi1pk: `TEAM#${teamId}`, gsi1sk: sk }),
   /** A project's plans. */
@@ -56,6 +72,18 @@ export const ACTIVE_JOBS_PARTITION = 'JOBS#ACTIVE';
 export const planCodesPartition = (planId: string) => `PLAN#${planId}`;
 /** The gsi1 sort key of a plan's code; `planCodeSk(jobId, '')` is the prefix of a job's codes. */
 export const planCodeSk = (jobId: string, slot: number | '') => `CODE#${jobId}#${slot === '' ? '' : String(slot).padStart(6, '0')}`;
+
+/** The gsi2 partition of a plan's codes in one stored status. */
+export const planStatusPartition = (planId: string, status: AccessCodeStatus) => `PLAN#${planId}#${status.toUpperCase()}`;
+/** The gsi2 sort key of an active code: its expiry instant (or `NO_EXPIRY`), then job and slot. */
+export const activeCodeSk = (expiryOrder: string, jobId: string, slot: number) => `${expiryOrder}#${jobId}#${String(slot).padStart(6, '0')}`;
+/**
+ * Sorts after every active sort key of expiry `instant` and before those of any later instant
+ * ('~' is above every character of ids and digits): `gsi2sk <= expiryBound(t)` ⇔ expiry <= t.
+ */
+export const expiryBound = (instant: string) => `${instant}#~`;
+/** Sorts after every key that starts with `prefix` (ids, digits and '#' all sort below '~'). */
+export const prefixEnd = (prefix: string) => `${prefix}~`;
 
 /** The CreateTable request for the local stack and the tests (CDK builds the same from TABLE_SCHEMA). */
 export const createTableInput = (tableName: string): CreateTableCommandInput => {

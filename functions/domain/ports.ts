@@ -1,6 +1,9 @@
 import type { Tier } from './cost';
 import type { EventEnvelope } from '../contracts/events';
 import type { PipelineMessage } from '../contracts/queue-messages';
+import type { AccessCodeRecord, AccessCodeStatus } from './access-code-record';
+import type { CodeGenerator } from './access-codes';
+import type { Job, JobFailure } from './jobs';
 import type { ApiToken, Plan, Project, Team } from './model';
 
 /** Reads of the account data (teams, projects, plans, tokens, usage) the API needs. */
@@ -83,3 +86,115 @@ export interface TelegramLinkStore {
    */
   useLinkToken(tokenHash: string, chatId: string, now: Date): Promise<{ link: TelegramLinkToken; repeated: boolean } | undefined>;
 }
+
+/** The Idempotency-Key of a request, scoped to the caller's team. */
+export interface IdempotencyClaim {
+  teamId: string;
+  key: string;
+  /** Hash of the request body: the same key with another body is refused. */
+  requestHash: string;
+  /** The claim is honoured until then. */
+  expiresAt: Date;
+}
+
+/** What creating a job under an Idempotency-Key found. */
+export type CreateJobResult =
+  | { outcome: 'created' }
+  | { outcome: 'replayed'; jobId: string }
+  | { outcome: 'key-reused' };
+
+/** Storage of the job aggregate: its lifecycle, progress counters and delivery lease. */
+export interface JobStore {
+  /** Writes a new job, atomically with its idempotency claim when there is one. */
+  createJob(job: Job, claim?: IdempotencyClaim): Promise<CreateJobResult>;
+  /** The job (strongly consistent), or undefined; `countStored` tells its progress while generating. */
+  getJob(jobId: string): Promise<Job | undefined>;
+  /** queued → processing; a no-op otherwise. */
+  markProcessing(jobId: string, now: Date): Promise<void>;
+  /** Codes stored so far for a job (strongly consistent). */
+  countStored(jobId: string): Promise<number>;
+  /**
+   * Marks the batch generated and commits its access_code.generated event in one transaction.
+   * True for the one caller that did it; false when it was done before or the job ended.
+   */
+  markGenerated(jobId: string, event: EventEnvelope, now: Date): Promise<boolean>;
+  /** Takes the delivery lease of a generated, unfinished job; undefined when someone else holds it. */
+  acquireDeliveryLease(jobId: string, owner: string, until: Date, now: Date): Promise<Job | undefined>;
+  /** Records delivery progress under the lease; false when the lease was lost. */
+  recordDelivered(jobId: string, owner: string, deliveredCount: number, now: Date): Promise<boolean>;
+  /** Gives the lease back (so that the next delivery message can take it at once). */
+  releaseLease(jobId: string, owner: string): Promise<void>;
+  /** processing → completed under the lease. */
+  completeJob(jobId: string, owner: string, now: Date): Promise<boolean>;
+  /** queued|processing → failed; false when the job had already ended. */
+  failJob(jobId: string, failure: JobFailure, now: Date): Promise<boolean>;
+  /** Jobs not yet completed or failed, oldest first, up to `limit`. */
+  activeJobs(limit: number): Promise<Job[]>;
+  /**
+   * Notes that the sweeper pushed the job on: the `streak` of pushes without progress and the
+   * job's `updatedAt` it saw (progress moves `updatedAt`, a push does not).
+   */
+  recordRequeue(jobId: string, now: Date, streak: number, seenUpdatedAt: string): Promise<void>;
+}
+
+/** What a listing of a plan's codes is restricted to; `asOf` is the instant statuses are judged at. */
+export interface CodeFilter {
+  jobId?: string;
+  status?: AccessCodeStatus;
+  asOf: Date;
+}
+
+/**
+ * Where a listing stopped: which part of the listing (see `statusParts`) and the index position
+ * of the last code read in it. Never a code; sealed into an opaque cursor before it leaves.
+ */
+export interface CodePosition {
+  part: number;
+  after: string | null;
+}
+
+/** A page of codes and where the next one starts (null at the end). */
+export interface CodePage {
+  codes: AccessCodeRecord[];
+  next: CodePosition | null;
+}
+
+/** Storage of the access codes: generation writes them, listing, redemption and expiry read and move them. */
+export interface CodeStore {
+  /**
+   * Stores one code per slot not yet filled, each unique service-wide (a collision draws a new
+   * code). Slots filled before (a redelivered chunk) are left alone and not counted again.
+   * Returns how many slots this call filled.
+   */
+  storeCodes(job: Job, slots: readonly number[], generate: CodeGenerator, now: Date): Promise<number>;
+  /** The job's codes in slot order from slot `fromSlot` on (strongly consistent). */
+  jobCodes(jobId: string, fromSlot?: number, limit?: number): Promise<Array<{ slot: number; code: string }>>;
+  /**
+   * A page of a plan's codes, optionally of one job and/or one status as shown at `asOf`
+   * (`codeStatusAt`). Every call reads a bounded number of items whatever the filter: the page
+   * may be short, with a `next` position, when the bound is reached. Orders:
+   * no status: job then slot; `active`: expiry (soonest first, no expiry last) then job, slot;
+   * `redeemed`: job then slot; `expired`: codes marked expired (job, slot), then active codes
+   * past their expiry (expiry, job, slot). Throws `InvalidCursorError` for a position that does
+   * not belong to this filter.
+   */
+  listCodes(planId: string, filter: CodeFilter, page: { limit: number; after?: CodePosition }): Promise<CodePage>;
+  /** One code by its canonical form (strongly consistent), or undefined. */
+  getCode(code: string): Promise<AccessCodeRecord | undefined>;
+  /**
+   * active → expired for a code whose expiry has passed at `now`, in one conditional write that
+   * also moves its listing index keys; false when it is not (or no longer) such a code.
+   */
+  expireCode(code: string, now: Date): Promise<boolean>;
+}
+
+/** Seals listing positions into opaque, tamper-evident cursors bound to what they were issued for. */
+export interface CursorCodec {
+  /** An opaque cursor for `position`, valid only with the same `context`. */
+  seal(position: unknown, context: string): Promise<string>;
+  /** The position sealed into `cursor` with `context`; undefined for any other string. */
+  open(cursor: string, context: string): Promise<unknown>;
+}
+
+/** A cursor this listing did not issue (malformed, tampered with, or issued for another listing). */
+export class InvalidCursorError extends Error {}

@@ -4,7 +4,7 @@ import { previewCost, type CostPreview } from '../domain/cost';
 import { IdempotencyKeyReusedError, ResourceNotFoundError, ValidationFailedError } from '../domain/errors';
 import { expiryInstant, type ExpiryRequest } from '../domain/expiry';
 import { newId } from '../domain/ids';
-import type { JobStore } from '../domain/job-store';
+import type { JobStore } from '../domain/ports';
 import { newQueuedJob, type ExportType, type Job } from '../domain/jobs';
 import type { Principal } from '../domain/model';
 import type { AccountReader, Clock, JobQueue } from '../domain/ports';

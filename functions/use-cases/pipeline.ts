@@ -4,7 +4,7 @@ import { toCsv } from '../domain/csv';
 import { DeliveryRefusedError, DeliveryThrottledError } from '../domain/errors';
 import { EVENT_API_VERSION, type AccessCodeGeneratedData, type EventEnvelope } from '../contracts/events';
 import { newId } from '../domain/ids';
-import type { JobStore } from '../domain/job-store';
+import type { CodeStore, JobStore } from '../domain/ports';
 import { chunkSlots, isTerminal, type Job } from '../domain/jobs';
 import type { Clock, JobQueue, TelegramSender } from '../domain/ports';
 import type { PipelineMessage } from '../contracts/queue-messages';
@@ -13,6 +13,7 @@ import { logger } from '../observability';
 /** Dependencies of the generator. */
 export interface PipelineDeps {
   jobs: JobStore;
+  codes: CodeStore;
   queue: JobQueue;
   telegram: TelegramSender;
   clock: Clock;
@@ -68,7 +69,7 @@ export const generateChunk = async (deps: PipelineDeps, jobId: string, chunk: nu
   if (!job || isTerminal(job.status)) return;
   if (job.status === 'queued') await deps.jobs.markProcessing(jobId, deps.clock.now());
   if (!job.generatedAt) {
-    await deps.jobs.storeCodes(job, chunkSlots(job.quantity, chunk), deps.generateCode ?? randomCode, deps.clock.now());
+    await deps.codes.storeCodes(job, chunkSlots(job.quantity, chunk), deps.generateCode ?? randomCode, deps.clock.now());
     if ((await deps.jobs.countStored(jobId)) < job.quantity) return;
     const now = deps.clock.now();
     await deps.jobs.markGenerated(jobId, generatedEvent(job, now), now);
@@ -139,7 +140,7 @@ export const deliverJob = async (deps: PipelineDeps, jobId: string, invocation: 
 
   try {
     if (job.exportType === 'file') {
-      const codes = await deps.jobs.jobCodes(jobId);
+      const codes = await deps.codes.jobCodes(jobId);
       const document = { filename: `access-codes-${job.batchId}.csv`, content: codesCsv(job, codes), caption: fileCaption(job) };
       if (!(await sendPaced(() => deps.telegram.sendDocument(job.telegramChatId, document)))) return;
       await deps.jobs.completeJob(jobId, owner, deps.clock.now());
@@ -148,7 +149,7 @@ export const deliverJob = async (deps: PipelineDeps, jobId: string, invocation: 
 
     let delivered = job.deliveredCount;
     while (delivered < job.quantity) {
-      const codes = await deps.jobs.jobCodes(jobId, delivered, 100);
+      const codes = await deps.codes.jobCodes(jobId, delivered, 100);
       if (codes.length === 0) throw new Error(`job ${jobId} is marked generated but has no code from slot ${delivered}`);
       for (const { slot, code } of codes) {
         if (invocation.remainingMs() < SAFETY_MARGIN_MS) return await handOver();

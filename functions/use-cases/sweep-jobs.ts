@@ -1,4 +1,4 @@
-import type { JobStore } from '../domain/job-store';
+import type { JobStore } from '../domain/ports';
 import type { Job } from '../domain/jobs';
 import type { Clock, JobQueue } from '../domain/ports';
 import type { PipelineMessage } from '../contracts/queue-messages';

@@ -1,6 +1,7 @@
 import { CODE_ALPHABET, randomCode } from '../../functions/domain/access-codes';
 import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
-import { InvalidCursorError } from '../../functions/domain/job-store';
+import { DynamoCodeStore } from '../../functions/adapters/dynamodb/code-store';
+import { InvalidCursorError, type CodePosition } from '../../functions/domain/ports';
 import { getJobStatus } from '../../functions/use-cases/jobs-and-codes';
 import { generatedEvent } from '../../functions/use-cases/pipeline';
 import { createTestTable, type TestTable } from '../support/dynamodb';
@@ -8,9 +9,11 @@ import { queuedJob } from '../support/jobs';
 
 let table: TestTable;
 let jobs: DynamoJobStore;
+let codes: DynamoCodeStore;
 beforeAll(async () => {
   table = await createTestTable();
   jobs = new DynamoJobStore(table.db, table.tableName);
+  codes = new DynamoCodeStore(table.db, table.tableName);
 });
 afterAll(async () => table.drop());
 
@@ -47,13 +50,13 @@ describe('storing codes', () => {
   test('fills every slot once with a unique code, and a redelivered chunk changes nothing', async () => {
     const job = queuedJob({ quantity: 300 });
     await jobs.createJob(job);
-    expect(await jobs.storeCodes(job, slots(250), randomCode, now())).toBe(250);
-    expect(await jobs.storeCodes(job, slots(50, 250), randomCode, now())).toBe(50);
-    const before = await jobs.jobCodes(job.id);
+    expect(await codes.storeCodes(job, slots(250), randomCode, now())).toBe(250);
+    expect(await codes.storeCodes(job, slots(50, 250), randomCode, now())).toBe(50);
+    const before = await codes.jobCodes(job.id);
 
-    expect(await jobs.storeCodes(job, slots(250), randomCode, now())).toBe(0);
+    expect(await codes.storeCodes(job, slots(250), randomCode, now())).toBe(0);
     expect(await jobs.countStored(job.id)).toBe(300);
-    const after = await jobs.jobCodes(job.id);
+    const after = await codes.jobCodes(job.id);
     expect(after).toEqual(before);
     expect(after.map((c) => c.slot)).toEqual(slots(300));
     expect(new Set(after.map((c) => c.code)).size).toBe(300);
@@ -65,12 +68,12 @@ describe('storing codes', () => {
     const job = queuedJob({ quantity: 200 });
     await jobs.createJob(job);
     const counts = await Promise.all([
-      jobs.storeCodes(job, slots(200), randomCode, now()),
-      jobs.storeCodes(job, slots(200), randomCode, now()),
+      codes.storeCodes(job, slots(200), randomCode, now()),
+      codes.storeCodes(job, slots(200), randomCode, now()),
     ]);
     expect(counts[0]! + counts[1]!).toBe(200);
     expect(await jobs.countStored(job.id)).toBe(200);
-    expect(new Set((await jobs.jobCodes(job.id)).map((c) => c.code)).size).toBe(200);
+    expect(new Set((await codes.jobCodes(job.id)).map((c) => c.code)).size).toBe(200);
   });
 
   test('draws again on collision, so codes stay unique service-wide even in a tiny code space', async () => {
@@ -84,9 +87,9 @@ describe('storing codes', () => {
     const b = queuedJob({ quantity: 500, planId: 'pln_tiny' });
     await jobs.createJob(a);
     await jobs.createJob(b);
-    await Promise.all([jobs.storeCodes(a, slots(250), tiny, now()), jobs.storeCodes(b, slots(250), tiny, now())]);
-    await Promise.all([jobs.storeCodes(a, slots(250, 250), tiny, now()), jobs.storeCodes(b, slots(250, 250), tiny, now())]);
-    const all = [...(await jobs.jobCodes(a.id)), ...(await jobs.jobCodes(b.id))].map((c) => c.code);
+    await Promise.all([codes.storeCodes(a, slots(250), tiny, now()), codes.storeCodes(b, slots(250), tiny, now())]);
+    await Promise.all([codes.storeCodes(a, slots(250, 250), tiny, now()), codes.storeCodes(b, slots(250, 250), tiny, now())]);
+    const all = [...(await codes.jobCodes(a.id)), ...(await codes.jobCodes(b.id))].map((c) => c.code);
     expect(all).toHaveLength(1000);
     expect(new Set(all).size).toBe(1000);
     expect(draws).toBeGreaterThan(1000);
@@ -144,38 +147,42 @@ describe('listing codes', () => {
     const other = queuedJob({ quantity: 20, planId: 'pln_list' });
     for (const j of [job, other]) {
       await jobs.createJob(j);
-      await jobs.storeCodes(j, slots(j.quantity), randomCode, now());
+      await codes.storeCodes(j, slots(j.quantity), randomCode, now());
     }
     const seen: string[] = [];
-    let cursor: string | undefined;
+    let after: CodePosition | undefined;
     let pages = 0;
     do {
-      const page = await jobs.listCodes('pln_list', { jobId: job.id, asOf: now() }, { limit: 100, ...(cursor ? { cursor } : {}) });
+      const page = await codes.listCodes('pln_list', { jobId: job.id, asOf: now() }, { limit: 100, ...(after ? { after } : {}) });
       seen.push(...page.codes.map((c) => c.code));
-      cursor = page.nextCursor ?? undefined;
+      after = page.next ?? undefined;
       pages++;
-    } while (cursor);
+    } while (after);
     expect(pages).toBe(3);
     expect(new Set(seen).size).toBe(230);
-    expect(seen.sort()).toEqual((await jobs.jobCodes(job.id)).map((c) => c.code).sort());
+    expect(seen.sort()).toEqual((await codes.jobCodes(job.id)).map((c) => c.code).sort());
 
-    expect((await jobs.listCodes('pln_list', { asOf: now() }, { limit: 500 })).codes).toHaveLength(250);
-    expect((await jobs.listCodes('pln_list', { status: 'redeemed', asOf: now() }, { limit: 500 })).codes).toHaveLength(0);
+    expect((await codes.listCodes('pln_list', { asOf: now() }, { limit: 500 })).codes).toHaveLength(250);
+    expect((await codes.listCodes('pln_list', { status: 'redeemed', asOf: now() }, { limit: 500 })).codes).toHaveLength(0);
   });
 
   test('filters by the status as shown: past its expiry an active code is expired', async () => {
     const job = queuedJob({ quantity: 3, planId: 'pln_expiry', expiresAt: '2026-12-01T00:00:00.000Z' });
     await jobs.createJob(job);
-    await jobs.storeCodes(job, slots(3), randomCode, now());
+    await codes.storeCodes(job, slots(3), randomCode, now());
     const list = (status: 'active' | 'expired', asOf: string) =>
-      jobs.listCodes('pln_expiry', { status, asOf: new Date(asOf) }, { limit: 10 }).then((page) => page.codes.length);
+      codes.listCodes('pln_expiry', { status, asOf: new Date(asOf) }, { limit: 10 }).then((page) => page.codes.length);
     expect([await list('active', '2026-11-30T23:59:59Z'), await list('expired', '2026-11-30T23:59:59Z')]).toEqual([3, 0]);
     expect([await list('active', '2026-12-01T00:00:00Z'), await list('expired', '2026-12-01T00:00:00Z')]).toEqual([0, 3]);
   });
 
-  test('refuses a cursor it did not issue', async () => {
-    await expect(jobs.listCodes('pln_list', { asOf: now() }, { limit: 10, cursor: 'garbage' })).rejects.toBeInstanceOf(InvalidCursorError);
-    const forged = Buffer.from(JSON.stringify({ gsi1pk: 'PLAN#pln_other', gsi1sk: 'CODE#', pk: 'x', sk: 'y' })).toString('base64url');
-    await expect(jobs.listCodes('pln_list', { asOf: now() }, { limit: 10, cursor: forged })).rejects.toBeInstanceOf(InvalidCursorError);
+  test('refuses a position that does not belong to the listing', async () => {
+    const list = (after: CodePosition, filter: { jobId?: string; status?: 'expired' } = {}) =>
+      codes.listCodes('pln_list', { ...filter, asOf: now() }, { limit: 10, after });
+    await expect(list({ part: 2, after: null }, { status: 'expired' })).rejects.toBeInstanceOf(InvalidCursorError);
+    await expect(list({ part: -1, after: null })).rejects.toBeInstanceOf(InvalidCursorError);
+    await expect(list({ part: 0, after: 'ZZZ' })).rejects.toBeInstanceOf(InvalidCursorError);
+    await expect(list({ part: 0, after: '' })).rejects.toBeInstanceOf(InvalidCursorError);
+    await expect(list({ part: 0, after: 'CODE#mjb_other#000001' }, { jobId: 'mjb_this' })).rejects.toBeInstanceOf(InvalidCursorError);
   });
 });

@@ -1,4 +1,5 @@
 import type { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
+import type { DynamoCodeStore } from '../../functions/adapters/dynamodb/code-store';
 import type { PipelineMessage } from '../../functions/contracts/queue-messages';
 import { CHUNK_SIZE } from '../../functions/domain/jobs';
 import { STALE_AFTER_MS, sweepJobs } from '../../functions/use-cases/sweep-jobs';
@@ -42,7 +43,8 @@ afterAll(async () => {
 });
 
 const jobs = () => harness.deps.jobs as DynamoJobStore;
-const crash = (...args: Parameters<typeof injectCrash<DynamoJobStore>>): CrashInjection => {
+const codes = () => harness.deps.codes as DynamoCodeStore;
+const crash = <T extends DynamoJobStore | DynamoCodeStore>(...args: Parameters<typeof injectCrash<T>>): CrashInjection => {
   const injection = injectCrash(...args);
   undo.push(injection.restore);
   return injection;
@@ -136,7 +138,7 @@ describe('a crash between two steps, then the queue redelivers the message', () 
   });
 
   test('after storing the codes, before counting them', async () => {
-    const crashed = crash(jobs(), 'storeCodes', 'after');
+    const crashed = crash(codes(), 'storeCodes', 'after');
     const jobId = await start(fileJob(60));
     const stalled = await settledView(jobId);
     expect(crashed.crashes()).toBe(1);
@@ -147,7 +149,7 @@ describe('a crash between two steps, then the queue redelivers the message', () 
   });
 
   test('after storing each chunk of a two-chunk job, then both redelivered at once', async () => {
-    const crashed = crash(jobs(), 'storeCodes', 'after', [1, 2]);
+    const crashed = crash(codes(), 'storeCodes', 'after', [1, 2]);
     const jobId = await start(fileJob(CHUNK_SIZE + 10));
     const stalled = await settledView(jobId);
     expect(crashed.crashes()).toBe(2);

@@ -111,7 +111,7 @@ describe('a messages job across invocations and Telegram trouble', () => {
     const telegram = harness.pipeline.telegram;
     const counting = { sendDocument: telegram.sendDocument.bind(telegram), sendMessage: (chat: string, text: string) => (sends++, telegram.sendMessage(chat, text)) };
     const invocation = { remainingMs: () => (sends < 4 ? 60_000 : SAFETY_MARGIN_MS - 1) };
-    const deps = { jobs: harness.deps.jobs, queue, telegram: counting, clock: harness.clock, messageIntervalMs: 5 };
+    const deps = { jobs: harness.deps.jobs, codes: harness.deps.codes, queue, telegram: counting, clock: harness.clock, messageIntervalMs: 5 };
     await deliverJob(deps, jobId, invocation);
     expect(fake.messagesTo(creator.chatId)).toHaveLength(4);
     expect((await harness.call('GET', `/v1/jobs/${jobId}`, { token: creator.token })).body.data).toMatchObject({ status: 'processing', delivered_count: 4 });

@@ -1,4 +1,6 @@
 import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
+import { DynamoCodeStore } from '../../functions/adapters/dynamodb/code-store';
+import { AesGcmCursorCodec, randomCursorKey } from '../../functions/adapters/crypto/aes-gcm-cursor-codec';
 import { systemClock, type Clock } from '../../functions/domain/ports';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,6 +70,8 @@ export const startTestApi = async (table: TestTable, clock: Clock = systemClock,
     localHandlers({
       accounts: table.accounts,
       jobs: new DynamoJobStore(table.db, table.tableName),
+      codes: new DynamoCodeStore(table.db, table.tableName),
+      cursors: new AesGcmCursorCodec(randomCursorKey()),
       queue: new InProcessQueue(),
       clock,
       telegram: new OutboxTelegramSender(mkdtempSync(join(tmpdir(), 'memberpass-api-'))),

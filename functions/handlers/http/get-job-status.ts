@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import type { JobStore } from '../../domain/job-store';
+import type { JobStore } from '../../domain/ports';
 import type { AccountReader } from '../../domain/ports';
 import { httpRoute } from '../../adapters/http/http-api';
 import { parseWith, resourceId } from '../../adapters/http/validation';

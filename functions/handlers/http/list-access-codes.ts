@@ -1,6 +1,5 @@
 import * as v from 'valibot';
-import type { JobStore } from '../../domain/job-store';
-import type { AccountReader, Clock } from '../../domain/ports';
+import type { AccountReader, Clock, CodeStore, CursorCodec } from '../../domain/ports';
 import { httpRoute } from '../../adapters/http/http-api';
 import { parseWith, resourceId } from '../../adapters/http/validation';
 import { listAccessCodes } from '../../use-cases/jobs-and-codes';
@@ -26,7 +25,7 @@ export const ListAccessCodesQuery = v.object({
 });
 
 /** list_access_codes over HTTP: `GET /v1/plans/{plan_id}/access-codes`. */
-export const makeHandler = (deps: { accounts: AccountReader; jobs: JobStore; clock: Clock }) =>
+export const makeHandler = (deps: { accounts: AccountReader; codes: CodeStore; cursors: CursorCodec; clock: Clock }) =>
   httpRoute(deps, {
     abilities: ['project-access-code:view-any'],
     run: ({ principal, event }) => {
