@@ -129,6 +129,26 @@ export const redeemedEvent = (
   },
 });
 
+/**
+ * A stored answer in the answer's own field order: a store may give a map back in any order,
+ * and a retry must read exactly like the first answer.
+ */
+export const storedAnswer = (stored: RedemptionAnswer): RedemptionAnswer => ({
+  subscription_id: stored.subscription_id,
+  plan_id: stored.plan_id,
+  subscriber_id: stored.subscriber_id,
+  access_code: stored.access_code,
+  redeemed_at: stored.redeemed_at,
+  billing: {
+    period: stored.billing.period,
+    redemption_number: stored.billing.redemption_number,
+    free_allotment: stored.billing.free_allotment,
+    overage: stored.billing.overage,
+    unit_price: stored.billing.unit_price,
+    currency: stored.billing.currency,
+  },
+});
+
 /** What a subscription shows (`GET /v1/subscriptions/{id}`): the answer that created it. */
 export const subscriptionView = (subscription: Subscription): RedemptionAnswer => subscription.answer;
 

@@ -23,6 +23,7 @@ import {
   isBillable,
   redeemedEvent,
   redemptionBilling,
+  storedAnswer,
   type BillingRecord,
   type BillingState,
   type Redemption,
@@ -184,7 +185,7 @@ export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
     if (code.status === 'redeemed') {
       const redemption = await this.get(redemptionKeys.redemption(request.code));
       return redemption && redemption.subscriber_id === request.subscriberId
-        ? { outcome: 'replayed', answer: redemption.answer as RedemptionAnswer }
+        ? { outcome: 'replayed', answer: storedAnswer(redemption.answer) }
         : { outcome: 'already-redeemed' };
     }
     if (isExpiredAt(code, now)) return { outcome: 'expired' };
@@ -314,7 +315,7 @@ export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
       teamId: item.team_id,
       subscriberId: item.subscriber_id,
       redemptionId: item.redemption_id,
-      answer: item.answer,
+      answer: storedAnswer(item.answer),
     };
   }
 
