@@ -17,9 +17,9 @@ export interface RedeemAccessCodeResult {
   data: RedemptionAnswer;
   /** False when the same subscriber had redeemed the code before (the stored answer). */
   created: boolean;
-  /** True when this redemption is billed (a billing record was committed with it). */
+  /** True when this call committed a billed redemption (a billing record with it): the overage metric. */
   billed: boolean;
-  /** Commit attempts this call needed (1 without contention). */
+  /** Commit attempts this call needed (1 without contention; 1 for a replay). */
   attempts: number;
 }
 
