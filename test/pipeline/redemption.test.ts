@@ -25,6 +25,8 @@ afterAll(async () => table.drop());
 beforeEach(() => clock.set(new Date('2026-11-21T12:00:00.000Z')));
 
 type Team = Awaited<ReturnType<typeof redemptionTeam>>;
+/** Headroom for the races on a loaded machine (DynamoDB Local shared by the whole run); nothing here is timed. */
+const RACE_TIMEOUT_MS = 240_000;
 const redeem = (team: Team, code: string, subscriberId: string) => redeemAccessCode(deps, team.principal, { code, subscriber_id: subscriberId });
 
 /** Settled redemptions by outcome: the answers, and the error codes of the refusals. */
@@ -78,7 +80,7 @@ describe('redeeming a code', () => {
     expect((await itemsOf('subscription')).filter((item) => item.project_id === team.projectId)).toHaveLength(1);
     const stored = (await table.db.send(new GetCommand({ TableName: table.tableName, Key: keys.code(code!), ConsistentRead: true }))).Item!;
     expect(stored).toMatchObject({ status: 'redeemed', subscription_id: answers[0]!.data.subscription_id });
-  });
+  }, RACE_TIMEOUT_MS);
 
   test('25 distinct codes redeemed concurrently with 10 free left bill exactly 15, numbered 1..25 once each', async () => {
     const team = await redemptionTeam(table, { freeAllotment: 10, unitPriceMinor: 3, currency: 'USD' }, 'cus_test');
@@ -108,7 +110,7 @@ describe('redeeming a code', () => {
 
     const attempts = answers.map((a) => a.attempts);
     console.log(`25-way race: ${wallMs.toFixed(0)} ms wall, attempts total ${attempts.reduce((s, n) => s + n, 0)}, max ${Math.max(...attempts)}`);
-  });
+  }, RACE_TIMEOUT_MS);
 
   test('the same subscriber retrying gets the same answer, with one event and one billing record', async () => {
     const team = await redemptionTeam(table, { freeAllotment: 0, unitPriceMinor: 5, currency: 'EUR' }, 'cus_retry');
