@@ -111,3 +111,26 @@ export const createTableInput = (tableName: string): CreateTableCommandInput => 
     StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
   };
 };
+
+/** Keys of redemptions and what they create (kept apart from `keys` so that merges stay simple). */
+export const redemptionKeys = {
+  /** A subscription, by its id. */
+  subscription: (subscriptionId: string) => ({ pk: `SUB#${subscriptionId}`, sk: 'SUB' }),
+  /** The redemption of a code, next to the code: at most one per code, found from the code alone. */
+  redemption: (code: string) => ({ pk: `CODE#${code}`, sk: 'REDEMPTION' }),
+  /** The billing record of a billed redemption, by the redemption's id (the meter event identifier). */
+  billingRecord: (redemptionId: string) => ({ pk: `BILLING#${redemptionId}`, sk: 'BILLING' }),
+} as const;
+
+/**
+ * `gsi1` keys of a billing record: a project's records by period. Records kept pending (no
+ * Stripe customer) sit in a partition of their own, so that sending them once a customer is set
+ * reads only them.
+ */
+export const billingIndexKeys = (projectId: string, period: string, redemptionId: string, pending: boolean) => ({
+  gsi1pk: billingPartition(projectId, pending),
+  gsi1sk: `${period}#${redemptionId}`,
+});
+
+/** The gsi1 partition of a project's billing records, pending or not. */
+export const billingPartition = (projectId: string, pending: boolean) => `BILLING#${projectId}${pending ? '#PENDING' : ''}`;

@@ -10,6 +10,7 @@ export const ID_PREFIX = {
   batch: 'btc',
   event: 'evt',
   subscription: 'sub',
+  redemption: 'rdm',
   user: 'usr',
 } as const;
 

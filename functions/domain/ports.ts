@@ -5,6 +5,7 @@ import type { AccessCodeRecord, AccessCodeStatus } from './access-code-record';
 import type { CodeGenerator } from './access-codes';
 import type { Job, JobFailure } from './jobs';
 import type { ApiToken, Plan, Project, Team } from './model';
+import type { BillingRecord, Redemption, RedemptionAnswer, Subscription } from './redemption';
 
 /** Reads of the account data (teams, projects, plans, tokens, usage) the API needs. */
 export interface AccountReader {
@@ -198,3 +199,71 @@ export interface CursorCodec {
 
 /** A cursor this listing did not issue (malformed, tampered with, or issued for another listing). */
 export class InvalidCursorError extends Error {}
+
+/** A code as redemption first looks it up: enough to find its plan, never its status. */
+export interface RedeemableCode {
+  code: string;
+  planId: string;
+  projectId: string;
+  teamId: string;
+  jobId: string;
+}
+
+/** What one redemption commit needs: the code, who redeems it, and the plan and project read for it. */
+export interface RedemptionRequest {
+  /** Canonical form. */
+  code: string;
+  subscriberId: string;
+  plan: Pick<Plan, 'id' | 'teamId' | 'projectId'>;
+  /** Its tier decides the billing; its Stripe customer (or none) goes on the billing record. */
+  project: Pick<Project, 'id' | 'tier' | 'stripeCustomerId'>;
+  /** Read at each attempt: the redemption time is the commit's. */
+  clock: Clock;
+}
+
+/** What a redemption commit found. */
+export type RedemptionOutcome =
+  | { outcome: 'redeemed'; redemption: Redemption; attempts: number }
+  /** The same subscriber redeemed this code before: the stored answer. */
+  | { outcome: 'replayed'; answer: RedemptionAnswer }
+  | { outcome: 'already-redeemed' }
+  | { outcome: 'expired' }
+  /** Unknown, of another team or plan, or of a job that has not finished generating. */
+  | { outcome: 'not-found' };
+
+/** Redemptions of access codes and the subscriptions they create (DynamoDB). */
+export interface RedemptionStore {
+  /** The code's plan and team, or undefined when there is no such code. */
+  findCode(code: string): Promise<RedeemableCode | undefined>;
+  /**
+   * Redeems the code in one commit: the code, the period's counter (which decides the billing),
+   * the subscription, the redemption with its answer, its billing record when billed and its
+   * access_code.redeemed event. Retries contention itself, a bounded number of times.
+   */
+  redeem(request: RedemptionRequest): Promise<RedemptionOutcome>;
+  getSubscription(subscriptionId: string): Promise<Subscription | undefined>;
+}
+
+/**
+ * The billing records of billed redemptions, as the billing consumer and the admin's usage
+ * report see them. Every mark is idempotent and conditional: a redemption never committed
+ * cannot be marked, and `billed` is final.
+ */
+export interface BillingRecords {
+  isBilled(redemptionId: string): Promise<boolean>;
+  markBilled(ref: UsageRef, at: Date): Promise<void>;
+  markPending(ref: UsageRef, at: Date): Promise<void>;
+  markFailed(ref: UsageRef, reason: string, at: Date): Promise<void>;
+  /** The project's records kept pending (no Stripe customer), oldest period first. */
+  pendingForProject(projectId: string): Promise<BillingRecord[]>;
+  /** A project's billing records of one period. */
+  billingRecords(projectId: string, period: string): Promise<BillingRecord[]>;
+}
+
+/** Which redemption a billing mark is about (the billing consumer's `UsageRef`). */
+export interface UsageRef {
+  redemptionId: string;
+  projectId: string;
+  /** `YYYY-MM`. */
+  period: string;
+}

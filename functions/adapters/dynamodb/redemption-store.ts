@@ -1,0 +1,420 @@
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { outboxItem } from '../../contracts/outbox';
+import { billingIndexKeys, billingPartition, keys, redemptionKeys } from '../../contracts/table';
+import { billingPeriodOf } from '../../domain/billing-period';
+import { newId } from '../../domain/ids';
+import type {
+  BillingRecords,
+  RedeemableCode,
+  RedemptionOutcome,
+  RedemptionRequest,
+  RedemptionStore,
+  UsageRef,
+} from '../../domain/ports';
+import {
+  isBillable,
+  redeemedEvent,
+  redemptionBilling,
+  storedAnswer,
+  type BillingRecord,
+  type BillingState,
+  type Redemption,
+  type RedemptionAnswer,
+  type Subscription,
+} from '../../domain/redemption';
+import { maskCode } from '../../domain/access-codes';
+import type { AccessCodeRecord } from '../../domain/access-code-record';
+import { codeStatusChange } from './code-store';
+
+type Item = Record<string, any>;
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/**
+ * Attempts at one redemption commit before giving up. Each attempt that loses a race lost it to
+ * a redemption that committed, so N concurrent redemptions of one project need at most N
+ * attempts in the worst order; the bound is well above what the tests' 25-way race needs.
+ */
+export const MAX_REDEEM_ATTEMPTS = 60;
+/** Backoff after a lost race: full jitter over [0, min(cap, base·2^attempt)) ms. */
+const BACKOFF_BASE_MS = 4;
+const BACKOFF_CAP_MS = 150;
+
+/** Positions in the redemption transaction (cancellation reasons come in the same order). */
+const CODE = 0;
+const JOB = 1;
+const COUNTER = 2;
+
+/** What the code's status transition writes besides the status. */
+export interface CodeRedemptionFields {
+  teamId: string;
+  planId: string;
+  subscriptionId: string;
+  redemptionId: string;
+  redeemedAt: string;
+}
+
+/**
+ * The code's part of the redemption commit: active → redeemed, only while it is active, not
+ * expired at `redeemedAt` (judged on `expires_at` itself, whether or not a sweep has marked it),
+ * and of the plan and team the caller was allowed to see. When the listing index by plan and
+ * status lands, its index attributes move here, in this same update, so that a redeemed code
+ * can never be listed as active (`codeStatusChange`).
+ */
+export const codeRedemptionUpdate = (
+  tableName: string,
+  code: Pick<AccessCodeRecord, 'code' | 'planId' | 'jobId' | 'slot'>,
+  fields: CodeRedemptionFields,
+): TransactItem => ({
+  Update: {
+    TableName: tableName,
+    // The status change moves the listing index keys with the status, in this same update.
+    ...codeStatusChange(code, 'redeemed', {
+      condition: 'team_id = :team AND plan_id = :plan AND (attribute_not_exists(expires_at) OR attribute_type(expires_at, :null) OR expires_at > :now)',
+      set: 'redeemed_at = :now, subscription_id = :subscription, redemption_id = :redemption',
+      values: {
+        ':now': fields.redeemedAt,
+        ':team': fields.teamId,
+        ':plan': fields.planId,
+        ':null': 'NULL',
+        ':subscription': fields.subscriptionId,
+        ':redemption': fields.redemptionId,
+      },
+    }),
+  },
+});
+
+const cancellationCodes = (error: TransactionCanceledException): string[] =>
+  (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const isExpiredAt = (item: Item, now: Date): boolean =>
+  item.status === 'expired' || (typeof item.expires_at === 'string' && new Date(item.expires_at) <= now);
+
+const billingRecordFromItem = (item: Item): BillingRecord => ({
+  redemptionId: item.redemption_id,
+  projectId: item.project_id,
+  period: item.period,
+  redemptionNumber: item.redemption_number,
+  stripeCustomerId: item.stripe_customer_id ?? null,
+  redeemedAt: item.redeemed_at,
+  state: item.state,
+  reason: item.reason ?? null,
+  updatedAt: item.updated_at,
+});
+
+/**
+ * Redemptions, subscriptions and billing records in the service's DynamoDB table. One
+ * transaction per redemption commits everything it changes, so that a redemption is either
+ * entirely there (code, counter, subscription, answer, billing record, event) or not at all.
+ */
+export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async findCode(code: string): Promise<RedeemableCode | undefined> {
+    const item = await this.get(keys.code(code));
+    if (!item) return undefined;
+    return { code, planId: item.plan_id, projectId: item.project_id, teamId: item.team_id, jobId: item.job_id };
+  }
+
+  /**
+   * Each attempt reads the code and the period's counter (strongly consistent), then commits
+   * with the counter conditioned on the value read: if another redemption of the project
+   * committed in between, the condition fails and the attempt starts again with the new value.
+   * That is how the redemption number, and with it the billing, is decided inside the commit.
+   */
+  async redeem(request: RedemptionRequest): Promise<RedemptionOutcome> {
+    const subscriptionId = newId('subscription');
+    const redemptionId = newId('redemption');
+    const eventId = newId('event');
+    for (let attempt = 1; attempt <= MAX_REDEEM_ATTEMPTS; attempt++) {
+      const now = request.clock.now();
+      const period = billingPeriodOf(now);
+      const [code, counter] = await Promise.all([this.get(keys.code(request.code)), this.get(keys.usage(request.project.id, period))]);
+      const settled = await this.settledOutcome(code, request, now);
+      if (settled) return settled;
+
+      const previous: number = counter?.redemptions ?? 0;
+      const redemptionNumber = previous + 1;
+      const answer: RedemptionAnswer = {
+        subscription_id: subscriptionId,
+        plan_id: request.plan.id,
+        subscriber_id: request.subscriberId,
+        access_code: maskCode(request.code),
+        redeemed_at: now.toISOString(),
+        billing: redemptionBilling(request.project.tier, period, redemptionNumber),
+      };
+      const billed = isBillable(request.project.tier, redemptionNumber);
+      const items = this.commitItems(request, { code: code!, now, period, previous, redemptionNumber, answer, billed, subscriptionId, redemptionId, eventId });
+      try {
+        await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+        const redemption: Redemption = { id: redemptionId, code: request.code, projectId: request.project.id, teamId: request.plan.teamId, billed, answer };
+        return { outcome: 'redeemed', redemption, attempts: attempt };
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const reasons = cancellationCodes(error);
+        if (reasons[CODE] === 'ConditionalCheckFailed') {
+          // Someone else changed the code first (or its expiry passed): the next read says how.
+          const again = await this.settledOutcome(await this.get(keys.code(request.code)), request, request.clock.now());
+          if (again) return again;
+        } else if (reasons[JOB] === 'ConditionalCheckFailed') {
+          return { outcome: 'not-found' };
+        } else if (reasons[COUNTER] !== 'ConditionalCheckFailed' && !reasons.some((reason) => reason === 'TransactionConflict' || reason === 'ThrottlingError')) {
+          throw error;
+        }
+        await pause(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
+      }
+    }
+    throw new Error(`redemption did not commit after ${MAX_REDEEM_ATTEMPTS} attempts (contention)`);
+  }
+
+  /**
+   * The outcome a code item already decides, or undefined when the code is still redeemable:
+   * missing or outside the caller's plan → not found; redeemed → the stored answer for the same
+   * subscriber, already redeemed for anyone else; past its expiry → expired.
+   */
+  private async settledOutcome(code: Item | undefined, request: RedemptionRequest, now: Date): Promise<RedemptionOutcome | undefined> {
+    if (!code || code.team_id !== request.plan.teamId || code.plan_id !== request.plan.id) return { outcome: 'not-found' };
+    if (code.status === 'redeemed') {
+      const redemption = await this.get(redemptionKeys.redemption(request.code));
+      return redemption && redemption.subscriber_id === request.subscriberId
+        ? { outcome: 'replayed', answer: storedAnswer(redemption.answer) }
+        : { outcome: 'already-redeemed' };
+    }
+    if (isExpiredAt(code, now)) return { outcome: 'expired' };
+    return undefined;
+  }
+
+  private commitItems(
+    request: RedemptionRequest,
+    commit: {
+      code: Item;
+      now: Date;
+      period: string;
+      previous: number;
+      redemptionNumber: number;
+      answer: RedemptionAnswer;
+      billed: boolean;
+      subscriptionId: string;
+      redemptionId: string;
+      eventId: string;
+    },
+  ): TransactItem[] {
+    const at = commit.now.toISOString();
+    const base = {
+      project_id: request.project.id,
+      team_id: request.plan.teamId,
+      plan_id: request.plan.id,
+      subscription_id: commit.subscriptionId,
+      redemption_id: commit.redemptionId,
+      subscriber_id: request.subscriberId,
+    };
+    const items: TransactItem[] = [];
+    const codeRef = { code: request.code, planId: request.plan.id, jobId: commit.code.job_id as string, slot: commit.code.slot as number };
+    items[CODE] = codeRedemptionUpdate(this.tableName, codeRef, {
+      teamId: request.plan.teamId,
+      planId: request.plan.id,
+      subscriptionId: commit.subscriptionId,
+      redemptionId: commit.redemptionId,
+      redeemedAt: at,
+    });
+    // A code of a job that has not finished generating does not exist yet for anyone.
+    items[JOB] = {
+      ConditionCheck: {
+        TableName: this.tableName,
+        Key: keys.job(commit.code.job_id),
+        ConditionExpression: 'attribute_exists(generated_at)',
+      },
+    };
+    items[COUNTER] = {
+      Update: {
+        TableName: this.tableName,
+        Key: keys.usage(request.project.id, commit.period),
+        UpdateExpression: 'SET redemptions = :next, #type = :usage, project_id = :project, period = :period, updated_at = :now',
+        // The value read just before: if another redemption committed since, this one is retried.
+        ConditionExpression: commit.previous === 0 ? 'attribute_not_exists(redemptions) OR redemptions = :previous' : 'redemptions = :previous',
+        ExpressionAttributeNames: { '#type': 'type' },
+        ExpressionAttributeValues: {
+          ':next': commit.redemptionNumber,
+          ':previous': commit.previous,
+          ':usage': 'usage',
+          ':project': request.project.id,
+          ':period': commit.period,
+          ':now': at,
+        },
+      },
+    };
+    items.push({
+      Put: {
+        TableName: this.tableName,
+        Item: { ...redemptionKeys.subscription(commit.subscriptionId), type: 'subscription', ...base, answer: commit.answer, created_at: at },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    });
+    items.push({
+      Put: {
+        TableName: this.tableName,
+        Item: {
+          ...redemptionKeys.redemption(request.code),
+          type: 'redemption',
+          ...base,
+          period: commit.period,
+          redemption_number: commit.redemptionNumber,
+          billed: commit.billed,
+          answer: commit.answer,
+          redeemed_at: at,
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    });
+    if (commit.billed) {
+      const customer = request.project.stripeCustomerId;
+      const state: BillingState = customer ? 'queued' : 'pending';
+      items.push({
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...redemptionKeys.billingRecord(commit.redemptionId),
+            type: 'billing_record',
+            ...billingIndexKeys(request.project.id, commit.period, commit.redemptionId, state === 'pending'),
+            redemption_id: commit.redemptionId,
+            project_id: request.project.id,
+            period: commit.period,
+            redemption_number: commit.redemptionNumber,
+            stripe_customer_id: customer,
+            redeemed_at: at,
+            state,
+            updated_at: at,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      });
+    }
+    const event = redeemedEvent(
+      { projectId: request.project.id, subscriptionId: commit.subscriptionId, planId: request.plan.id, subscriberId: request.subscriberId, code: request.code },
+      commit.now,
+      commit.eventId,
+    );
+    items.push({ Put: { TableName: this.tableName, Item: outboxItem(event, commit.now), ConditionExpression: 'attribute_not_exists(pk)' } });
+    return items;
+  }
+
+  async getSubscription(subscriptionId: string): Promise<Subscription | undefined> {
+    const item = await this.get(redemptionKeys.subscription(subscriptionId));
+    if (!item) return undefined;
+    return {
+      id: item.subscription_id,
+      planId: item.plan_id,
+      projectId: item.project_id,
+      teamId: item.team_id,
+      subscriberId: item.subscriber_id,
+      redemptionId: item.redemption_id,
+      answer: storedAnswer(item.answer),
+    };
+  }
+
+  async isBilled(redemptionId: string): Promise<boolean> {
+    return (await this.get(redemptionKeys.billingRecord(redemptionId)))?.state === 'billed';
+  }
+
+  async markBilled(ref: UsageRef, at: Date): Promise<void> {
+    await this.mark(ref, 'billed', at);
+  }
+
+  async markPending(ref: UsageRef, at: Date): Promise<void> {
+    await this.mark(ref, 'pending', at);
+  }
+
+  async markFailed(ref: UsageRef, reason: string, at: Date): Promise<void> {
+    await this.mark(ref, 'failed', at, reason);
+  }
+
+  /**
+   * Moves a billing record to `state` unless it is there already or billed (final). The record
+   * must exist: only a committed redemption can be billed, so a mark of anything else is a bug
+   * and throws. The record changes partition with the state (pending ones sit apart).
+   */
+  private async mark(ref: UsageRef, state: Exclude<BillingState, 'queued'>, at: Date, reason?: string): Promise<void> {
+    const partition = billingPartition(ref.projectId, state === 'pending');
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: redemptionKeys.billingRecord(ref.redemptionId),
+          UpdateExpression:
+            reason === undefined
+              ? 'SET #state = :state, updated_at = :at, gsi1pk = :partition REMOVE reason'
+              : 'SET #state = :state, updated_at = :at, gsi1pk = :partition, reason = :reason',
+          ConditionExpression: 'attribute_exists(pk) AND project_id = :project AND #state <> :billed AND #state <> :state',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':state': state,
+            ':at': at.toISOString(),
+            ':partition': partition,
+            ':project': ref.projectId,
+            ':billed': 'billed',
+            ...(reason === undefined ? {} : { ':reason': reason }),
+          },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = await this.get(redemptionKeys.billingRecord(ref.redemptionId));
+      if (!current || current.project_id !== ref.projectId) throw new Error(`no billing record for redemption ${ref.redemptionId} of project ${ref.projectId}`);
+      // Already in that state, or billed (final): nothing to do.
+    }
+  }
+
+  async pendingForProject(projectId: string): Promise<BillingRecord[]> {
+    return this.queryBilling(billingPartition(projectId, true), '');
+  }
+
+  async billingRecords(projectId: string, period: string): Promise<BillingRecord[]> {
+    const [settled, pending] = await Promise.all([
+      this.queryBilling(billingPartition(projectId, false), `${period}#`),
+      this.queryBilling(billingPartition(projectId, true), `${period}#`),
+    ]);
+    // The index is eventually consistent: a record moving partitions may show in both for a moment.
+    const byId = new Map<string, BillingRecord>();
+    for (const record of [...settled, ...pending]) {
+      const seen = byId.get(record.redemptionId);
+      if (!seen || seen.updatedAt < record.updatedAt) byId.set(record.redemptionId, record);
+    }
+    return [...byId.values()].sort((a, b) => a.redemptionNumber - b.redemptionNumber);
+  }
+
+  private async queryBilling(partition: string, prefix: string): Promise<BillingRecord[]> {
+    const records: BillingRecord[] = [];
+    let start: Item | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'gsi1',
+          KeyConditionExpression: prefix ? 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)' : 'gsi1pk = :pk',
+          ExpressionAttributeValues: { ':pk': partition, ...(prefix ? { ':prefix': prefix } : {}) },
+          ExclusiveStartKey: start,
+        }),
+      );
+      records.push(...(page.Items ?? []).map(billingRecordFromItem));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return records;
+  }
+
+  private async get(key: Item): Promise<Item | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+    return Item;
+  }
+}
