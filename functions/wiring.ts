@@ -11,6 +11,7 @@ import { makeTelegramSender } from './adapters/telegram/factory';
 import { BotEnv, ConfigurationError, GeneratorEnv, QueueEnv, RelayEnv, TableEnv, TelegramLinkEnv, TelegramWebhookEnv, parseEnv } from './contracts/env';
 import type { JobStore } from './domain/job-store';
 import { systemClock, type AccountStore, type Clock, type EventPublisher, type JobQueue, type TelegramSender } from './domain/ports';
+import type { DepsFor, Needs, ServiceDeps } from './operations/operation';
 import type { PipelineDeps } from './use-cases/pipeline';
 import { tracer } from './observability';
 
@@ -72,24 +73,23 @@ export const productionPipelineDeps = async (): Promise<PipelineDeps> => {
   };
 };
 
-/** Production wiring of `POST /v1/telegram/link`. */
-export const productionTelegramLinkDeps = () => {
-  const { accounts } = productionTable();
-  return { accounts, links: accounts, clock: systemClock, botUsername: parseEnv(TelegramLinkEnv).TELEGRAM_BOT_USERNAME };
-};
-
-/** Production wiring of the bot's webhook: reads the bot token and the webhook secret at cold start. */
-export const productionTelegramWebhookDeps = async () => {
-  const env = parseEnv(TelegramWebhookEnv);
-  const [telegram, webhookSecret] = await Promise.all([productionBot(env), secretString(env.TELEGRAM_WEBHOOK_TOKEN_SECRET)]);
-  const { accounts } = productionTable();
-  return {
-    accounts,
-    links: accounts,
-    telegram,
-    clock: systemClock,
-    webhookSecret,
-  };
+/**
+ * Production wiring of one catalog entry: exactly what its `needs` declare, each piece from the
+ * environment CDK set for it (so a function is never handed a client it has no grant for).
+ * Secrets are read at cold start: the entry point awaits this at module load.
+ */
+export const productionOperationDeps = async <N extends Needs>(needs: N): Promise<DepsFor<N>> => {
+  const deps: Partial<ServiceDeps> = { clock: systemClock };
+  if (needs.table) Object.assign(deps, productionTable());
+  if (needs.queue) deps.queue = new SqsJobQueue(tracer.captureAWSv3Client(makeSqsClient()), parseEnv(QueueEnv).QUEUE_URL);
+  if (needs.botUsername) deps.botUsername = parseEnv(TelegramLinkEnv).TELEGRAM_BOT_USERNAME;
+  const [telegram, webhookSecret] = await Promise.all([
+    needs.bot ? productionBot(parseEnv(BotEnv)) : undefined,
+    needs.webhookSecret ? secretString(parseEnv(TelegramWebhookEnv).TELEGRAM_WEBHOOK_TOKEN_SECRET) : undefined,
+  ]);
+  if (telegram) deps.telegram = telegram;
+  if (webhookSecret !== undefined) deps.webhookSecret = webhookSecret;
+  return deps as DepsFor<N>;
 };
 
 /** Production wiring of the outbox relay: the service's event bus. */
