@@ -1,4 +1,8 @@
 import { toJsonSchema } from '@valibot/to-json-schema';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { UnsupportedMediaTypeError, ValidationFailedError } from '../../functions/domain/errors';
+import { httpInput } from '../../functions/handlers/http/operation-handler';
+import { parseWith } from '../../functions/handlers/http/validation';
 import { CATALOG, operationId, TOOLS } from '../../functions/operations';
 import { API_ROUTES, HTTP_ENTRY } from '../../lib/api-routes';
 import { startTestApi, type TestApi } from '../support/api';
@@ -81,5 +85,49 @@ describe('the CDK route table and the local router', () => {
   test('serves exactly the same method + path set as the route table', () => {
     // startTestApi serves what the local stack serves; its keys come from the router itself.
     expect(api.routeKeys.slice().sort()).toEqual(API_ROUTES.map(routeKey).sort());
+  });
+});
+
+describe('the generic HTTP handler gathers one input from where the binding says each field travels', () => {
+  const event = (parts: Partial<APIGatewayProxyEventV2>): APIGatewayProxyEventV2 =>
+    ({ headers: {}, isBase64Encoded: false, ...parts }) as APIGatewayProxyEventV2;
+  const tool = (name: string) => TOOLS.find((t) => t.name === name)!;
+
+  test('path parameters and query strings, with numbers coerced as the schema expects and nothing else', () => {
+    const gathered = httpInput(
+      tool('list_access_codes'),
+      event({ pathParameters: { plan_id: 'pln_1' }, queryStringParameters: { limit: '0010', status: 'active', cursor: '123', other: '1' } }),
+    );
+    expect(gathered).toEqual({ plan_id: 'pln_1', limit: 10, status: 'active', cursor: '123' });
+    expect(parseWith(tool('list_access_codes').input, gathered)).toEqual({ plan_id: 'pln_1', limit: 10, status: 'active', cursor: '123' });
+  });
+
+  test('a query value that is no number stays a string, for the schema to refuse on its field', () => {
+    const gathered = httpInput(tool('list_access_codes'), event({ pathParameters: { plan_id: 'p' }, queryStringParameters: { limit: '1e2' } }));
+    expect(gathered.limit).toBe('1e2');
+    expect(() => parseWith(tool('list_access_codes').input, gathered)).toThrow(ValidationFailedError);
+  });
+
+  test('headers by their header name; a bound field in the body is ignored, and its error names the header', () => {
+    const gathered = httpInput(
+      tool('bulk_generate_access_codes'),
+      event({ headers: { 'content-type': 'application/json', 'idempotency-key': ' bad key ' }, body: JSON.stringify({ quantity: 5, idempotency_key: 'from-body' }) }),
+    );
+    expect(gathered).toEqual({ quantity: 5, idempotency_key: ' bad key ' });
+    try {
+      parseWith(tool('bulk_generate_access_codes').input, gathered, { idempotency_key: 'idempotency-key' });
+      throw new Error('expected a ValidationFailedError');
+    } catch (error) {
+      expect((error as ValidationFailedError).details).toContainEqual({
+        path: 'idempotency-key',
+        message: 'Idempotency-Key must be 1 to 255 visible ASCII characters.',
+      });
+    }
+  });
+
+  test('a body labelled as something other than JSON is refused before it is read', () => {
+    expect(() =>
+      httpInput(tool('preview_access_code_cost'), event({ headers: { 'content-type': 'text/plain' }, body: '{"plan_id":"p","quantity":1}' })),
+    ).toThrow(UnsupportedMediaTypeError);
   });
 });
