@@ -78,8 +78,11 @@ export interface ToolAnnotations {
   readonly idempotentHint: boolean;
 }
 
+/** What a tool needs at least: the table, where bearer tokens are looked up. */
+export type ToolNeeds = Needs & { readonly table: TableNeed };
+
 /** An authenticated operation: a tool over HTTP today, over MCP later. */
-export interface ToolOperation<N extends Needs = Needs, S extends InputSchema = InputSchema, O = unknown> {
+export interface ToolOperation<N extends ToolNeeds = ToolNeeds, S extends InputSchema = InputSchema, O = unknown> {
   readonly kind: 'tool';
   /** The tool name (snake_case); the Lambda and route ids are its PascalCase (`operationId`). */
   readonly name: string;
@@ -114,7 +117,7 @@ export interface SpecialRoute<N extends Needs = Needs> {
 export type CatalogEntry = ToolOperation<any, any, any> | SpecialRoute<any>;
 
 /** Declares a tool, inferring its needs, schema and output types. */
-export const defineOperation = <const N extends Needs, S extends InputSchema, O>(operation: ToolOperation<N, S, O>) => operation;
+export const defineOperation = <const N extends ToolNeeds, S extends InputSchema, O>(operation: ToolOperation<N, S, O>) => operation;
 
 /** Declares a special route, inferring its needs. */
 export const defineRoute = <const N extends Needs>(route: SpecialRoute<N>) => route;

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type * as v from 'valibot';
-import type { CatalogEntry, DepsFor, InputSchema, Needs, ToolOperation } from '../../operations/operation';
+import type { CatalogEntry, DepsFor, InputSchema, Needs, ServiceDeps, ToolNeeds, ToolOperation } from '../../operations/operation';
 import { authenticate } from '../../use-cases/authenticate';
 import { bearerToken, jsonResponse, requireJsonContentType, withHttpMiddleware, type HttpHandler } from './http-api';
 import { decodeJsonObject, parseWith } from './validation';
@@ -31,7 +31,7 @@ const coerceQueryValue = (schema: v.GenericSchema | undefined, raw: string): unk
  * the path, the query string, headers, and the JSON body for the rest. A body is read only when
  * the operation has body fields; bound fields are never taken from it.
  */
-export const httpInput = <S extends InputSchema>(operation: ToolOperation<Needs, S>, event: APIGatewayProxyEventV2): Record<string, unknown> => {
+export const httpInput = <S extends InputSchema>(operation: ToolOperation<ToolNeeds, S>, event: APIGatewayProxyEventV2): Record<string, unknown> => {
   const { http, input } = operation;
   const bound = new Set<string>([...http.pathParams, ...http.queryParams, ...Object.keys(http.headers)]);
   const bodyFields = Object.keys(input.entries).filter((field) => !bound.has(field));
@@ -62,11 +62,12 @@ export const httpInput = <S extends InputSchema>(operation: ToolOperation<Needs,
  * may do, what you sent (every field at once, in the caller's names: headers by header name);
  * what exists is the use case's business.
  */
-export const toolHandler = <N extends Needs, S extends InputSchema, O>(operation: ToolOperation<N, S, O>, deps: DepsFor<N>): HttpHandler => {
+export const toolHandler = <N extends ToolNeeds, S extends InputSchema, O>(operation: ToolOperation<N, S, O>, deps: DepsFor<N>): HttpHandler => {
   const rename = operation.http.headers as Readonly<Record<string, string>>;
   return withHttpMiddleware(async (event) => {
-    const principal = await authenticate(deps as DepsFor<{ table: 'read' }>, bearerToken(event), operation.abilities);
-    const input = parseWith(operation.input, httpInput(operation as unknown as ToolOperation<Needs, S>, event), rename);
+    // N extends ToolNeeds, so `accounts` is there; TypeScript cannot resolve DepsFor<N> for a generic N.
+    const principal = await authenticate(deps as unknown as Pick<ServiceDeps, 'accounts'>, bearerToken(event), operation.abilities);
+    const input = parseWith(operation.input, httpInput(operation as unknown as ToolOperation<ToolNeeds, S>, event), rename);
     const data = await operation.run(deps, principal, input);
     return jsonResponse(operation.http.successStatus, { data });
   });
