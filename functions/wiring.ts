@@ -5,7 +5,7 @@ import { DynamoAccountStore } from './adapters/dynamodb/account-store';
 import { makeDocumentClient } from './adapters/dynamodb/client';
 import { DynamoJobStore } from './adapters/dynamodb/job-store';
 import { DynamoCodeStore } from './adapters/dynamodb/code-store';
-import { AesGcmCursorCodec, cursorKeyFromBase64 } from './adapters/crypto/aes-gcm-cursor-codec';
+import { AesGcmCursorCodec, cursorKeyFromSecret } from './adapters/crypto/aes-gcm-cursor-codec';
 import { EventBridgePublisher } from './adapters/eventbridge/event-bridge-publisher';
 import { makeSqsClient } from './adapters/sqs/client';
 import { SqsJobQueue } from './adapters/sqs/sqs-job-queue';
@@ -22,6 +22,7 @@ import {
   type JobStore,
   type TelegramSender,
 } from './domain/ports';
+import type { DepsFor, Needs, ServiceDeps } from './operations/operation';
 import type { PipelineDeps } from './use-cases/pipeline';
 import { tracer } from './observability';
 
@@ -68,7 +69,7 @@ export const productionTable = () => {
  * first cursor (only the listing route issues cursors, so the other routes need no secret).
  */
 const productionCursors = (): CursorCodec =>
-  new AesGcmCursorCodec(async () => cursorKeyFromBase64(await secretString(parseEnv(CursorEnv).CURSOR_KEY_SECRET)));
+  new AesGcmCursorCodec(async () => cursorKeyFromSecret(await secretString(parseEnv(CursorEnv).CURSOR_KEY_SECRET)));
 
 /** A queue that refuses to be used: for functions that have no business queueing. */
 const noQueue: JobQueue = {
@@ -97,24 +98,24 @@ export const productionPipelineDeps = async (): Promise<PipelineDeps> => {
   };
 };
 
-/** Production wiring of `POST /v1/telegram/link`. */
-export const productionTelegramLinkDeps = () => {
-  const { accounts } = productionTable();
-  return { accounts, links: accounts, clock: systemClock, botUsername: parseEnv(TelegramLinkEnv).TELEGRAM_BOT_USERNAME };
-};
-
-/** Production wiring of the bot's webhook: reads the bot token and the webhook secret at cold start. */
-export const productionTelegramWebhookDeps = async () => {
-  const env = parseEnv(TelegramWebhookEnv);
-  const [telegram, webhookSecret] = await Promise.all([productionBot(env), secretString(env.TELEGRAM_WEBHOOK_TOKEN_SECRET)]);
-  const { accounts } = productionTable();
-  return {
-    accounts,
-    links: accounts,
-    telegram,
-    clock: systemClock,
-    webhookSecret,
-  };
+/**
+ * Production wiring of one catalog entry: exactly what its `needs` declare, each piece from the
+ * environment CDK set for it (so a function is never handed a client it has no grant for).
+ * Secrets are read at cold start: the entry point awaits this at module load.
+ */
+export const productionOperationDeps = async <N extends Needs>(needs: N): Promise<DepsFor<N>> => {
+  const deps: Partial<ServiceDeps> = { clock: systemClock };
+  if (needs.table) Object.assign(deps, productionTable());
+  if (needs.queue) deps.queue = new SqsJobQueue(tracer.captureAWSv3Client(makeSqsClient()), parseEnv(QueueEnv).QUEUE_URL);
+  if (needs.cursorKey) deps.cursors = productionCursors();
+  if (needs.botUsername) deps.botUsername = parseEnv(TelegramLinkEnv).TELEGRAM_BOT_USERNAME;
+  const [telegram, webhookSecret] = await Promise.all([
+    needs.bot ? productionBot(parseEnv(BotEnv)) : undefined,
+    needs.webhookSecret ? secretString(parseEnv(TelegramWebhookEnv).TELEGRAM_WEBHOOK_TOKEN_SECRET) : undefined,
+  ]);
+  if (telegram) deps.telegram = telegram;
+  if (webhookSecret !== undefined) deps.webhookSecret = webhookSecret;
+  return deps as DepsFor<N>;
 };
 
 /** Production wiring of the outbox relay: the service's event bus. */

@@ -39,6 +39,8 @@ export interface StatefulResources {
   readonly telegramBotToken: secretsmanager.ISecret;
   /** The secret token of Telegram webhook updates, generated here. */
   readonly telegramWebhookSecret: secretsmanager.ISecret;
+  /** The key that seals listing cursors (generated here; only the listing function reads it). */
+  readonly cursorKey: secretsmanager.ISecret;
 }
 
 /** Properties of the stateful stack. */
@@ -62,6 +64,7 @@ export class StatefulStack extends Stack implements StatefulResources {
   readonly eventBus: events.EventBus;
   readonly telegramBotToken: secretsmanager.Secret;
   readonly telegramWebhookSecret: secretsmanager.Secret;
+  readonly cursorKey: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     // Termination protection too: deleting the stack would be the one way around the table's own.
@@ -114,6 +117,16 @@ export class StatefulStack extends Stack implements StatefulResources {
       description: `Secret token Telegram sends with the webhook updates of MemberPass ${config.stage}`,
       generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
       removalPolicy: config.removalPolicy,
+    });
+    this.cursorKey = new secretsmanager.Secret(this, 'CursorKey', {
+      description: `Key material of the listing cursors of MemberPass ${config.stage} (functions derive the AES key from it)`,
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+      removalPolicy: config.removalPolicy,
+    });
+    Validations.of(this.cursorKey).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'Rotating it only invalidates the cursors in flight (clients then get 422 and start the listing again); an operator does it with put-secret-value when needed, no rotation Lambda is worth that.',
     });
     Validations.of(this.telegramBotToken).acknowledge({
       id: 'AwsSolutions-SMG4',

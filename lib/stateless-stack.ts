@@ -21,7 +21,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { Construct } from 'constructs';
 import { OUTBOX_ITEM_TYPE } from '../functions/contracts/outbox';
-import { API_ROUTES, type ApiRoute } from './api-routes';
+import { OPERATION_ENV } from '../functions/operations';
+import { API_ROUTES, type ApiRoute, type RouteAuth } from './api-routes';
 import { ServiceFunction } from './constructs/service-function';
 import { EVENT_RULES, toCdkEventPattern } from '../functions/contracts/event-rules';
 import { ServiceMonitoring } from './monitoring';
@@ -34,6 +35,13 @@ const SWEEP_INTERVAL = Duration.seconds(SWEEP_INTERVAL_SECONDS);
 
 /** How EventBridge retries delivering an event to a rule's target before dead-lettering it. */
 export const EVENT_TARGET_RETRY = { maximumRetryAttempts: 8, maximumEventAgeInSeconds: 3600 } as const;
+
+/** Why a route needs no API Gateway authorizer, by how it is protected. */
+const AUTH_REASONS: Record<RouteAuth, string> = {
+  bearer: 'Authorization happens in the function: bearer token hash + abilities checked per request.',
+  'telegram-secret': "Telegram calls this route; the function checks Telegram's X-Telegram-Bot-Api-Secret-Token header against the webhook secret.",
+  public: 'A public liveness route on purpose: it reveals nothing and changes nothing.',
+};
 
 /** Properties of the stateless stack. */
 export interface StatelessStackProps extends StackProps {
@@ -151,14 +159,17 @@ export class StatelessStack extends Stack {
 
     for (const route of routes) {
       const fn = newFunction(route.id, { entry: route.entry, description: `${route.method} ${route.path}` });
-      fn.useTable(stateful.table, route.tableAccess);
-      if (route.queue) fn.useQueue(stateful.generationQueue);
-      if (route.telegram === 'username' && config.telegramBotUsername !== undefined) {
+      fn.function.addEnvironment(OPERATION_ENV, route.operation);
+      // Each need of the catalog entry is a least-privilege grant plus its environment variable.
+      const { needs } = route;
+      if (needs.table) fn.useTable(stateful.table, needs.table);
+      if (needs.queue) fn.useQueue(stateful.generationQueue);
+      if (needs.botUsername && config.telegramBotUsername !== undefined) {
         fn.function.addEnvironment('TELEGRAM_BOT_USERNAME', config.telegramBotUsername);
       }
-      if (route.telegram === 'bot') {
-        this.useTelegramBot(fn, config, stateful).useSecret('TELEGRAM_WEBHOOK_TOKEN_SECRET', stateful.telegramWebhookSecret);
-      }
+      if (needs.bot) this.useTelegramBot(fn, config, stateful);
+      if (needs.webhookSecret) fn.useSecret('TELEGRAM_WEBHOOK_TOKEN_SECRET', stateful.telegramWebhookSecret);
+      if (needs.cursorKey) fn.useSecret('CURSOR_KEY_SECRET', stateful.cursorKey);
 
       const httpRoute = new HttpRoute(this, `${route.id}Route`, {
         httpApi: this.api,
@@ -170,13 +181,7 @@ export class StatelessStack extends Stack {
       // without a second lookup per request; Telegram's webhook carries its secret token header
       // instead, checked in its function; /health is public on purpose.
       for (const rule of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
-        Validations.of(httpRoute).acknowledge({
-          id: rule,
-          reason:
-            route.telegram === 'bot'
-              ? "Telegram calls this route; the function checks Telegram's X-Telegram-Bot-Api-Secret-Token header against the webhook secret."
-              : 'Authorization happens in the function: bearer token hash + abilities checked per request.',
-        });
+        Validations.of(httpRoute).acknowledge({ id: rule, reason: AUTH_REASONS[route.auth] });
       }
     }
 

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { HttpHandler } from '../functions/adapters/http/http-api';
+import { BadRequestError, MethodNotAllowedError, PayloadTooLargeError, ResourceNotFoundError } from '../functions/domain/errors';
+import { errorResponse, type HttpHandler } from '../functions/handlers/http/http-api';
 import type { ApiRoute } from '../lib/api-routes';
 import { localLambdaContext } from './lambda-context';
 
@@ -27,11 +28,6 @@ const compile = (route: ApiRoute): CompiledRoute => {
     return '([^/]+)';
   });
   return { route, pattern: new RegExp(`^${source}$`), params };
-};
-
-const sendJson = (res: ServerResponse, status: number, payload: unknown) => {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
-  res.end(JSON.stringify(payload));
 };
 
 const readBody = (req: IncomingMessage): Promise<Buffer | 'too-large'> =>
@@ -106,48 +102,64 @@ const writeResult = (res: ServerResponse, result: APIGatewayProxyStructuredResul
 export interface LocalHttpServer {
   url: string;
   server: Server;
+  /** The routes it serves, as `METHOD path`. */
+  routeKeys: readonly string[];
   close(): Promise<void>;
 }
 
-/** Starts an HTTP server on `host:port` (0 picks a free port) routing `routes` to `handlers`. */
+/** A request's route and its decoded path parameters, or the error API Gateway's router would answer. */
+const matchRoute = (compiled: readonly CompiledRoute[], method: string, path: string) => {
+  const onPath = compiled
+    .map((candidate) => ({ candidate, found: candidate.pattern.exec(path) }))
+    .filter((m): m is { candidate: CompiledRoute; found: RegExpExecArray } => m.found !== null);
+  if (onPath.length === 0) throw new ResourceNotFoundError('Route', `${method} ${path}`);
+  const match = onPath.find(({ candidate }) => candidate.route.method === method);
+  if (!match) throw new MethodNotAllowedError(method, path, [...new Set(onPath.map(({ candidate }) => candidate.route.method))]);
+  const pathParameters: Record<string, string> = {};
+  for (const [i, name] of match.candidate.params.entries()) {
+    try {
+      pathParameters[name] = decodeURIComponent(match.found[i + 1] ?? '');
+    } catch {
+      // A malformed escape (`%E0%A4%A`) can name no resource: the request itself is bad.
+      throw new BadRequestError(`The path is not validly percent-encoded (in {${name}}).`, [{ path: name, message: 'not valid percent-encoding' }]);
+    }
+  }
+  return { route: match.candidate.route, pathParameters };
+};
+
+/**
+ * Starts an HTTP server on `host:port` (0 picks a free port) routing `routes` to `handlers`, as
+ * API Gateway would, every refusal in the documented envelope: an unknown path is 404, a known
+ * path with another method 405 with `Allow`, a malformed path 400, a body over 10 MB 413.
+ */
 export const startHttpServer = async (
   routes: readonly ApiRoute[],
   handlers: Record<string, HttpHandler>,
   options: { host?: string; port?: number } = {},
 ): Promise<LocalHttpServer> => {
   const compiled = routes.map(compile);
+  for (const route of routes) if (!handlers[route.id]) throw new Error(`no local handler for route ${route.id}`);
   const server = createServer(async (req, res) => {
+    const requestId = randomUUID();
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
-      let pathParameters: Record<string, string> = {};
-      const match = compiled.find(({ route, pattern, params }) => {
-        const found = route.method === req.method && pattern.exec(url.pathname);
-        if (!found) return false;
-        pathParameters = Object.fromEntries(params.map((name, i) => [name, decodeURIComponent(found[i + 1] ?? '')]));
-        return true;
-      });
+      const method = req.method ?? 'GET';
+      // Read (or drain) the body first, so that an early answer does not cut the upload short.
       const body = await readBody(req);
-      if (!match) {
-        sendJson(res, 404, { error: { code: 'RESOURCE_NOT_FOUND', message: `No route for ${req.method} ${url.pathname}.`, details: [] } });
-        return;
-      }
-      if (body === 'too-large') {
-        sendJson(res, 413, { message: 'Request Entity Too Large' });
-        return;
-      }
-      const handler = handlers[match.route.id];
-      if (!handler) throw new Error(`no local handler for route ${match.route.id}`);
+      const { route, pathParameters } = matchRoute(compiled, method, url.pathname);
+      if (body === 'too-large') throw new PayloadTooLargeError(MAX_PAYLOAD_BYTES);
       const started = Date.now();
-      const event = toApiGatewayEvent(req, url, match.route, pathParameters, body);
-      writeResult(res, await handler(event, localLambdaContext({
-          functionName: match.route.id,
-          requestId: event.requestContext.requestId,
+      const event = toApiGatewayEvent(req, url, route, pathParameters, body);
+      event.requestContext.requestId = requestId;
+      writeResult(res, await handlers[route.id]!(event, localLambdaContext({
+          functionName: route.id,
+          requestId,
           remainingMs: () => API_TIMEOUT_MS - (Date.now() - started),
         })));
     } catch (error) {
-      // What API Gateway answers when the integration itself fails.
-      console.error(error);
-      if (!res.headersSent) sendJson(res, 500, { message: 'Internal Server Error' });
+      // Refusals of the router are AppErrors; anything else is a bug of the server, answered as
+      // a 500 that says nothing internal (errorResponse logs it).
+      if (!res.headersSent) writeResult(res, errorResponse(error, requestId));
       else res.end();
     }
   });
@@ -160,6 +172,8 @@ export const startHttpServer = async (
   return {
     url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
     server,
+    /** The routes served, as `METHOD path`. */
+    routeKeys: routes.map((route) => `${route.method} ${route.path}`),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -31,3 +31,10 @@ export const previewCost = (tier: Tier, redemptionsThisPeriod: number, quantity:
     cost: formatMinorUnits(chargeable * tier.unitPriceMinor, tier.currency),
   };
 };
+
+/**
+ * Whether redeeming every code of a preview would bill anything: chargeable codes at a price above
+ * zero. A free tier price (0) bills nothing, however many codes exceed the allotment.
+ */
+export const wouldBillOverage = (tier: Tier, preview: CostPreview): boolean =>
+  preview.chargeable_quantity > 0 && tier.unitPriceMinor > 0;

@@ -47,6 +47,39 @@ export class ValidationFailedError extends AppError {
   }
 }
 
+/** The request itself is malformed HTTP (e.g. a badly percent-encoded path): nothing route-specific was read. */
+export class BadRequestError extends AppError {
+  readonly code = 'BAD_REQUEST';
+  readonly status = 400;
+}
+
+/** The path exists but not with this method; `allow` lists the methods it has (the `Allow` header). */
+export class MethodNotAllowedError extends AppError {
+  readonly code = 'METHOD_NOT_ALLOWED';
+  readonly status = 405;
+  constructor(method: string, path: string, readonly allow: readonly string[]) {
+    super(`${path} does not accept ${method}; it accepts ${allow.join(', ')}.`);
+  }
+}
+
+/** The body is larger than the front door accepts. */
+export class PayloadTooLargeError extends AppError {
+  readonly code = 'PAYLOAD_TOO_LARGE';
+  readonly status = 413;
+  constructor(maxBytes: number) {
+    super(`The request body must be at most ${maxBytes} bytes.`);
+  }
+}
+
+/** The body declares a media type other than JSON. */
+export class UnsupportedMediaTypeError extends AppError {
+  readonly code = 'UNSUPPORTED_MEDIA_TYPE';
+  readonly status = 415;
+  constructor(contentType: string) {
+    super(`The request body must be JSON (Content-Type: application/json), not ${contentType}.`);
+  }
+}
+
 /** The resource does not exist, or exists outside the caller's team (never revealed). */
 export class ResourceNotFoundError extends AppError {
   readonly code = 'RESOURCE_NOT_FOUND';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { billingPeriodOf } from '../domain/billing-period';
-import { previewCost, type CostPreview } from '../domain/cost';
+import { previewCost, wouldBillOverage, type CostPreview } from '../domain/cost';
 import { IdempotencyKeyReusedError, ResourceNotFoundError, ValidationFailedError } from '../domain/errors';
 import { expiryInstant, type ExpiryRequest } from '../domain/expiry';
 import { newId } from '../domain/ids';
@@ -50,7 +50,7 @@ export const chunkMessages = (job: Pick<Job, 'id' | 'chunkCount'>) =>
  * Queues a bulk generation.
  * 1. Load the plan within the caller's team (else RESOURCE_NOT_FOUND).
  * 2. Refuse when the creator has no linked Telegram chat, or when the preview has chargeable
- *    codes and overage was not acknowledged (VALIDATION_FAILED, nothing written).
+ *    codes at a price above zero and overage was not acknowledged (VALIDATION_FAILED, nothing written).
  * 3. Write the job, atomically with the Idempotency-Key claim: a replay answers the first job
  *    and queues nothing; the same key with another body is IDEMPOTENCY_KEY_REUSED.
  * 4. Queue one message per chunk. Should that fail, the job is already durable and the sweeper
@@ -75,7 +75,7 @@ export const bulkGenerateAccessCodes = async (
       },
     ]);
   }
-  if (preview.chargeable_quantity > 0 && !input.acknowledge_overage) {
+  if (wouldBillOverage(project.tier, preview) && !input.acknowledge_overage) {
     throw new ValidationFailedError([
       {
         path: 'acknowledge_overage',

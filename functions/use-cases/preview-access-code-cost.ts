@@ -1,5 +1,5 @@
 import { billingPeriodOf } from '../domain/billing-period';
-import { previewCost, type CostPreview } from '../domain/cost';
+import { previewCost, wouldBillOverage, type CostPreview } from '../domain/cost';
 import type { Principal } from '../domain/model';
 import type { AccountReader, Clock } from '../domain/ports';
 import { loadPlanForPrincipal } from './plan-access';
@@ -38,6 +38,6 @@ export const previewAccessCodeCost = async (
     quantity: input.quantity,
     currency: project.tier.currency,
     preview,
-    will_bill_overage: preview.chargeable_quantity > 0,
+    will_bill_overage: wouldBillOverage(project.tier, preview),
   };
 };

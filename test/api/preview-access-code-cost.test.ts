@@ -134,19 +134,71 @@ describe('failure modes, in the documented order and envelope', () => {
     ['a nested object', '{"plan_id":{"$ne":null},"quantity":5}'],
     ['a 1 MB body', `{"plan_id":"${'a'.repeat(1024 * 1024)}","quantity":5}`],
     ['invalid UTF-8', Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { 'content-type': 'application/json' }],
-    ['a binary content type', Buffer.from('{"plan_id":"x","quantity":5}'), { 'content-type': 'application/octet-stream' }],
-    ['a form body', 'plan_id=x&quantity=5', { 'content-type': 'application/x-www-form-urlencoded' }],
+    ['a JSON body without Content-Type', Buffer.from('{"plan_id":"x","quantity":5}'), {}],
     ['a very long plan id', JSON.stringify({ plan_id: 'p'.repeat(5000), quantity: 5 })],
     ['a plan id of unicode', JSON.stringify({ plan_id: '\u0000\ud800', quantity: 5 })],
   ];
 
-  test.each(malformed)('%s is a clear 4xx and writes nothing', async (_name, body, headers = {}) => {
+  // Sent as JSON (fetch would label a string body text/plain, which is refused with 415 below).
+  test.each(malformed)('%s is a clear 4xx and writes nothing', async (_name, body, headers = { 'content-type': 'application/json' }) => {
     const before = await table.scanAll();
     const answer = await api.call('POST', PATH, { token: team.tokens.all, body, headers });
     expect(answer.status).toBeGreaterThanOrEqual(400);
     expect(answer.status).toBeLessThan(500);
     expect(answer.body.error.code).toMatch(/^(VALIDATION_FAILED|RESOURCE_NOT_FOUND)$/);
     expect(await table.scanAll()).toEqual(before);
+  });
+
+  test.each([
+    ['a binary content type', Buffer.from('{"plan_id":"x","quantity":5}'), 'application/octet-stream'],
+    ['a form body', 'plan_id=x&quantity=5', 'application/x-www-form-urlencoded'],
+    ['JSON labelled text/plain', '{"plan_id":"x","quantity":5}', 'text/plain;charset=UTF-8'],
+    ['a multipart body', '--b\r\nContent-Disposition: form-data; name="quantity"\r\n\r\n5\r\n--b--', 'multipart/form-data; boundary=b'],
+  ])('%s is 415 UNSUPPORTED_MEDIA_TYPE in the envelope and writes nothing', async (_name, body, contentType) => {
+    const before = await table.scanAll();
+    const answer = await api.call('POST', PATH, { token: team.tokens.all, body, headers: { 'content-type': contentType } });
+    expectError(answer, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expect(answer.body.error.message).toContain(contentType.split(';')[0]);
+    expect(await table.scanAll()).toEqual(before);
+  });
+
+  test('a non-JSON content type is still checked after who you are and what you may do', async () => {
+    const form = { body: 'plan_id=x&quantity=5', headers: { 'content-type': 'application/x-www-form-urlencoded' } };
+    expectError(await api.call('POST', PATH, form), 401, 'AUTHENTICATION_REQUIRED');
+    expectError(await api.call('POST', PATH, { ...form, token: team.tokens.viewer! }), 403, 'TOKEN_MISSING_ABILITY');
+  });
+
+  test('application/json with a charset, and +json types, are JSON', async () => {
+    for (const contentType of ['application/json; charset=utf-8', 'application/merge-patch+json']) {
+      const answer = await api.call('POST', PATH, {
+        token: team.tokens.all,
+        body: JSON.stringify({ plan_id: team.planId, quantity: 5 }),
+        headers: { 'content-type': contentType },
+      });
+      expect(answer.status).toBe(200);
+    }
+  });
+});
+
+describe('a free tier price (unit price 0)', () => {
+  test('previews chargeable codes that cost nothing as no overage', async () => {
+    const free = await createTeamFixture(table.accounts, { all: ['project-access-code:create'] }, { freeAllotment: 0, unitPriceMinor: 0, currency: 'USD' });
+    const answer = await preview({ plan_id: free.planId, quantity: 50 }, free.tokens.all);
+    expect(answer.status).toBe(200);
+    expect(answer.body.data.preview).toEqual({ free_remaining: 0, chargeable_quantity: 50, cost: '0.00' });
+    expect(answer.body.data.will_bill_overage).toBe(false);
+  });
+
+  test('queues a bulk generation without acknowledge_overage, where a priced tier is refused', async () => {
+    const free = await createTeamFixture(table.accounts, { all: ['project-access-code:create'] }, { freeAllotment: 0, unitPriceMinor: 0, currency: 'USD' });
+    const priced = await createTeamFixture(table.accounts, { all: ['project-access-code:create'] }, { freeAllotment: 0, unitPriceMinor: 1, currency: 'USD' });
+    const body = (planId: string) => ({ plan_id: planId, quantity: 5, export_type: 'file', expiry_preset: 'no_expiry' });
+    const accepted = await api.call('POST', '/v1/access-codes/bulk-generate', { token: free.tokens.all!, json: body(free.planId) });
+    expect(accepted.status).toBe(202);
+    expect(accepted.body.data.preview).toEqual({ free_remaining: 0, chargeable_quantity: 5, cost: '0.00' });
+    const refused = await api.call('POST', '/v1/access-codes/bulk-generate', { token: priced.tokens.all!, json: body(priced.planId) });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.details.map((d: { path: string }) => d.path)).toEqual(['acknowledge_overage']);
   });
 });
 

@@ -1,5 +1,5 @@
 import { billingPeriodOf } from '../../functions/domain/billing-period';
-import { previewCost } from '../../functions/domain/cost';
+import { previewCost, wouldBillOverage } from '../../functions/domain/cost';
 
 const demoTier = { freeAllotment: 10, unitPriceMinor: 3, currency: 'USD' };
 
@@ -27,6 +27,23 @@ describe('previewCost', () => {
 
   test('stays exact at the largest quantity and price', () => {
     expect(previewCost({ freeAllotment: 0, unitPriceMinor: 10_000_000, currency: 'USD' }, 0, 10_000).cost).toBe('1000000000.00');
+  });
+});
+
+describe('wouldBillOverage', () => {
+  test('is true when chargeable codes have a price', () => {
+    expect(wouldBillOverage(demoTier, previewCost(demoTier, 0, 11))).toBe(true);
+  });
+
+  test('is false while the quantity fits in the free allotment', () => {
+    expect(wouldBillOverage(demoTier, previewCost(demoTier, 0, 10))).toBe(false);
+  });
+
+  test('is false at a unit price of 0, however many codes are chargeable', () => {
+    const freeTier = { freeAllotment: 0, unitPriceMinor: 0, currency: 'USD' };
+    const preview = previewCost(freeTier, 0, 500);
+    expect(preview).toEqual({ free_remaining: 0, chargeable_quantity: 500, cost: '0.00' });
+    expect(wouldBillOverage(freeTier, preview)).toBe(false);
   });
 });
 

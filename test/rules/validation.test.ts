@@ -1,7 +1,11 @@
 import * as v from 'valibot';
 import { ValidationFailedError } from '../../functions/domain/errors';
-import { boundedInteger, decodeJsonObject, MAX_BODY_BYTES, parseWith } from '../../functions/adapters/http/validation';
-import { PreviewAccessCodeCostBody } from '../../functions/handlers/http/preview-access-code-cost';
+import { decodeJsonObject, MAX_BODY_BYTES, parseWith } from '../../functions/handlers/http/validation';
+import { BulkGenerateInput } from '../../functions/operations/bulk-generate-access-codes';
+import { boundedInteger } from '../../functions/operations/fields';
+import { previewAccessCodeCostOperation } from '../../functions/operations/preview-access-code-cost';
+
+const PreviewAccessCodeCostBody = previewAccessCodeCostOperation.input;
 
 const detailsOf = (fn: () => unknown) => {
   try {
@@ -60,5 +64,44 @@ describe('PreviewAccessCodeCostBody', () => {
 
   test('ignores fields the contract does not define', () => {
     expect(parseWith(PreviewAccessCodeCostBody, { plan_id: 'pln_1', quantity: 3, extra: true })).toEqual({ plan_id: 'pln_1', quantity: 3 });
+  });
+});
+
+describe('BulkGenerateInput', () => {
+  const valid = { plan_id: 'pln_1', quantity: 5, export_type: 'file', expiry_preset: 'no_expiry' };
+  const pathsOf = (input: unknown) => detailsOf(() => parseWith(BulkGenerateInput, input)).map((detail) => detail.path);
+
+  test('reports every bad field at once, the rules that span fields included', () => {
+    expect(pathsOf({ quantity: 0, export_type: 'messages', expiry_preset: 'custom' }).sort()).toEqual(
+      ['consent', 'custom_expiry_amount', 'custom_expiry_type', 'plan_id', 'quantity'].sort(),
+    );
+  });
+
+  test('names the per-unit maximum of a custom expiry alongside a bad quantity', () => {
+    const details = detailsOf(() =>
+      parseWith(BulkGenerateInput, { ...valid, quantity: 1001, expiry_preset: 'custom', custom_expiry_amount: 11, custom_expiry_type: 'years' }),
+    );
+    expect(details).toEqual([
+      { path: 'quantity', message: 'quantity must be an integer from 1 to 1000.' },
+      {
+        path: 'custom_expiry_amount',
+        message: 'custom_expiry_amount is required with expiry_preset=custom and must be an integer from 1 to 10 years.',
+      },
+    ]);
+  });
+
+  test('asks for consent with messages even when the expiry is also wrong', () => {
+    expect(pathsOf({ ...valid, export_type: 'messages', consent: false, expiry_preset: 'custom', custom_expiry_type: 'days' }).sort()).toEqual([
+      'consent',
+      'custom_expiry_amount',
+    ]);
+  });
+
+  test('accepts a custom expiry at its per-unit maximum, and messages with consent', () => {
+    expect(parseWith(BulkGenerateInput, { ...valid, expiry_preset: 'custom', custom_expiry_amount: 520, custom_expiry_type: 'weeks' })).toMatchObject({
+      custom_expiry_amount: 520,
+      custom_expiry_type: 'weeks',
+    });
+    expect(parseWith(BulkGenerateInput, { ...valid, export_type: 'messages', consent: true })).toMatchObject({ consent: true });
   });
 });

@@ -56,6 +56,8 @@ export const httpCaller =
 /** The API served over real HTTP on 127.0.0.1 by the local stack's server, on a test table. */
 export interface TestApi {
   url: string;
+  /** The routes the local router serves, as `METHOD path`. */
+  routeKeys: readonly string[];
   call(method: string, path: string, options?: CallOptions): Promise<ApiAnswer>;
   close(): Promise<void>;
 }
@@ -82,6 +84,7 @@ export const startTestApi = async (table: TestTable, clock: Clock = systemClock,
   );
   return {
     url: server.url,
+    routeKeys: server.routeKeys,
     close: () => server.close(),
     call: httpCaller(server.url),
   };

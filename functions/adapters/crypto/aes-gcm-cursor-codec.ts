@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createHash, createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { CursorCodec } from '../../domain/ports';
 
 const IV_BYTES = 12;
@@ -66,6 +66,12 @@ export const cursorKeyFromBase64 = (text: string): Buffer => {
   if (key.length !== CURSOR_KEY_BYTES) throw new Error(`the cursor key must be ${CURSOR_KEY_BYTES} bytes in base64`);
   return key;
 };
+
+/**
+ * The key derived from a generated secret (CDK generates 64 letters and digits, about 380 bits):
+ * its SHA-256, so any secret string of enough entropy makes a valid AES-256 key.
+ */
+export const cursorKeyFromSecret = (text: string): Buffer => createHash('sha256').update(text.trim(), 'utf8').digest();
 
 /** A fresh random key (tests; the local stack's first start). */
 export const randomCursorKey = (): Buffer => randomBytes(CURSOR_KEY_BYTES);

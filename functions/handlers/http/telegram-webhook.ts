@@ -1,8 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import { AuthenticationRequiredError } from '../../domain/errors';
 import type { AccountReader, AccountWriter, Clock, TelegramLinkStore, TelegramSender } from '../../domain/ports';
-import { jsonResponse, withHttpMiddleware } from '../../adapters/http/http-api';
-import { decodeJsonObject } from '../../adapters/http/validation';
+import { jsonResponse, withHttpMiddleware } from './http-api';
+import { decodeJsonObject } from './validation';
 import { handleTelegramUpdate, type TelegramUpdate } from '../../use-cases/telegram-link';
 
 /** What the bot's webhook needs; `webhookSecret` is the `secret_token` given to setWebhook. */

@@ -4,19 +4,26 @@ import { ValidationFailedError, type FieldIssue } from '../../domain/errors';
 /** Largest request body accepted, in bytes; anything larger is refused before parsing. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
-const issueToDetail = (issue: v.BaseIssue<unknown>): FieldIssue => {
-  const path = v.getDotPath(issue) ?? '';
+const issueToDetail = (issue: v.BaseIssue<unknown>, rename: Readonly<Record<string, string>>): FieldIssue => {
+  const dotPath = v.getDotPath(issue) ?? '';
+  const path = rename[dotPath] ?? dotPath;
   const missing = issue.input === undefined && issue.kind === 'schema';
   return { path, message: missing ? `${path || 'value'} is required.` : issue.message };
 };
 
-/** Parses `value` with a valibot schema; every problem becomes one VALIDATION_FAILED detail. */
-export const parseWith = <S extends v.GenericSchema>(schema: S, value: unknown): v.InferOutput<S> => {
-  const result = v.safeParse(schema, value, { abortPipeEarly: true });
+/**
+ * Parses `value` with a valibot schema; every bad field, cross-field rules included, becomes one
+ * VALIDATION_FAILED detail (the first problem of each field). `rename` maps a field to the name
+ * the caller used for it (e.g. the `idempotency-key` header of `idempotency_key`).
+ */
+export const parseWith = <S extends v.GenericSchema>(schema: S, value: unknown, rename: Readonly<Record<string, string>> = {}): v.InferOutput<S> => {
+  // Not abortPipeEarly: the rules that span fields run in the object's pipe after its fields,
+  // and must report alongside them (each partialCheck only runs when its own fields are fine).
+  const result = v.safeParse(schema, value);
   if (result.success) return result.output;
   const details: FieldIssue[] = [];
   for (const issue of result.issues) {
-    const detail = issueToDetail(issue);
+    const detail = issueToDetail(issue, rename);
     if (!details.some((d) => d.path === detail.path)) details.push(detail);
   }
   throw new ValidationFailedError(details);
@@ -44,16 +51,4 @@ export const decodeJsonObject = (body: string | undefined, isBase64Encoded: bool
     throw new ValidationFailedError([{ path: '', message: 'The request body must be a JSON object.' }]);
   }
   return parsed as Record<string, unknown>;
-};
-
-/** An integer field within [min, max]: strings, floats and out-of-range numbers are refused. */
-export const boundedInteger = (field: string, min: number, max: number) => {
-  const message = `${field} must be an integer from ${min} to ${max}.`;
-  return v.pipe(v.number(message), v.integer(message), v.minValue(min, message), v.maxValue(max, message));
-};
-
-/** A resource id as sent by callers: a non-empty string of bounded length. */
-export const resourceId = (field: string) => {
-  const message = `${field} must be a non-empty string of at most 100 characters.`;
-  return v.pipe(v.string(message), v.trim(), v.minLength(1, message), v.maxLength(100, message));
 };

@@ -1,0 +1,78 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type * as v from 'valibot';
+import type { CatalogEntry, DepsFor, InputSchema, Needs, ServiceDeps, ToolNeeds, ToolOperation } from '../../operations/operation';
+import { authenticate } from '../../use-cases/authenticate';
+import { bearerToken, jsonResponse, requireJsonContentType, withHttpMiddleware, type HttpHandler } from './http-api';
+import { decodeJsonObject, parseWith } from './validation';
+
+/** The type a schema field expects once optional/nullable wrappers are set aside. */
+const expectedType = (schema: v.GenericSchema): string => {
+  let current = schema as v.GenericSchema & { wrapped?: v.GenericSchema };
+  while (current.wrapped && ['optional', 'nullable', 'nullish', 'exact_optional'].includes(current.type)) {
+    current = current.wrapped as typeof current;
+  }
+  return current.type;
+};
+
+/**
+ * A query string value as the schema expects it: query strings carry only strings, so a field
+ * that expects a number or a boolean gets one when the text is one. Anything else stays a string,
+ * for the schema to refuse with the field's own message.
+ */
+const coerceQueryValue = (schema: v.GenericSchema | undefined, raw: string): unknown => {
+  const type = schema ? expectedType(schema) : 'string';
+  if (type === 'number' && /^[+-]?\d+(\.\d+)?$/.test(raw)) return Number(raw);
+  if (type === 'boolean' && (raw === 'true' || raw === 'false')) return raw === 'true';
+  return raw;
+};
+
+/**
+ * The operation's input object, gathered from where its HTTP binding says each field travels:
+ * the path, the query string, headers, and the JSON body for the rest. A body is read only when
+ * the operation has body fields; bound fields are never taken from it.
+ */
+export const httpInput = <S extends InputSchema>(operation: ToolOperation<ToolNeeds, S>, event: APIGatewayProxyEventV2): Record<string, unknown> => {
+  const { http, input } = operation;
+  const bound = new Set<string>([...http.pathParams, ...http.queryParams, ...Object.keys(http.headers)]);
+  const bodyFields = Object.keys(input.entries).filter((field) => !bound.has(field));
+  const gathered: Record<string, unknown> = {};
+  if (bodyFields.length > 0) {
+    const hasBody = event.body !== undefined && event.body !== '';
+    if (hasBody) requireJsonContentType(event);
+    const body = decodeJsonObject(event.body, event.isBase64Encoded);
+    for (const field of bodyFields) if (field in body) gathered[field] = body[field];
+  }
+  for (const field of http.pathParams) {
+    const value = event.pathParameters?.[field];
+    if (value !== undefined) gathered[field] = value;
+  }
+  for (const field of http.queryParams) {
+    const value = event.queryStringParameters?.[field];
+    if (value !== undefined) gathered[field] = coerceQueryValue(input.entries[field], value);
+  }
+  for (const [field, header] of Object.entries(http.headers) as Array<[string, string]>) {
+    const value = event.headers?.[header];
+    if (value !== undefined) gathered[field] = value;
+  }
+  return gathered;
+};
+
+/**
+ * The HTTP handler of a tool operation. Checks run in the documented order: who you are, what you
+ * may do, what you sent (every field at once, in the caller's names: headers by header name);
+ * what exists is the use case's business.
+ */
+export const toolHandler = <N extends ToolNeeds, S extends InputSchema, O>(operation: ToolOperation<N, S, O>, deps: DepsFor<N>): HttpHandler => {
+  const rename = operation.http.headers as Readonly<Record<string, string>>;
+  return withHttpMiddleware(async (event) => {
+    // N extends ToolNeeds, so `accounts` is there; TypeScript cannot resolve DepsFor<N> for a generic N.
+    const principal = await authenticate(deps as unknown as Pick<ServiceDeps, 'accounts'>, bearerToken(event), operation.abilities);
+    const input = parseWith(operation.input, httpInput(operation as unknown as ToolOperation<ToolNeeds, S>, event), rename);
+    const data = await operation.run(deps, principal, input);
+    return jsonResponse(operation.http.successStatus, { data });
+  });
+};
+
+/** The HTTP handler of any catalog entry: a tool through `toolHandler`, a special route through its own factory. */
+export const catalogHandler = <N extends Needs>(entry: CatalogEntry, deps: DepsFor<N>): HttpHandler =>
+  entry.kind === 'tool' ? toolHandler(entry, deps) : entry.makeHandler(deps);

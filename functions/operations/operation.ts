@@ -1,0 +1,134 @@
+import type * as v from 'valibot';
+import type { Ability } from '../domain/abilities';
+import type { Principal } from '../domain/model';
+import type { AccountStore, Clock, CodeStore, CursorCodec, JobQueue, JobStore, TelegramSender } from '../domain/ports';
+import type { HttpHandler } from '../handlers/http/http-api';
+
+/** What an operation's function may do to the table. */
+export type TableNeed = 'read' | 'readWrite';
+
+/**
+ * What an operation's function needs besides the clock. CDK turns each into a grant plus its
+ * environment variable (ServiceFunction.use*), the production wiring builds exactly these
+ * dependencies, and `DepsFor` lets `run` see nothing else.
+ */
+export interface Needs {
+  /** The table's stores (`accounts`, `jobs`, `codes`), with this access. */
+  readonly table?: TableNeed;
+  /** The listing cursors' codec (`cursors`), with its key from a secret. */
+  readonly cursorKey?: true;
+  /** The generation queue (`queue`): the operation queues pipeline work. */
+  readonly queue?: true;
+  /** The bot's username (`botUsername`), for deep links. */
+  readonly botUsername?: true;
+  /** The Bot API (`telegram`), with the bot token read from its secret at cold start. */
+  readonly bot?: true;
+  /** The Telegram webhook's secret token (`webhookSecret`), read from its secret at cold start. */
+  readonly webhookSecret?: true;
+}
+
+/** Every dependency an operation can be given. */
+export interface ServiceDeps {
+  clock: Clock;
+  accounts: AccountStore;
+  jobs: JobStore;
+  codes: CodeStore;
+  cursors: CursorCodec;
+  queue: JobQueue;
+  botUsername: string;
+  telegram: TelegramSender;
+  webhookSecret: string;
+}
+
+/** The dependencies that `needs` asks for: what `run` (or a route's handler factory) receives. */
+export type DepsFor<N extends Needs> = Pick<
+  ServiceDeps,
+  | 'clock'
+  | (N extends { table: TableNeed } ? 'accounts' | 'jobs' | 'codes' : never)
+  | (N extends { cursorKey: true } ? 'cursors' : never)
+  | (N extends { queue: true } ? 'queue' : never)
+  | (N extends { botUsername: true } ? 'botUsername' : never)
+  | (N extends { bot: true } ? 'telegram' : never)
+  | (N extends { webhookSecret: true } ? 'webhookSecret' : never)
+>;
+
+/** An input schema: one object over path, query, header and body fields, maybe with cross-field rules in a pipe. */
+export type InputSchema = v.GenericSchema<Record<string, unknown>> & { readonly entries: v.ObjectEntries };
+
+/** HTTP methods the API uses. */
+export type HttpMethod = 'GET' | 'POST' | 'DELETE';
+
+/**
+ * Where each input field comes from over HTTP: the path, the query string, a header; every other
+ * field comes from the JSON body.
+ */
+export interface HttpBinding<S extends InputSchema> {
+  readonly method: HttpMethod;
+  /** API Gateway route path, with `{field}` path parameters. */
+  readonly path: string;
+  readonly successStatus: number;
+  readonly pathParams: readonly (keyof S['entries'] & string)[];
+  /** Query parameters arrive as strings: numbers and booleans are coerced as the schema expects. */
+  readonly queryParams: readonly (keyof S['entries'] & string)[];
+  /** Field → header name (lower case). */
+  readonly headers: Readonly<Partial<Record<keyof S['entries'] & string, string>>>;
+}
+
+/** Hints for tool clients (MCP's tool annotations). */
+export interface ToolAnnotations {
+  /** Changes nothing. */
+  readonly readOnlyHint: boolean;
+  /** Calling it again with the same input has no further effect. */
+  readonly idempotentHint: boolean;
+}
+
+/** What a tool needs at least: the table, where bearer tokens are looked up. */
+export type ToolNeeds = Needs & { readonly table: TableNeed };
+
+/** An authenticated operation: a tool over HTTP today, over MCP later. */
+export interface ToolOperation<N extends ToolNeeds = ToolNeeds, S extends InputSchema = InputSchema, O = unknown> {
+  readonly kind: 'tool';
+  /** The tool name (snake_case); the Lambda and route ids are its PascalCase (`operationId`). */
+  readonly name: string;
+  /** The spec's purpose text for documented tools. */
+  readonly description: string;
+  /** The caller needs at least one of these. */
+  readonly abilities: readonly Ability[];
+  /** Every field of the operation, wherever HTTP carries it; declarative, so a JSON Schema can be made of it. */
+  readonly input: S;
+  readonly annotations: ToolAnnotations;
+  readonly http: HttpBinding<S>;
+  readonly needs: N;
+  /** Calls the operation's use case with validated input. */
+  run(deps: DepsFor<N>, principal: Principal, input: v.InferOutput<S>): Promise<O>;
+}
+
+/** How a special route is protected. */
+export type RouteAuth = 'public' | 'telegram-secret';
+
+/** A route outside the bearer-token tools (health, Telegram's webhook): its own handler factory. */
+export interface SpecialRoute<N extends Needs = Needs> {
+  readonly kind: 'route';
+  readonly name: string;
+  readonly description: string;
+  readonly auth: RouteAuth;
+  readonly http: { readonly method: HttpMethod; readonly path: string };
+  readonly needs: N;
+  makeHandler(deps: DepsFor<N>): HttpHandler;
+}
+
+/** Any entry of the catalog. */
+export type CatalogEntry = ToolOperation<any, any, any> | SpecialRoute<any>;
+
+/** Declares a tool, inferring its needs, schema and output types. */
+export const defineOperation = <const N extends ToolNeeds, S extends InputSchema, O>(operation: ToolOperation<N, S, O>) => operation;
+
+/** Declares a special route, inferring its needs. */
+export const defineRoute = <const N extends Needs>(route: SpecialRoute<N>) => route;
+
+/** The PascalCase id of an entry (`get_job_status` → `GetJobStatus`): its Lambda's and its route's CDK id. */
+export const operationId = (name: string): string =>
+  name
+    .split('_')
+    .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+    .join('');

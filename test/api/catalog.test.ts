@@ -1,0 +1,133 @@
+import { toJsonSchema } from '@valibot/to-json-schema';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { UnsupportedMediaTypeError, ValidationFailedError } from '../../functions/domain/errors';
+import { httpInput } from '../../functions/handlers/http/operation-handler';
+import { parseWith } from '../../functions/handlers/http/validation';
+import { CATALOG, operationId, TOOLS } from '../../functions/operations';
+import { API_ROUTES, HTTP_ENTRY } from '../../lib/api-routes';
+import { startTestApi, type TestApi } from '../support/api';
+import { createTestTable, type TestTable } from '../support/dynamodb';
+
+const routeKey = (route: { method: string; path: string }) => `${route.method} ${route.path}`;
+
+describe('the operation catalog', () => {
+  test('has the spec’s tool names, each once, and unique routes', () => {
+    const names = CATALOG.map((entry) => entry.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(TOOLS.map((tool) => tool.name)).toEqual(
+      expect.arrayContaining(['preview_access_code_cost', 'bulk_generate_access_codes', 'get_job_status', 'list_access_codes']),
+    );
+    const keys = CATALOG.map((entry) => routeKey(entry.http));
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  test.each(TOOLS.map((tool) => [tool.name, tool] as const))('%s binds only fields of its input schema', (_name, tool) => {
+    const fields = Object.keys(tool.input.entries);
+    for (const field of [...tool.http.pathParams, ...tool.http.queryParams, ...Object.keys(tool.http.headers)]) expect(fields).toContain(field);
+    for (const param of tool.http.path.match(/\{(\w+)\}/g) ?? []) expect(tool.http.pathParams).toContain(param.slice(1, -1));
+  });
+
+  test.each(TOOLS.map((tool) => [tool.name, tool] as const))('%s has an input that JSON Schema can describe', (_name, tool) => {
+    const schema = toJsonSchema(tool.input, { errorMode: 'ignore' });
+    expect(schema).toMatchObject({ type: 'object' });
+    expect(Object.keys(schema.properties ?? {}).sort()).toEqual(Object.keys(tool.input.entries).sort());
+  });
+
+  test('bulk_generate_access_codes has the documented required list and field types', () => {
+    const tool = TOOLS.find((t) => t.name === 'bulk_generate_access_codes')!;
+    const schema = toJsonSchema(tool.input, { errorMode: 'ignore' }) as any;
+    expect([...schema.required].sort()).toEqual(['expiry_preset', 'export_type', 'plan_id', 'quantity']);
+    expect(schema.properties.quantity).toMatchObject({ type: 'integer', minimum: 1, maximum: 1000 });
+    expect(schema.properties.custom_expiry_amount).toMatchObject({ type: 'integer' });
+    expect(schema.properties.consent).toMatchObject({ type: 'boolean' });
+    expect(schema.properties.expiry_preset.enum).toEqual(['no_expiry', '1_day', '1_week', '1_month', '1_year', 'custom']);
+  });
+
+  test('preview_access_code_cost has the documented required list and range, and the spec’s purpose text', () => {
+    const tool = TOOLS.find((t) => t.name === 'preview_access_code_cost')!;
+    const schema = toJsonSchema(tool.input, { errorMode: 'ignore' }) as any;
+    expect([...schema.required].sort()).toEqual(['plan_id', 'quantity']);
+    expect(schema.properties.quantity).toMatchObject({ type: 'integer', minimum: 1, maximum: 10000 });
+    expect(tool.description).toMatch(/^Preview the cost of generating access codes before queuing the batch\./);
+  });
+});
+
+describe('the CDK route table and the local router', () => {
+  let table: TestTable;
+  let api: TestApi;
+  beforeAll(async () => {
+    table = await createTestTable();
+    api = await startTestApi(table);
+  });
+  afterAll(async () => {
+    await api.close();
+    await table.drop();
+  });
+
+  test('the route table is the catalog: one route per entry, same method and path, the generic entry point', () => {
+    expect(API_ROUTES.map(routeKey).sort()).toEqual(CATALOG.map((entry) => routeKey(entry.http)).sort());
+    expect(API_ROUTES.map((route) => route.id).sort()).toEqual(CATALOG.map((entry) => operationId(entry.name)).sort());
+    for (const route of API_ROUTES) expect(route.entry).toBe(HTTP_ENTRY);
+    expect(API_ROUTES.find((route) => route.id === 'BulkGenerateAccessCodes')).toMatchObject({ tableAccess: 'readWrite', queue: true });
+  });
+
+  test.each(API_ROUTES.map((route) => [routeKey(route), route] as const))(
+    'the local server routes %s to a handler (not its own 404 or 405)',
+    async (_key, route) => {
+      const path = route.path.replace(/\{\w+\}/g, 'x');
+      const answer = await api.call(route.method, path);
+      expect(answer.status).not.toBe(405);
+      if (answer.status === 404) expect(answer.body.error.message).not.toMatch(/^Route /);
+      expect(answer.status).toBeLessThan(500);
+    },
+  );
+
+  test('serves exactly the same method + path set as the route table', () => {
+    // startTestApi serves what the local stack serves; its keys come from the router itself.
+    expect(api.routeKeys.slice().sort()).toEqual(API_ROUTES.map(routeKey).sort());
+  });
+});
+
+describe('the generic HTTP handler gathers one input from where the binding says each field travels', () => {
+  const event = (parts: Partial<APIGatewayProxyEventV2>): APIGatewayProxyEventV2 =>
+    ({ headers: {}, isBase64Encoded: false, ...parts }) as APIGatewayProxyEventV2;
+  const tool = (name: string) => TOOLS.find((t) => t.name === name)!;
+
+  test('path parameters and query strings, with numbers coerced as the schema expects and nothing else', () => {
+    const gathered = httpInput(
+      tool('list_access_codes'),
+      event({ pathParameters: { plan_id: 'pln_1' }, queryStringParameters: { limit: '0010', status: 'active', cursor: '123', other: '1' } }),
+    );
+    expect(gathered).toEqual({ plan_id: 'pln_1', limit: 10, status: 'active', cursor: '123' });
+    expect(parseWith(tool('list_access_codes').input, gathered)).toEqual({ plan_id: 'pln_1', limit: 10, status: 'active', cursor: '123' });
+  });
+
+  test('a query value that is no number stays a string, for the schema to refuse on its field', () => {
+    const gathered = httpInput(tool('list_access_codes'), event({ pathParameters: { plan_id: 'p' }, queryStringParameters: { limit: '1e2' } }));
+    expect(gathered.limit).toBe('1e2');
+    expect(() => parseWith(tool('list_access_codes').input, gathered)).toThrow(ValidationFailedError);
+  });
+
+  test('headers by their header name; a bound field in the body is ignored, and its error names the header', () => {
+    const gathered = httpInput(
+      tool('bulk_generate_access_codes'),
+      event({ headers: { 'content-type': 'application/json', 'idempotency-key': ' bad key ' }, body: JSON.stringify({ quantity: 5, idempotency_key: 'from-body' }) }),
+    );
+    expect(gathered).toEqual({ quantity: 5, idempotency_key: ' bad key ' });
+    try {
+      parseWith(tool('bulk_generate_access_codes').input, gathered, { idempotency_key: 'idempotency-key' });
+      throw new Error('expected a ValidationFailedError');
+    } catch (error) {
+      expect((error as ValidationFailedError).details).toContainEqual({
+        path: 'idempotency-key',
+        message: 'Idempotency-Key must be 1 to 255 visible ASCII characters.',
+      });
+    }
+  });
+
+  test('a body labelled as something other than JSON is refused before it is read', () => {
+    expect(() =>
+      httpInput(tool('preview_access_code_cost'), event({ headers: { 'content-type': 'text/plain' }, body: '{"plan_id":"p","quantity":1}' })),
+    ).toThrow(UnsupportedMediaTypeError);
+  });
+});
