@@ -161,12 +161,27 @@ const decodeCursor = (cursor: string, gsi1pk: string): Item => {
 
 // ---- the store ---------------------------------------------------------------------------
 
+/** Options of the DynamoDB webhook store. */
+export interface DynamoWebhookStoreOptions {
+  /**
+   * Days after its creation that a delivery expires (DynamoDB TTL); default
+   * `DELIVERY_RETENTION_DAYS`. Tests on a fake clock set in the past lengthen it, or DynamoDB
+   * Local would expire their deliveries at once.
+   */
+  deliveryRetentionDays?: number;
+}
+
 /** Webhook endpoints and deliveries in the service's DynamoDB table. */
 export class DynamoWebhookStore implements WebhookDeliveryStore, WebhookEndpointStore {
+  private readonly retentionSeconds: number;
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+    options: DynamoWebhookStoreOptions = {},
+  ) {
+    this.retentionSeconds = (options.deliveryRetentionDays ?? DELIVERY_RETENTION_DAYS) * 86_400;
+  }
 
   private async get(key: Item): Promise<Item | undefined> {
     const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
@@ -396,7 +411,7 @@ export class DynamoWebhookStore implements WebhookDeliveryStore, WebhookEndpoint
             failure_reason: delivery.failureReason ?? undefined,
             created_at: delivery.createdAt,
             attempts: {},
-            ttl: createdAtSeconds + DELIVERY_RETENTION_DAYS * 86_400,
+            ttl: createdAtSeconds + this.retentionSeconds,
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
