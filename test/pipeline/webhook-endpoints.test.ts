@@ -390,6 +390,44 @@ describe('managing webhook endpoints', () => {
   });
 });
 
+describe('the DynamoDB webhook store', () => {
+  it('keeps every secret when two rotations run at once', async () => {
+    const mine = await freshProject();
+    const endpoint = await create(principalOf(mine), mine.projectId, ['access_code.*']);
+
+    await Promise.all([store.rotateSecret(endpoint.id, 'whsec_b', clock.now()), store.rotateSecret(endpoint.id, 'whsec_c', clock.now())]);
+
+    const secrets = (await store.getEndpoint(endpoint.id))!.secrets.map((s) => s.secret);
+    expect(secrets).toHaveLength(3);
+    expect(new Set(secrets)).toEqual(new Set([endpoint.secret, 'whsec_b', 'whsec_c']));
+  });
+
+  it('pages an endpoint’s deliveries of one status newest first, skipping the others', async () => {
+    const mine = await freshProject();
+    const endpoint = await create(principalOf(mine), mine.projectId, ['access_code.*']);
+    const ids: string[] = [];
+    for (let n = 0; n < 5; n++) {
+      clock.advance(1_000);
+      const event = generated(mine.projectId);
+      await dispatchWebhooks(dispatchDeps, event);
+      const id = deliveryIdFor(event.id, endpoint.id);
+      ids.push(id);
+      if (n % 2 === 0) await store.markFailed(id, 'test');
+    }
+
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.listDeliveries(endpoint.id, { limit: 1, status: 'failed', ...(cursor ? { cursor } : {}) });
+      pages.push(page.items.map((d) => d.delivery.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+
+    expect(pages.flat()).toEqual([ids[4], ids[2], ids[0]]);
+    expect((await store.listDeliveries(endpoint.id, { limit: 10, status: 'pending' })).items.map((d) => d.delivery.id)).toEqual([ids[3], ids[1]]);
+  });
+});
+
 describe('webhook endpoint inputs', () => {
   const valid = { project_id: 'prj_1', url: 'https://example.com/hooks', events: ['access_code.*'] };
 
