@@ -27,6 +27,12 @@ export const METRIC = {
   codesGenerated: 'codesGenerated',
   messagesDelivered: 'messagesDelivered',
   telegramThrottled: 'telegram429',
+  /** Webhook attempts made (each HTTP POST to an endpoint, retries included). */
+  webhookDeliveries: 'webhookDeliveries',
+  /** Webhook attempts that did not succeed (non-2xx, timeout, refused URL). */
+  webhookFailures: 'webhookFailures',
+  /** Milliseconds one webhook attempt took (recorded with the Milliseconds unit). */
+  webhookLatency: 'webhookLatency',
 } as const;
 
 /** Counts `value` occurrences of a business metric in the current invocation. */

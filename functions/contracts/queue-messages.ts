@@ -32,3 +32,18 @@ export const parseMessage = <S extends v.GenericSchema>(schema: S, body: string)
 
 /** Parses an SQS body into a pipeline message, or undefined when it is not one. */
 export const parsePipelineMessage = (body: string): PipelineMessage | undefined => parseMessage(PipelineMessageSchema, body);
+
+/** The webhook delivery queue's message: attempt this delivery (it carries its own state). */
+export const WebhookDeliveryMessageSchema = v.object({
+  kind: v.literal('webhook-delivery'),
+  delivery_id: v.pipe(v.string(), v.startsWith('whd_')),
+});
+
+/** A unit of work on the webhook delivery queue. */
+export type WebhookDeliveryMessage = v.InferOutput<typeof WebhookDeliveryMessageSchema>;
+
+/** Attempt delivery `deliveryId`. */
+export const webhookDeliveryMessage = (deliveryId: string): WebhookDeliveryMessage => ({ kind: 'webhook-delivery', delivery_id: deliveryId });
+
+/** Parses an SQS body into a webhook delivery message, or undefined when it is not one. */
+export const parseWebhookDeliveryMessage = (body: string): WebhookDeliveryMessage | undefined => parseMessage(WebhookDeliveryMessageSchema, body);

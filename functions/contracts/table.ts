@@ -36,6 +36,10 @@ export const keys = {
   code: (code: string) => ({ pk: `CODE#${code}`, sk: 'CODE' }),
   idempotency: (teamId: string, key: string) => ({ pk: `IDEMPOTENCY#${teamId}`, sk: `KEY#${key}` }),
   outboxEvent: (eventId: string) => ({ pk: `EVENT#${eventId}`, sk: 'EVENT' }),
+  /** A webhook endpoint. */
+  webhookEndpoint: (endpointId: string) => ({ pk: `WHENDPOINT#${endpointId}`, sk: 'WHENDPOINT' }),
+  /** A webhook delivery (one event to one endpoint) with its recent attempts. */
+  webhookDelivery: (deliveryId: string) => ({ pk: `WHDELIVERY#${deliveryId}`, sk: 'WHDELIVERY' }),
 } as const;
 
 /** Sort key of a job's slot claim: zero-padded so that slots sort in order. */
@@ -64,7 +68,17 @@ export const indexKeys = {
   teamMember: (teamId: string, sk: string) => ({ gsi1pk: `TEAM#${teamId}`, gsi1sk: sk }),
   /** A project's plans. */
   projectPlan: (projectId: string, planId: string) => ({ gsi1pk: `PROJECT#${projectId}`, gsi1sk: `PLAN#${planId}` }),
+  /** A project's webhook endpoints, oldest first (ids are ULIDs); shares the project's partition with its plans. */
+  projectWebhookEndpoint: (projectId: string, endpointId: string) => ({ gsi1pk: `PROJECT#${projectId}`, gsi1sk: `${WEBHOOK_ENDPOINT_SK_PREFIX}${endpointId}` }),
+  /** An endpoint's deliveries in creation order. */
+  endpointDelivery: (endpointId: string, createdAt: string, deliveryId: string) => ({
+    gsi1pk: `WHENDPOINT#${endpointId}`,
+    gsi1sk: `WHDELIVERY#${createdAt}#${deliveryId}`,
+  }),
 } as const;
+
+/** Prefix of the gsi1 sort keys of a project's webhook endpoints. */
+export const WEBHOOK_ENDPOINT_SK_PREFIX = 'WHENDPOINT#';
 
 /** The gsi1 partition of the jobs that have not ended. */
 export const ACTIVE_JOBS_PARTITION = 'JOBS#ACTIVE';

@@ -214,3 +214,9 @@ export const disabledMessage = (reason: EndpointDisabledReason, at: string): str
       return `Disabled at ${at} by its owner.`;
   }
 };
+
+/** How many attempts a delivery keeps on record (the schedule's 12 plus manual retries); older ones are dropped, the count stays. */
+export const MAX_STORED_ATTEMPTS = 20;
+
+/** How long a delivery and its log are kept, in days (DynamoDB TTL). */
+export const DELIVERY_RETENTION_DAYS = 30;

@@ -12,8 +12,8 @@ import {
 
 /**
  * The delivery store port in memory, holding to the port's conditions (one attempt number
- * recorded once, only while pending) so that duplicate runs can be tested. Until the DynamoDB
- * store exists, it stands in for it; its contract tests should then run against both.
+ * recorded once, only while pending) so that duplicate runs can be tested. The delivery tests
+ * run over it and over the DynamoDB store alike (test/support/webhook-store-harness.ts).
  */
 export class InMemoryWebhookDeliveryStore implements WebhookDeliveryStore {
   readonly endpoints = new Map<string, WebhookEndpoint>();

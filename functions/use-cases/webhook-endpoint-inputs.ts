@@ -1,0 +1,58 @@
+import * as v from 'valibot';
+import { EVENT_SUBSCRIPTIONS } from '../domain/webhooks';
+
+// The inputs of the webhook endpoint operations. Declarative only (no transform or check), so
+// that the operation catalog can publish them as JSON Schema.
+
+/** The longest endpoint URL accepted. */
+export const WEBHOOK_URL_MAX_LENGTH = 2048;
+/** The longest endpoint description accepted. */
+export const WEBHOOK_DESCRIPTION_MAX_LENGTH = 256;
+/** Page sizes of the listings: default and maximum. */
+export const WEBHOOK_PAGE_DEFAULT = 20;
+export const WEBHOOK_PAGE_MAX = 100;
+
+const url = v.pipe(v.string(), v.url('url must be an absolute URL'), v.maxLength(WEBHOOK_URL_MAX_LENGTH, `url must be at most ${WEBHOOK_URL_MAX_LENGTH} characters`));
+const events = v.pipe(
+  v.array(v.picklist(EVENT_SUBSCRIPTIONS, `events may hold ${EVENT_SUBSCRIPTIONS.join(', ')}`)),
+  v.minLength(1, 'events must name at least one event type'),
+  v.maxLength(EVENT_SUBSCRIPTIONS.length, `events holds at most ${EVENT_SUBSCRIPTIONS.length} entries`),
+);
+const description = v.pipe(v.string(), v.maxLength(WEBHOOK_DESCRIPTION_MAX_LENGTH, `description must be at most ${WEBHOOK_DESCRIPTION_MAX_LENGTH} characters`));
+const cursor = v.pipe(v.string(), v.maxLength(2048, 'cursor is not one this listing returned'));
+const limit = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(WEBHOOK_PAGE_MAX));
+const id = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
+
+/** `POST /v1/webhook-endpoints`. */
+export const CreateWebhookEndpointInputSchema = v.object({
+  project_id: id,
+  url,
+  events,
+  description: v.optional(description),
+});
+export type CreateWebhookEndpointInput = v.InferOutput<typeof CreateWebhookEndpointInputSchema>;
+
+/** `PATCH /v1/webhook-endpoints/{id}`: absent fields stay; `description: null` clears it. */
+export const UpdateWebhookEndpointInputSchema = v.object({
+  url: v.optional(url),
+  events: v.optional(events),
+  enabled: v.optional(v.boolean()),
+  description: v.optional(v.nullable(description)),
+});
+export type UpdateWebhookEndpointInput = v.InferOutput<typeof UpdateWebhookEndpointInputSchema>;
+
+/** `GET /v1/webhook-endpoints?project_id=…`. */
+export const ListWebhookEndpointsInputSchema = v.object({
+  project_id: id,
+  cursor: v.optional(cursor),
+  limit: v.optional(limit),
+});
+export type ListWebhookEndpointsInput = v.InferOutput<typeof ListWebhookEndpointsInputSchema>;
+
+/** `GET /v1/webhook-endpoints/{id}/deliveries?status=…&cursor=…`. */
+export const ListWebhookDeliveriesInputSchema = v.object({
+  status: v.optional(v.picklist(['pending', 'succeeded', 'failed'])),
+  cursor: v.optional(cursor),
+  limit: v.optional(limit),
+});
+export type ListWebhookDeliveriesInput = v.InferOutput<typeof ListWebhookDeliveriesInputSchema>;
