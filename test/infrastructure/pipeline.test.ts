@@ -44,6 +44,9 @@ const ALL_FUNCTION_IDS = () => [...service.stateless.functions.keys()];
 /** The stateful stack's secrets, as `{Ref}` to them (a Ref to a secret is its full ARN). */
 const BOT_TOKEN_SECRET = () => refOf(service.stateful.getLogicalId(service.stateful.telegramBotToken.node.defaultChild as never));
 const WEBHOOK_SECRET = () => refOf(service.stateful.getLogicalId(service.stateful.telegramWebhookSecret.node.defaultChild as never));
+const CURSOR_KEY = () => refOf(service.stateful.getLogicalId(service.stateful.cursorKey.node.defaultChild as never));
+/** Routes that seal listing cursors with the cursor key. */
+const CURSOR_ROUTES = API_ROUTES.filter((route) => route.needs.cursorKey).map((route) => route.id);
 /** GetSecretValue on exactly one secret. */
 const secretStatement = (secret: unknown) => ({ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secret });
 /** Routes that call the Bot API and receive its webhook. */
@@ -171,8 +174,15 @@ describe('Telegram routes', () => {
   );
 
   test('no function besides the generator and the bot routes may read a secret', () => {
-    for (const id of ALL_FUNCTION_IDS().filter((fn) => fn !== 'Generator' && !BOT_ROUTES.includes(fn))) {
+    for (const id of ALL_FUNCTION_IDS().filter((fn) => fn !== 'Generator' && !BOT_ROUTES.includes(fn) && !CURSOR_ROUTES.includes(fn))) {
       expect(statementsWith(id, 'secretsmanager:')).toEqual([]);
+    }
+  });
+
+  test('the listing routes may read the cursor key and no other secret', () => {
+    expect(CURSOR_ROUTES).toEqual(['ListAccessCodes']);
+    for (const id of CURSOR_ROUTES) {
+      expect(statementsWith(id, 'secretsmanager:').map((s) => ({ ...s, Resource: view.fromStateful(s.Resource) }))).toEqual([secretStatement(CURSOR_KEY())]);
     }
   });
 });
@@ -376,9 +386,10 @@ describe('secrets stay out of the templates', () => {
       expect.arrayContaining([
         ['TELEGRAM_BOT_TOKEN_SECRET', BOT_TOKEN_SECRET()],
         ...BOT_ROUTES.map(() => ['TELEGRAM_WEBHOOK_TOKEN_SECRET', WEBHOOK_SECRET()]),
+        ...CURSOR_ROUTES.map(() => ['CURSOR_KEY_SECRET', CURSOR_KEY()]),
       ]),
     );
-    expect(entries).toHaveLength(1 + 2 * BOT_ROUTES.length);
+    expect(entries).toHaveLength(1 + 2 * BOT_ROUTES.length + CURSOR_ROUTES.length);
   });
 
   test('no secret has a value in the template: the token is filled by the operator, the webhook secret generated', () => {

@@ -158,7 +158,9 @@ describe('table limits and insight', () => {
   test("caps on-demand writes of the table and its index at the stage's maxWriteRequestUnits", () => {
     template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       WriteOnDemandThroughputSettings: { MaxWriteRequestUnits: STAGES.prod!.maxWriteRequestUnits },
-      GlobalSecondaryIndexes: [Match.objectLike({ WriteOnDemandThroughputSettings: { MaxWriteRequestUnits: STAGES.prod!.maxWriteRequestUnits } })],
+      GlobalSecondaryIndexes: TABLE_SCHEMA.indexes.map(() =>
+        Match.objectLike({ WriteOnDemandThroughputSettings: { MaxWriteRequestUnits: STAGES.prod!.maxWriteRequestUnits } }),
+      ),
     });
   });
 
