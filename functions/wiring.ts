@@ -4,6 +4,7 @@ import type * as v from 'valibot';
 import { DynamoAccountStore } from './adapters/dynamodb/account-store';
 import { makeDocumentClient } from './adapters/dynamodb/client';
 import { DynamoJobStore } from './adapters/dynamodb/job-store';
+import { DynamoTableProbe, type TableProbe } from './adapters/dynamodb/table-probe';
 import { EventBridgePublisher } from './adapters/eventbridge/event-bridge-publisher';
 import { makeSqsClient } from './adapters/sqs/client';
 import { SqsJobQueue } from './adapters/sqs/sqs-job-queue';
@@ -41,16 +42,23 @@ const productionBot = async (env: v.InferOutput<typeof BotEnv>): Promise<Telegra
   return new RotatingTokenTelegramSender(readToken, env.TELEGRAM_API_ROOT ? { apiRoot: env.TELEGRAM_API_ROOT } : {});
 };
 
-let tableDeps: { accounts: AccountStore; jobs: JobStore } | undefined;
+let tableDeps: { accounts: AccountStore; jobs: JobStore; tableProbe: TableProbe } | undefined;
 
 /** The table's stores, built once per cold start. */
 export const productionTable = () => {
   if (tableDeps) return tableDeps;
   const env = parseEnv(TableEnv);
   const db = makeDocumentClient({}, (client) => tracer.captureAWSv3Client(client));
-  tableDeps = { accounts: new DynamoAccountStore(db, env.TABLE_NAME), jobs: new DynamoJobStore(db, env.TABLE_NAME) };
+  tableDeps = {
+    accounts: new DynamoAccountStore(db, env.TABLE_NAME),
+    jobs: new DynamoJobStore(db, env.TABLE_NAME),
+    tableProbe: new DynamoTableProbe(db, env.TABLE_NAME),
+  };
   return tableDeps;
 };
+
+/** Production wiring of `GET /health`: a read of the table. */
+export const productionHealthDeps = () => ({ tableProbe: productionTable().tableProbe });
 
 /** A queue that refuses to be used: for functions that have no business queueing. */
 const noQueue: JobQueue = {

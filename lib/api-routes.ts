@@ -26,7 +26,7 @@ export interface ApiRoute {
  * the local stack routes the same paths to the same handler code.
  */
 export const API_ROUTES: readonly ApiRoute[] = [
-  { id: 'Health', method: 'GET', path: '/health', entry: 'functions/entrypoints/health.ts', tableAccess: 'none' },
+  { id: 'Health', method: 'GET', path: '/health', entry: 'functions/entrypoints/health.ts', tableAccess: 'read' },
   {
     id: 'PreviewAccessCodeCost',
     method: 'POST',

@@ -7,6 +7,7 @@ import { makeHandler as makeListAccessCodes } from '../functions/handlers/http/l
 import { makeHandler as makeCreateTelegramLink } from '../functions/handlers/http/create-telegram-link';
 import { makeHandler as makeTelegramWebhook } from '../functions/handlers/http/telegram-webhook';
 import type { TelegramSender } from '../functions/domain/ports';
+import type { TableProbe } from '../functions/adapters/dynamodb/table-probe';
 import type { ApiDeps } from '../functions/wiring';
 
 /** What the local API needs beyond the stores: the bot, as the Telegram routes see it. */
@@ -14,11 +15,13 @@ export interface LocalApiDeps extends ApiDeps {
   telegram: TelegramSender;
   botUsername: string;
   webhookSecret: string;
+  /** What `/health` reads. */
+  tableProbe: TableProbe;
 }
 
 /** The local stack's handler for each route id of API_ROUTES, built on local dependencies. */
 export const localHandlers = (deps: LocalApiDeps): Record<string, HttpHandler> => ({
-  Health: makeHealth(),
+  Health: makeHealth(deps),
   PreviewAccessCodeCost: makePreviewAccessCodeCost(deps),
   BulkGenerateAccessCodes: makeBulkGenerate(deps),
   GetJobStatus: makeGetJobStatus(deps),

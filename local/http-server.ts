@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { HttpHandler } from '../functions/adapters/http/http-api';
 import type { ApiRoute } from '../lib/api-routes';
-import { localLambdaContext } from './lambda-context';
+import { localLambdaContext, runInvocation } from './lambda-context';
 
 /** API Gateway HTTP APIs refuse payloads above 10 MB; so does the local server. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -139,11 +139,12 @@ export const startHttpServer = async (
       if (!handler) throw new Error(`no local handler for route ${match.route.id}`);
       const started = Date.now();
       const event = toApiGatewayEvent(req, url, match.route, pathParameters, body);
-      writeResult(res, await handler(event, localLambdaContext({
-          functionName: match.route.id,
-          requestId: event.requestContext.requestId,
-          remainingMs: () => API_TIMEOUT_MS - (Date.now() - started),
-        })));
+      const context = localLambdaContext({
+        functionName: match.route.id,
+        requestId: event.requestContext.requestId,
+        remainingMs: () => API_TIMEOUT_MS - (Date.now() - started),
+      });
+      writeResult(res, await runInvocation(context, () => handler(event, context)));
     } catch (error) {
       // What API Gateway answers when the integration itself fails.
       console.error(error);

@@ -1,4 +1,5 @@
 import { makeHandler } from '../handlers/http/health';
+import { productionHealthDeps } from '../wiring';
 
 /** Lambda entry point of `GET /health`. */
-export const handler = makeHandler();
+export const handler = makeHandler(productionHealthDeps());

@@ -1,4 +1,5 @@
 import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
+import { DynamoTableProbe } from '../../functions/adapters/dynamodb/table-probe';
 import { systemClock, type Clock } from '../../functions/domain/ports';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,6 +74,7 @@ export const startTestApi = async (table: TestTable, clock: Clock = systemClock,
       telegram: new OutboxTelegramSender(mkdtempSync(join(tmpdir(), 'memberpass-api-'))),
       botUsername: 'memberpass_test_bot',
       webhookSecret: TEST_WEBHOOK_SECRET,
+      tableProbe: new DynamoTableProbe(table.db, table.tableName),
       ...deps,
     }),
   );
