@@ -3,8 +3,8 @@ import type { TableProbe } from '../../adapters/dynamodb/table-probe';
 import { logger } from '../../observability';
 import { jsonResponse, withHttpMiddleware } from '../../adapters/http/http-api';
 
-/** The health check's own budget for the table read: well inside any caller's timeout. */
-export const HEALTH_TIMEOUT_MS = 1_000;
+/** The health check's own budget for the table read: far inside any caller's timeout, yet room for a cold start. */
+export const HEALTH_TIMEOUT_MS = 2_000;
 
 /** The service cannot serve right now (its table does not answer); retry later. */
 export class ServiceUnavailableError extends AppError {
