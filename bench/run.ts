@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAccountStore } from '../functions/adapters/dynamodb/account-store';
+import { DynamoTableProbe } from '../functions/adapters/dynamodb/table-probe';
 import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
 import { makeTelegramSender } from '../functions/adapters/telegram/factory';
 import { CODE_ALPHABET } from '../functions/domain/access-codes';
@@ -113,7 +114,7 @@ const main = async () => {
   const local = await startLocalPipeline({ dynamoEndpoint: dynamo.endpoint, tableName, dataDir, telegram, messageIntervalMs: 5 });
   const http = await startHttpServer(
     API_ROUTES,
-    localHandlers({ ...local.deps, telegram, botUsername: 'memberpass_bench_bot', webhookSecret: randomUUID() }),
+    localHandlers({ ...local.deps, telegram, botUsername: 'memberpass_bench_bot', webhookSecret: randomUUID(), tableProbe: new DynamoTableProbe(db, tableName) }),
   );
 
   try {

@@ -31,25 +31,57 @@ Commands:
 Target: the local stack (LOCAL_DATA_DIR, default .local) unless --table <name> names a deployed table.
 Abilities: project-access-code:create, project-access-code:view-any, project-access-code:redeem`;
 
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: {
-    json: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-    table: { type: 'string' },
-    name: { type: 'string' },
-    team: { type: 'string' },
-    project: { type: 'string' },
-    abilities: { type: 'string' },
-    'chat-id': { type: 'string' },
-    'free-allotment': { type: 'string' },
-    'unit-price': { type: 'string' },
-    currency: { type: 'string' },
-    'stripe-customer': { type: 'string' },
-  },
-});
-
 class UsageError extends Error {}
+
+const OPTIONS = {
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+  table: { type: 'string' },
+  name: { type: 'string' },
+  team: { type: 'string' },
+  project: { type: 'string' },
+  abilities: { type: 'string' },
+  'chat-id': { type: 'string' },
+  'free-allotment': { type: 'string' },
+  'unit-price': { type: 'string' },
+  currency: { type: 'string' },
+  'stripe-customer': { type: 'string' },
+} as const;
+
+/**
+ * parseArgs reads a value that starts with "-" as another option, so `--chat-id -1001234567890`
+ * (a Telegram group id) or `--free-allotment -5` would fail with a stack trace. A value that starts
+ * with "-" and a digit, after an option that takes one, is joined to it (`--chat-id=-1001234567890`, which
+ * parseArgs accepts as is); the value is then checked like any other.
+ */
+const joinNegativeValues = (args: readonly string[]): string[] => {
+  const takesValue = new Set(Object.entries(OPTIONS).filter(([, o]) => o.type === 'string').map(([name]) => `--${name}`));
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    if (takesValue.has(arg) && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else joined.push(arg);
+  }
+  return joined;
+};
+
+const parseCommandLine = () => {
+  try {
+    return parseArgs({ args: joinNegativeValues(process.argv.slice(2)), allowPositionals: true, options: OPTIONS });
+  } catch (error) {
+    // parseArgs' own errors (unknown option, missing value) are usage errors, not crashes.
+    return { values: { json: process.argv.includes('--json') } as Partial<Record<keyof typeof OPTIONS, string | boolean>>, positionals: [], error: error as Error };
+  }
+};
+
+const parsed = parseCommandLine();
+const values = parsed.values as {
+  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
+};
+const { positionals } = parsed;
 
 const required = (name: keyof typeof values): string => {
   const value = values[name];
@@ -60,7 +92,7 @@ const required = (name: keyof typeof values): string => {
 const wholeNumber = (name: keyof typeof values, fallback?: number): number => {
   const raw = values[name];
   if (raw === undefined && fallback !== undefined) return fallback;
-  if (typeof raw !== 'string' || !/^\d+$/.test(raw)) throw new UsageError(`--${name} must be a whole number.`);
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw)) throw new UsageError(`--${name} must be a whole number ≥ 0, got "${String(raw)}".`);
   return Number(raw);
 };
 
@@ -154,6 +186,7 @@ const print = (result: object) => {
 
 const main = async () => {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  if ('error' in parsed) throw new UsageError(parsed.error.message);
   const command = positionals[0];
   if (values.help || !command) {
     console.log(USAGE);

@@ -4,71 +4,22 @@
  * Environment: PORT (3000), HOST (127.0.0.1), LOCAL_DATA_DIR (.local), TABLE_NAME (memberpass-local),
  * TELEGRAM_BOT_TOKEN and TELEGRAM_API_ROOT (without a token: an outbox folder),
  * TELEGRAM_BOT_USERNAME, TELEGRAM_WEBHOOK_SECRET, TELEGRAM_MESSAGE_INTERVAL_MS (1100),
- * SWEEP_INTERVAL_MS (60000).
+ * SWEEP_INTERVAL_MS (60000), POWERTOOLS_LOG_LEVEL (WARN), POWERTOOLS_METRICS_DISABLED (true).
+ *
+ * Only a bootstrap: Powertools reads its environment when the modules that build the logger and
+ * metrics are evaluated, and static imports are evaluated before any line of this file runs.
+ * So the environment is settled first, and the stack imported afterwards, inside the
+ * invocation store (lambda-context imports nothing of Powertools).
  */
-import { DEFAULT_TABLE_NAME, resolveDataDir } from '../local/data-dir';
-import { startLocalStack } from '../local/local-stack';
+import { runWithConcurrentInvocations } from '../local/lambda-context';
 
-const env = process.env;
-const port = Number.parseInt(env.PORT ?? '3000', 10);
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`PORT must be a TCP port number, got "${env.PORT}".`);
-  process.exit(2);
-}
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+// Locally there is no CloudWatch to read EMF lines; they would only bury the logs.
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const main = async () => {
-  const dataDir = resolveDataDir(env);
-  const stack = await startLocalStack({
-    dataDir,
-    host: env.HOST || '127.0.0.1',
-    port,
-    tableName: env.TABLE_NAME || DEFAULT_TABLE_NAME,
-    ...(env.TELEGRAM_BOT_TOKEN ? { telegramBotToken: env.TELEGRAM_BOT_TOKEN } : {}),
-    ...(env.TELEGRAM_API_ROOT ? { telegramApiRoot: env.TELEGRAM_API_ROOT } : {}),
-    ...(env.TELEGRAM_BOT_USERNAME ? { telegramBotUsername: env.TELEGRAM_BOT_USERNAME } : {}),
-    ...(env.TELEGRAM_WEBHOOK_SECRET ? { telegramWebhookSecret: env.TELEGRAM_WEBHOOK_SECRET } : {}),
-    ...(env.TELEGRAM_MESSAGE_INTERVAL_MS ? { messageIntervalMs: Number(env.TELEGRAM_MESSAGE_INTERVAL_MS) } : {}),
-    ...(env.SWEEP_INTERVAL_MS ? { sweepIntervalMs: Number(env.SWEEP_INTERVAL_MS) } : {}),
-  });
-  const { demo } = stack;
-  console.log(`MemberPass access codes is running locally.
-
-  API          ${stack.apiUrl}
-  DynamoDB     ${stack.dynamoEndpoint} (DynamoDB Local, data in ${dataDir}/dynamodb)
-  Telegram     ${stack.telegramTarget}
-               bot @${stack.telegramBotUsername}; webhook ${stack.apiUrl}/telegram/webhook with secret token ${stack.telegramWebhookSecret}
-  Events       ${stack.pipeline.bus.eventsFile} (every event published, one per line)
-  Demo         ${stack.demoFile}
-  Demo token   ${demo.token}
-  Demo plan    ${demo.plan_id} (project ${demo.project_id}, 10 free redemptions a month, 0.03 USD each after)
-
-Try it:
-  curl -s ${stack.apiUrl}/health
-  curl -s -X POST ${stack.apiUrl}/v1/access-codes/preview \\
-    -H 'authorization: Bearer ${demo.token}' -H 'content-type: application/json' \\
-    -d '{"plan_id":"${demo.plan_id}","quantity":50}'
-  curl -s -X POST ${stack.apiUrl}/v1/access-codes/bulk-generate \\
-    -H 'authorization: Bearer ${demo.token}' -H 'content-type: application/json' -H 'idempotency-key: demo-1' \\
-    -d '{"plan_id":"${demo.plan_id}","quantity":5,"export_type":"file","expiry_preset":"1_month"}'
-  curl -s ${stack.apiUrl}/v1/jobs/<job_id> -H 'authorization: Bearer ${demo.token}'
-
-Ctrl-C stops everything.`);
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`\n${signal}: stopping…`);
-    await stack.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-};
-
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
+// Each invocation logs as itself though many run at once in this one process.
+await runWithConcurrentInvocations(async () => {
+  const { runLocalStack } = await import('../local/main');
+  await runLocalStack(process.env);
 });

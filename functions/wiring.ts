@@ -10,6 +10,8 @@ import { EventBridgePublisher } from './adapters/eventbridge/event-bridge-publis
 import { makeSqsClient } from './adapters/sqs/client';
 import { SqsJobQueue } from './adapters/sqs/sqs-job-queue';
 import { makeTelegramSender } from './adapters/telegram/factory';
+import { DynamoTableProbe } from './adapters/dynamodb/table-probe';
+import { BOT_TOKEN_MAX_AGE_SECONDS, RotatingTokenTelegramSender, type BotTokenReader } from './adapters/telegram/rotating-token-sender';
 import { BotEnv, ConfigurationError, CursorEnv, GeneratorEnv, QueueEnv, RelayEnv, TableEnv, TelegramLinkEnv, TelegramWebhookEnv, parseEnv } from './contracts/env';
 import {
   systemClock,
@@ -20,6 +22,7 @@ import {
   type EventPublisher,
   type JobQueue,
   type JobStore,
+  type TableProbe,
   type TelegramSender,
 } from './domain/ports';
 import type { DepsFor, Needs, ServiceDeps } from './operations/operation';
@@ -36,20 +39,26 @@ export interface ApiDeps {
   clock: Clock;
 }
 
-const secretString = async (name: string): Promise<string> => {
-  const value = await getSecret(name);
+const secretString = async (name: string, options: { maxAge?: number; forceFetch?: boolean } = {}): Promise<string> => {
+  const value = await getSecret(name, options);
   if (typeof value !== 'string' || !value) throw new ConfigurationError(`the secret ${name} is empty`);
   return value;
 };
 
-/** The bot's sender, with its token read from Secrets Manager (at cold start: callers await it at module load). */
-const productionBot = async (env: v.InferOutput<typeof BotEnv>): Promise<TelegramSender> =>
-  makeTelegramSender({
-    botToken: await secretString(env.TELEGRAM_BOT_TOKEN_SECRET),
-    ...(env.TELEGRAM_API_ROOT ? { apiRoot: env.TELEGRAM_API_ROOT } : {}),
-  });
+/**
+ * The bot's sender. Its token is read from Secrets Manager at cold start (callers await it at
+ * module load, so a missing secret fails fast), then again once the cached value is older than
+ * BOT_TOKEN_MAX_AGE_SECONDS, and at once when Telegram answers 401: a rotated token takes
+ * effect without a redeploy.
+ */
+const productionBot = async (env: v.InferOutput<typeof BotEnv>): Promise<TelegramSender> => {
+  const readToken: BotTokenReader = ({ forceFetch }) =>
+    secretString(env.TELEGRAM_BOT_TOKEN_SECRET, { maxAge: BOT_TOKEN_MAX_AGE_SECONDS, forceFetch });
+  await readToken({ forceFetch: false });
+  return new RotatingTokenTelegramSender(readToken, env.TELEGRAM_API_ROOT ? { apiRoot: env.TELEGRAM_API_ROOT } : {});
+};
 
-let tableDeps: { accounts: AccountStore; jobs: JobStore; codes: CodeStore } | undefined;
+let tableDeps: { accounts: AccountStore; jobs: JobStore; codes: CodeStore; tableProbe: TableProbe } | undefined;
 
 /** The table's stores, built once per cold start. */
 export const productionTable = () => {
@@ -60,6 +69,7 @@ export const productionTable = () => {
     accounts: new DynamoAccountStore(db, env.TABLE_NAME),
     jobs: new DynamoJobStore(db, env.TABLE_NAME),
     codes: new DynamoCodeStore(db, env.TABLE_NAME),
+    tableProbe: new DynamoTableProbe(db, env.TABLE_NAME),
   };
   return tableDeps;
 };

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 /** Where the local stack keeps its data unless LOCAL_DATA_DIR says otherwise. */
@@ -41,10 +41,12 @@ const statePath = (dataDir: string) => join(dataDir, 'local.json');
 
 /**
  * Takes the data dir for this process, so that two DynamoDB Locals never share one database
- * file. A lock left by a process that died is taken over.
+ * file. A lock left by a process that died is taken over. The folder is kept to its owner
+ * (0700): it holds every code in plain text, the demo token and the webhook secret.
  */
 export const acquireDataDir = (dataDir: string, purpose: string): { release(): void } => {
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(lockPath(dataDir), `${process.pid}\n`, { flag: 'wx' });
@@ -71,7 +73,10 @@ export const acquireDataDir = (dataDir: string, purpose: string): { release(): v
 
 /** Records the running stack's endpoints for the admin CLI. */
 export const writeRunningStack = (dataDir: string, state: RunningStack): void =>
-  writeFileSync(statePath(dataDir), `${JSON.stringify(state, null, 2)}\n`);
+  writeFileSync(statePath(dataDir), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+
+/** Where the local stack keeps the Telegram webhook's secret token, made once per data dir. */
+export const webhookSecretPath = (dataDir: string): string => join(dataDir, 'telegram-webhook-secret');
 
 /** The running stack on this data dir, if its process is alive. */
 export const readRunningStack = (dataDir: string): RunningStack | undefined => {

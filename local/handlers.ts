@@ -1,5 +1,5 @@
 import type { HttpHandler } from '../functions/handlers/http/http-api';
-import type { TelegramSender } from '../functions/domain/ports';
+import type { TableProbe, TelegramSender } from '../functions/domain/ports';
 import { catalogHandler } from '../functions/handlers/http/operation-handler';
 import { CATALOG, operationId, type ServiceDeps } from '../functions/operations';
 import type { ApiDeps } from '../functions/wiring';
@@ -9,6 +9,8 @@ export interface LocalApiDeps extends ApiDeps {
   telegram: TelegramSender;
   botUsername: string;
   webhookSecret: string;
+  /** What `/health` reads. */
+  tableProbe: TableProbe;
 }
 
 /**

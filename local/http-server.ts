@@ -5,7 +5,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { BadRequestError, MethodNotAllowedError, PayloadTooLargeError, ResourceNotFoundError } from '../functions/domain/errors';
 import { errorResponse, type HttpHandler } from '../functions/handlers/http/http-api';
 import type { ApiRoute } from '../lib/api-routes';
-import { localLambdaContext } from './lambda-context';
+import { localLambdaContext, runInvocation } from './lambda-context';
 
 /** API Gateway HTTP APIs refuse payloads above 10 MB; so does the local server. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -151,11 +151,12 @@ export const startHttpServer = async (
       const started = Date.now();
       const event = toApiGatewayEvent(req, url, route, pathParameters, body);
       event.requestContext.requestId = requestId;
-      writeResult(res, await handlers[route.id]!(event, localLambdaContext({
-          functionName: route.id,
-          requestId,
-          remainingMs: () => API_TIMEOUT_MS - (Date.now() - started),
-        })));
+      const context = localLambdaContext({
+        functionName: route.id,
+        requestId,
+        remainingMs: () => API_TIMEOUT_MS - (Date.now() - started),
+      });
+      writeResult(res, await runInvocation(context, () => handlers[route.id]!(event, context)));
     } catch (error) {
       // Refusals of the router are AppErrors; anything else is a bug of the server, answered as
       // a 500 that says nothing internal (errorResponse logs it).

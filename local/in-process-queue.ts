@@ -3,7 +3,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { MAX_BATCH_BYTES, clampDelay } from '../functions/adapters/sqs/limits';
 import type { JobQueue } from '../functions/domain/ports';
 import type { PipelineMessage } from '../functions/contracts/queue-messages';
-import { localLambdaContext } from './lambda-context';
+import { localLambdaContext, runInvocation } from './lambda-context';
 
 /** An SQS-triggered Lambda handler, as the event source mapping calls it. */
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
@@ -358,7 +358,7 @@ export class InProcessQueue implements JobQueue {
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new FunctionTimeoutError(this.functionTimeoutSeconds)), this.functionTimeoutMs);
     });
-    const invocation = Promise.resolve().then(() => handler(event, context));
+    const invocation = Promise.resolve().then(() => runInvocation(context, () => handler(event, context)));
     const outcome = Promise.race([invocation, timedOut])
       .then((response) => failedIds(records, response))
       .then(

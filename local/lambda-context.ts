@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
+import { InvokeStore, InvokeStoreBase } from '@aws/lambda-invoke-store';
 
 /** What varies between the local stand-ins' invocations. */
 export interface LocalInvocation {
@@ -37,4 +38,30 @@ export const localLambdaContext = (invocation: LocalInvocation): Context => {
     fail: unsupported,
     succeed: unsupported,
   };
+};
+
+/**
+ * Runs `main` (the local stack) so that its invocations may run concurrently in one process and
+ * still each log as itself. Powertools (logger, metrics, tracer, batch) keeps per-invocation
+ * state in the Lambda runtime's InvokeStore when AWS_LAMBDA_MAX_CONCURRENCY is set — Lambda
+ * Managed Instances, the same concurrency model as the local stack — and in shared fields
+ * otherwise, where concurrent invocations overwrite each other's function name and request id.
+ * The variable must be set before the store is created, and the modules that build Powertools'
+ * logger and metrics imported inside `main` (they touch the store when evaluated). Work outside
+ * any invocation (start-up, timers, the pollers' own logs) shares one root context.
+ */
+export const runWithConcurrentInvocations = async <T>(main: () => Promise<T>, maxConcurrency = 64): Promise<T> => {
+  process.env.AWS_LAMBDA_MAX_CONCURRENCY ??= String(maxConcurrency);
+  const store = await InvokeStore.getInstanceAsync();
+  return store.run({}, main);
+};
+
+/**
+ * Runs `fn` as the invocation `context` describes, as the Lambda runtime does: inside its own
+ * InvokeStore context (under `runWithConcurrentInvocations`; otherwise as is).
+ */
+export const runInvocation = <T>(context: Context, fn: () => T): T => {
+  const store = globalThis.awslambda?.InvokeStore;
+  if (!store) return fn();
+  return store.run({ [InvokeStoreBase.PROTECTED_KEYS.REQUEST_ID]: context.awsRequestId }, fn);
 };

@@ -7,6 +7,7 @@ import { DynamoJobStore } from '../functions/adapters/dynamodb/job-store';
 import { DynamoCodeStore } from '../functions/adapters/dynamodb/code-store';
 import { AesGcmCursorCodec } from '../functions/adapters/crypto/aes-gcm-cursor-codec';
 import { localCursorKey } from './cursor-key';
+import { DynamoTableProbe } from '../functions/adapters/dynamodb/table-probe';
 import { logger } from '../functions/observability';
 import { BotApiTelegramSender } from '../functions/adapters/telegram/bot-api-sender';
 import { makeTelegramSender } from '../functions/adapters/telegram/factory';
@@ -14,9 +15,10 @@ import { systemClock, type Clock, type TelegramSender } from '../functions/domai
 import { makeHandler as makeGenerator } from '../functions/handlers/queue/generator';
 import { parsePipelineMessage } from '../functions/contracts/queue-messages';
 import { makeHandler as makeOutboxRelay } from '../functions/handlers/stream/outbox-relay';
+import { makeHandler as makeSweeper } from '../functions/handlers/schedule/sweeper';
 import { seedDemo, type DemoSeed } from '../functions/use-cases/admin';
 import type { PipelineDeps } from '../functions/use-cases/pipeline';
-import { failDeadLetteredJob, sweepJobs } from '../functions/use-cases/sweep-jobs';
+import { failDeadLetteredJob } from '../functions/use-cases/sweep-jobs';
 import type { ApiDeps } from '../functions/wiring';
 import { API_ROUTES } from '../lib/api-routes';
 import {
@@ -26,9 +28,10 @@ import {
   RELAY_RETRY_ATTEMPTS,
   SWEEP_INTERVAL_SECONDS,
 } from '../functions/contracts/pipeline-settings';
-import { acquireDataDir, demoFilePath, readJsonFile, writeRunningStack } from './data-dir';
+import { acquireDataDir, demoFilePath, readJsonFile, webhookSecretPath, writeRunningStack } from './data-dir';
 import { localClientConfig, startLocalTable } from './dynamodb-local';
 import { localHandlers } from './handlers';
+import { localLambdaContext, runInvocation } from './lambda-context';
 import { startHttpServer } from './http-server';
 import { InProcessEventBus } from './in-process-bus';
 import { InProcessQueue } from './in-process-queue';
@@ -61,6 +64,11 @@ export interface LocalStackOptions {
   messageIntervalMs?: number;
   /** How often the sweeper runs (default every minute, as in production). */
   sweepIntervalMs?: number;
+  /**
+   * Called once the stack has stopped itself because a part it cannot serve without died
+   * (DynamoDB Local's Java process). Default: the error is logged.
+   */
+  onFatal?: (error: Error) => void;
 }
 
 /** The pipeline's moving parts, for tests and the benchmark to observe. */
@@ -80,13 +88,15 @@ export interface LocalStack {
   telegramTarget: string;
   telegramBotUsername: string;
   telegramWebhookSecret: string;
+  /** Where the webhook secret comes from (its file, or the environment), to print instead of the secret. */
+  telegramWebhookSecretSource: string;
   pipeline: LocalPipeline;
   stop(): Promise<void>;
 }
 
 /** The webhook secret token of this data dir: made once, then kept, so a registered webhook keeps working. */
 const webhookSecretOf = (dataDir: string): string => {
-  const file = join(dataDir, 'telegram-webhook-secret');
+  const file = webhookSecretPath(dataDir);
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   const secret = randomBytes(24).toString('base64url');
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
@@ -174,20 +184,35 @@ export const startLocalPipeline = async (options: {
 
 /**
  * Starts the whole service on one machine.
- * 1. Lock the data dir (a second stack on it fails clearly).
- * 2. Start DynamoDB Local on it and create the table from the shared definition.
+ * 1. Lock the data dir (a second stack on it fails clearly); keep it to its owner.
+ * 2. Start DynamoDB Local on it and create the table from the shared definition; if Java dies
+ *    later, stop everything and say so (`onFatal`) rather than serve errors.
  * 3. Start the pipeline, seed the demo idempotently (keeping the demo token across restarts).
  * 4. Serve the API routes with the same handler code as Lambda; sweep every minute.
  */
 export const startLocalStack = async (options: LocalStackOptions): Promise<LocalStack> => {
   const lock = acquireDataDir(options.dataDir, 'starting the local stack');
   const cleanups: Array<() => Promise<void> | void> = [() => lock.release()];
-  const stop = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-  };
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      for (const cleanup of cleanups.reverse()) await cleanup();
+    })());
   try {
     const dynamo = await startLocalTable(options.dataDir, options.tableName);
     cleanups.push(() => dynamo.stop());
+    dynamo.onUnexpectedExit((reason) => {
+      const error = new Error(
+        `DynamoDB Local (Java, pid ${dynamo.pid}) ${reason} unexpectedly. The local stack cannot serve without it and has stopped; ` +
+          'its data is kept on disk. Start it again with `npm start`.',
+      );
+      void stop().then(
+        () => (options.onFatal ?? ((e: Error) => logger.error(e.message)))(error),
+        (stopError: unknown) => (options.onFatal ?? ((e: Error) => logger.error(e.message)))(new Error(`${error.message} (stopping failed: ${String(stopError)})`)),
+      );
+    });
+    const probeDb = makeDocumentClient(localClientConfig(dynamo.endpoint));
+    cleanups.push(() => probeDb.destroy());
 
     const telegram = makeTelegramSender({
       ...(options.telegramBotToken ? { botToken: options.telegramBotToken } : {}),
@@ -208,8 +233,11 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
     cleanups.push(() => local.stop());
     const { deps } = local;
 
+    // The sweeper's own handler, invoked as the schedule would: its logs carry its own name.
+    const sweep = makeSweeper(deps);
     const sweeper = setInterval(() => {
-      sweepJobs(deps).catch((error: unknown) => logger.error('sweep failed', { error: error as Error }));
+      const context = localLambdaContext({ functionName: 'Sweeper', remainingMs: () => 60_000 });
+      runInvocation(context, () => sweep({}, context)).catch((error: unknown) => logger.error('sweep failed', { error: error as Error }));
     }, options.sweepIntervalMs ?? SWEEP_INTERVAL_SECONDS * 1000);
     cleanups.push(() => clearInterval(sweeper));
 
@@ -219,9 +247,18 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
 
     const telegramBotUsername = await botUsernameOf(telegram, options.telegramBotUsername);
     const telegramWebhookSecret = options.telegramWebhookSecret ?? webhookSecretOf(options.dataDir);
+    const telegramWebhookSecretSource = options.telegramWebhookSecret
+      ? 'the TELEGRAM_WEBHOOK_SECRET environment variable'
+      : webhookSecretPath(options.dataDir);
     const http = await startHttpServer(
       API_ROUTES,
-      localHandlers({ ...deps, telegram, botUsername: telegramBotUsername, webhookSecret: telegramWebhookSecret }),
+      localHandlers({
+        ...deps,
+        telegram,
+        botUsername: telegramBotUsername,
+        webhookSecret: telegramWebhookSecret,
+        tableProbe: new DynamoTableProbe(probeDb, options.tableName),
+      }),
       { host: options.host, port: options.port },
     );
     cleanups.push(() => http.close());
@@ -248,6 +285,7 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
       telegramTarget,
       telegramBotUsername,
       telegramWebhookSecret,
+      telegramWebhookSecretSource,
       pipeline: local.pipeline,
       stop,
     };

@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import type { AttributeValue, Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { logger as serviceLogger } from '../functions/observability';
-import { localLambdaContext } from './lambda-context';
+import { localLambdaContext, runInvocation } from './lambda-context';
 
 /** A DynamoDB Streams Lambda handler, as the event source mapping invokes it. */
 export type StreamLambdaHandler = (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse | void>;
@@ -308,7 +308,9 @@ export class StreamPoller {
       let from: number;
       let reason: string;
       try {
-        const response = await this.#options.handler({ Records: pending }, localLambdaContext({ functionName: this.#options.functionName, remainingMs: () => 60_000 }));
+        const context = localLambdaContext({ functionName: this.#options.functionName, remainingMs: () => 60_000 });
+        const records = pending;
+        const response = await runInvocation(context, () => this.#options.handler({ Records: records }, context));
         from = retryFrom(pending, response);
         reason = 'the handler reported failed records';
       } catch (error) {

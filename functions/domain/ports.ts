@@ -36,6 +36,12 @@ export interface AccountWriter {
 /** The account store: what the API reads, what the admin writes, and the chat-link tokens. */
 export type AccountStore = AccountReader & AccountWriter & TelegramLinkStore;
 
+/** Whether the service's table can be read right now; the health check's port. */
+export interface TableProbe {
+  /** Resolves when one read succeeded; rejects on any error, or when `signal` aborts first. */
+  check(signal: AbortSignal): Promise<void>;
+}
+
 /** The current time; a fake one in tests. */
 export interface Clock {
   now(): Date;
@@ -76,16 +82,30 @@ export interface TelegramLinkToken {
   expiresAt: string;
   /** The chat that used it, once used. */
   usedByChat: string | null;
+  /** When the chat was told it is linked; until then a retry of the same update may finish the job. */
+  confirmedAt: string | null;
 }
+
+/** What trying a link token found. */
+export type LinkTokenUse =
+  /** This call used it (`repeated: false`), or the same chat used it before and was not yet told (`repeated: true`). */
+  | { outcome: 'usable'; link: TelegramLinkToken; repeated: boolean }
+  /** The same chat used it and was told: a replay, nothing to do. */
+  | { outcome: 'done'; link: TelegramLinkToken }
+  /** Unknown, expired, or used by another chat. */
+  | { outcome: 'refused' };
 
 /** Storage of one-time Telegram link tokens, by the hash of the token. */
 export interface TelegramLinkStore {
-  putLinkToken(tokenHash: string, link: Omit<TelegramLinkToken, 'usedByChat'>): Promise<void>;
+  putLinkToken(tokenHash: string, link: Omit<TelegramLinkToken, 'usedByChat' | 'confirmedAt'>): Promise<void>;
   /**
-   * Marks an unexpired, unused token used by `chatId`. Returns the token when this call used
-   * it, or when the same chat used it before (a repeated update); undefined otherwise.
+   * Marks an unexpired token used by `chatId`. Usable while unexpired and either unused or used
+   * by the same chat without a confirmation yet (the retry of an update whose reply failed);
+   * an expired token is never usable, whoever used it.
    */
-  useLinkToken(tokenHash: string, chatId: string, now: Date): Promise<{ link: TelegramLinkToken; repeated: boolean } | undefined>;
+  useLinkToken(tokenHash: string, chatId: string, now: Date): Promise<LinkTokenUse>;
+  /** Records that the chat was told it is linked; later replays of the update change nothing. */
+  confirmLinkToken(tokenHash: string, now: Date): Promise<void>;
 }
 
 /** The Idempotency-Key of a request, scoped to the caller's team. */

@@ -8,6 +8,6 @@ export const healthRoute = defineRoute({
   description: 'Whether the service can serve.',
   auth: 'public',
   http: { method: 'GET', path: '/health' },
-  needs: {},
-  makeHandler: () => makeHandler(),
+  needs: { table: 'read' },
+  makeHandler: (deps) => makeHandler(deps),
 });

@@ -1,7 +1,7 @@
 import type * as v from 'valibot';
 import type { Ability } from '../domain/abilities';
 import type { Principal } from '../domain/model';
-import type { AccountStore, Clock, CodeStore, CursorCodec, JobQueue, JobStore, TelegramSender } from '../domain/ports';
+import type { AccountStore, Clock, CodeStore, CursorCodec, JobQueue, JobStore, TableProbe, TelegramSender } from '../domain/ports';
 import type { HttpHandler } from '../handlers/http/http-api';
 
 /** What an operation's function may do to the table. */
@@ -33,6 +33,7 @@ export interface ServiceDeps {
   accounts: AccountStore;
   jobs: JobStore;
   codes: CodeStore;
+  tableProbe: TableProbe;
   cursors: CursorCodec;
   queue: JobQueue;
   botUsername: string;
@@ -44,7 +45,7 @@ export interface ServiceDeps {
 export type DepsFor<N extends Needs> = Pick<
   ServiceDeps,
   | 'clock'
-  | (N extends { table: TableNeed } ? 'accounts' | 'jobs' | 'codes' : never)
+  | (N extends { table: TableNeed } ? 'accounts' | 'jobs' | 'codes' | 'tableProbe' : never)
   | (N extends { cursorKey: true } ? 'cursors' : never)
   | (N extends { queue: true } ? 'queue' : never)
   | (N extends { botUsername: true } ? 'botUsername' : never)

@@ -59,6 +59,7 @@ export const createProject = async (
 ) => {
   const tier = validateTier(input.tier);
   const name = requireName('name', input.name);
+  if (input.telegramChatId !== undefined) validateChatId(input.telegramChatId);
   if (!(await deps.accounts.findTeam(input.teamId))) throw new ResourceNotFoundError('Team', input.teamId);
   const project = {
     id: newId('project'),
@@ -110,11 +111,17 @@ export const createToken = async (deps: AdminDeps, input: { teamId: string; abil
   return { token_id: record.id, team_id: record.teamId, abilities: record.abilities, token };
 };
 
+/** Checks a Telegram chat id as an operator types it: an integer, negative for groups and channels. */
+export const validateChatId = (chatId: string): string => {
+  if (!/^-?[1-9]\d{0,15}$/.test(chatId) || !Number.isSafeInteger(Number(chatId))) {
+    throw new ValidationFailedError([{ path: 'chat_id', message: 'chat_id must be a Telegram chat id (an integer, negative for groups).' }]);
+  }
+  return chatId;
+};
+
 /** Links (or, with null, unlinks) the creator's Telegram chat of a project. */
 export const linkTelegram = async (deps: AdminDeps, input: { projectId: string; chatId: string | null }) => {
-  if (input.chatId !== null && !/^-?\d{1,20}$/.test(input.chatId)) {
-    throw new ValidationFailedError([{ path: 'chat_id', message: 'chat_id must be a Telegram chat id (an integer).' }]);
-  }
+  if (input.chatId !== null) validateChatId(input.chatId);
   await deps.accounts.setTelegramChat(input.projectId, input.chatId);
   return { project_id: input.projectId, telegram_chat_id: input.chatId };
 };

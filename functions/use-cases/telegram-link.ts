@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { ResourceNotFoundError } from '../domain/errors';
+import { DeliveryRefusedError, ResourceNotFoundError } from '../domain/errors';
 import type { Principal } from '../domain/model';
 import type { AccountReader, AccountWriter, Clock, TelegramLinkStore, TelegramSender } from '../domain/ports';
 import { logger } from '../observability';
@@ -34,46 +34,76 @@ export const createTelegramLink = async (
   };
 };
 
-/** The part of a Telegram update the bot reads. */
+/** The part of a Telegram update the bot reads; anything else in it is ignored, and any of it may be missing or mistyped. */
 export interface TelegramUpdate {
-  update_id?: number;
-  message?: { chat?: { id?: number | string }; text?: string };
+  update_id?: unknown;
+  message?: { chat?: { id?: unknown }; text?: unknown } | unknown;
 }
+
+/** What became of one update. */
+export type TelegramUpdateOutcome = 'linked' | 'repeated' | 'refused' | 'ignored' | 'undeliverable';
 
 const START = /^\/start(?:@\w+)?(?:\s+([A-Za-z0-9_-]{1,64}))?\s*$/;
 
+/** Telegram chat ids are integers (negative for groups and channels) within 52 bits. */
+const chatIdOf = (update: TelegramUpdate): string | undefined => {
+  const message = update.message;
+  if (typeof message !== 'object' || message === null) return undefined;
+  const chat = (message as { chat?: unknown }).chat;
+  if (typeof chat !== 'object' || chat === null) return undefined;
+  const id = (chat as { id?: unknown }).id;
+  return typeof id === 'number' && Number.isSafeInteger(id) ? String(id) : undefined;
+};
+
+const textOf = (update: TelegramUpdate): string | undefined => {
+  const message = update.message;
+  const text = typeof message === 'object' && message !== null ? (message as { text?: unknown }).text : undefined;
+  return typeof text === 'string' ? text : undefined;
+};
+
 /**
- * Handles one update from the bot's webhook. Telegram may deliver an update more than once,
- * so everything here is safe to repeat.
- * 1. `/start <token>`: use the token (once, unexpired), link the chat to its project, confirm in
- *    the chat. The same update again re-links (harmless) and says nothing more.
- * 2. `/start` with a bad, used or expired token: say so in the chat.
- * 3. Anything else: ignored.
+ * Handles one update from the bot's webhook. Telegram delivers an update again until it gets
+ * a 2xx, so everything here is safe to repeat.
+ * 1. Only `/start [token]` from a chat with an integer id is read; anything else is ignored.
+ * 2. `/start <token>`: use the token — unexpired, and unused or used by this same chat without
+ *    a confirmation yet. A crash here leaves the token usable by this chat's retry only.
+ * 3. Link the chat to the token's project (a retry sets the same value again).
+ * 4. Confirm in the chat, then record the confirmation: a failed send is a 5xx, and Telegram's
+ *    retry comes back through 2–4; once recorded, a replay changes nothing and says nothing.
+ * 5. `/start` with no, a bad, a used or an expired token: say so in the chat; nothing changes.
+ * A permanent refusal from Telegram (blocked bot, unknown chat) can never succeed: it is
+ * logged and answered as `undeliverable`, so that Telegram stops retrying.
  */
 export const handleTelegramUpdate = async (
   deps: { accounts: AccountWriter & AccountReader; links: TelegramLinkStore; telegram: TelegramSender; clock: Clock },
   update: TelegramUpdate,
-): Promise<'linked' | 'repeated' | 'refused' | 'ignored'> => {
-  const text = update.message?.text;
-  const chatId = update.message?.chat?.id;
-  const match = typeof text === 'string' ? START.exec(text.trim()) : null;
-  if (!match || chatId === undefined) return 'ignored';
-  const chat = String(chatId);
+): Promise<TelegramUpdateOutcome> => {
+  const text = textOf(update);
+  const chat = chatIdOf(update);
+  const match = text === undefined ? null : START.exec(text.trim());
+  if (!match || chat === undefined) return 'ignored';
   const token = match[1];
-  const used = token ? await deps.links.useLinkToken(hashLinkToken(token), chat, deps.clock.now()) : undefined;
-  if (!used) {
-    await deps.telegram.sendMessage(
-      chat,
-      token
-        ? 'This MemberPass link has expired or was already used. Ask for a new one and open it within 15 minutes.'
-        : 'To receive your MemberPass access codes here, open the link MemberPass gave you.',
-    );
-    return 'refused';
+  try {
+    const use = token ? await deps.links.useLinkToken(hashLinkToken(token), chat, deps.clock.now()) : undefined;
+    if (use?.outcome === 'done') return 'repeated';
+    if (use?.outcome !== 'usable') {
+      await deps.telegram.sendMessage(
+        chat,
+        token
+          ? 'This MemberPass link has expired or was already used. Ask for a new one and open it within 15 minutes.'
+          : 'To receive your MemberPass access codes here, open the link MemberPass gave you.',
+      );
+      return 'refused';
+    }
+    await deps.accounts.setTelegramChat(use.link.projectId, chat);
+    const project = await deps.accounts.findProject(use.link.projectId);
+    logger.info('telegram chat linked', { project_id: use.link.projectId, repeated: use.repeated });
+    await deps.telegram.sendMessage(chat, `Linked. Access codes for "${project?.name ?? use.link.projectId}" will arrive in this chat.`);
+    await deps.links.confirmLinkToken(hashLinkToken(token!), deps.clock.now());
+    return 'linked';
+  } catch (error) {
+    if (!(error instanceof DeliveryRefusedError)) throw error;
+    logger.warn('telegram refused the reply to an update; not retrying it', { update_id: update.update_id, reason: error.reason });
+    return 'undeliverable';
   }
-  await deps.accounts.setTelegramChat(used.link.projectId, chat);
-  if (used.repeated) return 'repeated';
-  const project = await deps.accounts.findProject(used.link.projectId);
-  logger.info('telegram chat linked', { project_id: used.link.projectId });
-  await deps.telegram.sendMessage(chat, `Linked. Access codes for "${project?.name ?? used.link.projectId}" will arrive in this chat.`);
-  return 'linked';
 };

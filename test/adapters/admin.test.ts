@@ -2,7 +2,8 @@ import { hashApiToken } from '../../functions/domain/api-tokens';
 import { ResourceNotFoundError, ValidationFailedError } from '../../functions/domain/errors';
 import { systemClock } from '../../functions/domain/ports';
 import * as admin from '../../functions/use-cases/admin';
-import { createTestTable, type TestTable } from '../support/dynamodb';
+import { createTestTable, dynamoEndpoint, type TestTable } from '../support/dynamodb';
+import { runScript } from '../support/processes';
 
 let table: TestTable;
 let deps: admin.AdminDeps;
@@ -88,5 +89,55 @@ describe('account administration', () => {
 
   test('refuses a chat id that is not a Telegram chat id', async () => {
     await expect(admin.linkTelegram(deps, { projectId: 'prj_x', chatId: '@someone' })).rejects.toBeInstanceOf(ValidationFailedError);
+  });
+});
+
+describe('the admin CLI (bin/admin.ts) as a child process, on a table of DynamoDB Local', () => {
+  /** `--table` with the SDK's own endpoint override: the CLI's deployed-table path, pointed at DynamoDB Local. */
+  const cli = (...args: string[]) =>
+    runScript('admin.ts', [...args, '--table', table.tableName], {
+      AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint(),
+      AWS_REGION: 'local',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+    });
+  const STACK_TRACE = /^\s+at .+\(.+:\d+:\d+\)$/m;
+  let projectId: string;
+  beforeEach(async () => {
+    const { team_id } = await admin.createTeam(deps, { name: 'T' });
+    projectId = (await admin.createProject(deps, { teamId: team_id, name: 'P', tier: { freeAllotment: 3, unitPriceMinor: 2, currency: 'USD' } }))
+      .project_id;
+  });
+
+  test.each([
+    ['spaced', ['--chat-id', '-1001234567890']],
+    ['joined with =', ['--chat-id=-1001234567890']],
+  ])('links a group’s negative chat id given %s', async (_form, chatArgs) => {
+    const run = await cli('link-telegram', '--project', projectId, ...chatArgs, '--json');
+    expect(run.output).not.toMatch(STACK_TRACE);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.output.trim().split('\n').pop()!)).toEqual({ project_id: projectId, telegram_chat_id: '-1001234567890' });
+    expect((await table.accounts.findProject(projectId))?.telegramChatId).toBe('-1001234567890');
+  });
+
+  test.each([
+    ['a negative free allotment', ['set-tier', '--free-allotment', '-5', '--unit-price', '1', '--currency', 'USD'], /--free-allotment must be a whole number/],
+    ['a negative unit price', ['set-tier', '--free-allotment', '5', '--unit-price=-1', '--currency', 'USD'], /--unit-price must be a whole number/],
+    ['an unknown option', ['set-tier', '--free-alotment', '5'], /Unknown option '--free-alotment'/],
+    ['an option without its value', ['set-tier', '--free-allotment'], /--free-allotment/],
+  ])('refuses %s with a usage error, exit code 2 and no stack trace, changing nothing', async (_what, args, message) => {
+    const run = await cli(...args, '--project', projectId);
+    expect(run.code).toBe(2);
+    expect(run.output).toMatch(message);
+    expect(run.output).toContain('Usage: npm run admin');
+    expect(run.output).not.toMatch(STACK_TRACE);
+    expect((await table.accounts.findProject(projectId))?.tier).toEqual({ freeAllotment: 3, unitPriceMinor: 2, currency: 'USD' });
+  });
+
+  test('refuses a chat id that is not an integer as a validation error, not a crash', async () => {
+    const run = await cli('link-telegram', '--project', projectId, '--chat-id', '-12abc', '--json');
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.output.trim().split('\n').pop()!).error.code).toBe('VALIDATION_FAILED');
+    expect((await table.accounts.findProject(projectId))?.telegramChatId).toBeNull();
   });
 });

@@ -2,7 +2,7 @@ import { makeTelegramSender } from '../../functions/adapters/telegram/factory';
 import { startTestApi, TEST_WEBHOOK_SECRET, type TestApi } from '../support/api';
 import { FakeClock } from '../support/clock';
 import { createTestTable, type TestTable } from '../support/dynamodb';
-import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
+import { startFakeTelegram, telegramErrors, type FakeTelegram } from '../support/fake-telegram';
 import { createTeamFixture, type TeamFixture } from '../support/fixtures';
 
 let table: TestTable;
@@ -28,7 +28,7 @@ afterAll(async () => {
 const link = async (projectId = team.projectId, token = team.tokens.creator) =>
   api.call('POST', '/v1/telegram/link', { token: token!, json: { project_id: projectId } });
 const tokenOf = (url: string) => new URL(url).searchParams.get('start') ?? '';
-const update = (text: string, chatId: number, secret: string | null = TEST_WEBHOOK_SECRET, updateId = 1) =>
+const update = (text: string, chatId: unknown, secret: string | null = TEST_WEBHOOK_SECRET, updateId = 1) =>
   api.call('POST', '/telegram/webhook', {
     json: { update_id: updateId, message: { message_id: 1, date: 0, chat: { id: chatId, type: 'private' }, text } },
     headers: secret === null ? {} : { 'x-telegram-bot-api-secret-token': secret },
@@ -108,5 +108,97 @@ describe('POST /telegram/webhook', () => {
     expect((await update('hello', 999)).body.data.outcome).toBe('ignored');
     expect((await update('/start@memberpass_test_bot not*a*token', 999)).body.data.outcome).toBe('ignored');
     expect(fake.callsTo('sendMessage')).toHaveLength(calls);
+  });
+
+  test('a replayed old /start changes nothing: not after a newer link, not after the token expired', async () => {
+    const old = tokenOf((await link()).body.data.url);
+    expect((await update(`/start ${old}`, 1001, TEST_WEBHOOK_SECRET, 20)).body.data.outcome).toBe('linked');
+    const newer = tokenOf((await link()).body.data.url);
+    expect((await update(`/start ${newer}`, 1002, TEST_WEBHOOK_SECRET, 21)).body.data.outcome).toBe('linked');
+
+    const replay = await update(`/start ${old}`, 1001, TEST_WEBHOOK_SECRET, 20);
+    expect(replay.status).toBe(200);
+    expect(replay.body.data.outcome).toBe('repeated');
+    expect(await chatOf(team.projectId)).toBe('1002');
+    expect(fake.messagesTo('1001')).toHaveLength(1);
+
+    clock.advance(15 * 60_000 + 1);
+    const late = await update(`/start ${old}`, 1001, TEST_WEBHOOK_SECRET, 20);
+    clock.set(new Date('2026-11-21T12:00:00Z'));
+    expect(late.status).toBe(200);
+    expect(await chatOf(team.projectId)).toBe('1002');
+    expect(fake.messagesTo('1001')).toHaveLength(1);
+  });
+
+  test('when the confirmation could not be sent, Telegram’s retry sends it, once', async () => {
+    const token = tokenOf((await link()).body.data.url);
+    fake.failNext('sendMessage', 1, telegramErrors.internal());
+    const first = await update(`/start ${token}`, 1101, TEST_WEBHOOK_SECRET, 30);
+    expect(first.status).toBe(500);
+    expect(fake.messagesTo('1101')).toHaveLength(0);
+
+    const retry = await update(`/start ${token}`, 1101, TEST_WEBHOOK_SECRET, 30);
+    expect(retry.status).toBe(200);
+    expect(retry.body.data.outcome).toBe('linked');
+    expect(await chatOf(team.projectId)).toBe('1101');
+    expect(fake.messagesTo('1101')).toEqual([expect.stringContaining('Linked')]);
+
+    expect((await update(`/start ${token}`, 1101, TEST_WEBHOOK_SECRET, 30)).body.data.outcome).toBe('repeated');
+    expect(fake.messagesTo('1101')).toHaveLength(1);
+  });
+
+  test('an unconfirmed link expires like any other: a retry after 15 minutes sends nothing and links nothing', async () => {
+    const token = tokenOf((await link(other.projectId, other.tokens.creator)).body.data.url);
+    await table.accounts.setTelegramChat(other.projectId, '1200');
+    fake.failNext('sendMessage', 1, telegramErrors.badGateway());
+    expect((await update(`/start ${token}`, 1201, TEST_WEBHOOK_SECRET, 40)).status).toBe(500);
+    await table.accounts.setTelegramChat(other.projectId, '1200');
+
+    clock.advance(15 * 60_000 + 1);
+    const retry = await update(`/start ${token}`, 1201, TEST_WEBHOOK_SECRET, 40);
+    clock.set(new Date('2026-11-21T12:00:00Z'));
+    expect(retry.body.data.outcome).toBe('refused');
+    expect(await chatOf(other.projectId)).toBe('1200');
+    expect(fake.messagesTo('1201')).toEqual([expect.stringContaining('expired or was already used')]);
+  });
+
+  test.each([
+    ['an object', { id: 1 }],
+    ['an array', [1, 2]],
+    ['a boolean', true],
+    ['null', null],
+    ['a string', '1301'],
+    ['a fraction', 1301.5],
+    ['beyond 2^53', 2 ** 60],
+  ])('a chat id that is %s is ignored and leaves the token usable', async (_what, chatId) => {
+    const token = tokenOf((await link()).body.data.url);
+    const before = await chatOf(team.projectId);
+    const sends = fake.callsTo('sendMessage').length;
+    const answer = await update(`/start ${token}`, chatId);
+    expect(answer.status).toBe(200);
+    expect(answer.body.data.outcome).toBe('ignored');
+    expect(await chatOf(team.projectId)).toBe(before);
+    expect(fake.callsTo('sendMessage')).toHaveLength(sends);
+    expect((await update(`/start ${token}`, 1302)).body.data.outcome).toBe('linked');
+  });
+
+  test('a group’s negative chat id links', async () => {
+    const token = tokenOf((await link()).body.data.url);
+    expect((await update(`/start ${token}`, -1001234567890)).body.data.outcome).toBe('linked');
+    expect(await chatOf(team.projectId)).toBe('-1001234567890');
+    expect(fake.messagesTo('-1001234567890')).toHaveLength(1);
+  });
+
+  test('an update Telegram permanently refuses to answer is a 200, so it is not retried forever', async () => {
+    const token = tokenOf((await link()).body.data.url);
+    fake.blockChat(1401);
+    const blocked = await update(`/start ${token}`, 1401, TEST_WEBHOOK_SECRET, 50);
+    expect(blocked.status).toBe(200);
+    expect(blocked.body.data.outcome).toBe('undeliverable');
+
+    fake.failChat(1402, telegramErrors.chatNotFound());
+    const unknown = await update('/start', 1402, TEST_WEBHOOK_SECRET, 51);
+    expect(unknown.status).toBe(200);
+    expect(unknown.body.data.outcome).toBe('undeliverable');
   });
 });

@@ -189,9 +189,11 @@ describe('table access', () => {
     expect(fromStateful(variables.TABLE_NAME)).toEqual(TABLE_REF());
   });
 
-  test('health has neither table permissions nor TABLE_NAME', () => {
-    expect(dynamoStatements('Health')).toEqual([]);
-    expect(functionOf('Health').resource.Properties.Environment.Variables.TABLE_NAME).toBeUndefined();
+  test('health may read the table it probes, and write nothing', () => {
+    const actions = dynamoStatements('Health').flatMap((statement) => [statement.Action].flat());
+    expect(actions).toContain('dynamodb:GetItem');
+    expect(actions.filter((action) => /Put|Update|Delete|Write/.test(String(action)))).toEqual([]);
+    expect(fromStateful(functionOf('Health').resource.Properties.Environment.Variables.TABLE_NAME)).toEqual(TABLE_REF());
   });
 
   test.each(API_ROUTES.map((route) => [route.id, route.tableAccess] as const))(

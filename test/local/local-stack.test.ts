@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningStack } from '../../local/data-dir';
@@ -48,6 +48,25 @@ describe('npm start (bin/local.ts) on a data dir', () => {
     expect(answer.body.data.preview).toEqual({ free_remaining: 10, chargeable_quantity: 40, cost: '1.20' });
   });
 
+  test('prints where the webhook secret is, never the secret', () => {
+    const secretFile = join(dataDir, 'telegram-webhook-secret');
+    const secret = readFileSync(secretFile, 'utf8').trim();
+    expect(secret.length).toBeGreaterThan(20);
+    expect(running!.output()).not.toContain(secret);
+    expect(running!.output()).toContain(secretFile);
+  });
+
+  test('keeps the data dir and DynamoDB Local’s files to their owner', () => {
+    const mode = (path: string) => statSync(path).mode & 0o777;
+    expect(mode(dataDir)).toBe(0o700);
+    const dbDir = join(dataDir, 'dynamodb');
+    expect(mode(dbDir)).toBe(0o700);
+    const files = readdirSync(dbDir).map((name) => join(dbDir, name));
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) expect(mode(file) & 0o077).toBe(0);
+    expect(mode(join(dataDir, 'telegram-webhook-secret')) & 0o077).toBe(0);
+  });
+
   test('the admin CLI works against the running stack', async () => {
     const team = await admin('create-team', '--name', 'Second team');
     const project = await admin('create-project', '--team', team.team_id, '--name', 'P', '--free-allotment', '2', '--unit-price', '50', '--currency', 'EUR');
@@ -90,5 +109,17 @@ describe('npm start (bin/local.ts) on a data dir', () => {
     const answer = await previewStatus(demo.api_url, created.token, created.planId);
     expect(answer.status).toBe(200);
     expect(answer.body.data.plan_id).toBe(created.planId);
+  });
+
+  test('when DynamoDB Local (Java) dies, npm start says so, stops and frees the data dir', async () => {
+    const state = JSON.parse(readFileSync(join(dataDir, 'local.json'), 'utf8')) as RunningStack;
+    const apiUrl = state.api_url!;
+    expect((await fetch(`${apiUrl}/health`)).status).toBe(200);
+    process.kill(state.dynamodb_pid!, 'SIGKILL');
+    expect(await running!.exited).toBe(1);
+    expect(running!.output()).toMatch(/DynamoDB Local \(Java, pid \d+\) exited with SIGKILL unexpectedly\. The local stack cannot serve without it and has stopped/);
+    expect(running!.output()).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+    expect(existsSync(join(dataDir, 'lock.pid'))).toBe(false);
+    await expect(fetch(`${apiUrl}/health`)).rejects.toThrow();
   });
 });

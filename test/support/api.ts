@@ -1,6 +1,7 @@
 import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
 import { DynamoCodeStore } from '../../functions/adapters/dynamodb/code-store';
 import { AesGcmCursorCodec, randomCursorKey } from '../../functions/adapters/crypto/aes-gcm-cursor-codec';
+import { DynamoTableProbe } from '../../functions/adapters/dynamodb/table-probe';
 import { systemClock, type Clock } from '../../functions/domain/ports';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,6 +80,7 @@ export const startTestApi = async (table: TestTable, clock: Clock = systemClock,
       telegram: new OutboxTelegramSender(mkdtempSync(join(tmpdir(), 'memberpass-api-'))),
       botUsername: 'memberpass_test_bot',
       webhookSecret: TEST_WEBHOOK_SECRET,
+      tableProbe: new DynamoTableProbe(table.db, table.tableName),
       ...deps,
     }),
   );

@@ -1,3 +1,4 @@
+import { DynamoTableProbe } from '../../functions/adapters/dynamodb/table-probe';
 import { jest } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,7 +73,14 @@ export const startPipelineHarness = async (fake: FakeTelegram): Promise<Pipeline
   };
   const server = await startHttpServer(
     API_ROUTES,
-    localHandlers({ ...deps, queue: apiQueue, telegram, botUsername: 'memberpass_test_bot', webhookSecret: TEST_WEBHOOK_SECRET }),
+    localHandlers({
+      ...deps,
+      queue: apiQueue,
+      telegram,
+      botUsername: 'memberpass_test_bot',
+      webhookSecret: TEST_WEBHOOK_SECRET,
+      tableProbe: new DynamoTableProbe(table.db, table.tableName),
+    }),
   );
   const harness: PipelineHarness = {
     table,

@@ -10,7 +10,7 @@ import type { Ability } from '../../domain/abilities';
 import type { Tier } from '../../domain/cost';
 import { ResourceNotFoundError } from '../../domain/errors';
 import type { ApiToken, Plan, Project, Team } from '../../domain/model';
-import type { AccountStore, TelegramLinkStore, TelegramLinkToken } from '../../domain/ports';
+import type { AccountStore, LinkTokenUse, TelegramLinkStore, TelegramLinkToken } from '../../domain/ports';
 import { indexKeys, keys } from '../../contracts/table';
 
 type Item = Record<string, unknown>;
@@ -214,7 +214,7 @@ export class DynamoAccountStore implements AccountStore, TelegramLinkStore {
     await this.put({ ...keys.marker(name), type: 'marker', value });
   }
 
-  async putLinkToken(tokenHash: string, link: Omit<TelegramLinkToken, 'usedByChat'>): Promise<void> {
+  async putLinkToken(tokenHash: string, link: Omit<TelegramLinkToken, 'usedByChat' | 'confirmedAt'>): Promise<void> {
     await this.put({
       ...keys.telegramLink(tokenHash),
       type: 'telegram_link',
@@ -225,29 +225,49 @@ export class DynamoAccountStore implements AccountStore, TelegramLinkStore {
     });
   }
 
-  async useLinkToken(tokenHash: string, chatId: string, now: Date) {
+  async useLinkToken(tokenHash: string, chatId: string, now: Date): Promise<LinkTokenUse> {
     const toLink = (item: Item): TelegramLinkToken => ({
       projectId: item.project_id as string,
       teamId: item.team_id as string,
       expiresAt: item.expires_at as string,
       usedByChat: (item.used_by_chat as string | undefined) ?? null,
+      confirmedAt: (item.confirmed_at as string | undefined) ?? null,
     });
     try {
+      // Expiry is checked on every use, the first and a retry alike: an old update replayed
+      // after the token expired must not link anything again.
       const { Attributes } = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.telegramLink(tokenHash),
-          UpdateExpression: 'SET used_by_chat = :chat, used_at = :now',
-          ConditionExpression: 'attribute_exists(pk) AND expires_at > :now AND attribute_not_exists(used_by_chat)',
+          UpdateExpression: 'SET used_by_chat = :chat, used_at = if_not_exists(used_at, :now)',
+          ConditionExpression:
+            'attribute_exists(pk) AND expires_at > :now AND ' +
+            '(attribute_not_exists(used_by_chat) OR (used_by_chat = :chat AND attribute_not_exists(confirmed_at)))',
           ExpressionAttributeValues: { ':chat': chatId, ':now': now.toISOString() },
-          ReturnValues: 'ALL_NEW',
+          ReturnValues: 'ALL_OLD',
         }),
       );
-      return Attributes ? { link: toLink(Attributes), repeated: false } : undefined;
+      const old = Attributes ?? {};
+      return { outcome: 'usable', link: toLink({ ...old, used_by_chat: chatId }), repeated: old.used_by_chat === chatId };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const item = await this.get(keys.telegramLink(tokenHash));
-      return item && item.used_by_chat === chatId ? { link: toLink(item), repeated: true } : undefined;
+      return item && item.used_by_chat === chatId && item.confirmed_at !== undefined
+        ? { outcome: 'done', link: toLink(item) }
+        : { outcome: 'refused' };
     }
+  }
+
+  async confirmLinkToken(tokenHash: string, now: Date): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.telegramLink(tokenHash),
+        UpdateExpression: 'SET confirmed_at = if_not_exists(confirmed_at, :now)',
+        ConditionExpression: 'attribute_exists(used_by_chat)',
+        ExpressionAttributeValues: { ':now': now.toISOString() },
+      }),
+    );
   }
 }
