@@ -8,10 +8,29 @@ import { EventBridgePublisher } from './adapters/eventbridge/event-bridge-publis
 import { makeSqsClient } from './adapters/sqs/client';
 import { SqsJobQueue } from './adapters/sqs/sqs-job-queue';
 import { makeTelegramSender } from './adapters/telegram/factory';
-import { BotEnv, ConfigurationError, GeneratorEnv, QueueEnv, RelayEnv, TableEnv, TelegramLinkEnv, TelegramWebhookEnv, parseEnv } from './contracts/env';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoChatLeases } from './adapters/dynamodb/chat-leases';
+import {
+  BotEnv,
+  ConfigurationError,
+  DelivererEnv,
+  GeneratorEnv,
+  JobSweeperEnv,
+  QueueEnv,
+  RelayEnv,
+  TableEnv,
+  TelegramLinkEnv,
+  TelegramWebhookEnv,
+  parseEnv,
+} from './contracts/env';
+import type { DeliverMessage } from './contracts/queue-messages';
+import type { ChatLeases } from './domain/chat-leases';
 import type { JobStore } from './domain/job-store';
-import { systemClock, type AccountStore, type Clock, type EventPublisher, type JobQueue, type TelegramSender } from './domain/ports';
-import type { PipelineDeps } from './use-cases/pipeline';
+import { systemClock, type AccountStore, type Clock, type EventPublisher, type JobQueue, type MessageQueue, type TelegramSender } from './domain/ports';
+import type { DeliveryDeps } from './use-cases/generation/deliver-job';
+import type { DeadLetterDeps } from './use-cases/generation/fail-dead-lettered-job';
+import type { GenerateDeps } from './use-cases/generation/generate-chunk';
+import type { JobSweeperDeps } from './use-cases/job-sweeper';
 import { tracer } from './observability';
 
 /** What the HTTP handlers need, in production and in the local stack alike. */
@@ -35,16 +54,79 @@ const productionBot = async (env: v.InferOutput<typeof BotEnv>): Promise<Telegra
     ...(env.TELEGRAM_API_ROOT ? { apiRoot: env.TELEGRAM_API_ROOT } : {}),
   });
 
-let tableDeps: { accounts: AccountStore; jobs: JobStore } | undefined;
+/** The stores of the service table. */
+export interface TableStores {
+  accounts: AccountStore;
+  jobs: JobStore;
+  chats: ChatLeases;
+}
+
+/** The table's stores over a document client: the one builder of both composition roots. */
+export const tableStores = (db: DynamoDBDocumentClient, tableName: string): TableStores => ({
+  accounts: new DynamoAccountStore(db, tableName),
+  jobs: new DynamoJobStore(db, tableName),
+  chats: new DynamoChatLeases(db, tableName),
+});
+
+let tableDeps: TableStores | undefined;
 
 /** The table's stores, built once per cold start. */
-export const productionTable = () => {
+export const productionTable = (): TableStores => {
   if (tableDeps) return tableDeps;
   const env = parseEnv(TableEnv);
-  const db = makeDocumentClient({}, (client) => tracer.captureAWSv3Client(client));
-  tableDeps = { accounts: new DynamoAccountStore(db, env.TABLE_NAME), jobs: new DynamoJobStore(db, env.TABLE_NAME) };
+  tableDeps = tableStores(makeDocumentClient({}, (client) => tracer.captureAWSv3Client(client)), env.TABLE_NAME);
   return tableDeps;
 };
+
+/**
+ * What the pipeline's functions run on, wherever they run: in Lambda (SQS, the Bot API) and in
+ * the local stack (in-process queues, the same Bot API client or its outbox). Both composition
+ * roots build each function's dependencies from these with the builders below, so that the
+ * local stack cannot drift from AWS.
+ */
+export interface PipelinePorts {
+  stores: TableStores;
+  /** The generation queue (chunks). */
+  generation: JobQueue;
+  /** The delivery queue (deliveries, hand-overs, chat turns). */
+  deliveries: MessageQueue<DeliverMessage>;
+  telegram: TelegramSender;
+  clock: Clock;
+  /** Pause between two sends to one chat. */
+  messageIntervalMs: number;
+}
+
+/** The generator's dependencies. */
+export const generatorDeps = (ports: Pick<PipelinePorts, 'stores' | 'deliveries' | 'clock'>): GenerateDeps => ({
+  jobs: ports.stores.jobs,
+  deliveries: ports.deliveries,
+  clock: ports.clock,
+});
+
+/** The deliverer's dependencies. */
+export const delivererDeps = (ports: Pick<PipelinePorts, 'stores' | 'deliveries' | 'telegram' | 'clock' | 'messageIntervalMs'>): DeliveryDeps => ({
+  jobs: ports.stores.jobs,
+  chats: ports.stores.chats,
+  deliveries: ports.deliveries,
+  telegram: ports.telegram,
+  clock: ports.clock,
+  messageIntervalMs: ports.messageIntervalMs,
+});
+
+/** The job sweeper's dependencies. */
+export const jobSweeperDeps = (ports: Pick<PipelinePorts, 'stores' | 'generation' | 'deliveries' | 'clock'>): JobSweeperDeps => ({
+  jobs: ports.stores.jobs,
+  chats: ports.stores.chats,
+  queue: ports.generation,
+  deliveries: ports.deliveries,
+  clock: ports.clock,
+});
+
+/** The dead-letter consumer's dependencies. */
+export const deadLetterDeps = (ports: Pick<PipelinePorts, 'stores' | 'clock'>): DeadLetterDeps => ({
+  jobs: ports.stores.jobs,
+  clock: ports.clock,
+});
 
 /** A queue that refuses to be used: for functions that have no business queueing. */
 const noQueue: JobQueue = {
@@ -60,17 +142,40 @@ export const productionDeps = (): ApiDeps => {
   return { ...productionTable(), queue, clock: systemClock };
 };
 
-/** Production wiring of the generator: reads the bot token from Secrets Manager at cold start. */
-export const productionPipelineDeps = async (): Promise<PipelineDeps> => {
+/** An SQS queue of messages of type M at `url`, on a traced client. */
+const sqsQueue = <M>(url: string): MessageQueue<M> => new SqsJobQueue<M>(tracer.captureAWSv3Client(makeSqsClient()), url);
+
+/** Production wiring of the generator. */
+export const productionGeneratorDeps = (): GenerateDeps => {
   const env = parseEnv(GeneratorEnv);
-  return {
-    jobs: productionTable().jobs,
-    queue: new SqsJobQueue(tracer.captureAWSv3Client(makeSqsClient()), env.QUEUE_URL),
+  return generatorDeps({ stores: productionTable(), deliveries: sqsQueue<DeliverMessage>(env.DELIVERY_QUEUE_URL), clock: systemClock });
+};
+
+/** Production wiring of the deliverer: reads the bot token from Secrets Manager at cold start. */
+export const productionDelivererDeps = async (): Promise<DeliveryDeps> => {
+  const env = parseEnv(DelivererEnv);
+  return delivererDeps({
+    stores: productionTable(),
+    deliveries: sqsQueue<DeliverMessage>(env.DELIVERY_QUEUE_URL),
     telegram: await productionBot(env),
     clock: systemClock,
     messageIntervalMs: env.TELEGRAM_MESSAGE_INTERVAL_MS,
-  };
+  });
 };
+
+/** Production wiring of the job sweeper: both queues. */
+export const productionJobSweeperDeps = (): JobSweeperDeps => {
+  const env = parseEnv(JobSweeperEnv);
+  return jobSweeperDeps({
+    stores: productionTable(),
+    generation: sqsQueue(env.QUEUE_URL),
+    deliveries: sqsQueue<DeliverMessage>(env.DELIVERY_QUEUE_URL),
+    clock: systemClock,
+  });
+};
+
+/** Production wiring of the dead-letter consumer. */
+export const productionDeadLetterDeps = (): DeadLetterDeps => deadLetterDeps({ stores: productionTable(), clock: systemClock });
 
 /** Production wiring of `POST /v1/telegram/link`. */
 export const productionTelegramLinkDeps = () => {

@@ -30,6 +30,10 @@ export const keys = {
   code: (code: string) => ({ pk: `CODE#${code}`, sk: 'CODE' }),
   idempotency: (teamId: string, key: string) => ({ pk: `IDEMPOTENCY#${teamId}`, sk: `KEY#${key}` }),
   outboxEvent: (eventId: string) => ({ pk: `EVENT#${eventId}`, sk: 'EVENT' }),
+  /** A chat's delivery lease: which job may send to the chat now (one at a time, see ChatLeases). */
+  chatLease: (chatId: string) => ({ pk: `CHAT#${chatId}`, sk: 'LEASE' }),
+  /** A job waiting for its turn at a chat; sorted by the job's creation, so turns go in order. */
+  chatWaiter: (chatId: string, createdAt: string, jobId: string) => ({ pk: `CHAT#${chatId}`, sk: `WAIT#${createdAt}#${jobId}` }),
 } as const;
 
 /** Sort key of a job's slot claim: zero-padded so that slots sort in order. */

@@ -2,7 +2,7 @@ import { CODE_ALPHABET, randomCode } from '../../functions/domain/access-codes';
 import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
 import { InvalidCursorError } from '../../functions/domain/job-store';
 import { getJobStatus } from '../../functions/use-cases/jobs-and-codes';
-import { generatedEvent } from '../../functions/use-cases/pipeline';
+import { generatedEvent } from '../../functions/use-cases/generation/generate-chunk';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 import { queuedJob } from '../support/jobs';
 
