@@ -1,6 +1,7 @@
 import type { DeliverMessage } from '../../functions/contracts/queue-messages';
 import { SAFETY_MARGIN_MS, deliverJob } from '../../functions/use-cases/generation/deliver-job';
 import { STALE_AFTER_MS } from '../../functions/use-cases/job-sweeper';
+import { MAX_DELIVERY_HOPS } from '../../functions/contracts/pipeline-settings';
 import { startFakeTelegram, telegramErrors, type FakeTelegram } from '../support/fake-telegram';
 import {
   bulkGenerate,
@@ -117,6 +118,34 @@ describe('a messages job across invocations and Telegram trouble', () => {
     expect(texts.map((text) => /Access code (\d+)\/10/.exec(text)?.[1])).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
     const listed = await listAllCodes(harness, creator.token, creator.planId, { job_id: jobId });
     expect(codesInMessages(texts).sort()).toEqual(listed.codes.map((code) => code.code).sort());
+  });
+
+  test('a delivery handed over past MAX_DELIVERY_HOPS fails its job with too_many_handovers; what was sent stays sent, nothing more goes out', async () => {
+    const queue = harness.deliveries;
+    const held: DeliverMessage[] = [];
+    queue.send = async (messages) => void held.push(...messages.map((message) => message.body));
+    let jobId: string;
+    try {
+      jobId = await start({ quantity: 10, export_type: 'messages', consent: true });
+      await harness.idle();
+    } finally {
+      delete (queue as unknown as Record<string, unknown>).send;
+    }
+    // A job that has already been handed over MAX_DELIVERY_HOPS times, in an invocation with
+    // time for four messages: its hand-over (hop MAX + 1) goes to the real queue.
+    let sends = 0;
+    const telegram = harness.pipeline.telegram;
+    const counting = { sendDocument: telegram.sendDocument.bind(telegram), sendMessage: (chat: string, text: string) => (sends++, telegram.sendMessage(chat, text)) };
+    const invocation = { remainingMs: () => (sends < 4 ? 60_000 : SAFETY_MARGIN_MS - 1) };
+    await deliverJob({ ...harness.deliveryDeps, telegram: counting }, { ...held[0]!, hops: MAX_DELIVERY_HOPS }, invocation);
+
+    const job = await waitForJob(harness, creator.token, jobId);
+    expect(job).toMatchObject({ status: 'failed', delivered_count: 4, failure: { code: 'too_many_handovers', message: expect.any(String) } });
+    expect(fake.messagesTo(creator.chatId)).toHaveLength(4);
+    expect((await listAllCodes(harness, creator.token, creator.planId, { job_id: jobId })).codes).toHaveLength(10);
+    // The chat is free again for the creator's next job.
+    const next = await start({ quantity: 2, export_type: 'messages', consent: true });
+    expect(await waitForJob(harness, creator.token, next)).toMatchObject({ status: 'completed', delivered_count: 2 });
   });
 
   test('a 429 longer than it waits in place becomes a delayed queue message; every code still arrives once', async () => {
