@@ -23,9 +23,10 @@ export interface ChatLeases {
   /**
    * Ends `jobId`'s turn: hands the chat to the oldest waiting job (its lease runs until
    * `handOnUntil`, time for its delivery message to arrive) and returns that job's id, or frees
-   * the chat and returns undefined. A no-op (undefined) when `jobId` does not hold the chat.
+   * the chat and returns undefined. A wait of the job's own left behind is dropped. A no-op
+   * (undefined) when the job does not hold the chat.
    */
-  release(chatId: string, jobId: string, handOnUntil: Date, now: Date): Promise<string | undefined>;
+  release(chatId: string, job: WaitingJob, handOnUntil: Date, now: Date): Promise<string | undefined>;
   /** The job holding the chat's unlapsed lease, if any. */
   holder(chatId: string, now: Date): Promise<string | undefined>;
 }

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ChatLeases, WaitingJob } from '../../domain/chat-leases';
 import { keys } from '../../contracts/table';
 
@@ -49,7 +49,11 @@ export class DynamoChatLeases implements ChatLeases {
     );
   }
 
-  async release(chatId: string, jobId: string, handOnUntil: Date, now: Date): Promise<string | undefined> {
+  async release(chatId: string, job: WaitingJob, handOnUntil: Date, now: Date): Promise<string | undefined> {
+    const jobId = job.id;
+    // A job that ended while waiting (failed from the dead-letter queue, say) must not be handed
+    // the chat again and again.
+    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: keys.chatWaiter(chatId, job.createdAt, job.id) }));
     const next = await this.oldestWaiter(chatId, jobId);
     try {
       await this.db.send(

@@ -41,9 +41,9 @@ const MAX_QUEUE_DELAY_S = 900;
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** What is left to do once a job ended: hand its chat to the next job waiting for it. */
-const passChatOn = async (deps: DeliveryDeps, job: Pick<Job, 'id' | 'telegramChatId'>): Promise<void> => {
+const passChatOn = async (deps: DeliveryDeps, job: Pick<Job, 'id' | 'createdAt' | 'telegramChatId'>): Promise<void> => {
   const now = deps.clock.now();
-  const next = await deps.chats.release(job.telegramChatId, job.id, new Date(now.getTime() + HANDOVER_GRACE_MS), now);
+  const next = await deps.chats.release(job.telegramChatId, job, new Date(now.getTime() + HANDOVER_GRACE_MS), now);
   if (next) await deps.deliveries.send([{ body: deliverMessage(next) }]);
 };
 
