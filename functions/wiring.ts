@@ -1,18 +1,34 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type * as v from 'valibot';
-import { DynamoAccountStore } from './adapters/dynamodb/account-store';
-import { makeDocumentClient } from './adapters/dynamodb/client';
-import { DynamoJobStore } from './adapters/dynamodb/job-store';
-import { DynamoCodeStore } from './adapters/dynamodb/code-store';
 import { AesGcmCursorCodec, cursorKeyFromSecret } from './adapters/crypto/aes-gcm-cursor-codec';
+import { DynamoAccountStore } from './adapters/dynamodb/account-store';
+import { DynamoChatLeases } from './adapters/dynamodb/chat-leases';
+import { makeDocumentClient } from './adapters/dynamodb/client';
+import { DynamoCodeStore } from './adapters/dynamodb/code-store';
+import { DynamoJobStore } from './adapters/dynamodb/job-store';
+import { DynamoTableProbe } from './adapters/dynamodb/table-probe';
 import { EventBridgePublisher } from './adapters/eventbridge/event-bridge-publisher';
 import { makeSqsClient } from './adapters/sqs/client';
 import { SqsJobQueue } from './adapters/sqs/sqs-job-queue';
-import { makeTelegramSender } from './adapters/telegram/factory';
-import { DynamoTableProbe } from './adapters/dynamodb/table-probe';
 import { BOT_TOKEN_MAX_AGE_SECONDS, RotatingTokenTelegramSender, type BotTokenReader } from './adapters/telegram/rotating-token-sender';
-import { BotEnv, ConfigurationError, CursorEnv, GeneratorEnv, QueueEnv, RelayEnv, TableEnv, TelegramLinkEnv, TelegramWebhookEnv, parseEnv } from './contracts/env';
+import {
+  BotEnv,
+  ConfigurationError,
+  CursorEnv,
+  DelivererEnv,
+  GeneratorEnv,
+  JobSweeperEnv,
+  QueueEnv,
+  RelayEnv,
+  TableEnv,
+  TelegramLinkEnv,
+  TelegramWebhookEnv,
+  parseEnv,
+} from './contracts/env';
+import type { DeliverMessage } from './contracts/queue-messages';
+import type { ChatLeases } from './domain/chat-leases';
 import {
   systemClock,
   type AccountStore,
@@ -22,11 +38,15 @@ import {
   type EventPublisher,
   type JobQueue,
   type JobStore,
+  type MessageQueue,
   type TableProbe,
   type TelegramSender,
 } from './domain/ports';
 import type { DepsFor, Needs, ServiceDeps } from './operations/operation';
-import type { PipelineDeps } from './use-cases/pipeline';
+import type { DeliveryDeps } from './use-cases/generation/deliver-job';
+import type { DeadLetterDeps } from './use-cases/generation/fail-dead-lettered-job';
+import type { GenerateDeps } from './use-cases/generation/generate-chunk';
+import type { JobSweeperDeps } from './use-cases/job-sweeper';
 import { tracer } from './observability';
 
 /** What the HTTP handlers need, in production and in the local stack alike. */
@@ -58,21 +78,85 @@ const productionBot = async (env: v.InferOutput<typeof BotEnv>): Promise<Telegra
   return new RotatingTokenTelegramSender(readToken, env.TELEGRAM_API_ROOT ? { apiRoot: env.TELEGRAM_API_ROOT } : {});
 };
 
-let tableDeps: { accounts: AccountStore; jobs: JobStore; codes: CodeStore; tableProbe: TableProbe } | undefined;
+/** The stores of the service table. */
+export interface TableStores {
+  accounts: AccountStore;
+  jobs: JobStore;
+  codes: CodeStore;
+  chats: ChatLeases;
+  tableProbe: TableProbe;
+}
+
+/** The table's stores over a document client: the one builder of both composition roots. */
+export const tableStores = (db: DynamoDBDocumentClient, tableName: string): TableStores => ({
+  accounts: new DynamoAccountStore(db, tableName),
+  jobs: new DynamoJobStore(db, tableName),
+  codes: new DynamoCodeStore(db, tableName),
+  chats: new DynamoChatLeases(db, tableName),
+  tableProbe: new DynamoTableProbe(db, tableName),
+});
+
+let tableDeps: TableStores | undefined;
 
 /** The table's stores, built once per cold start. */
-export const productionTable = () => {
+export const productionTable = (): TableStores => {
   if (tableDeps) return tableDeps;
   const env = parseEnv(TableEnv);
-  const db = makeDocumentClient({}, (client) => tracer.captureAWSv3Client(client));
-  tableDeps = {
-    accounts: new DynamoAccountStore(db, env.TABLE_NAME),
-    jobs: new DynamoJobStore(db, env.TABLE_NAME),
-    codes: new DynamoCodeStore(db, env.TABLE_NAME),
-    tableProbe: new DynamoTableProbe(db, env.TABLE_NAME),
-  };
+  tableDeps = tableStores(makeDocumentClient({}, (client) => tracer.captureAWSv3Client(client)), env.TABLE_NAME);
   return tableDeps;
 };
+
+/**
+ * What the pipeline's functions run on, wherever they run: in Lambda (SQS, the Bot API) and in
+ * the local stack (in-process queues, the same Bot API client or its outbox). Both composition
+ * roots build each function's dependencies from these with the builders below, so that the
+ * local stack cannot drift from AWS.
+ */
+export interface PipelinePorts {
+  stores: TableStores;
+  /** The generation queue (chunks). */
+  generation: JobQueue;
+  /** The delivery queue (deliveries, hand-overs, chat turns). */
+  deliveries: MessageQueue<DeliverMessage>;
+  telegram: TelegramSender;
+  clock: Clock;
+  /** Pause between two sends to one chat. */
+  messageIntervalMs: number;
+}
+
+/** The generator's dependencies. */
+export const generatorDeps = (ports: Pick<PipelinePorts, 'stores' | 'deliveries' | 'clock'>): GenerateDeps => ({
+  jobs: ports.stores.jobs,
+  codes: ports.stores.codes,
+  deliveries: ports.deliveries,
+  clock: ports.clock,
+});
+
+/** The deliverer's dependencies. */
+export const delivererDeps = (ports: Pick<PipelinePorts, 'stores' | 'deliveries' | 'telegram' | 'clock' | 'messageIntervalMs'>): DeliveryDeps => ({
+  jobs: ports.stores.jobs,
+  codes: ports.stores.codes,
+  chats: ports.stores.chats,
+  deliveries: ports.deliveries,
+  telegram: ports.telegram,
+  clock: ports.clock,
+  messageIntervalMs: ports.messageIntervalMs,
+});
+
+/** The job sweeper's dependencies. */
+export const jobSweeperDeps = (ports: Pick<PipelinePorts, 'stores' | 'generation' | 'deliveries' | 'clock'>): JobSweeperDeps => ({
+  jobs: ports.stores.jobs,
+  chats: ports.stores.chats,
+  queue: ports.generation,
+  deliveries: ports.deliveries,
+  clock: ports.clock,
+});
+
+/** The dead-letter consumer's dependencies. */
+export const deadLetterDeps = (ports: Pick<PipelinePorts, 'stores' | 'clock'>): DeadLetterDeps => ({
+  jobs: ports.stores.jobs,
+  clock: ports.clock,
+});
 
 /**
  * Listing cursors sealed with the key in the secret named by CURSOR_KEY_SECRET, read on the
@@ -95,18 +179,40 @@ export const productionDeps = (): ApiDeps => {
   return { ...productionTable(), cursors: productionCursors(), queue, clock: systemClock };
 };
 
-/** Production wiring of the generator: reads the bot token from Secrets Manager at cold start. */
-export const productionPipelineDeps = async (): Promise<PipelineDeps> => {
+/** An SQS queue of messages of type M at `url`, on a traced client. */
+const sqsQueue = <M>(url: string): MessageQueue<M> => new SqsJobQueue<M>(tracer.captureAWSv3Client(makeSqsClient()), url);
+
+/** Production wiring of the generator. */
+export const productionGeneratorDeps = (): GenerateDeps => {
   const env = parseEnv(GeneratorEnv);
-  return {
-    jobs: productionTable().jobs,
-    codes: productionTable().codes,
-    queue: new SqsJobQueue(tracer.captureAWSv3Client(makeSqsClient()), env.QUEUE_URL),
+  return generatorDeps({ stores: productionTable(), deliveries: sqsQueue<DeliverMessage>(env.DELIVERY_QUEUE_URL), clock: systemClock });
+};
+
+/** Production wiring of the deliverer: reads the bot token from Secrets Manager at cold start. */
+export const productionDelivererDeps = async (): Promise<DeliveryDeps> => {
+  const env = parseEnv(DelivererEnv);
+  return delivererDeps({
+    stores: productionTable(),
+    deliveries: sqsQueue<DeliverMessage>(env.DELIVERY_QUEUE_URL),
     telegram: await productionBot(env),
     clock: systemClock,
     messageIntervalMs: env.TELEGRAM_MESSAGE_INTERVAL_MS,
-  };
+  });
 };
+
+/** Production wiring of the job sweeper: both queues. */
+export const productionJobSweeperDeps = (): JobSweeperDeps => {
+  const env = parseEnv(JobSweeperEnv);
+  return jobSweeperDeps({
+    stores: productionTable(),
+    generation: sqsQueue(env.QUEUE_URL),
+    deliveries: sqsQueue<DeliverMessage>(env.DELIVERY_QUEUE_URL),
+    clock: systemClock,
+  });
+};
+
+/** Production wiring of the dead-letter consumer. */
+export const productionDeadLetterDeps = (): DeadLetterDeps => deadLetterDeps({ stores: productionTable(), clock: systemClock });
 
 /**
  * Production wiring of one catalog entry: exactly what its `needs` declare, each piece from the

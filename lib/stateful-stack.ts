@@ -9,6 +9,7 @@ import { TABLE_SCHEMA } from '../functions/contracts/table';
 import { ALL_SERVICE_EVENTS, toCdkEventPattern } from '../functions/contracts/event-rules';
 import {
   DEAD_LETTER_RETENTION_DAYS,
+  DELIVERY_VISIBILITY_TIMEOUT_SECONDS,
   GENERATION_VISIBILITY_TIMEOUT_SECONDS,
   MAX_RECEIVE_COUNT,
   VISIBILITY_TIMEOUT_FACTOR,
@@ -25,9 +26,11 @@ export const DEAD_LETTER_CONSUMER_TIMEOUT_SECONDS = 30;
 export interface StatefulResources {
   /** The service's single table (see TABLE_SCHEMA). */
   readonly table: dynamodb.ITableV2;
-  /** Pipeline messages (generate a chunk, deliver a slice) for the generator. */
+  /** Chunks of jobs to generate, for the generator. */
   readonly generationQueue: sqs.IQueue;
-  /** Where the generation queue moves a message after MAX_RECEIVE_COUNT receives. */
+  /** Generated jobs to deliver over Telegram (and their hand-overs), for the deliverer. */
+  readonly deliveryQueue: sqs.IQueue;
+  /** Where both pipeline queues move a message after MAX_RECEIVE_COUNT receives. */
   readonly generationDeadLetterQueue: sqs.IQueue;
   /** Where the outbox relay's event source mapping records stream batches it gave up on. */
   readonly relayDeadLetterQueue: sqs.IQueue;
@@ -58,6 +61,7 @@ export class StatefulStack extends Stack implements StatefulResources {
   /** The service's single table. */
   readonly table: dynamodb.TableV2;
   readonly generationQueue: sqs.Queue;
+  readonly deliveryQueue: sqs.Queue;
   readonly generationDeadLetterQueue: sqs.Queue;
   readonly relayDeadLetterQueue: sqs.Queue;
   readonly eventTargetDeadLetterQueue: sqs.Queue;
@@ -156,6 +160,13 @@ export class StatefulStack extends Stack implements StatefulResources {
     this.generationQueue = new sqs.Queue(this, 'GenerationQueue', {
       ...queueDefaults,
       visibilityTimeout: Duration.seconds(GENERATION_VISIBILITY_TIMEOUT_SECONDS),
+      deadLetterQueue: { queue: this.generationDeadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
+    });
+    // Its own queue, so that its consumer's concurrency alone bounds what the bot sends; it
+    // dead-letters into the same queue as generation, whose one consumer fails the job.
+    this.deliveryQueue = new sqs.Queue(this, 'DeliveryQueue', {
+      ...queueDefaults,
+      visibilityTimeout: Duration.seconds(DELIVERY_VISIBILITY_TIMEOUT_SECONDS),
       deadLetterQueue: { queue: this.generationDeadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
     });
 

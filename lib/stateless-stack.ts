@@ -13,6 +13,7 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -25,10 +26,19 @@ import { OPERATION_ENV } from '../functions/operations';
 import { API_ROUTES, type ApiRoute, type RouteAuth } from './api-routes';
 import { ServiceFunction } from './constructs/service-function';
 import { EVENT_RULES, toCdkEventPattern } from '../functions/contracts/event-rules';
+import { ENV } from '../functions/contracts/env';
 import { ServiceMonitoring } from './monitoring';
-import { GENERATOR, MAX_RECEIVE_COUNT, RELAY_RETRY_ATTEMPTS, SWEEP_INTERVAL_SECONDS } from '../functions/contracts/pipeline-settings';
+import {
+  DEAD_LETTER_CONSUMER,
+  DELIVERER,
+  GENERATOR,
+  MAX_RECEIVE_COUNT,
+  RELAY_RETRY_ATTEMPTS,
+  SWEEP_INTERVAL_SECONDS,
+} from '../functions/contracts/pipeline-settings';
+import { scheduleFunction } from './constructs/function-schedule';
 import { DEFAULT_ROUTE_THROTTLE, ROUTE_THROTTLES, type RouteThrottle } from './route-throttles';
-import { DEAD_LETTER_CONSUMER_TIMEOUT_SECONDS, type StatefulResources } from './stateful-stack';
+import type { StatefulResources } from './stateful-stack';
 import type { StageConfig } from './stage-config';
 
 const SWEEP_INTERVAL = Duration.seconds(SWEEP_INTERVAL_SECONDS);
@@ -64,13 +74,15 @@ export class StatelessStack extends Stack {
   readonly api: HttpApi;
   /** The stage that serves the API at its root URL. */
   readonly stage: HttpStage;
-  /** Every function, by id: the route ids of API_ROUTES, then Generator, DeadLetter, Sweeper, OutboxRelay. */
+  /** Every function, by id: the route ids of API_ROUTES, then Generator, Deliverer, DeadLetter, Sweeper, OutboxRelay. */
   readonly functions: ReadonlyMap<string, ServiceFunction>;
-  /** Generates codes and delivers them over Telegram, fed by the generation queue. */
+  /** Generates codes, fed by the generation queue; queues each generated job's delivery. */
   readonly generator: ServiceFunction;
-  /** Fails the job of every message the generation queue dead-letters. */
+  /** Delivers generated jobs over Telegram, fed by the delivery queue, within the bot's budget. */
+  readonly deliverer: ServiceFunction;
+  /** Fails the job of every message the pipeline queues dead-letter. */
   readonly deadLetter: ServiceFunction;
-  /** Re-queues stalled jobs and fails hopeless ones, every SWEEP_INTERVAL. */
+  /** The job sweeper: re-queues stalled jobs and fails hopeless ones, every SWEEP_INTERVAL. */
   readonly sweeper: ServiceFunction;
   /** Publishes the table's outbox items to the event bus. */
   readonly outboxRelay: ServiceFunction;
@@ -146,7 +158,10 @@ export class StatelessStack extends Stack {
     });
 
     const functions = new Map<string, ServiceFunction>();
-    const newFunction = (id: string, props: { entry: string; description: string; timeout?: Duration; memorySize?: number }) => {
+    const newFunction = (
+      id: string,
+      props: { entry: string; description: string; timeout?: Duration; memorySize?: number; recursiveLoop?: lambda.RecursiveLoop },
+    ) => {
       const fn = new ServiceFunction(this, id, {
         ...props,
         logLevel: config.logLevel,
@@ -163,7 +178,7 @@ export class StatelessStack extends Stack {
       // Each need of the catalog entry is a least-privilege grant plus its environment variable.
       const { needs } = route;
       if (needs.table) fn.useTable(stateful.table, needs.table);
-      if (needs.queue) fn.useQueue(stateful.generationQueue);
+      if (needs.queue) fn.useQueue(ENV.QUEUE_URL, stateful.generationQueue);
       if (needs.botUsername && config.telegramBotUsername !== undefined) {
         fn.function.addEnvironment('TELEGRAM_BOT_USERNAME', config.telegramBotUsername);
       }
@@ -185,16 +200,16 @@ export class StatelessStack extends Stack {
       }
     }
 
-    // The generator re-queues its own follow-up work (next chunk, next delivery slice).
+    // The generator never sends to the queue that feeds it (every chunk is queued up front), so
+    // Lambda's recursive-loop detection stays on: a chain that loops back to it is a bug.
     this.generator = newFunction('Generator', {
       entry: 'functions/entrypoints/generator.ts',
-      description: 'Generates access codes and delivers them over Telegram (generation queue)',
+      description: 'Generates access codes (generation queue) and queues their delivery',
       timeout: Duration.seconds(GENERATOR.timeoutSeconds),
       memorySize: GENERATOR.memorySize,
     })
       .useTable(stateful.table, 'readWrite')
-      .useQueue(stateful.generationQueue);
-    this.useTelegramBot(this.generator, config, stateful);
+      .useQueue(ENV.DELIVERY_QUEUE_URL, stateful.deliveryQueue);
     this.generator.function.addEventSource(
       new SqsEventSource(stateful.generationQueue, {
         batchSize: GENERATOR.batchSize,
@@ -203,31 +218,65 @@ export class StatelessStack extends Stack {
       }),
     );
 
+    // The deliverer re-queues onto its own queue: a hand-over before its time runs out (a
+    // 1000-message job needs ~10), one per long Telegram back-off, and the next job's turn at a
+    // chat. Lambda would cut such a chain after ~16 invocations and dead-letter the job halfway,
+    // so the loop is allowed here, and only here; the hop counter in each delivery message
+    // (MAX_DELIVERY_HOPS) fails a job that loops, and an alarm reports any chain Lambda drops.
+    this.deliverer = newFunction('Deliverer', {
+      entry: 'functions/entrypoints/deliverer.ts',
+      description: 'Delivers generated access codes over Telegram (delivery queue)',
+      timeout: Duration.seconds(DELIVERER.timeoutSeconds),
+      memorySize: DELIVERER.memorySize,
+      recursiveLoop: lambda.RecursiveLoop.ALLOW,
+    })
+      .useTable(stateful.table, 'readWrite')
+      .useQueue(ENV.DELIVERY_QUEUE_URL, stateful.deliveryQueue);
+    this.useTelegramBot(this.deliverer, config, stateful);
+    // One message per invocation and at most DELIVERER.maxConcurrency invocations: the bot's
+    // budget, bounded by construction (see DELIVERER).
+    this.deliverer.function.addEventSource(
+      new SqsEventSource(stateful.deliveryQueue, {
+        batchSize: DELIVERER.batchSize,
+        reportBatchItemFailures: true,
+        maxConcurrency: DELIVERER.maxConcurrency,
+      }),
+    );
+
     this.deadLetter = newFunction('DeadLetter', {
       entry: 'functions/entrypoints/dead-letter.ts',
       description: 'Fails the job of every dead-lettered pipeline message',
       // Its queue's visibility timeout is derived from this (stateful stack).
-      timeout: Duration.seconds(DEAD_LETTER_CONSUMER_TIMEOUT_SECONDS),
+      timeout: Duration.seconds(DEAD_LETTER_CONSUMER.timeoutSeconds),
     }).useTable(stateful.table, 'readWrite');
     // The handler fails the whole batch on an error, so no partial batch responses; a message
     // that keeps failing stays on the dead-letter queue (14 days) and its depth alarm fires.
     this.deadLetter.function.addEventSource(
-      new SqsEventSource(stateful.generationDeadLetterQueue, { batchSize: 10, maxConcurrency: 2 }),
+      new SqsEventSource(stateful.generationDeadLetterQueue, {
+        batchSize: DEAD_LETTER_CONSUMER.batchSize,
+        maxConcurrency: DEAD_LETTER_CONSUMER.maxConcurrency,
+      }),
     );
 
     this.sweeper = newFunction('Sweeper', {
-      entry: 'functions/entrypoints/sweeper.ts',
-      description: 'Re-queues stalled generation jobs and fails hopeless ones (every minute)',
+      entry: 'functions/entrypoints/job-sweeper.ts',
+      description: 'The job sweeper: re-queues stalled generation jobs and fails hopeless ones (every minute)',
       // Shorter than the interval, so that runs do not pile up.
       timeout: Duration.seconds(50),
     })
       .useTable(stateful.table, 'readWrite')
-      .useQueue(stateful.generationQueue);
+      .useQueue(ENV.QUEUE_URL, stateful.generationQueue)
+      .useQueue(ENV.DELIVERY_QUEUE_URL, stateful.deliveryQueue);
     // A failed sweep is not retried: the next one is a minute away and does the same work.
     this.sweeper.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: SWEEP_INTERVAL });
     // A group of its own: Scheduler's metrics are per group, and the default group is shared.
     this.scheduleGroup = new scheduler.ScheduleGroup(this, 'ScheduleGroup', { removalPolicy: config.removalPolicy });
-    this.sweepSchedule = this.addSweepSchedule(this.sweeper.function);
+    this.sweepSchedule = scheduleFunction(this, 'SweepSchedule', {
+      function: this.sweeper.function,
+      every: SWEEP_INTERVAL,
+      description: 'Runs the job sweeper',
+      group: this.scheduleGroup,
+    });
 
     this.outboxRelay = newFunction('OutboxRelay', {
       entry: 'functions/entrypoints/outbox-relay.ts',
@@ -259,6 +308,16 @@ export class StatelessStack extends Stack {
     this.eventRules = this.addEventRules(config, stateful);
     this.applyRouteThrottles(ROUTE_THROTTLES);
     this.monitoring = this.addMonitoring(config, stateful);
+    // Lambda cuts a recursive loop off silently (a dropped message): only the Deliverer may loop
+    // (recursiveLoop Allow, bounded by the hop counter); any drop still pages.
+    for (const [id, fn] of [['Generator', this.generator], ['Deliverer', this.deliverer]] as const) {
+      this.monitoring.alarm(`${id}RecursiveLoopAlarm`, fn.function.metric('RecursiveInvocationsDropped', { period: Duration.minutes(5), statistic: 'Sum' }), {
+        alarmDescription: `Lambda stopped a recursive loop through ${id}: a pipeline message was dropped and its job waits for the sweeper. See its logs for the job.`,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      });
+    }
 
     // Read by `npm run telegram:set-webhook` (README): the URL Telegram and clients must use.
     new CfnOutput(this, 'ApiUrl', {
@@ -300,34 +359,6 @@ export class StatelessStack extends Stack {
     fn.useSecret('TELEGRAM_BOT_TOKEN_SECRET', stateful.telegramBotToken);
     if (config.telegramApiRoot !== undefined) fn.function.addEnvironment('TELEGRAM_API_ROOT', config.telegramApiRoot);
     return fn;
-  }
-
-  /**
-   * EventBridge Scheduler invokes the sweeper every SWEEP_INTERVAL, with a role of its own that
-   * may invoke this function only (aws-scheduler-targets' LambdaInvoke would also grant every
-   * version and alias, `<arn>:*`).
-   */
-  private addSweepSchedule(fn: lambda.IFunction): scheduler.Schedule {
-    const role = new iam.Role(this, 'SweepScheduleRole', {
-      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
-      }),
-      description: 'EventBridge Scheduler: invokes the sweeper',
-    });
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }));
-    return new scheduler.Schedule(this, 'SweepSchedule', {
-      description: 'Runs the job sweeper',
-      scheduleGroup: this.scheduleGroup,
-      schedule: scheduler.ScheduleExpression.rate(SWEEP_INTERVAL),
-      target: {
-        bind: () => ({
-          arn: fn.functionArn,
-          role,
-          // A missed run is not worth catching up: the next one is due anyway.
-          retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: SWEEP_INTERVAL.toSeconds() },
-        }),
-      },
-    });
   }
 
   /**
@@ -407,6 +438,14 @@ export class StatelessStack extends Stack {
           maxAge: Duration.minutes(30),
           description:
             'The oldest pipeline message has waited over 30 minutes: the generator is failing, throttled or too slow. See its errors and logs.',
+        },
+        {
+          id: 'DeliveryQueue',
+          queue: stateful.deliveryQueue,
+          // Above SQS's longest delay (15 min), which the deliverer uses to wait out Telegram's 429s.
+          maxAge: Duration.minutes(30),
+          description:
+            'The oldest delivery message has waited over 30 minutes: the deliverer is failing, throttled or too slow. See its errors and logs.',
         },
       ],
       deadLetterQueues: [

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { MAX_BATCH_BYTES, clampDelay } from '../functions/adapters/sqs/limits';
-import type { JobQueue } from '../functions/domain/ports';
+import type { MessageQueue } from '../functions/domain/ports';
 import type { PipelineMessage } from '../functions/contracts/queue-messages';
 import { localLambdaContext, runInvocation } from './lambda-context';
 
@@ -36,7 +36,10 @@ export interface InProcessQueueOptions {
    * 180 s default visibility timeout last 180 ms. Default 1.
    */
   timeScale?: number;
-  /** Called when a message moves to the dead-letter list (after it has been added). */
+  /**
+   * Called when a message moves to the dead-letter list (after it has been added), e.g. to send
+   * it on to a dead-letter queue with a consumer of its own, as a redrive policy does in AWS.
+   */
   onDeadLetter?: (message: DeadLetter) => void | Promise<void>;
   /** Called when a whole batch fails: the handler threw, timed out or answered malformed. Default: console.error. */
   onBatchError?: (error: unknown, event: SQSEvent) => void;
@@ -101,9 +104,10 @@ interface Waiter {
  * Standard-queue semantics: at-least-once delivery, visibility timeout, ApproximateReceiveCount,
  * DelaySeconds, dead-letter after `maxReceiveCount` receives, partial batch responses
  * (ReportBatchItemFailures), bounded concurrency and a Lambda timeout. No ordering guarantee
- * is implied by the insertion order it happens to use.
+ * is implied by the insertion order it happens to use. Generic in its message type, like the
+ * queue port: the generation queue by default.
  */
-export class InProcessQueue implements JobQueue {
+export class InProcessQueue<M = PipelineMessage> implements MessageQueue<M> {
   /** Messages that exhausted their receives, oldest first. */
   readonly deadLetters: DeadLetter[] = [];
   /** Running totals; see `QueueCounters`. */
@@ -158,7 +162,7 @@ export class InProcessQueue implements JobQueue {
   }
 
   /** Enqueues every message (SQS limits checked first, so a bad one enqueues nothing). */
-  async send(messages: ReadonlyArray<{ body: PipelineMessage; delaySeconds?: number }>): Promise<void> {
+  async send(messages: ReadonlyArray<{ body: M; delaySeconds?: number }>): Promise<void> {
     const prepared = messages.map((message, index) => {
       const body = JSON.stringify(message.body);
       if (Buffer.byteLength(body, 'utf8') > MAX_BATCH_BYTES) {

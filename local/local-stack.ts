@@ -1,10 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DynamoAccountStore } from '../functions/adapters/dynamodb/account-store';
 import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
-import { DynamoJobStore } from '../functions/adapters/dynamodb/job-store';
-import { DynamoCodeStore } from '../functions/adapters/dynamodb/code-store';
 import { AesGcmCursorCodec } from '../functions/adapters/crypto/aes-gcm-cursor-codec';
 import { localCursorKey } from './cursor-key';
 import { DynamoTableProbe } from '../functions/adapters/dynamodb/table-probe';
@@ -12,21 +9,33 @@ import { logger } from '../functions/observability';
 import { BotApiTelegramSender } from '../functions/adapters/telegram/bot-api-sender';
 import { makeTelegramSender } from '../functions/adapters/telegram/factory';
 import { systemClock, type Clock, type TelegramSender } from '../functions/domain/ports';
+import { makeHandler as makeDeadLetter } from '../functions/handlers/queue/dead-letter';
+import { makeHandler as makeDeliverer } from '../functions/handlers/queue/deliverer';
 import { makeHandler as makeGenerator } from '../functions/handlers/queue/generator';
-import { parsePipelineMessage } from '../functions/contracts/queue-messages';
+import { makeHandler as makeJobSweeper } from '../functions/handlers/schedule/job-sweeper';
+import type { DeliverMessage } from '../functions/contracts/queue-messages';
 import { makeHandler as makeOutboxRelay } from '../functions/handlers/stream/outbox-relay';
-import { makeHandler as makeSweeper } from '../functions/handlers/schedule/sweeper';
 import { seedDemo, type DemoSeed } from '../functions/use-cases/admin';
-import type { PipelineDeps } from '../functions/use-cases/pipeline';
-import { failDeadLetteredJob } from '../functions/use-cases/sweep-jobs';
-import type { ApiDeps } from '../functions/wiring';
+import {
+  deadLetterDeps,
+  delivererDeps,
+  generatorDeps,
+  jobSweeperDeps,
+  tableStores,
+  type ApiDeps,
+  type PipelinePorts,
+} from '../functions/wiring';
 import { API_ROUTES } from '../lib/api-routes';
 import {
+  DEAD_LETTER_CONSUMER,
+  DELIVERER,
+  DELIVERY_VISIBILITY_TIMEOUT_SECONDS,
   GENERATION_VISIBILITY_TIMEOUT_SECONDS,
   GENERATOR,
   MAX_RECEIVE_COUNT,
   RELAY_RETRY_ATTEMPTS,
   SWEEP_INTERVAL_SECONDS,
+  TELEGRAM,
 } from '../functions/contracts/pipeline-settings';
 import { acquireDataDir, demoFilePath, readJsonFile, webhookSecretPath, writeRunningStack } from './data-dir';
 import { localClientConfig, startLocalTable } from './dynamodb-local';
@@ -34,7 +43,7 @@ import { localHandlers } from './handlers';
 import { localLambdaContext, runInvocation } from './lambda-context';
 import { startHttpServer } from './http-server';
 import { InProcessEventBus } from './in-process-bus';
-import { InProcessQueue } from './in-process-queue';
+import { InProcessQueue, type DeadLetter } from './in-process-queue';
 import { StreamPoller } from './stream-poller';
 
 /** The demo as written to `<data dir>/demo.json`. */
@@ -73,10 +82,19 @@ export interface LocalStackOptions {
 
 /** The pipeline's moving parts, for tests and the benchmark to observe. */
 export interface LocalPipeline {
+  /** The generation queue, consumed by the generator. */
   queue: InProcessQueue;
+  /** The delivery queue, consumed by the deliverer. */
+  deliveries: InProcessQueue<DeliverMessage>;
+  /** Where both queues move what they gave up on, consumed by the dead-letter handler. */
+  deadLetters: InProcessQueue<unknown>;
   bus: InProcessEventBus;
   poller: StreamPoller;
   telegram: TelegramSender;
+  /** What the pipeline's functions are built on, for tests that run a use case by hand. */
+  ports: PipelinePorts;
+  /** Runs the job sweeper's handler once, as its schedule does. */
+  sweep(): Promise<void>;
 }
 
 /** A running local stack. */
@@ -117,9 +135,12 @@ const botUsernameOf = async (telegram: TelegramSender, configured?: string): Pro
 };
 
 /**
- * Everything behind the API, on one machine: the same handlers as in Lambda over DynamoDB
- * Local, the in-process queue feeding the generator, the table's stream feeding the outbox
- * relay onto the in-process bus, and the sweeper on a timer.
+ * Everything behind the API, on one machine, composed like AWS: the same handlers, built on
+ * dependencies from the same builders as `functions/wiring.ts` (only the ports differ: DynamoDB
+ * Local, in-process queues with the CDK stack's settings, the given Telegram sender). The
+ * generation queue feeds the generator, the delivery queue the deliverer, both dead-letter into
+ * one queue consumed by the dead-letter handler, the table's stream feeds the outbox relay onto
+ * the in-process bus, and, when `sweepIntervalMs` is given, the job sweeper runs on a timer.
  */
 export const startLocalPipeline = async (options: {
   dynamoEndpoint: string;
@@ -128,32 +149,67 @@ export const startLocalPipeline = async (options: {
   clock?: Clock;
   telegram: TelegramSender;
   messageIntervalMs?: number;
+  /** Run the job sweeper this often; without it, only `pipeline.sweep()` runs it. */
+  sweepIntervalMs?: number;
 }): Promise<{ deps: ApiDeps; pipeline: LocalPipeline; stop(): Promise<void> }> => {
   const clock = options.clock ?? systemClock;
   const db = makeDocumentClient(localClientConfig(options.dynamoEndpoint));
-  const jobs = new DynamoJobStore(db, options.tableName);
-  const codes = new DynamoCodeStore(db, options.tableName);
+  const stores = tableStores(db, options.tableName);
+  // The redrive policy of both queues in AWS: after MAX_RECEIVE_COUNT receives, onto the
+  // dead-letter queue, whose own consumer fails the job.
+  const deadLetters = new InProcessQueue<unknown>({
+    queueName: 'pipeline-dead-letters',
+    visibilityTimeoutSeconds: DEAD_LETTER_CONSUMER.timeoutSeconds * 6,
+    functionTimeoutSeconds: DEAD_LETTER_CONSUMER.timeoutSeconds,
+    // In AWS the dead-letter queue has no redrive of its own: a message stays until consumed.
+    maxReceiveCount: 1000,
+    batchSize: DEAD_LETTER_CONSUMER.batchSize,
+    maxConcurrency: DEAD_LETTER_CONSUMER.maxConcurrency,
+  });
+  const redrive = async (dead: DeadLetter) => deadLetters.send([{ body: JSON.parse(dead.body) as unknown }]);
   const queue = new InProcessQueue({
+    queueName: 'generation',
     // The same settings as the generation queue and the generator's event source in AWS.
     visibilityTimeoutSeconds: GENERATION_VISIBILITY_TIMEOUT_SECONDS,
     functionTimeoutSeconds: GENERATOR.timeoutSeconds,
     maxReceiveCount: MAX_RECEIVE_COUNT,
     batchSize: GENERATOR.batchSize,
     maxConcurrency: GENERATOR.maxConcurrency,
-    onDeadLetter: async (dead) => {
-      const message = parsePipelineMessage(dead.body);
-      if (message) await failDeadLetteredJob({ jobs, queue, clock }, message);
-    },
+    onDeadLetter: redrive,
   });
-  const pipelineDeps: PipelineDeps = {
-    jobs,
-    codes,
-    queue,
+  const deliveries = new InProcessQueue<DeliverMessage>({
+    queueName: 'delivery',
+    // The same settings as the delivery queue and the deliverer's event source in AWS.
+    visibilityTimeoutSeconds: DELIVERY_VISIBILITY_TIMEOUT_SECONDS,
+    functionTimeoutSeconds: DELIVERER.timeoutSeconds,
+    maxReceiveCount: MAX_RECEIVE_COUNT,
+    batchSize: DELIVERER.batchSize,
+    maxConcurrency: DELIVERER.maxConcurrency,
+    onDeadLetter: redrive,
+  });
+  const ports: PipelinePorts = {
+    stores,
+    generation: queue,
+    deliveries,
     telegram: options.telegram,
     clock,
-    messageIntervalMs: options.messageIntervalMs ?? 1100,
+    messageIntervalMs: options.messageIntervalMs ?? TELEGRAM.messageIntervalMs,
   };
-  queue.start(makeGenerator(pipelineDeps));
+  queue.start(makeGenerator(generatorDeps(ports)));
+  deliveries.start(makeDeliverer(delivererDeps(ports)));
+  deadLetters.start(makeDeadLetter(deadLetterDeps(ports)));
+  const jobSweeper = makeJobSweeper(jobSweeperDeps(ports));
+  // The job sweeper's own handler, invoked as the schedule would: its logs carry its own name.
+  const sweep = async () => {
+    const context = localLambdaContext({ functionName: 'Sweeper', remainingMs: () => 50_000 });
+    return runInvocation(context, () => jobSweeper(undefined, context));
+  };
+  const sweeper =
+    options.sweepIntervalMs === undefined
+      ? undefined
+      : setInterval(() => {
+          sweep().catch((error: unknown) => logger.error('sweep failed', { error: error as Error }));
+        }, options.sweepIntervalMs);
   const bus = new InProcessEventBus({ dataDir: options.dataDir });
   const poller = new StreamPoller({
     clientConfig: localClientConfig(options.dynamoEndpoint),
@@ -165,16 +221,19 @@ export const startLocalPipeline = async (options: {
   await poller.start();
   return {
     deps: {
-      accounts: new DynamoAccountStore(db, options.tableName),
-      jobs,
-      codes,
+      accounts: stores.accounts,
+      jobs: stores.jobs,
+      codes: stores.codes,
       cursors: new AesGcmCursorCodec(localCursorKey(options.dataDir)),
       queue,
       clock,
     },
-    pipeline: { queue, bus, poller, telegram: options.telegram },
+    pipeline: { queue, deliveries, deadLetters, bus, poller, telegram: options.telegram, ports, sweep },
     stop: async () => {
+      clearInterval(sweeper);
       await queue.stop();
+      await deliveries.stop();
+      await deadLetters.stop();
       await poller.stop();
       await bus.idle();
       db.destroy();
@@ -229,17 +288,10 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
       telegram,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.messageIntervalMs !== undefined ? { messageIntervalMs: options.messageIntervalMs } : {}),
+      sweepIntervalMs: options.sweepIntervalMs ?? SWEEP_INTERVAL_SECONDS * 1000,
     });
     cleanups.push(() => local.stop());
     const { deps } = local;
-
-    // The sweeper's own handler, invoked as the schedule would: its logs carry its own name.
-    const sweep = makeSweeper(deps);
-    const sweeper = setInterval(() => {
-      const context = localLambdaContext({ functionName: 'Sweeper', remainingMs: () => 60_000 });
-      runInvocation(context, () => sweep({}, context)).catch((error: unknown) => logger.error('sweep failed', { error: error as Error }));
-    }, options.sweepIntervalMs ?? SWEEP_INTERVAL_SECONDS * 1000);
-    cleanups.push(() => clearInterval(sweeper));
 
     const demoFile = demoFilePath(options.dataDir);
     const previous = readJsonFile<DemoFile>(demoFile);

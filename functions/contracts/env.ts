@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { TELEGRAM } from './pipeline-settings';
 
 /** Environment every Lambda that touches the table needs. */
 export const TableEnv = v.object({
@@ -9,6 +10,7 @@ export const TableEnv = v.object({
 export const ENV = {
   TABLE_NAME: 'TABLE_NAME',
   QUEUE_URL: 'QUEUE_URL',
+  DELIVERY_QUEUE_URL: 'DELIVERY_QUEUE_URL',
   EVENT_BUS_NAME: 'EVENT_BUS_NAME',
   TELEGRAM_BOT_TOKEN_SECRET: 'TELEGRAM_BOT_TOKEN_SECRET',
   TELEGRAM_WEBHOOK_TOKEN_SECRET: 'TELEGRAM_WEBHOOK_TOKEN_SECRET',
@@ -27,12 +29,18 @@ export const BotEnv = v.object({
   TELEGRAM_API_ROOT: v.optional(v.pipe(v.string(), v.url())),
 });
 
-/** Environment of the generator: the queue, the bot, and how fast to send. */
-export const GeneratorEnv = v.object({
-  ...QueueEnv.entries,
+/** Environment of the generator: the table, and the delivery queue where generated jobs go. */
+export const GeneratorEnv = v.object({ ...TableEnv.entries, DELIVERY_QUEUE_URL: v.pipe(v.string(), v.url()) });
+
+/** Environment of the deliverer: its own queue (hand-overs, chat turns), the bot, and how fast to send. */
+export const DelivererEnv = v.object({
+  ...GeneratorEnv.entries,
   ...BotEnv.entries,
-  TELEGRAM_MESSAGE_INTERVAL_MS: v.optional(v.pipe(v.string(), v.regex(/^\d+$/), v.transform(Number)), '1100'),
+  TELEGRAM_MESSAGE_INTERVAL_MS: v.optional(v.pipe(v.string(), v.regex(/^\d+$/), v.transform(Number)), String(TELEGRAM.messageIntervalMs)),
 });
+
+/** Environment of the job sweeper: both pipeline queues. */
+export const JobSweeperEnv = v.object({ ...QueueEnv.entries, DELIVERY_QUEUE_URL: v.pipe(v.string(), v.url()) });
 
 /** Environment of the link route: the bot's username, for deep links. */
 export const TelegramLinkEnv = v.object({ TELEGRAM_BOT_USERNAME: v.pipe(v.string(), v.regex(/^\w{5,32}$/)) });

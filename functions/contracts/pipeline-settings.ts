@@ -4,19 +4,79 @@
  * none can drift from the others. Plain numbers, so the local stack needs no aws-cdk-lib.
  */
 export const GENERATOR = {
-  /** A chunk of codes or a slice of deliveries must fit; longer work is re-queued, never looped. */
+  /** A chunk of codes must fit; longer work is split into chunks, never looped. */
   timeoutSeconds: 120,
-  /** Memory also buys CPU, and code generation and CSV building are CPU-bound. */
+  /** Memory also buys CPU, and code generation is CPU-bound. */
   memorySize: 1024,
   /** Messages per invocation; each may take a large part of the timeout. */
   batchSize: 5,
   /**
    * At most this many generator invocations at once (the event source mapping's
-   * MaximumConcurrency, minimum 2): bounds the load on the table and on the Telegram bot, whose
-   * limit (~30 messages per second) is shared by every job.
+   * MaximumConcurrency, minimum 2): bounds the load on the table. The generator never talks to
+   * Telegram; the deliverer does, under its own bound.
    */
   maxConcurrency: 10,
 } as const;
+
+/** Telegram's published limits, and how the service stays under them. */
+export const TELEGRAM = {
+  /** About 30 messages per second per bot, across all chats. */
+  botMessagesPerSecond: 30,
+  /**
+   * The pause between two sends to one chat (Telegram allows about one a second there): the
+   * production default of TELEGRAM_MESSAGE_INTERVAL_MS. With one delivering job per chat
+   * (the chat lease), it is also the chat's pace across jobs.
+   */
+  messageIntervalMs: 1100,
+  /** Share of the bot's limit the service plans for: room for 429 retries and the webhook's replies. */
+  budgetShare: 0.75,
+} as const;
+
+/**
+ * Every send comes from a deliverer invocation, each invocation handles one message (batch
+ * size 1) and sends to one chat at a time, at most one message per messageIntervalMs (a 429
+ * retry waits retry_after first). So N concurrent invocations send at most
+ * N × 1000 / messageIntervalMs messages a second, and the bot stays within
+ * budgetShare × botMessagesPerSecond when N ≤ botMessagesPerSecond × budgetShare ×
+ * messageIntervalMs / 1000 = 30 × 0.75 × 1.1 = 24. The batch processor's parallelism cannot
+ * raise it: one record per batch. Bounded by construction, with no shared counter to keep.
+ */
+export const DELIVERER = {
+  /** One slice of a delivery: ~100 messages, then a hand-over to a fresh invocation. */
+  timeoutSeconds: 120,
+  /** Delivery waits on Telegram and builds at most one CSV of 1000 rows. */
+  memorySize: 512,
+  /** One delivery per invocation: what the bot budget below counts on. */
+  batchSize: 1,
+  maxConcurrency: Math.floor((TELEGRAM.botMessagesPerSecond * TELEGRAM.budgetShare * TELEGRAM.messageIntervalMs) / 1000),
+} as const;
+
+/** The dead-letter consumer: fails the job of each message; quick, and a little at a time. */
+export const DEAD_LETTER_CONSUMER = {
+  timeoutSeconds: 10,
+  batchSize: 10,
+  maxConcurrency: 2,
+} as const;
+
+/** The largest job bulk-generate accepts (codes). */
+export const MAX_JOB_QUANTITY = 1000;
+
+/** Stop sending and hand over to a fresh invocation when less than this is left. */
+export const DELIVERY_SAFETY_MARGIN_MS = 10_000;
+
+/** Messages one deliverer invocation sends at the least before it hands over (at full pace). */
+export const MESSAGES_PER_DELIVERY_INVOCATION = Math.floor(
+  (DELIVERER.timeoutSeconds * 1000 - DELIVERY_SAFETY_MARGIN_MS) / TELEGRAM.messageIntervalMs,
+);
+
+/**
+ * Re-queues of one job onto the delivery queue before it fails with `too_many_handovers`. The
+ * largest job needs ceil(1000 / 100) = 10 hand-overs at full pace; as many again are allowed
+ * for long Telegram back-offs (each re-queues once), plus slack. Past this, the job is looping,
+ * not progressing. The deliverer's recursive-loop detection is off (Allow) because of these
+ * legitimate self-re-queues; this bound takes its place.
+ */
+export const MAX_DELIVERY_HOPS = 2 * Math.ceil(MAX_JOB_QUANTITY / MESSAGES_PER_DELIVERY_INVOCATION) + 10;
 
 /**
  * AWS's advice for an SQS event source: the queue's visibility timeout at least six times the
@@ -25,11 +85,14 @@ export const GENERATOR = {
  */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 
-/** Receives before a pipeline message moves to the dead-letter queue, whose consumer fails the job. */
+/** Receives before a pipeline message (of either queue) moves to the dead-letter queue, whose consumer fails the job. */
 export const MAX_RECEIVE_COUNT = 5;
 
 /** The generation queue's visibility timeout, derived from the generator's timeout. */
 export const GENERATION_VISIBILITY_TIMEOUT_SECONDS = GENERATOR.timeoutSeconds * VISIBILITY_TIMEOUT_FACTOR;
+
+/** The delivery queue's visibility timeout, derived from the deliverer's timeout. */
+export const DELIVERY_VISIBILITY_TIMEOUT_SECONDS = DELIVERER.timeoutSeconds * VISIBILITY_TIMEOUT_FACTOR;
 
 /** How long a dead-letter queue keeps a message: SQS's maximum, time enough to investigate. */
 export const DEAD_LETTER_RETENTION_DAYS = 14;
@@ -37,5 +100,5 @@ export const DEAD_LETTER_RETENTION_DAYS = 14;
 /** Retries of a failing stream batch before the relay gives it to its dead-letter queue. */
 export const RELAY_RETRY_ATTEMPTS = 20;
 
-/** The sweeper re-queues stalled jobs and fails hopeless ones; it runs this often. */
+/** The job sweeper re-queues stalled jobs and fails hopeless ones; it runs this often. */
 export const SWEEP_INTERVAL_SECONDS = 60;

@@ -40,6 +40,10 @@ export const keys = {
   webhookEndpoint: (endpointId: string) => ({ pk: `WHENDPOINT#${endpointId}`, sk: 'WHENDPOINT' }),
   /** A webhook delivery (one event to one endpoint) with its recent attempts. */
   webhookDelivery: (deliveryId: string) => ({ pk: `WHDELIVERY#${deliveryId}`, sk: 'WHDELIVERY' }),
+  /** A chat's delivery lease: which job may send to the chat now (one at a time, see ChatLeases). */
+  chatLease: (chatId: string) => ({ pk: `CHAT#${chatId}`, sk: 'LEASE' }),
+  /** A job waiting for its turn at a chat; sorted by the job's creation, so turns go in order. */
+  chatWaiter: (chatId: string, createdAt: string, jobId: string) => ({ pk: `CHAT#${chatId}`, sk: `WAIT#${createdAt}#${jobId}` }),
 } as const;
 
 /** Sort key of a job's slot claim: zero-padded so that slots sort in order. */

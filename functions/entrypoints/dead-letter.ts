@@ -1,5 +1,5 @@
 import { makeHandler } from '../handlers/queue/dead-letter';
-import { productionDeps } from '../wiring';
+import { productionDeadLetterDeps } from '../wiring';
 
-/** Lambda entry point of the dead-letter queue's consumer. */
-export const handler = makeHandler(productionDeps());
+/** Lambda entry point of the pipeline dead-letter queue's consumer. */
+export const handler = makeHandler(productionDeadLetterDeps());

@@ -1,5 +1,5 @@
 import { makeHandler } from '../handlers/queue/generator';
-import { productionPipelineDeps } from '../wiring';
+import { productionGeneratorDeps } from '../wiring';
 
-/** Lambda entry point of the generator (SQS event source). */
-export const handler = makeHandler(await productionPipelineDeps());
+/** Lambda entry point of the generator (the generation queue's event source). */
+export const handler = makeHandler(productionGeneratorDeps());

@@ -45,6 +45,11 @@ export interface ServiceFunctionProps {
   readonly logRetention?: logs.RetentionDays;
   /** What happens to the function's log group when the stack goes. @default RETAIN */
   readonly logRemovalPolicy?: RemovalPolicy;
+  /**
+   * Lambda's recursive-loop detection. Allow only on a function that re-queues onto the queue
+   * that invokes it and bounds the loop itself. @default Terminate
+   */
+  readonly recursiveLoop?: lambda.RecursiveLoop;
 }
 
 /**
@@ -136,6 +141,7 @@ export class ServiceFunction extends Construct {
       timeout: props.timeout ?? Duration.seconds(10),
       // Active, not pass-through: the functions' Powertools tracer wraps their SDK clients, so a
       // trace shows each DynamoDB, SQS, Secrets Manager and EventBridge call.
+      recursiveLoop: props.recursiveLoop ?? lambda.RecursiveLoop.TERMINATE,
       tracing: lambda.Tracing.ACTIVE,
       role: this.role,
       logGroup: this.logGroup,
@@ -189,12 +195,13 @@ export class ServiceFunction extends Construct {
   }
 
   /**
-   * Lets the function queue pipeline work: sqs:SendMessage on this queue only (it also
-   * authorizes SendMessageBatch), and QUEUE_URL. Consuming is the event source mapping's grant.
+   * Lets the function send to one queue: sqs:SendMessage on it only (it also authorizes
+   * SendMessageBatch), and its URL in `variable` (one function may send to several queues).
+   * Consuming is the event source mapping's grant.
    */
-  useQueue(queue: IQueue): this {
+  useQueue(variable: string, queue: IQueue): this {
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
-    this.function.addEnvironment('QUEUE_URL', queue.queueUrl);
+    this.function.addEnvironment(variable, queue.queueUrl);
     return this;
   }
 

@@ -3,7 +3,7 @@ import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
 import { DynamoCodeStore } from '../../functions/adapters/dynamodb/code-store';
 import { InvalidCursorError, type CodePosition } from '../../functions/domain/ports';
 import { getJobStatus } from '../../functions/use-cases/jobs-and-codes';
-import { generatedEvent } from '../../functions/use-cases/pipeline';
+import { generatedEvent } from '../../functions/use-cases/generation/generate-chunk';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 import { queuedJob } from '../support/jobs';
 

@@ -1,7 +1,16 @@
 import { OUTBOX_ITEM_TYPE } from '../../functions/contracts/outbox';
 import { API_ROUTES } from '../../lib/api-routes';
 import { EVENT_RULES, matchesPattern, type EventPattern } from '../../functions/contracts/event-rules';
-import { GENERATOR, MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_FACTOR } from '../../functions/contracts/pipeline-settings';
+import {
+  DELIVERER,
+  GENERATOR,
+  MAX_DELIVERY_HOPS,
+  MAX_JOB_QUANTITY,
+  MAX_RECEIVE_COUNT,
+  MESSAGES_PER_DELIVERY_INVOCATION,
+  TELEGRAM,
+  VISIBILITY_TIMEOUT_FACTOR,
+} from '../../functions/contracts/pipeline-settings';
 import { STAGES } from '../../lib/stages';
 import { actionsOf, inspect, logicalIdOf, type Statement } from './inspect';
 import { synthService, TEST_ENV, type SynthesizedService } from './synth';
@@ -11,7 +20,7 @@ import { synthService, TEST_ENV, type SynthesizedService } from './synth';
 const PROD_CONTEXT = { stage: 'prod' };
 let service: SynthesizedService;
 let view: ReturnType<typeof inspect>;
-let ids: { queue: string; dlq: string; relayDlq: string; bus: string; table: string };
+let ids: { queue: string; deliveryQueue: string; dlq: string; relayDlq: string; bus: string; table: string };
 
 beforeAll(() => {
   service = synthService(PROD_CONTEXT);
@@ -20,6 +29,7 @@ beforeAll(() => {
   const idOf = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
   ids = {
     queue: idOf(stack.generationQueue),
+    deliveryQueue: idOf(stack.deliveryQueue),
     dlq: idOf(stack.generationDeadLetterQueue),
     relayDlq: idOf(stack.relayDeadLetterQueue),
     bus: idOf(stack.eventBus),
@@ -83,48 +93,109 @@ describe('generator', () => {
     expect(MAX_RECEIVE_COUNT).toBe(5);
   });
 
-  test('gets the table, the queue and the ARN of the bot token secret, never the token', () => {
+  test('gets the table and the delivery queue, and no secret: it never talks to Telegram', () => {
     const variables = env('Generator');
     expect(view.fromStateful(variables.TABLE_NAME)).toEqual(refOf(ids.table));
-    expect(view.fromStateful(variables.QUEUE_URL)).toEqual(refOf(ids.queue));
+    expect(view.fromStateful(variables.DELIVERY_QUEUE_URL)).toEqual(refOf(ids.deliveryQueue));
+    expect(variables.QUEUE_URL).toBeUndefined();
+    expect(variables.TELEGRAM_BOT_TOKEN_SECRET).toBeUndefined();
+    expect(statementsWith('Generator', 'secretsmanager:')).toEqual([]);
+  });
+
+  test('consumes the generation queue and sends only to the delivery queue: it does not feed itself', () => {
+    const statements = statementsWith('Generator', 'sqs:');
+    const send = statements.filter((statement) => actionsOf(statement).includes('sqs:SendMessage'));
+    expect(send).toEqual([{ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: expect.anything() }]);
+    expect(resourcesOf(send[0]!)).toEqual([arnOf(ids.deliveryQueue)]);
+    for (const statement of statements.filter((s) => s !== send[0])) {
+      expect(resourcesOf(statement)).toEqual([arnOf(ids.queue)]);
+      expect(actionsOf(statement)).not.toContain('sqs:SendMessage');
+    }
+  });
+});
+
+describe('deliverer', () => {
+  test('consumes the delivery queue one message per invocation, reporting failed items', () => {
+    const mapping = eventSourceOf('Deliverer');
+    expect(mapping.EventSourceArn).toEqual(arnOf(ids.deliveryQueue));
+    expect(mapping.BatchSize).toBe(1);
+    expect(mapping.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+  });
+
+  // Each invocation sends at most one message per messageIntervalMs, so the bot's rate is at
+  // most MaximumConcurrency × 1000 / messageIntervalMs.
+  test("at a concurrency that keeps the bot under Telegram's 30 messages a second, with room to spare", () => {
+    const concurrency: number = eventSourceOf('Deliverer').ScalingConfig.MaximumConcurrency;
+    expect(concurrency).toBe(DELIVERER.maxConcurrency);
+    expect(concurrency).toBe(24);
+    expect((concurrency * 1000) / TELEGRAM.messageIntervalMs).toBeLessThanOrEqual(TELEGRAM.botMessagesPerSecond * TELEGRAM.budgetShare);
+    expect(concurrency).toBeGreaterThanOrEqual(2);
+  });
+
+  test('runs up to 120 s; the queue hides a received message at least 6 times that, and dead-letters after 5 receives', () => {
+    expect(view.functionOf('Deliverer').resource.Properties.Timeout).toBe(120);
+    const queue = view.statefulResources[ids.deliveryQueue]!.Properties;
+    expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(6 * 120);
+    expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: arnOf(ids.dlq), maxReceiveCount: MAX_RECEIVE_COUNT });
+  });
+
+  test('gets the table, the delivery queue and the name of the bot token secret, never the token', () => {
+    const variables = env('Deliverer');
+    expect(view.fromStateful(variables.TABLE_NAME)).toEqual(refOf(ids.table));
+    expect(view.fromStateful(variables.DELIVERY_QUEUE_URL)).toEqual(refOf(ids.deliveryQueue));
     expect(view.fromStateful(variables.TELEGRAM_BOT_TOKEN_SECRET)).toEqual(BOT_TOKEN_SECRET());
     expect(variables.TELEGRAM_API_ROOT).toBeUndefined();
   });
 
   test('may read the bot token secret, and no other secret', () => {
-    expect(statementsWith('Generator', 'secretsmanager:').map((s) => ({ ...s, Resource: view.fromStateful(s.Resource) }))).toEqual([
+    expect(statementsWith('Deliverer', 'secretsmanager:').map((s) => ({ ...s, Resource: view.fromStateful(s.Resource) }))).toEqual([
       secretStatement(BOT_TOKEN_SECRET()),
     ]);
   });
-
 
   test('with telegramApiRoot in context, gets TELEGRAM_API_ROOT', () => {
     const custom = synthService(PROD_CONTEXT, {
       stages: { prod: { ...STAGES.prod!, telegramApiRoot: 'https://telegram-proxy.example.com' } },
     });
-    expect(inspect(custom).functionOf('Generator').resource.Properties.Environment.Variables.TELEGRAM_API_ROOT).toBe(
+    expect(inspect(custom).functionOf('Deliverer').resource.Properties.Environment.Variables.TELEGRAM_API_ROOT).toBe(
       'https://telegram-proxy.example.com',
     );
   });
 
-  test('may consume and send to the generation queue, and no other queue', () => {
-    const statements = statementsWith('Generator', 'sqs:');
+  test('may consume and send to the delivery queue, and no other queue', () => {
+    const statements = statementsWith('Deliverer', 'sqs:');
     expect(statements.flatMap(actionsOf)).toEqual(expect.arrayContaining(['sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage']));
-    for (const statement of statements) {
-      expect(resourcesOf(statement)).toEqual([arnOf(ids.queue)]);
-      for (const action of actionsOf(statement)) {
-        expect([
-          'sqs:SendMessage',
-          'sqs:ReceiveMessage',
-          'sqs:DeleteMessage',
-          'sqs:ChangeMessageVisibility',
-          'sqs:GetQueueAttributes',
-          'sqs:GetQueueUrl',
-        ]).toContain(action);
-      }
+    for (const statement of statements) expect(resourcesOf(statement)).toEqual([arnOf(ids.deliveryQueue)]);
+  });
+});
+
+describe("Lambda's recursive-loop detection", () => {
+  // The decision: the deliverer re-queues onto its own queue (hand-overs, long 429s, a chat's
+  // next turn), so Lambda's cut-off after ~16 hops would dead-letter long jobs halfway. It is
+  // allowed there and only there, bounded by the hop counter of the delivery messages, and
+  // any chain Lambda does drop raises an alarm.
+  test('is switched off (Allow) on the deliverer only; every other function keeps Terminate', () => {
+    for (const id of ALL_FUNCTION_IDS()) {
+      expect([id, view.functionOf(id).resource.Properties.RecursiveLoop]).toEqual([id, id === 'Deliverer' ? 'Allow' : 'Terminate']);
     }
   });
 
+  test('the hop bound covers the largest job twice over, plus slack', () => {
+    expect(MESSAGES_PER_DELIVERY_INVOCATION).toBe(100);
+    expect(MAX_DELIVERY_HOPS).toBeGreaterThanOrEqual(2 * Math.ceil(MAX_JOB_QUANTITY / MESSAGES_PER_DELIVERY_INVOCATION));
+    expect(MAX_DELIVERY_HOPS).toBe(30);
+  });
+
+  test.each(['Generator', 'Deliverer'])('a recursive invocation Lambda drops from %s raises an alarm', (id) => {
+    const alarms = Object.values(service.statelessTemplate.findResources('AWS::CloudWatch::Alarm')).filter(
+      (alarm) =>
+        alarm.Properties.Namespace === 'AWS/Lambda' &&
+        alarm.Properties.MetricName === 'RecursiveInvocationsDropped' &&
+        JSON.stringify(alarm.Properties.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: refOf(view.functionOf(id).id) }]),
+    );
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]!.Properties).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', Statistic: 'Sum' });
+  });
 });
 
 describe('routes that queue work', () => {
@@ -173,8 +244,8 @@ describe('Telegram routes', () => {
     },
   );
 
-  test('no function besides the generator and the bot routes may read a secret', () => {
-    for (const id of ALL_FUNCTION_IDS().filter((fn) => fn !== 'Generator' && !BOT_ROUTES.includes(fn) && !CURSOR_ROUTES.includes(fn))) {
+  test('no function besides the deliverer and the bot routes may read a secret', () => {
+    for (const id of ALL_FUNCTION_IDS().filter((fn) => fn !== 'Deliverer' && !BOT_ROUTES.includes(fn) && !CURSOR_ROUTES.includes(fn))) {
       expect(statementsWith(id, 'secretsmanager:')).toEqual([]);
     }
   });
@@ -188,7 +259,7 @@ describe('Telegram routes', () => {
 });
 
 describe('dead-letter consumer', () => {
-  test('consumes the generation dead-letter queue and may write the table', () => {
+  test('consumes the dead-letter queue both pipeline queues share, and may write the table', () => {
     const mapping = eventSourceOf('DeadLetter');
     expect(mapping.EventSourceArn).toEqual(arnOf(ids.dlq));
     expect(mapping.ScalingConfig?.MaximumConcurrency).toBeDefined();
@@ -227,9 +298,13 @@ describe('sweeper', () => {
     }
   });
 
-  test('may write the table and send to the generation queue', () => {
+  test('may write the table and send to both pipeline queues, whose URLs it gets', () => {
     expect(view.fromStateful(env('Sweeper').QUEUE_URL)).toEqual(refOf(ids.queue));
-    expect(statementsWith('Sweeper', 'sqs:')).toEqual([{ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: expect.anything() }]);
+    expect(view.fromStateful(env('Sweeper').DELIVERY_QUEUE_URL)).toEqual(refOf(ids.deliveryQueue));
+    const statements = statementsWith('Sweeper', 'sqs:');
+    expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set(['sqs:SendMessage']));
+    expect(statements.flatMap(resourcesOf)).toHaveLength(2);
+    expect(statements.flatMap(resourcesOf)).toEqual(expect.arrayContaining([arnOf(ids.queue), arnOf(ids.deliveryQueue)]));
     expect(statementsWith('Sweeper', 'dynamodb:').flatMap(actionsOf)).toContain('dynamodb:UpdateItem');
   });
 
@@ -357,6 +432,12 @@ describe('alarms on the pipeline', () => {
     const age = queueAlarms(ids.queue, 'ApproximateAgeOfOldestMessage');
     expect(age).toHaveLength(1);
     // Above SQS's longest delay (15 min), which the generator uses to wait out Telegram.
+    expect(age[0]!.Properties.Threshold).toBeGreaterThan(900);
+  });
+
+  test('a delivery backlog that stops moving raises an alarm', () => {
+    const age = queueAlarms(ids.deliveryQueue, 'ApproximateAgeOfOldestMessage');
+    expect(age).toHaveLength(1);
     expect(age[0]!.Properties.Threshold).toBeGreaterThan(900);
   });
 

@@ -12,8 +12,9 @@ const ALARM_TOPIC = STAGES.prod!.alarmTopicArn!;
 /** The functions that serve no route, and the entry point each must be bundled from. */
 const PIPELINE_ENTRIES: Record<string, string> = {
   Generator: 'functions/entrypoints/generator.ts',
+  Deliverer: 'functions/entrypoints/deliverer.ts',
   DeadLetter: 'functions/entrypoints/dead-letter.ts',
-  Sweeper: 'functions/entrypoints/sweeper.ts',
+  Sweeper: 'functions/entrypoints/job-sweeper.ts',
   OutboxRelay: 'functions/entrypoints/outbox-relay.ts',
 };
 const ALL_FUNCTION_IDS = [...API_ROUTES.map((route) => route.id), ...Object.keys(PIPELINE_ENTRIES)];
@@ -78,8 +79,8 @@ describe('routes', () => {
     expect(entryPoints[0]!.endsWith(`/${entry}`)).toBe(true);
   });
 
-  test('the generator bundle keeps its top-level await: ESM output', () => {
-    const { S3Key } = functionOf('Generator').resource.Properties.Code;
+  test('the deliverer bundle keeps its top-level await: ESM output', () => {
+    const { S3Key } = functionOf('Deliverer').resource.Properties.Code;
     const assetDir = `${service.assemblyDir}/asset.${String(S3Key).replace(/\.zip$/, '')}`;
     expect(readdirSync(assetDir)).toContain('index.mjs');
   });
@@ -105,7 +106,7 @@ describe('routes', () => {
 });
 
 describe('functions', () => {
-  test('the stack has one function per route and the four pipeline functions, no others', () => {
+  test('the stack has one function per route and the five pipeline functions, no others', () => {
     expect([...service.stateless.functions.keys()].sort()).toEqual([...ALL_FUNCTION_IDS].sort());
     expect(Object.keys(service.statelessTemplate.findResources('AWS::Lambda::Function'))).toHaveLength(ALL_FUNCTION_IDS.length);
   });

@@ -2,7 +2,7 @@ import type { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store
 import type { DynamoCodeStore } from '../../functions/adapters/dynamodb/code-store';
 import type { PipelineMessage } from '../../functions/contracts/queue-messages';
 import { CHUNK_SIZE } from '../../functions/domain/jobs';
-import { STALE_AFTER_MS, sweepJobs } from '../../functions/use-cases/sweep-jobs';
+import { STALE_AFTER_MS } from '../../functions/use-cases/job-sweeper';
 import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
 import {
   bulkGenerate,
@@ -61,17 +61,18 @@ const start = async (body: unknown): Promise<string> => {
 
 /** The job as the API shows it once nothing is left to run (a failed message waits out its visibility timeout). */
 const settledView = async (jobId: string) => {
-  await harness.deps.queue.idle(30_000);
+  await harness.idle(30_000);
   return (await harness.call('GET', `/v1/jobs/${jobId}`, { token: creator.token })).body.data;
 };
 
-/** What SQS does once the visibility timeout of a failed message ends: the same body again. */
-const redeliver = (body: PipelineMessage) => harness.deps.queue.send([{ body }]);
+/** What SQS does once the visibility timeout of a failed message ends: the same body again, on its queue. */
+const redeliver = (body: PipelineMessage) =>
+  body.kind === 'deliver' ? harness.deliveries.send([{ body }]) : harness.deps.queue.send([{ body }]);
 
 /** Lets the sweeper see the job as stale, then runs it once. */
 const sweepLater = async () => {
   harness.clock.advance(STALE_AFTER_MS + 1000);
-  return sweepJobs(harness.deps);
+  return harness.sweep();
 };
 
 /** Everything a completed file job must show, however often its steps ran: nothing doubled. */
@@ -93,22 +94,25 @@ const expectFileJobDoneOnce = async (jobId: string, quantity: number, maxDocumen
 
 describe('every queue message delivered twice', () => {
   beforeEach(() => {
-    const queue = harness.deps.queue;
-    const send = queue.send.bind(queue);
-    queue.send = async (messages) => {
-      await send(messages);
-      await send(messages);
-    };
-    undo.push(() => delete (queue as unknown as Record<string, unknown>).send);
+    for (const queue of [harness.deps.queue, harness.deliveries] as Array<{ send: (messages: never) => Promise<void> }>) {
+      const send = queue.send.bind(queue);
+      queue.send = async (messages) => {
+        await send(messages);
+        await send(messages);
+      };
+      undo.push(() => delete (queue as unknown as Record<string, unknown>).send);
+    }
   });
 
   test('a file job stores each code once, fires one generated event and sends one document', async () => {
-    const sentBefore = harness.deps.queue.counters.sent;
+    const sentBefore = harness.deps.queue.counters.sent + harness.deliveries.counters.sent;
     const jobId = await start(fileJob(300));
     await expectFileJobDoneOnce(jobId, 300);
     await harness.deps.queue.drain(30_000);
+    await harness.deliveries.drain(30_000);
     // 2 chunks and at least 1 delivery, each sent twice: the duplicates really ran.
-    expect(harness.deps.queue.counters.sent - sentBefore).toBeGreaterThanOrEqual(6);
+    expect(harness.deps.queue.counters.sent - sentBefore + harness.deliveries.counters.sent).toBeGreaterThanOrEqual(6);
+    expect(harness.deliveries.counters.sent).toBeGreaterThanOrEqual(2);
     expect(fake.callsTo('sendDocument').filter((call) => String(call.params.chat_id) === creator.chatId)).toHaveLength(1);
   });
 
@@ -209,7 +213,7 @@ describe('the sweeper pushes on what nothing else will', () => {
     const jobId = await start(fileJob(40));
     expect((await settledView(jobId)).status).toBe('processing');
 
-    expect((await sweepJobs(harness.deps)).requeued).not.toContain(jobId); // not stale yet
+    expect((await harness.sweep()).requeued).not.toContain(jobId); // not stale yet
     expect((await sweepLater()).requeued).toEqual([jobId]);
     await expectFileJobDoneOnce(jobId, 40);
   });
@@ -234,7 +238,7 @@ describe('the sweeper pushes on what nothing else will', () => {
     expect(await settledView(jobId)).toMatchObject({ status: 'queued', generated_count: 0 });
 
     harness.apiQueueFault = undefined;
-    expect((await sweepJobs(harness.deps)).requeued).not.toContain(jobId);
+    expect((await harness.sweep()).requeued).not.toContain(jobId);
     expect((await sweepLater()).requeued).toEqual([jobId]);
     await expectFileJobDoneOnce(jobId, 50);
   });

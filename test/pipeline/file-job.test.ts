@@ -119,7 +119,7 @@ describe('Idempotency-Key over HTTP', () => {
     expect(first.status).toBe(202);
     const jobId: string = first.body.data.job_id;
     expect((await waitForJob(harness, creator.token, jobId)).status).toBe('completed');
-    await harness.deps.queue.idle();
+    await harness.idle();
     const sent = harness.deps.queue.counters.sent;
 
     const replay = await bulkGenerate(harness, creator.token, body, headers);
@@ -132,7 +132,7 @@ describe('Idempotency-Key over HTTP', () => {
     expect(reused.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
     expect(harness.deps.queue.counters.sent).toBe(sent);
 
-    await harness.deps.queue.idle();
+    await harness.idle();
     expect(fake.documentsTo(creator.chatId)).toHaveLength(1);
     expect(await jobItemsOf(creator.teamId)).toHaveLength(1);
     expect(await codeItemsOf(harness, jobId)).toHaveLength(20);

@@ -1,7 +1,8 @@
 import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
 import type { JobQueue } from '../../functions/domain/ports';
 import type { PipelineMessage } from '../../functions/contracts/queue-messages';
-import { STALE_AFTER_MS, sweepJobs } from '../../functions/use-cases/sweep-jobs';
+import { DynamoChatLeases } from '../../functions/adapters/dynamodb/chat-leases';
+import { STALE_AFTER_MS, sweepStalledJobs } from '../../functions/use-cases/job-sweeper';
 import { FakeClock } from '../support/clock';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 import { queuedJob } from '../support/jobs';
@@ -37,7 +38,7 @@ describe('the sweeper with many jobs under way', () => {
     // At 10:04 the busy jobs moved 30 s ago; the stuck one has not moved for 3 minutes.
     const clock = new FakeClock(new Date(at(4)));
     expect(new Date(at(4)).getTime() - new Date(at(1)).getTime()).toBeGreaterThan(STALE_AFTER_MS);
-    const swept = await sweepJobs({ jobs, queue, clock });
+    const swept = await sweepStalledJobs({ jobs, queue, deliveries: queue, chats: new DynamoChatLeases(table.db, table.tableName), clock });
 
     expect(swept.requeued).toEqual([stuck.id]);
     expect(sent).toEqual([{ kind: 'generate-chunk', job_id: stuck.id, chunk: 0 }]);

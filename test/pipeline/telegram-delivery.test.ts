@@ -1,6 +1,7 @@
-import type { PipelineMessage } from '../../functions/contracts/queue-messages';
-import { SAFETY_MARGIN_MS, deliverJob } from '../../functions/use-cases/pipeline';
-import { STALE_AFTER_MS, sweepJobs } from '../../functions/use-cases/sweep-jobs';
+import type { DeliverMessage } from '../../functions/contracts/queue-messages';
+import { SAFETY_MARGIN_MS, deliverJob } from '../../functions/use-cases/generation/deliver-job';
+import { STALE_AFTER_MS } from '../../functions/use-cases/job-sweeper';
+import { MAX_DELIVERY_HOPS } from '../../functions/contracts/pipeline-settings';
 import { startFakeTelegram, telegramErrors, type FakeTelegram } from '../support/fake-telegram';
 import {
   bulkGenerate,
@@ -81,7 +82,7 @@ describe('a messages job', () => {
 
     // A failed job is over: the sweeper leaves it alone.
     harness.clock.advance(STALE_AFTER_MS + 1000);
-    const swept = await sweepJobs(harness.deps);
+    const swept = await harness.sweep();
     expect([...swept.requeued, ...swept.failed]).not.toContain(jobId);
   });
 });
@@ -89,30 +90,25 @@ describe('a messages job', () => {
 describe('a messages job across invocations and Telegram trouble', () => {
   test('handed over when the invocation runs short, resumes from its cursor in the next one: nothing lost, nothing twice', async () => {
     // Keep the job's first delivery message for ourselves, to run it with a short invocation.
-    const queue = harness.deps.queue;
-    const send = queue.send.bind(queue);
-    const held: PipelineMessage[] = [];
-    queue.send = async (messages) => {
-      const deliveries = messages.filter((message) => message.body.kind === 'deliver');
-      held.push(...deliveries.map((message) => message.body));
-      await send(messages.filter((message) => message.body.kind !== 'deliver'));
-    };
+    const queue = harness.deliveries;
+    const held: DeliverMessage[] = [];
+    queue.send = async (messages) => void held.push(...messages.map((message) => message.body));
     let jobId: string;
     try {
       jobId = await start({ quantity: 10, export_type: 'messages', consent: true });
-      await queue.idle(30_000);
+      await harness.idle();
     } finally {
       delete (queue as unknown as Record<string, unknown>).send;
     }
-    expect(held).toEqual([{ kind: 'deliver', job_id: jobId }]);
+    expect(held).toEqual([{ kind: 'deliver', job_id: jobId, hops: 0 }]);
 
     // An invocation with time for four messages; its hand-over goes to the real queue.
     let sends = 0;
     const telegram = harness.pipeline.telegram;
     const counting = { sendDocument: telegram.sendDocument.bind(telegram), sendMessage: (chat: string, text: string) => (sends++, telegram.sendMessage(chat, text)) };
     const invocation = { remainingMs: () => (sends < 4 ? 60_000 : SAFETY_MARGIN_MS - 1) };
-    const deps = { jobs: harness.deps.jobs, codes: harness.deps.codes, queue, telegram: counting, clock: harness.clock, messageIntervalMs: 5 };
-    await deliverJob(deps, jobId, invocation);
+    const deps = { ...harness.deliveryDeps, telegram: counting };
+    await deliverJob(deps, held[0]!, invocation);
     expect(fake.messagesTo(creator.chatId)).toHaveLength(4);
     expect((await harness.call('GET', `/v1/jobs/${jobId}`, { token: creator.token })).body.data).toMatchObject({ status: 'processing', delivered_count: 4 });
 
@@ -122,6 +118,34 @@ describe('a messages job across invocations and Telegram trouble', () => {
     expect(texts.map((text) => /Access code (\d+)\/10/.exec(text)?.[1])).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
     const listed = await listAllCodes(harness, creator.token, creator.planId, { job_id: jobId });
     expect(codesInMessages(texts).sort()).toEqual(listed.codes.map((code) => code.code).sort());
+  });
+
+  test('a delivery handed over past MAX_DELIVERY_HOPS fails its job with too_many_handovers; what was sent stays sent, nothing more goes out', async () => {
+    const queue = harness.deliveries;
+    const held: DeliverMessage[] = [];
+    queue.send = async (messages) => void held.push(...messages.map((message) => message.body));
+    let jobId: string;
+    try {
+      jobId = await start({ quantity: 10, export_type: 'messages', consent: true });
+      await harness.idle();
+    } finally {
+      delete (queue as unknown as Record<string, unknown>).send;
+    }
+    // A job that has already been handed over MAX_DELIVERY_HOPS times, in an invocation with
+    // time for four messages: its hand-over (hop MAX + 1) goes to the real queue.
+    let sends = 0;
+    const telegram = harness.pipeline.telegram;
+    const counting = { sendDocument: telegram.sendDocument.bind(telegram), sendMessage: (chat: string, text: string) => (sends++, telegram.sendMessage(chat, text)) };
+    const invocation = { remainingMs: () => (sends < 4 ? 60_000 : SAFETY_MARGIN_MS - 1) };
+    await deliverJob({ ...harness.deliveryDeps, telegram: counting }, { ...held[0]!, hops: MAX_DELIVERY_HOPS }, invocation);
+
+    const job = await waitForJob(harness, creator.token, jobId);
+    expect(job).toMatchObject({ status: 'failed', delivered_count: 4, failure: { code: 'too_many_handovers', message: expect.any(String) } });
+    expect(fake.messagesTo(creator.chatId)).toHaveLength(4);
+    expect((await listAllCodes(harness, creator.token, creator.planId, { job_id: jobId })).codes).toHaveLength(10);
+    // The chat is free again for the creator's next job.
+    const next = await start({ quantity: 2, export_type: 'messages', consent: true });
+    expect(await waitForJob(harness, creator.token, next)).toMatchObject({ status: 'completed', delivered_count: 2 });
   });
 
   test('a 429 longer than it waits in place becomes a delayed queue message; every code still arrives once', async () => {
@@ -140,11 +164,11 @@ describe('a messages job across invocations and Telegram trouble', () => {
   test('a transient Telegram failure (500) leaves the job to the sweeper, which finishes it without sending anything twice', async () => {
     fake.failNext('sendMessage', 1, telegramErrors.internal());
     const jobId = await start({ quantity: 4, export_type: 'messages', consent: true });
-    await harness.deps.queue.idle(30_000);
+    await harness.idle();
     expect((await harness.call('GET', `/v1/jobs/${jobId}`, { token: creator.token })).body.data).toMatchObject({ status: 'processing', delivered_count: 0 });
 
     harness.clock.advance(STALE_AFTER_MS + 1000);
-    expect((await sweepJobs(harness.deps)).requeued).toEqual([jobId]);
+    expect((await harness.sweep()).requeued).toEqual([jobId]);
     expect(await waitForJob(harness, creator.token, jobId)).toMatchObject({ status: 'completed', delivered_count: 4 });
     const sent = codesInMessages(fake.messagesTo(creator.chatId));
     expect(sent).toHaveLength(4);

@@ -36,6 +36,7 @@ beforeAll(async () => {
   jobId = answer.body.data.job_id;
   expect((await waitForJob(harness, team.token, jobId)).status).toBe('completed');
   await harness.deps.queue.drain(30_000);
+  await harness.deliveries.drain(30_000);
 });
 afterAll(async () => {
   await harness?.stop();
@@ -160,6 +161,7 @@ describe('POST /v1/access-codes/bulk-generate: who you are, what you may do, wha
     expect(answer.status).toBe(202);
     expect((await waitForJob(harness, team.tokens.maker!, answer.body.data.job_id)).status).toBe('completed');
     await harness.deps.queue.drain(30_000);
+    await harness.deliveries.drain(30_000);
   });
 });
 

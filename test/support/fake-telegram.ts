@@ -42,6 +42,10 @@ export interface TelegramCall {
   files: UploadedFile[];
   /** The HTTP status answered: 200 when Telegram would have delivered, else the error_code. */
   status: number;
+  /** When it arrived (epoch ms). */
+  at: number;
+  /** True when it was refused for going over the chat's pace (`chatPace`). */
+  chatLimited?: boolean;
 }
 
 /** A document as the chat would have received it. */
@@ -61,6 +65,12 @@ export interface FakeTelegramOptions {
   knownChats?: ReadonlyArray<string | number>;
   /** Delay before each answer, e.g. to make a benchmark feel the network. Default 0. */
   latencyMs?: number;
+  /**
+   * Telegram's per-chat limit: about one message a second with short bursts, as a token bucket
+   * per chat of `burst` sends refilled one per `intervalMs` (scale it down in tests). A send
+   * beyond it gets 429 and is marked `chatLimited`. Default: no per-chat limit.
+   */
+  chatPace?: { intervalMs: number; burst: number };
 }
 
 const MESSAGE_LIMIT = 4096;
@@ -83,6 +93,8 @@ export class FakeTelegram {
   private readonly chatErrors = new Map<string, TelegramErrorReply>();
   private readonly knownChats: Set<string> | undefined;
   private throttle: { every: number; retryAfter: number; seen: number } | undefined;
+  /** Per chat: tokens left and when they were counted (`chatPace`). */
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private nextMessageId = 1;
   /** Aborted by `close()`, so an answer still waiting out `latencyMs` does not keep the process alive. */
   private readonly closing = new AbortController();
@@ -148,6 +160,7 @@ export class FakeTelegram {
     this.calls.length = 0;
     this.scripted.length = 0;
     this.chatErrors.clear();
+    this.buckets.clear();
     this.throttle = undefined;
   }
 
@@ -178,6 +191,7 @@ export class FakeTelegram {
       params: { ...Object.fromEntries(url.searchParams), ...body.params },
       files: body.files,
       status: 200,
+      at: Date.now(),
     };
     this.calls.push(call);
     const answer = this.answer(call);
@@ -217,7 +231,23 @@ export class FakeTelegram {
     const chatError = this.chatErrors.get(String(chatId));
     if (chatError) return chatError;
     if (this.knownChats && !this.knownChats.has(String(chatId))) return telegramErrors.chatNotFound();
-    return undefined;
+    return this.chatPace(call, String(chatId));
+  }
+
+  /** Takes a token from the chat's bucket, or answers 429 as Telegram does for a chat sent to too fast. */
+  private chatPace(call: TelegramCall, chatId: string): TelegramErrorReply | undefined {
+    const pace = this.options.chatPace;
+    if (!pace) return undefined;
+    const bucket = this.buckets.get(chatId) ?? { tokens: pace.burst, at: call.at };
+    bucket.tokens = Math.min(pace.burst, bucket.tokens + (call.at - bucket.at) / pace.intervalMs);
+    bucket.at = call.at;
+    this.buckets.set(chatId, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return undefined;
+    }
+    call.chatLimited = true;
+    return telegramErrors.tooManyRequests(Math.max(1, Math.ceil(((1 - bucket.tokens) * pace.intervalMs) / 1000)));
   }
 
   private send(call: TelegramCall): TelegramErrorReply | { result: unknown } {

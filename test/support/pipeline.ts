@@ -6,6 +6,10 @@ import { join } from 'node:path';
 import type { Ability } from '../../functions/domain/abilities';
 import type { EventEnvelope } from '../../functions/contracts/events';
 import type { JobQueue } from '../../functions/domain/ports';
+import type { DeliverMessage } from '../../functions/contracts/queue-messages';
+import type { DeliveryDeps } from '../../functions/use-cases/generation/deliver-job';
+import { sweepStalledJobs } from '../../functions/use-cases/job-sweeper';
+import { delivererDeps, jobSweeperDeps } from '../../functions/wiring';
 import { makeTelegramSender } from '../../functions/adapters/telegram/factory';
 import type { ApiDeps } from '../../functions/wiring';
 import { API_ROUTES } from '../../lib/api-routes';
@@ -34,8 +38,16 @@ export interface PipelineHarness {
   table: TestTable;
   dataDir: string;
   clock: FakeClock;
-  /** What the API and the sweeper run on: `deps.jobs` and `deps.queue` are the pipeline's own instances. */
+  /** What the API runs on: `deps.jobs` and `deps.queue` (the generation queue) are the pipeline's own instances. */
   deps: ApiDeps & { queue: InProcessQueue };
+  /** The delivery queue. */
+  deliveries: InProcessQueue<DeliverMessage>;
+  /** The deliverer's dependencies, as the pipeline built them. */
+  deliveryDeps: DeliveryDeps;
+  /** Runs the job sweeper once, on the pipeline's own dependencies. */
+  sweep(): ReturnType<typeof sweepStalledJobs>;
+  /** Resolves once both queues have nothing visible and nothing in flight. */
+  idle(timeoutMs?: number): Promise<void>;
   pipeline: LocalPipeline;
   fake: FakeTelegram;
   /** While set, the API's enqueue of a new job throws this (the pipeline's own sends still work). */
@@ -51,7 +63,7 @@ export interface PipelineHarness {
  * on the same dependencies. Setting `apiQueueFault` makes the API's enqueue fail (a lost enqueue)
  * while the generator keeps using the pipeline's queue.
  */
-export const startPipelineHarness = async (fake: FakeTelegram): Promise<PipelineHarness> => {
+export const startPipelineHarness = async (fake: FakeTelegram, options: { messageIntervalMs?: number } = {}): Promise<PipelineHarness> => {
   const table = await createTestTable();
   const dataDir = mkdtempSync(join(tmpdir(), 'memberpass-pipeline-'));
   const clock = new FakeClock(HARNESS_START);
@@ -62,7 +74,7 @@ export const startPipelineHarness = async (fake: FakeTelegram): Promise<Pipeline
     dataDir,
     clock,
     telegram,
-    messageIntervalMs: 5,
+    messageIntervalMs: options.messageIntervalMs ?? 5,
   });
   const deps = local.deps as ApiDeps & { queue: InProcessQueue };
   const apiQueue: JobQueue = {
@@ -87,6 +99,14 @@ export const startPipelineHarness = async (fake: FakeTelegram): Promise<Pipeline
     dataDir,
     clock,
     deps,
+    deliveries: local.pipeline.deliveries,
+    deliveryDeps: delivererDeps(local.pipeline.ports),
+    sweep: () => sweepStalledJobs(jobSweeperDeps(local.pipeline.ports)),
+    idle: async (timeoutMs = 30_000) => {
+      // Work flows one way, generation → delivery: once the first is idle, so is what it feeds.
+      await deps.queue.idle(timeoutMs);
+      await local.pipeline.deliveries.idle(timeoutMs);
+    },
     pipeline: local.pipeline,
     fake,
     apiQueueFault: undefined,

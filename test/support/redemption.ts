@@ -5,7 +5,7 @@ import { randomCode } from '../../functions/domain/access-codes';
 import type { Principal } from '../../functions/domain/model';
 import type { Clock } from '../../functions/domain/ports';
 import * as admin from '../../functions/use-cases/admin';
-import { generatedEvent } from '../../functions/use-cases/pipeline';
+import { generatedEvent } from '../../functions/use-cases/generation/generate-chunk';
 import type { TestTable } from './dynamodb';
 import { createTeamFixture, type TeamFixture } from './fixtures';
 import { queuedJob } from './jobs';

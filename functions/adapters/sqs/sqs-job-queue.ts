@@ -4,7 +4,7 @@ import {
   type SQSClient,
   type SendMessageBatchRequestEntry,
 } from '@aws-sdk/client-sqs';
-import type { JobQueue } from '../../domain/ports';
+import type { MessageQueue } from '../../domain/ports';
 import type { PipelineMessage } from '../../contracts/queue-messages';
 import { MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, clampDelay } from './limits';
 import { packInOrder } from '../batching';
@@ -48,8 +48,8 @@ export class SqsSendError extends Error {
   }
 }
 
-/** The generation queue on SQS: `JobQueue` over SendMessageBatch. */
-export class SqsJobQueue implements JobQueue {
+/** A pipeline queue on SQS (the generation queue by default): `MessageQueue` over SendMessageBatch. */
+export class SqsJobQueue<M = PipelineMessage> implements MessageQueue<M> {
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
 
@@ -63,7 +63,7 @@ export class SqsJobQueue implements JobQueue {
   }
 
   /** Sends in batches of at most 10 entries and 256 KiB, retrying only the entries SQS failed. */
-  async send(messages: ReadonlyArray<{ body: PipelineMessage; delaySeconds?: number }>): Promise<void> {
+  async send(messages: ReadonlyArray<{ body: M; delaySeconds?: number }>): Promise<void> {
     // Every message is encoded and checked before the first call, so a bad one sends nothing.
     const entries = messages.map((message, index) => toEntry(message, index));
     const batches = packBatches(entries);
@@ -107,7 +107,7 @@ interface Entry {
   request: SendMessageBatchRequestEntry;
 }
 
-const toEntry = (message: { body: PipelineMessage; delaySeconds?: number }, index: number): Entry => {
+const toEntry = (message: { body: unknown; delaySeconds?: number }, index: number): Entry => {
   const body = JSON.stringify(message.body);
   const bytes = Buffer.byteLength(body, 'utf8');
   if (bytes > MAX_BATCH_BYTES) {

@@ -1,11 +1,11 @@
 import type { SQSEvent } from 'aws-lambda';
 import { logger } from '../../observability';
 import { withObservability } from '../middleware';
-import { failDeadLetteredJob, type SweepDeps } from '../../use-cases/sweep-jobs';
+import { failDeadLetteredJob, type DeadLetterDeps } from '../../use-cases/generation/fail-dead-lettered-job';
 import { parsePipelineMessage } from '../../contracts/queue-messages';
 
-/** The dead-letter Lambda: a message the queue gave up on fails its job with a reason. */
-export const makeHandler = (deps: SweepDeps) =>
+/** The dead-letter Lambda: a message either pipeline queue gave up on fails its job with a reason. */
+export const makeHandler = (deps: DeadLetterDeps) =>
   withObservability(async (event: SQSEvent): Promise<void> => {
     for (const record of event.Records) {
       const message = parsePipelineMessage(record.body);

@@ -1,8 +1,8 @@
-import { sweepJobs, type SweepDeps } from '../../use-cases/sweep-jobs';
+import { sweepStalledJobs, type JobSweeperDeps } from '../../use-cases/job-sweeper';
 import { withObservability } from '../middleware';
 
 /** The job sweeper Lambda, run every minute by EventBridge Scheduler. */
-export const makeHandler = (deps: SweepDeps) =>
+export const makeHandler = (deps: JobSweeperDeps) =>
   withObservability(async (): Promise<void> => {
-    await sweepJobs(deps);
+    await sweepStalledJobs(deps);
   });

@@ -1,8 +1,9 @@
+import { deliverMessage, type DeliverMessage, type PipelineMessage } from '../contracts/queue-messages';
+import type { ChatLeases } from '../domain/chat-leases';
 import type { JobStore } from '../domain/ports';
 import type { Job } from '../domain/jobs';
-import type { Clock, JobQueue } from '../domain/ports';
-import type { PipelineMessage } from '../contracts/queue-messages';
-import { logger } from '../observability';
+import type { Clock, JobQueue, MessageQueue } from '../domain/ports';
+import { METRIC, countMetric, logger } from '../observability';
 import { chunkMessages } from './bulk-generate-access-codes';
 
 /** A job with no progress for this long is pushed on again. */
@@ -12,10 +13,15 @@ export const MAX_REQUEUES = 5;
 /** Jobs looked at per sweep (all pages of the active-jobs index, up to this). */
 const SWEEP_LIMIT = 10_000;
 
-/** Dependencies of the sweeper. */
-export interface SweepDeps {
+/** Dependencies of the job sweeper. */
+export interface JobSweeperDeps {
   jobs: JobStore;
+  /** The generation queue, for jobs still generating. */
   queue: JobQueue;
+  /** The delivery queue, for generated jobs. */
+  deliveries: MessageQueue<DeliverMessage>;
+  /** Whose turn it is at each chat: a job waiting for a busy chat is not stalled. */
+  chats: ChatLeases;
   clock: Clock;
 }
 
@@ -25,43 +31,38 @@ const leaseHeld = (job: Job, now: Date) => job.leaseUntil !== null && new Date(j
  * Keeps the promise that an acknowledged job always ends: runs every minute.
  * 1. A job that has not moved for STALE_AFTER_MS (and whose delivery lease has lapsed) gets
  *    its work queued again: its chunks while generating, its delivery once generated. All of
- *    that work is idempotent, so pushing a job that was merely slow costs nothing.
+ *    that work is idempotent, so pushing a job that was merely slow costs nothing. A generated
+ *    job whose chat another job holds is waiting for its turn, not stalled: it is left alone
+ *    (should the holder die, its chat lease lapses and the next sweep pushes the waiter).
  * 2. A job pushed MAX_REQUEUES times in a row without moving in between fails with reason
  *    `stalled`.
  */
-export const sweepJobs = async (deps: SweepDeps): Promise<{ requeued: string[]; failed: string[] }> => {
+export const sweepStalledJobs = async (deps: JobSweeperDeps): Promise<{ requeued: string[]; failed: string[] }> => {
   const now = deps.clock.now();
   const requeued: string[] = [];
   const failed: string[] = [];
   for (const job of await deps.jobs.activeJobs(SWEEP_LIMIT)) {
     const lastMoved = Math.max(new Date(job.updatedAt).getTime(), job.requeuedAt ? new Date(job.requeuedAt).getTime() : 0);
     if (now.getTime() - lastMoved < STALE_AFTER_MS || leaseHeld(job, now)) continue;
+    if (job.generatedAt) {
+      const holder = await deps.chats.holder(job.telegramChatId, now);
+      if (holder !== undefined && holder !== job.id) continue;
+    }
     // Progress since the last push starts the count again: only pushes in a row count.
     const streak = job.requeueMarker === job.updatedAt ? job.requeues : 0;
     if (streak >= MAX_REQUEUES) {
       const message = `The job made no progress after ${MAX_REQUEUES} retries.`;
-      if (await deps.jobs.failJob(job.id, { code: 'stalled', message }, now)) failed.push(job.id);
+      if (await deps.jobs.failJob(job.id, { code: 'stalled', message }, now)) {
+        countMetric(METRIC.jobsFailed);
+        failed.push(job.id);
+      }
       continue;
     }
-    const messages: Array<{ body: PipelineMessage }> = job.generatedAt
-      ? [{ body: { kind: 'deliver', job_id: job.id } }]
-      : chunkMessages(job);
-    await deps.queue.send(messages);
+    if (job.generatedAt) await deps.deliveries.send([{ body: deliverMessage(job.id) }]);
+    else await deps.queue.send(chunkMessages(job) satisfies Array<{ body: PipelineMessage }>);
     await deps.jobs.recordRequeue(job.id, now, streak + 1, job.updatedAt);
     requeued.push(job.id);
   }
-  if (requeued.length || failed.length) logger.info('sweep', { requeued, failed });
+  if (requeued.length || failed.length) logger.info('job sweep', { requeued, failed });
   return { requeued, failed };
-};
-
-/**
- * A pipeline message the queue gave up on (dead-lettered): its job cannot finish, so it
- * fails now, with a reason, rather than wait for the sweeper.
- */
-export const failDeadLetteredJob = async (deps: SweepDeps, message: PipelineMessage): Promise<void> => {
-  await deps.jobs.failJob(
-    message.job_id,
-    { code: 'processing_failed', message: 'Generating or delivering the codes kept failing; the job was abandoned after repeated retries.' },
-    deps.clock.now(),
-  );
 };
