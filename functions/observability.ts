@@ -16,8 +16,20 @@ export const tracer = new Tracer({ serviceName });
 /** CloudWatch namespace of the service's business metrics (EMF). */
 export const METRICS_NAMESPACE = 'MemberPass';
 
+/**
+ * What Powertools Metrics says about itself goes to the service logger; its one warning, that an
+ * invocation emitted no metric, is normal here (most invocations emit none), so it is a debug line.
+ */
+const metricsLogger = {
+  trace: (...content: unknown[]) => logger.trace(String(content[0]), ...content.slice(1).map((c) => ({ detail: c }))),
+  debug: (...content: unknown[]) => logger.debug(String(content[0])),
+  info: (...content: unknown[]) => logger.info(String(content[0])),
+  warn: (...content: unknown[]) => logger.debug(String(content[0])),
+  error: (...content: unknown[]) => logger.error(String(content[0])),
+};
+
 /** The service's metrics (Powertools, EMF on stdout); flushed by each handler's middleware. */
-export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName });
+export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName, logger: metricsLogger });
 
 /** The business metrics operators watch, by name: the dashboard and alarms use the same names. */
 export const METRIC = {

@@ -13,11 +13,9 @@ import {
   GENERATION_VISIBILITY_TIMEOUT_SECONDS,
   MAX_RECEIVE_COUNT,
   VISIBILITY_TIMEOUT_FACTOR,
+  DEAD_LETTER_CONSUMER,
 } from '../functions/contracts/pipeline-settings';
 import type { StageConfig } from './stage-config';
-
-/** Timeout of the DeadLetter function, the generation dead-letter queue's consumer. */
-export const DEAD_LETTER_CONSUMER_TIMEOUT_SECONDS = 30;
 
 /**
  * What the stateless stack may use from the stateful one, so that it never reaches into the
@@ -155,7 +153,7 @@ export class StatefulStack extends Stack implements StatefulResources {
       ...queueDefaults,
       retentionPeriod: Duration.days(DEAD_LETTER_RETENTION_DAYS),
       // It has a consumer (DeadLetter), which gets the same margin as every SQS event source.
-      visibilityTimeout: Duration.seconds(DEAD_LETTER_CONSUMER_TIMEOUT_SECONDS * VISIBILITY_TIMEOUT_FACTOR),
+      visibilityTimeout: Duration.seconds(DEAD_LETTER_CONSUMER.timeoutSeconds * VISIBILITY_TIMEOUT_FACTOR),
     });
     this.generationQueue = new sqs.Queue(this, 'GenerationQueue', {
       ...queueDefaults,

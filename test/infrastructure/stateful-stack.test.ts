@@ -4,7 +4,8 @@ import { TABLE_SCHEMA } from '../../functions/contracts/table';
 import { resolveStageConfig, StageConfigError } from '../../lib/stage-config';
 import { STAGES, type StageSettings } from '../../lib/stages';
 import { EVENT_SOURCE } from '../../functions/contracts/events';
-import { DEAD_LETTER_CONSUMER_TIMEOUT_SECONDS, StatefulStack } from '../../lib/stateful-stack';
+import { StatefulStack } from '../../lib/stateful-stack';
+import { DEAD_LETTER_CONSUMER } from '../../functions/contracts/pipeline-settings';
 import { CDK_JSON_CONTEXT, synthService, TEST_ENV } from './synth';
 
 // The stateful stack has no bundled code, so it is synthesized on its own here: fast, and the
@@ -75,8 +76,8 @@ describe('queues', () => {
 
   test('every queue is encrypted at rest and refuses requests without TLS', () => {
     const all = Object.entries(queues()).filter(([, r]) => r.Type === 'AWS::SQS::Queue');
-    // Generation, delivery, their shared dead-letter queue, the relay's dead-letter queue.
-    expect(all).toHaveLength(4);
+    // Generation, delivery, their shared dead-letter queue, the relay's and the event targets' dead-letter queues.
+    expect(all).toHaveLength(5);
     for (const [id, queue] of all) {
       expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
@@ -186,7 +187,7 @@ describe('dead-letter queues', () => {
     template.toJSON().Resources[stack.getLogicalId(queue.node.defaultChild as never)].Properties;
 
   test('the generation dead-letter queue hides a message at least 6 times its consumer timeout', () => {
-    expect(properties(stack.generationDeadLetterQueue).VisibilityTimeout).toBeGreaterThanOrEqual(6 * DEAD_LETTER_CONSUMER_TIMEOUT_SECONDS);
+    expect(properties(stack.generationDeadLetterQueue).VisibilityTimeout).toBeGreaterThanOrEqual(6 * DEAD_LETTER_CONSUMER.timeoutSeconds);
   });
 
   test("only the rules of the stage's bus may send to the event target dead-letter queue", () => {

@@ -1,4 +1,4 @@
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, InternalServerError, TransactionCanceledException, TransactionInProgressException } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
   QueryCommand,
@@ -162,6 +162,13 @@ export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
         const redemption: Redemption = { id: redemptionId, code: request.code, projectId: request.project.id, teamId: request.plan.teamId, billed, answer };
         return { outcome: 'redeemed', redemption, attempts: attempt };
       } catch (error) {
+        // A 500 (DynamoDB Local answers one when a transaction waited too long for a lock) leaves
+        // it unknown whether the commit happened: the next attempt reads again, and finds either
+        // the code redeemed by this subscriber (the stored answer) or nothing done.
+        if (error instanceof InternalServerError || error instanceof TransactionInProgressException) {
+          await pause(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
+          continue;
+        }
         if (!(error instanceof TransactionCanceledException)) throw error;
         const reasons = cancellationCodes(error);
         if (reasons[CODE] === 'ConditionalCheckFailed') {

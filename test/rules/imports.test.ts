@@ -1,0 +1,59 @@
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The direction of the imports, read from the sources: handlers → use cases → domain;
+ * adapters → domain; entry points and the composition roots wire them; lib/ sees only the
+ * shared contracts and the operation catalog of functions/.
+ */
+// import.meta.url, not import.meta.dirname: Jest 29's ESM support only provides the former.
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const sourcesUnder = (folder: string): string[] =>
+  readdirSync(join(ROOT, folder)).flatMap((name) => {
+    const path = join(folder, name);
+    if (statSync(join(ROOT, path)).isDirectory()) return sourcesUnder(path);
+    return path.endsWith('.ts') ? [path] : [];
+  });
+
+const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
+
+/** What a file imports: repository-relative paths for relative imports, package names otherwise. */
+const importsOf = (file: string): string[] => {
+  const source = readFileSync(join(ROOT, file), 'utf8');
+  return [...source.matchAll(IMPORT)].map((match) => {
+    const specifier = (match[1] ?? match[2] ?? match[3]) as string;
+    return specifier.startsWith('.') ? relative(ROOT, resolve(ROOT, dirname(file), specifier)) : specifier;
+  });
+};
+
+const violations = (folders: string[], forbidden: (target: string) => boolean): string[] =>
+  folders.flatMap((folder) => sourcesUnder(folder).flatMap((file) => importsOf(file).filter(forbidden).map((target) => `${file} → ${target}`)));
+
+describe('import direction', () => {
+  it('reads the imports it checks (the reader itself works)', () => {
+    expect(importsOf('functions/wiring.ts')).toEqual(expect.arrayContaining([expect.stringMatching(/^functions\/adapters\//)]));
+    expect(sourcesUnder('functions/domain').length).toBeGreaterThan(5);
+  });
+
+  it('keeps the domain and the use cases free of adapters, handlers, wiring and the AWS SDK', () => {
+    const forbidden = (target: string) =>
+      /^functions\/(adapters|handlers|entrypoints)\//.test(target) || target === 'functions/wiring' || target.startsWith('@aws-sdk/') || target === 'aws-lambda';
+    expect(violations(['functions/domain', 'functions/use-cases'], forbidden)).toEqual([]);
+  });
+
+  it('keeps the domain free of use cases', () => {
+    expect(violations(['functions/domain'], (target) => target.startsWith('functions/use-cases/'))).toEqual([]);
+  });
+
+  it('keeps adapters off the use cases and the handlers', () => {
+    expect(violations(['functions/adapters'], (target) => /^functions\/(use-cases|handlers|operations|entrypoints)\//.test(target))).toEqual([]);
+  });
+
+  it('lets lib/ import from functions/ only the contracts and the operation catalog, and nothing of local/', () => {
+    const forbidden = (target: string) =>
+      (target.startsWith('functions/') && !/^functions\/(contracts|operations)(\/|$)/.test(target)) || target.startsWith('local/');
+    expect(violations(['lib'], forbidden)).toEqual([]);
+  });
+});
