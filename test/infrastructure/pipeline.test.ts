@@ -46,6 +46,11 @@ const BOT_TOKEN_SECRET = () => refOf(service.stateful.getLogicalId(service.state
 const WEBHOOK_SECRET = () => refOf(service.stateful.getLogicalId(service.stateful.telegramWebhookSecret.node.defaultChild as never));
 /** GetSecretValue on exactly one secret. */
 const secretStatement = (secret: unknown) => ({ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secret });
+const CURSOR_KEY_SECRET = () => refOf(service.stateful.getLogicalId(service.stateful.cursorKey.node.defaultChild as never));
+/** Routes that declare the listing cursors' key (the listing route, and the MCP endpoint that serves it as a tool). */
+const CURSOR_KEY_ROUTES = API_ROUTES.filter((route) => route.needs.cursorKey).map((route) => route.id);
+/** The secrets a function may read besides the bot's: the cursor key, where its route declares it. */
+const otherSecretsOf = (id: string) => (CURSOR_KEY_ROUTES.includes(id) ? [CURSOR_KEY_SECRET()] : []);
 /** Routes that call the Bot API and receive its webhook. */
 const BOT_ROUTES = API_ROUTES.filter((route) => route.telegram === 'bot').map((route) => route.id);
 
@@ -163,16 +168,16 @@ describe('Telegram routes', () => {
   );
 
   test.each(API_ROUTES.filter((route) => route.telegram === 'username').map((route) => route.id))(
-    '%s gets the bot username for its deep links, and no secret',
+    '%s gets the bot username for its deep links, and no secret of the bot',
     (id) => {
       expect(env(id).TELEGRAM_BOT_USERNAME).toBe(STAGES.prod!.telegramBotUsername);
-      expect(statementsWith(id, 'secretsmanager:')).toEqual([]);
+      expect(statementsWith(id, 'secretsmanager:').flatMap(resourcesOf)).toEqual(otherSecretsOf(id));
     },
   );
 
-  test('no function besides the generator and the bot routes may read a secret', () => {
+  test('no function besides the generator and the bot routes may read a secret, but for the cursor key where declared', () => {
     for (const id of ALL_FUNCTION_IDS().filter((fn) => fn !== 'Generator' && !BOT_ROUTES.includes(fn))) {
-      expect(statementsWith(id, 'secretsmanager:')).toEqual([]);
+      expect(statementsWith(id, 'secretsmanager:').flatMap(resourcesOf)).toEqual(otherSecretsOf(id));
     }
   });
 });
@@ -376,9 +381,10 @@ describe('secrets stay out of the templates', () => {
       expect.arrayContaining([
         ['TELEGRAM_BOT_TOKEN_SECRET', BOT_TOKEN_SECRET()],
         ...BOT_ROUTES.map(() => ['TELEGRAM_WEBHOOK_TOKEN_SECRET', WEBHOOK_SECRET()]),
+        ...CURSOR_KEY_ROUTES.map(() => ['CURSOR_KEY_SECRET', CURSOR_KEY_SECRET()]),
       ]),
     );
-    expect(entries).toHaveLength(1 + 2 * BOT_ROUTES.length);
+    expect(entries).toHaveLength(1 + 2 * BOT_ROUTES.length + CURSOR_KEY_ROUTES.length);
   });
 
   test('no secret has a value in the template: the token is filled by the operator, the webhook secret generated', () => {
