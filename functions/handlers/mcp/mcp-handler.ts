@@ -101,7 +101,8 @@ export const makeMcpHandler = (tools: readonly ToolOperation<any, any, any>[], d
   withHttpMiddleware(async (event, context) => {
     const token = bearerToken(event);
     try {
-      // Who you are, not yet what you may do: each tool call checks its own abilities.
+      // Who you are, not yet what you may do: each tool call checks its own abilities (runTool),
+      // so a known token lacking this one ability (TOKEN_MISSING_ABILITY) is let through here.
       await authenticate(deps, token, ['project-access-code:view-any']);
     } catch (error) {
       if (error instanceof AuthenticationRequiredError) return unauthorized(event, error);
