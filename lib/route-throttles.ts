@@ -27,5 +27,9 @@ export const ROUTE_THROTTLES: Readonly<Record<string, RouteThrottle>> = {
   'POST /telegram/webhook': { rateLimit: 40, burstLimit: 80 },
   // Each call may queue a 1000-code job: the expensive door, kept narrow.
   'POST /v1/access-codes/bulk-generate': { rateLimit: 5, burstLimit: 10 },
-  // Next, when their routes exist: 'POST /v1/access-codes/redeem', 'POST /mcp'.
+  // Every MCP tool call, bulk generation included, comes through this one route: narrower than
+  // the default so that it does not widen the bulk-generate door by much, wide enough for agents
+  // polling get_job_status.
+  'POST /mcp': { rateLimit: 10, burstLimit: 20 },
+  // Next, when its route exists: 'POST /v1/access-codes/redeem'.
 };

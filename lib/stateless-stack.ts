@@ -50,7 +50,7 @@ export const EVENT_TARGET_RETRY = { maximumRetryAttempts: 8, maximumEventAgeInSe
 const AUTH_REASONS: Record<RouteAuth, string> = {
   bearer: 'Authorization happens in the function: bearer token hash + abilities checked per request.',
   'telegram-secret': "Telegram calls this route; the function checks Telegram's X-Telegram-Bot-Api-Secret-Token header against the webhook secret.",
-  public: 'A public liveness route on purpose: it reveals nothing and changes nothing.',
+  public: 'A public route on purpose (liveness, API description, auth discovery): it reveals nothing secret and changes nothing.',
 };
 
 /** Properties of the stateless stack. */

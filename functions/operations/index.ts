@@ -3,6 +3,9 @@ import { createTelegramLinkOperation } from './create-telegram-link';
 import { getJobStatusOperation } from './get-job-status';
 import { healthRoute } from './health';
 import { listAccessCodesOperation } from './list-access-codes';
+import { mcpRoute, mcpSessionRoute, mcpStreamRoute } from './mcp';
+import { oauthProtectedResourceRoute } from './oauth-protected-resource';
+import { openApiRoute } from './openapi';
 import type { CatalogEntry, ToolOperation } from './operation';
 import { previewAccessCodeCostOperation } from './preview-access-code-cost';
 import { telegramWebhookRoute } from './telegram-webhook';
@@ -10,11 +13,11 @@ import { telegramWebhookRoute } from './telegram-webhook';
 export { operationId, type CatalogEntry, type Needs, type ServiceDeps, type ToolOperation, type SpecialRoute } from './operation';
 
 /**
- * The catalog: every operation of the service. The Lambda entry point, the CDK route table
- * (lib/api-routes.ts), the local router and (later) the MCP tools and the OpenAPI document are
- * all derived from it. Adding a route = one entry here plus its use case.
+ * The operations themselves: the tools and the routes of their own. Adding a route = one entry
+ * here plus its use case; a tool here is also served over MCP and described in the OpenAPI
+ * document without further work.
  */
-export const CATALOG: readonly CatalogEntry[] = [
+const OPERATIONS: readonly CatalogEntry[] = [
   healthRoute,
   previewAccessCodeCostOperation,
   bulkGenerateAccessCodesOperation,
@@ -25,7 +28,22 @@ export const CATALOG: readonly CatalogEntry[] = [
 ];
 
 /** The authenticated operations: the tools. */
-export const TOOLS: readonly ToolOperation<any, any, any>[] = CATALOG.filter((entry): entry is ToolOperation<any, any, any> => entry.kind === 'tool');
+export const TOOLS: readonly ToolOperation<any, any, any>[] = OPERATIONS.filter((entry): entry is ToolOperation<any, any, any> => entry.kind === 'tool');
+
+/**
+ * The catalog: every operation of the service, then the agent interface derived from them (the
+ * MCP endpoint over TOOLS, its auth discovery document, the OpenAPI document of the catalog).
+ * The Lambda entry point, the CDK route table (lib/api-routes.ts) and the local router are all
+ * derived from it.
+ */
+export const CATALOG: readonly CatalogEntry[] = [
+  ...OPERATIONS,
+  mcpRoute(TOOLS),
+  mcpStreamRoute,
+  mcpSessionRoute,
+  oauthProtectedResourceRoute,
+  openApiRoute(() => CATALOG),
+];
 
 /** The environment variable that tells the generic HTTP entry point which operation its function serves. */
 export const OPERATION_ENV = 'OPERATION';

@@ -104,8 +104,8 @@ export interface ToolOperation<N extends ToolNeeds = ToolNeeds, S extends InputS
   run(deps: DepsFor<N>, principal: Principal, input: v.InferOutput<S>): Promise<O>;
 }
 
-/** How a special route is protected. */
-export type RouteAuth = 'public' | 'telegram-secret';
+/** How a special route is protected ('bearer': its function checks the token itself, as the MCP endpoint does). */
+export type RouteAuth = 'public' | 'telegram-secret' | 'bearer';
 
 /** A route outside the bearer-token tools (health, Telegram's webhook): its own handler factory. */
 export interface SpecialRoute<N extends Needs = Needs> {

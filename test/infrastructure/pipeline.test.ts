@@ -55,10 +55,12 @@ const ALL_FUNCTION_IDS = () => [...service.stateless.functions.keys()];
 const BOT_TOKEN_SECRET = () => refOf(service.stateful.getLogicalId(service.stateful.telegramBotToken.node.defaultChild as never));
 const WEBHOOK_SECRET = () => refOf(service.stateful.getLogicalId(service.stateful.telegramWebhookSecret.node.defaultChild as never));
 const CURSOR_KEY = () => refOf(service.stateful.getLogicalId(service.stateful.cursorKey.node.defaultChild as never));
-/** Routes that seal listing cursors with the cursor key. */
+/** Routes that seal listing cursors with the cursor key (the listing route, and the MCP endpoint that serves it as a tool). */
 const CURSOR_ROUTES = API_ROUTES.filter((route) => route.needs.cursorKey).map((route) => route.id);
 /** GetSecretValue on exactly one secret. */
 const secretStatement = (secret: unknown) => ({ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secret });
+/** The secrets a function may read besides the bot's: the cursor key, where its route declares it. */
+const otherSecretsOf = (id: string) => (CURSOR_ROUTES.includes(id) ? [CURSOR_KEY()] : []);
 /** Routes that call the Bot API and receive its webhook. */
 const BOT_ROUTES = API_ROUTES.filter((route) => route.telegram === 'bot').map((route) => route.id);
 
@@ -237,10 +239,10 @@ describe('Telegram routes', () => {
   );
 
   test.each(API_ROUTES.filter((route) => route.telegram === 'username').map((route) => route.id))(
-    '%s gets the bot username for its deep links, and no secret',
+    '%s gets the bot username for its deep links, and no secret of the bot',
     (id) => {
       expect(env(id).TELEGRAM_BOT_USERNAME).toBe(STAGES.prod!.telegramBotUsername);
-      expect(statementsWith(id, 'secretsmanager:')).toEqual([]);
+      expect(statementsWith(id, 'secretsmanager:').flatMap(resourcesOf)).toEqual(otherSecretsOf(id));
     },
   );
 
@@ -251,7 +253,7 @@ describe('Telegram routes', () => {
   });
 
   test('the listing routes may read the cursor key and no other secret', () => {
-    expect(CURSOR_ROUTES).toEqual(['ListAccessCodes']);
+    expect(CURSOR_ROUTES).toEqual(['ListAccessCodes', 'Mcp']);
     for (const id of CURSOR_ROUTES) {
       expect(statementsWith(id, 'secretsmanager:').map((s) => ({ ...s, Resource: view.fromStateful(s.Resource) }))).toEqual([secretStatement(CURSOR_KEY())]);
     }

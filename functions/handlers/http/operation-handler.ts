@@ -58,6 +58,26 @@ export const httpInput = <S extends InputSchema>(operation: ToolOperation<ToolNe
 };
 
 /**
+ * One call of a tool, whatever carried it (HTTP or MCP), so that the two cannot diverge:
+ * 1. who you are and what you may do (AUTHENTICATION_REQUIRED, TOKEN_MISSING_ABILITY);
+ * 2. the input, gathered only now (reading a body may itself be refused), validated every field
+ *    at once (VALIDATION_FAILED, fields renamed to the caller's names by `rename`);
+ * 3. the operation's use case. Nothing is written before step 3.
+ */
+export const runTool = async <N extends ToolNeeds, S extends InputSchema, O>(
+  operation: ToolOperation<N, S, O>,
+  deps: DepsFor<N>,
+  token: string | undefined,
+  gather: () => Record<string, unknown>,
+  rename: Readonly<Record<string, string>> = {},
+): Promise<O> => {
+  // N extends ToolNeeds, so `accounts` is there; TypeScript cannot resolve DepsFor<N> for a generic N.
+  const principal = await authenticate(deps as unknown as Pick<ServiceDeps, 'accounts'>, token, operation.abilities);
+  const input = parseWith(operation.input, gather(), rename) as v.InferOutput<S>;
+  return operation.run(deps, principal, input);
+};
+
+/**
  * The HTTP handler of a tool operation. Checks run in the documented order: who you are, what you
  * may do, what you sent (every field at once, in the caller's names: headers by header name);
  * what exists is the use case's business.
@@ -65,10 +85,7 @@ export const httpInput = <S extends InputSchema>(operation: ToolOperation<ToolNe
 export const toolHandler = <N extends ToolNeeds, S extends InputSchema, O>(operation: ToolOperation<N, S, O>, deps: DepsFor<N>): HttpHandler => {
   const rename = operation.http.headers as Readonly<Record<string, string>>;
   return withHttpMiddleware(async (event) => {
-    // N extends ToolNeeds, so `accounts` is there; TypeScript cannot resolve DepsFor<N> for a generic N.
-    const principal = await authenticate(deps as unknown as Pick<ServiceDeps, 'accounts'>, bearerToken(event), operation.abilities);
-    const input = parseWith(operation.input, httpInput(operation as unknown as ToolOperation<ToolNeeds, S>, event), rename);
-    const data = await operation.run(deps, principal, input);
+    const data = await runTool(operation, deps, bearerToken(event), () => httpInput(operation as unknown as ToolOperation<ToolNeeds, S>, event), rename);
     return jsonResponse(operation.http.successStatus, { data });
   });
 };

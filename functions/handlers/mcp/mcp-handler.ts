@@ -1,0 +1,142 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { AppError, AuthenticationRequiredError, TokenMissingAbilityError } from '../../domain/errors';
+import { logger } from '../../observability';
+import type { ServiceDeps, ToolOperation } from '../../operations/operation';
+import { authenticate } from '../../use-cases/authenticate';
+import { bearerToken, errorResponse, jsonResponse, withHttpMiddleware, type HttpHandler } from '../http/http-api';
+import { runTool } from '../http/operation-handler';
+import { toolDefinition } from './tools';
+
+/** Where the protected resource metadata (RFC 9728) of the MCP endpoint is served. */
+export const PROTECTED_RESOURCE_PATH = '/.well-known/oauth-protected-resource';
+
+/** The MCP endpoint's path. */
+export const MCP_PATH = '/mcp';
+
+/** What the MCP endpoint is given: the table's stores at least, and whatever its tools need. */
+export type McpDeps = Partial<ServiceDeps> & Pick<ServiceDeps, 'clock' | 'accounts'>;
+
+/** The service's public base URL as the caller reached it (API Gateway's domain, or the local server's host). */
+export const baseUrlOf = (event: APIGatewayProxyEventV2): string => {
+  const host = event.headers?.host ?? event.requestContext.domainName;
+  // API Gateway sets x-forwarded-proto (https); the local server sets none and speaks plain HTTP.
+  const scheme = event.headers?.['x-forwarded-proto']?.split(',')[0]?.trim() || 'http';
+  return `${scheme}://${host}`;
+};
+
+/** A tool error result: the documented envelope as structured content and as text. */
+const toolError = (code: string, message: string, details: unknown[]): CallToolResult => {
+  const envelope = { error: { code, message, details } };
+  return { isError: true, structuredContent: envelope, content: [{ type: 'text', text: JSON.stringify(envelope) }] };
+};
+
+/** What a failed call tells the agent: the documented code of an AppError, a bare INTERNAL_ERROR otherwise. */
+const failureResult = (error: unknown, requestId: string): CallToolResult => {
+  if (error instanceof AppError) return toolError(error.code, error.message, error.details);
+  logger.error('tool call failed', { error: error as Error });
+  return toolError('INTERNAL_ERROR', `Something went wrong on our side. Request id: ${requestId}.`, []);
+};
+
+/**
+ * A fresh low-level MCP server for one request: tools/list from the catalog's tools, tools/call
+ * through `runTool`, the same checks and use case as each tool's HTTP route.
+ */
+const mcpServer = (tools: readonly ToolOperation<any, any, any>[], deps: McpDeps, token: string, requestId: string): Server => {
+  const server = new Server({ name: 'memberpass-access-codes', version: '1.0.0' }, { capabilities: { tools: {} } });
+  const definitions = tools.map(toolDefinition);
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: definitions }));
+  server.setRequestHandler(CallToolRequestSchema, async (request): Promise<CallToolResult> => {
+    const operation = tools.find((tool) => tool.name === request.params.name);
+    // An unknown tool is a protocol error (the client asked for something tools/list never offered).
+    if (!operation) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
+    try {
+      const data = await runTool(operation, deps as never, token, () => ({ ...(request.params.arguments ?? {}) }));
+      const result = { data };
+      return { structuredContent: result, content: [{ type: 'text', text: JSON.stringify(result) }] };
+    } catch (error) {
+      return failureResult(error, requestId);
+    }
+  });
+  return server;
+};
+
+/** The Lambda event as the web-standard Request the SDK's transport reads. */
+export const toWebRequest = (event: APIGatewayProxyEventV2): Request => {
+  const query = event.rawQueryString ? `?${event.rawQueryString}` : '';
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(event.headers ?? {})) if (value !== undefined) headers.set(name, value);
+  const method = event.requestContext.http.method;
+  const body = event.body === undefined || method === 'GET' ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64') : event.body;
+  return new Request(`${baseUrlOf(event)}${event.rawPath}${query}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+};
+
+/** The SDK's web Response as the Lambda result API Gateway expects. */
+export const fromWebResponse = async (response: Response): Promise<APIGatewayProxyStructuredResultV2> => {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  const body = await response.text();
+  return { statusCode: response.status, headers, ...(body ? { body } : {}) };
+};
+
+/** The 401 of the MCP authorization spec: the envelope, plus where to learn how to authenticate. */
+const unauthorized = (event: APIGatewayProxyEventV2, error: AuthenticationRequiredError): APIGatewayProxyStructuredResultV2 => {
+  const answer = errorResponse(error);
+  return {
+    ...answer,
+    headers: { ...answer.headers, 'www-authenticate': `Bearer resource_metadata="${baseUrlOf(event)}${PROTECTED_RESOURCE_PATH}"` },
+  };
+};
+
+/**
+ * `POST /mcp`: a stateless Streamable HTTP MCP server (no session, JSON responses), built fresh
+ * for each request so that any Lambda instance can answer any request. The bearer token is
+ * checked before anything MCP is read: no or an unknown token is a 401 with WWW-Authenticate.
+ */
+export const makeMcpHandler = (tools: readonly ToolOperation<any, any, any>[], deps: McpDeps): HttpHandler =>
+  withHttpMiddleware(async (event, context) => {
+    const token = bearerToken(event);
+    try {
+      // Who you are, not yet what you may do: each tool call checks its own abilities (runTool),
+      // so a known token lacking this one ability (TOKEN_MISSING_ABILITY) is let through here.
+      await authenticate(deps, token, ['project-access-code:view-any']);
+    } catch (error) {
+      if (error instanceof AuthenticationRequiredError) return unauthorized(event, error);
+      if (!(error instanceof TokenMissingAbilityError)) throw error;
+    }
+    const server = mcpServer(tools, deps, token!, context.awsRequestId);
+    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    try {
+      await server.connect(transport);
+      return await fromWebResponse(await transport.handleRequest(toWebRequest(event)));
+    } finally {
+      await transport.close();
+      await server.close();
+    }
+  });
+
+/**
+ * `GET /mcp` and `DELETE /mcp`: a stateless server has no SSE stream to resume and no session to
+ * end, so it answers 405 as the SDK's stateless servers do (clients take that as "no stream").
+ */
+export const makeMcpMethodNotAllowedHandler = (): HttpHandler =>
+  withHttpMiddleware(async () =>
+    jsonResponse(405, { jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed.' }, id: null }, { allow: 'POST' }),
+  );
+
+/** The protected resource metadata (RFC 9728) of the MCP endpoint, for the caller's base URL. */
+export const protectedResourceMetadata = (baseUrl: string) => ({
+  resource: `${baseUrl}${MCP_PATH}`,
+  bearer_methods_supported: ['header'],
+  resource_name: 'MemberPass access codes',
+  // No authorization server: tokens are issued by the operator with the admin CLI.
+  resource_documentation: `${baseUrl}/v1/openapi.json`,
+});
+
+/** `GET /.well-known/oauth-protected-resource`: public, tells MCP clients how to authenticate. */
+export const makeProtectedResourceHandler = (): HttpHandler =>
+  withHttpMiddleware(async (event) => jsonResponse(200, protectedResourceMetadata(baseUrlOf(event)), { 'cache-control': 'public, max-age=300' }));

@@ -1,0 +1,55 @@
+import { makeMcpHandler, makeMcpMethodNotAllowedHandler, MCP_PATH, type McpDeps } from '../handlers/mcp/mcp-handler';
+import { defineRoute, type Needs, type SpecialRoute, type ToolNeeds, type ToolOperation } from './operation';
+
+/**
+ * What the MCP endpoint needs: the union of its tools' needs (it runs any of them), and nothing
+ * more. Table access is the widest any tool asks for.
+ */
+export const unionOfNeeds = (tools: readonly ToolOperation<any, any, any>[]): ToolNeeds => {
+  const needs: { -readonly [K in keyof Needs]: Needs[K] } = { table: 'read' };
+  for (const tool of tools) {
+    const own: Needs = tool.needs;
+    if (own.table === 'readWrite') needs.table = 'readWrite';
+    for (const key of ['cursorKey', 'queue', 'botUsername', 'bot', 'webhookSecret'] as const) if (own[key]) needs[key] = true;
+  }
+  return needs as ToolNeeds;
+};
+
+/**
+ * `POST /mcp`: the tools of the catalog over the Model Context Protocol (stateless Streamable
+ * HTTP). Bearer-authenticated in its function; each tool call checks its tool's abilities.
+ */
+export const mcpRoute = (tools: readonly ToolOperation<any, any, any>[]): SpecialRoute<ToolNeeds> =>
+  defineRoute<ToolNeeds>({
+    kind: 'route',
+    name: 'mcp',
+    description: 'The Model Context Protocol endpoint (Streamable HTTP, stateless, JSON responses): every tool of this API as an MCP tool.',
+    auth: 'bearer',
+    http: { method: 'POST', path: MCP_PATH },
+    needs: unionOfNeeds(tools),
+    // DepsFor<ToolNeeds> cannot be resolved for a needs value computed at run time; the wiring
+    // built exactly `needs`, which covers every tool's own needs.
+    makeHandler: (deps) => makeMcpHandler(tools, deps as unknown as McpDeps),
+  });
+
+/** `GET /mcp`: a stateless MCP server offers no server-to-client stream; 405, as the SDK's stateless servers answer. */
+export const mcpStreamRoute = defineRoute({
+  kind: 'route',
+  name: 'mcp_stream',
+  description: 'The MCP endpoint has no server-to-client SSE stream (stateless server): 405.',
+  auth: 'public',
+  http: { method: 'GET', path: MCP_PATH },
+  needs: {},
+  makeHandler: () => makeMcpMethodNotAllowedHandler(),
+});
+
+/** `DELETE /mcp`: a stateless MCP server has no session to end; 405. */
+export const mcpSessionRoute = defineRoute({
+  kind: 'route',
+  name: 'mcp_session',
+  description: 'The MCP endpoint keeps no sessions (stateless server), so there is none to end: 405.',
+  auth: 'public',
+  http: { method: 'DELETE', path: MCP_PATH },
+  needs: {},
+  makeHandler: () => makeMcpMethodNotAllowedHandler(),
+});

@@ -1,0 +1,17 @@
+import { makeOpenApiHandler, OPENAPI_PATH } from '../handlers/http/openapi';
+import { defineRoute, type CatalogEntry, type SpecialRoute } from './operation';
+
+/**
+ * `GET /v1/openapi.json`: the OpenAPI 3.1 document of every route, generated at cold start from
+ * `catalog` (a thunk: the catalog includes this route).
+ */
+export const openApiRoute = (catalog: () => readonly CatalogEntry[]): SpecialRoute<{}> =>
+  defineRoute({
+    kind: 'route',
+    name: 'openapi_document',
+    description: 'The OpenAPI 3.1 document of this API, generated from the operation catalog.',
+    auth: 'public',
+    http: { method: 'GET', path: OPENAPI_PATH },
+    needs: {},
+    makeHandler: () => makeOpenApiHandler(catalog()),
+  });

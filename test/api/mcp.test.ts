@@ -1,0 +1,204 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { toJsonSchema } from '@valibot/to-json-schema';
+import { TOOLS } from '../../functions/operations';
+import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
+import { createCreator, startPipelineHarness, type PipelineHarness } from '../support/pipeline';
+
+let fake: FakeTelegram;
+let harness: PipelineHarness;
+let creator: Awaited<ReturnType<typeof createCreator>>;
+const clients: Client[] = [];
+
+/** The official MCP client, connected to the local router's /mcp over real HTTP with a bearer token. */
+const connect = async (token: string): Promise<Client> => {
+  const client = new Client({ name: 'memberpass-test-agent', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(`${harness.apiUrl}/mcp`), {
+    requestInit: { headers: { authorization: `Bearer ${token}` } },
+  });
+  await client.connect(transport);
+  clients.push(client);
+  return client;
+};
+
+/** The `error` of a tool error result, after checking that text and structured content agree. */
+const toolError = (result: any): { code: string; message: string; details: Array<{ path: string; message: string }> } => {
+  expect(result.isError).toBe(true);
+  expect(JSON.parse(result.content[0].text)).toEqual(result.structuredContent);
+  return result.structuredContent.error;
+};
+
+/** The `data` of a successful tool result, after checking that text and structured content agree. */
+const toolData = (result: any): any => {
+  expect(result.isError).toBeFalsy();
+  expect(JSON.parse(result.content[0].text)).toEqual(result.structuredContent);
+  return result.structuredContent.data;
+};
+
+beforeAll(async () => {
+  fake = await startFakeTelegram();
+  harness = await startPipelineHarness(fake);
+  creator = await createCreator(harness, {
+    all: ['project-access-code:create', 'project-access-code:view-any'],
+    viewer: ['project-access-code:view-any'],
+  });
+});
+afterAll(async () => {
+  for (const client of clients) await client.close();
+  await harness?.stop();
+  await fake?.close();
+});
+
+describe('the MCP endpoint, with the official MCP client', () => {
+  test('tools/list has the four documented tools with their documented required fields and hints', async () => {
+    const client = await connect(creator.tokens.all!);
+    const { tools } = await client.listTools();
+    const byName = new Map(tools.map((tool) => [tool.name, tool]));
+    for (const name of ['preview_access_code_cost', 'bulk_generate_access_codes', 'get_job_status', 'list_access_codes']) {
+      expect(byName.has(name)).toBe(true);
+    }
+    expect(byName.get('bulk_generate_access_codes')!.inputSchema.required).toEqual(['plan_id', 'quantity', 'export_type', 'expiry_preset']);
+    expect(byName.get('preview_access_code_cost')!.inputSchema.required).toEqual(['plan_id', 'quantity']);
+    expect(byName.get('bulk_generate_access_codes')!.description).toContain('poll get_job_status until status=completed');
+    expect(byName.get('bulk_generate_access_codes')!.annotations).toMatchObject({ readOnlyHint: false, idempotentHint: false, destructiveHint: false });
+    expect(byName.get('list_access_codes')!.annotations).toMatchObject({ readOnlyHint: true, idempotentHint: true });
+    expect(tools.map((tool) => tool.name).sort()).toEqual(TOOLS.map((tool) => tool.name).sort());
+  });
+
+  test("each tool's inputSchema is the JSON Schema of the very valibot schema its HTTP route validates with", async () => {
+    const client = await connect(creator.tokens.all!);
+    const { tools } = await client.listTools();
+    for (const operation of TOOLS) {
+      const { $schema: _ignored, ...expected } = toJsonSchema(operation.input, { errorMode: 'ignore' }) as Record<string, unknown>;
+      expect(tools.find((tool) => tool.name === operation.name)!.inputSchema).toEqual(expected);
+    }
+  });
+
+  test("the spec's example prompts: preview 200 codes, generate 10 as a file with no expiry, poll get_job_status to completed, list the 10 codes", async () => {
+    const client = await connect(creator.tokens.all!);
+    const preview = toolData(await client.callTool({ name: 'preview_access_code_cost', arguments: { plan_id: creator.planId, quantity: 200 } }));
+    expect(preview).toMatchObject({ plan_id: creator.planId, quantity: 200, will_bill_overage: false });
+
+    const queued = toolData(
+      await client.callTool({
+        name: 'bulk_generate_access_codes',
+        arguments: { plan_id: creator.planId, quantity: 10, export_type: 'file', expiry_preset: 'no_expiry' },
+      }),
+    );
+    expect(queued).toMatchObject({ status: 'queued', plan_id: creator.planId, quantity: 10 });
+
+    let job: any;
+    for (let polls = 0; polls < 1000; polls++) {
+      job = toolData(await client.callTool({ name: 'get_job_status', arguments: { job_id: queued.job_id } }));
+      if (job.status === 'completed' || job.status === 'failed') break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(job).toMatchObject({ status: 'completed', generated_count: 10, expires_at: null });
+
+    const listed = toolData(await client.callTool({ name: 'list_access_codes', arguments: { plan_id: creator.planId, job_id: queued.job_id } }));
+    expect(listed.codes).toHaveLength(10);
+    expect(new Set(listed.codes.map((code: any) => code.code)).size).toBe(10);
+    expect(listed.next_cursor).toBeNull();
+    // The same codes as the CSV the bot delivered.
+    const csv = fake.documentsTo(creator.chatId).at(-1)!.content;
+    for (const code of listed.codes) expect(csv).toContain(code.code);
+  });
+
+  test('every documented failure of bulk_generate_access_codes is a tool error with its code, VALIDATION_FAILED naming each bad field', async () => {
+    const client = await connect(creator.tokens.all!);
+    const call = (args: Record<string, unknown>) => client.callTool({ name: 'bulk_generate_access_codes', arguments: args }).then(toolError);
+    const valid = { plan_id: creator.planId, quantity: 10, export_type: 'file', expiry_preset: 'no_expiry' };
+
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ ...valid, quantity: 0 }, 'quantity'],
+      [{ ...valid, quantity: 1001 }, 'quantity'],
+      [{ ...valid, export_type: 'email' }, 'export_type'],
+      [{ ...valid, export_type: 'messages' }, 'consent'],
+      [{ ...valid, expiry_preset: 'custom', custom_expiry_type: 'days' }, 'custom_expiry_amount'],
+      [{ ...valid, expiry_preset: 'custom', custom_expiry_amount: 3 }, 'custom_expiry_type'],
+      [{ ...valid, expiry_preset: 'forever' }, 'expiry_preset'],
+    ];
+    for (const [args, field] of cases) {
+      const error = await call(args);
+      expect(error.code).toBe('VALIDATION_FAILED');
+      expect(error.details.map((detail) => detail.path)).toEqual([field]);
+    }
+    const many = await call({ plan_id: creator.planId, quantity: 'ten', export_type: 'messages' });
+    expect(many.code).toBe('VALIDATION_FAILED');
+    expect(many.details.map((detail) => detail.path).sort()).toEqual(['consent', 'expiry_preset', 'quantity']);
+
+    expect((await call({ ...valid, plan_id: 'pln_nope' })).code).toBe('RESOURCE_NOT_FOUND');
+    const viewer = await connect(creator.tokens.viewer!);
+    const missing = await viewer.callTool({ name: 'bulk_generate_access_codes', arguments: valid }).then(toolError);
+    expect(missing.code).toBe('TOKEN_MISSING_ABILITY');
+    expect(missing.message).toContain('project-access-code:create');
+  });
+
+  test('the failures of preview_access_code_cost, get_job_status and list_access_codes are tool errors with their codes', async () => {
+    const client = await connect(creator.tokens.all!);
+    const viewer = await connect(creator.tokens.viewer!);
+    const preview = (c: Client, args: Record<string, unknown>) => c.callTool({ name: 'preview_access_code_cost', arguments: args }).then(toolError);
+    expect(await preview(client, { plan_id: creator.planId, quantity: 10_001 })).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: [{ path: 'quantity' }],
+    });
+    expect((await preview(client, { plan_id: 'pln_nope', quantity: 5 })).code).toBe('RESOURCE_NOT_FOUND');
+    expect((await preview(viewer, { plan_id: creator.planId, quantity: 5 })).code).toBe('TOKEN_MISSING_ABILITY');
+    expect((await client.callTool({ name: 'get_job_status', arguments: { job_id: 'mjb_nope' } }).then(toolError)).code).toBe('RESOURCE_NOT_FOUND');
+    expect((await client.callTool({ name: 'get_job_status', arguments: {} }).then(toolError)).details).toEqual([
+      { path: 'job_id', message: 'job_id is required.' },
+    ]);
+    expect((await client.callTool({ name: 'list_access_codes', arguments: { plan_id: 'pln_nope' } }).then(toolError)).code).toBe('RESOURCE_NOT_FOUND');
+    expect((await client.callTool({ name: 'list_access_codes', arguments: { plan_id: creator.planId, limit: 501 } }).then(toolError)).code).toBe(
+      'VALIDATION_FAILED',
+    );
+  });
+
+  test('a token with only :view-any may list codes but not generate', async () => {
+    const viewer = await connect(creator.tokens.viewer!);
+    const listed = toolData(await viewer.callTool({ name: 'list_access_codes', arguments: { plan_id: creator.planId } }));
+    expect(Array.isArray(listed.codes)).toBe(true);
+    const refused = await viewer
+      .callTool({ name: 'bulk_generate_access_codes', arguments: { plan_id: creator.planId, quantity: 1, export_type: 'file', expiry_preset: 'no_expiry' } })
+      .then(toolError);
+    expect(refused.code).toBe('TOKEN_MISSING_ABILITY');
+  });
+
+  test('an unknown tool is a JSON-RPC error, not a crash: the same client goes on working', async () => {
+    const client = await connect(creator.tokens.all!);
+    await expect(client.callTool({ name: 'delete_everything', arguments: {} })).rejects.toThrow(/Unknown tool: delete_everything/);
+    expect((await client.listTools()).tools.length).toBe(TOOLS.length);
+  });
+
+  test('without a token, or with an unknown one, /mcp answers HTTP 401 with WWW-Authenticate pointing at the resource metadata', async () => {
+    const initialize = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'curl', version: '0' } },
+    };
+    for (const headers of [{}, { authorization: 'Bearer mpk_unknown' }] as Array<Record<string, string>>) {
+      const response = await fetch(`${harness.apiUrl}/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+        body: JSON.stringify(initialize),
+      });
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${harness.apiUrl}/.well-known/oauth-protected-resource"`);
+      expect(((await response.json()) as any).error.code).toBe('AUTHENTICATION_REQUIRED');
+    }
+    await expect(connect('mpk_unknown')).rejects.toThrow();
+
+    const metadata = await harness.call('GET', '/.well-known/oauth-protected-resource');
+    expect(metadata.status).toBe(200);
+    expect(metadata.body).toMatchObject({ resource: `${harness.apiUrl}/mcp`, bearer_methods_supported: ['header'] });
+  });
+
+  test('GET and DELETE /mcp answer 405 (a stateless server has no stream and no session)', async () => {
+    for (const method of ['GET', 'DELETE']) {
+      const answer = await harness.call(method, '/mcp', { token: creator.tokens.all! });
+      expect(answer.status).toBe(405);
+      expect(answer.body).toEqual({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed.' }, id: null });
+    }
+  });
+});

@@ -1,0 +1,73 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { API_ROUTES } from '../../lib/api-routes';
+import { TOOLS } from '../../functions/operations';
+import { startTestApi, type TestApi } from '../support/api';
+import { createTestTable, type TestTable } from '../support/dynamodb';
+
+let table: TestTable;
+let api: TestApi;
+let document: any;
+
+beforeAll(async () => {
+  table = await createTestTable();
+  api = await startTestApi(table);
+  const answer = await api.call('GET', '/v1/openapi.json');
+  expect(answer.status).toBe(200);
+  document = answer.body;
+});
+afterAll(async () => {
+  await api?.close();
+  await table?.drop();
+});
+
+describe('GET /v1/openapi.json', () => {
+  test('is a valid OpenAPI 3.1 document', async () => {
+    expect(document.openapi).toBe('3.1.0');
+    const result = await new Validator().validate(document);
+    expect(result.errors).toBeUndefined();
+    expect(result.valid).toBe(true);
+    // The validator can refuse: the same document with one broken operation is invalid.
+    const broken = structuredClone(document);
+    broken.paths['/health'].get.responses = 'none';
+    expect((await new Validator().validate(broken)).valid).toBe(false);
+  });
+
+  test('its paths and methods are exactly the routes of the route table, nothing more, nothing less', () => {
+    const documented = Object.entries(document.paths as Record<string, Record<string, unknown>>)
+      .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`))
+      .sort();
+    expect(documented).toEqual(API_ROUTES.map((route) => `${route.method} ${route.path}`).sort());
+    expect(documented).toEqual([...api.routeKeys].sort());
+  });
+
+  test('each tool names its abilities, its bearer security, its parameters and body fields, and its error statuses', () => {
+    for (const tool of TOOLS) {
+      const operation = document.paths[tool.http.path][tool.http.method.toLowerCase()];
+      expect(operation['x-required-abilities']).toEqual([...tool.abilities]);
+      for (const ability of tool.abilities) expect(operation.description).toContain(ability);
+      expect(operation.security).toEqual([{ bearerAuth: [] }]);
+      expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining([String(tool.http.successStatus), '401', '403', '404', '422', '500']));
+      const parameters = (operation.parameters ?? []).map((p: any) => `${p.in}:${p.name}`).sort();
+      const expected = [
+        ...tool.http.pathParams.map((f: string) => `path:${f}`),
+        ...tool.http.queryParams.map((f: string) => `query:${f}`),
+        ...Object.values(tool.http.headers as Record<string, string>).map((h) => `header:${h}`),
+      ].sort();
+      expect(parameters).toEqual(expected);
+    }
+    const bulk = document.paths['/v1/access-codes/bulk-generate'].post;
+    const body = bulk.requestBody.content['application/json'].schema;
+    expect(body.required).toEqual(['plan_id', 'quantity', 'export_type', 'expiry_preset']);
+    expect(Object.keys(body.properties)).not.toContain('idempotency_key');
+    expect(Object.keys(bulk.responses).sort()).toEqual(['202', '401', '403', '404', '409', '415', '422', '500']);
+    expect(document.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+    const list = document.paths['/v1/plans/{plan_id}/access-codes'].get;
+    expect(list.parameters.find((p: any) => p.name === 'limit')).toMatchObject({ in: 'query', required: false, schema: { type: 'integer', maximum: 500, default: 100 } });
+  });
+
+  test('the public routes need no token; the MCP endpoint needs the bearer token', () => {
+    expect(document.paths['/v1/openapi.json'].get.security).toEqual([]);
+    expect(document.paths['/.well-known/oauth-protected-resource'].get.security).toEqual([]);
+    expect(document.paths['/mcp'].post.security).toEqual([{ bearerAuth: [] }]);
+  });
+});
