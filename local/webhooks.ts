@@ -19,8 +19,12 @@ export interface LocalWebhookOptions {
    * 127.0.0.1 work (`WEBHOOK_ALLOW_PRIVATE_URLS=1`). Default false: production's guard.
    */
   allowPrivateUrls?: boolean;
-  /** Real seconds per simulated second of the delivery queue's delays (tests: 0.001). Default 1. */
-  timeScale?: number;
+  /**
+   * Longest delay a retry waits on the queue (default 900, SQS's cap). A message back before its
+   * due time is put back with the remaining delay, so a shorter cap changes nothing but how
+   * often it is looked at: tests on a fake clock set 0, and the clock alone paces the retries.
+   */
+  maxQueueDelaySeconds?: number;
   /** Replaces the HTTP sender (the benchmark, tests). */
   sender?: WebhookSender;
   /** The store's options (tests on a fake clock in the past lengthen the retention). */
@@ -58,10 +62,10 @@ export const startLocalWebhooks = (options: {
     maxReceiveCount: WEBHOOK_DELIVERY.maxReceiveCount,
     batchSize: WEBHOOK_DELIVERY.batchSize,
     maxConcurrency: WEBHOOK_DELIVERY.maxConcurrency,
-    ...(settings.timeScale === undefined ? {} : { timeScale: settings.timeScale }),
   });
   const scheduler: WebhookRetryScheduler = {
-    scheduleRetry: (deliveryId, delaySeconds) => queue.send([{ body: webhookDeliveryMessage(deliveryId), delaySeconds }]),
+    scheduleRetry: (deliveryId, delaySeconds) =>
+      queue.send([{ body: webhookDeliveryMessage(deliveryId), delaySeconds: Math.min(delaySeconds, settings.maxQueueDelaySeconds ?? 900) }]),
   };
   const ports = webhookPorts({
     db: options.db,
