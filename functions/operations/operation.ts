@@ -26,8 +26,11 @@ export interface Needs {
   readonly bot?: true;
   /** The Telegram webhook's secret token (`webhookSecret`), read from its secret at cold start. */
   readonly webhookSecret?: true;
-  /** Webhook endpoints (`webhooks`): their store, the SSRF guard, the signed sender, the delivery queue. */
-  readonly webhooks?: true;
+  /**
+   * Webhook endpoints (`webhooks`): their store, the SSRF guard, the signed sender, the delivery
+   * queue; `'delete'` also lets the function delete items (only deleting an endpoint does).
+   */
+  readonly webhooks?: true | 'delete';
 }
 
 /** Every dependency an operation can be given. */
@@ -55,7 +58,7 @@ export type DepsFor<N extends Needs> = Pick<
   | (N extends { botUsername: true } ? 'botUsername' : never)
   | (N extends { bot: true } ? 'telegram' : never)
   | (N extends { webhookSecret: true } ? 'webhookSecret' : never)
-  | (N extends { webhooks: true } ? 'webhooks' : never)
+  | (N extends { webhooks: true | 'delete' } ? 'webhooks' : never)
 >;
 
 /** An input schema: one object over path, query, header and body fields, maybe with cross-field rules in a pipe. */

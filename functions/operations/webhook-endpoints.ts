@@ -33,7 +33,7 @@ const endpointId = v.pipe(resourceId('endpoint_id'), v.description('The webhook 
 const deliveryId = v.pipe(resourceId('delivery_id'), v.description('The delivery, as the deliveries listing shows it.'));
 
 /** The use cases' dependencies from an operation's. */
-const useCaseDeps = (deps: DepsFor<typeof NEEDS> | DepsFor<typeof READ_NEEDS>): WebhookEndpointsDeps => ({
+const useCaseDeps = (deps: DepsFor<typeof NEEDS>): WebhookEndpointsDeps => ({
   ...deps.webhooks,
   accounts: deps.accounts,
   clock: deps.clock,
@@ -101,7 +101,7 @@ export const deleteWebhookEndpointOperation = defineOperation({
   input: v.object({ endpoint_id: endpointId }),
   annotations: { readOnlyHint: false, idempotentHint: false },
   http: { method: 'DELETE', path: '/v1/webhook-endpoints/{endpoint_id}', successStatus: 200, pathParams: ['endpoint_id'], queryParams: [], headers: {} },
-  needs: NEEDS,
+  needs: { table: 'readWrite', webhooks: 'delete' },
   run: async (deps, principal, input) => {
     await deleteWebhookEndpoint(useCaseDeps(deps), principal, input.endpoint_id);
     return { id: input.endpoint_id, deleted: true };
