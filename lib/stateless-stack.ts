@@ -25,7 +25,7 @@ import { OUTBOX_ITEM_TYPE } from '../functions/contracts/outbox';
 import { OPERATION_ENV } from '../functions/operations';
 import { API_ROUTES, type ApiRoute, type RouteAuth } from './api-routes';
 import { ServiceFunction } from './constructs/service-function';
-import { Webhooks } from './constructs/webhooks';
+import { WEBHOOK_ROUTE_TIMEOUT_SECONDS, Webhooks } from './constructs/webhooks';
 import { EVENT_RULES, toCdkEventPattern } from '../functions/contracts/event-rules';
 import { ENV } from '../functions/contracts/env';
 import { ServiceMonitoring } from './monitoring';
@@ -176,7 +176,12 @@ export class StatelessStack extends Stack {
     const webhooks = new Webhooks(this, 'Webhooks', { stateful, newFunction, targetRetry: EVENT_TARGET_RETRY });
 
     for (const route of routes) {
-      const fn = newFunction(route.id, { entry: route.entry, description: `${route.method} ${route.path}` });
+      const fn = newFunction(route.id, {
+        entry: route.entry,
+        description: `${route.method} ${route.path}`,
+        // A webhook route may make one attempt (test, retry) of up to the sender's 15 s.
+        ...(route.needs.webhooks ? { timeout: Duration.seconds(WEBHOOK_ROUTE_TIMEOUT_SECONDS) } : {}),
+      });
       fn.function.addEnvironment(OPERATION_ENV, route.operation);
       // Each need of the catalog entry is a least-privilege grant plus its environment variable.
       const { needs } = route;

@@ -19,6 +19,9 @@ import type { ServiceMonitoring } from '../monitoring';
 import type { ServiceFunction } from './service-function';
 import type { StatefulResources } from '../stateful-stack';
 
+/** Timeout of the webhook API functions: one 15 s attempt (test, retry) and its writes, within API Gateway's 30 s. */
+export const WEBHOOK_ROUTE_TIMEOUT_SECONDS = 25;
+
 /** Makes a function of the stack (its log settings, registered for the stack's alarms). */
 export type NewFunction = (
   id: string,
