@@ -48,6 +48,15 @@ import type { DeadLetterDeps } from './use-cases/generation/fail-dead-lettered-j
 import type { GenerateDeps } from './use-cases/generation/generate-chunk';
 import type { JobSweeperDeps } from './use-cases/job-sweeper';
 import { tracer } from './observability';
+import { DynamoWebhookStore, type DynamoWebhookStoreOptions } from './adapters/dynamodb/webhook-store';
+import { SqsWebhookRetryScheduler } from './adapters/sqs/webhook-retry-scheduler';
+import { HttpWebhookSender } from './adapters/webhooks/http-webhook-sender';
+import { DnsWebhookUrlGuard } from './adapters/webhooks/url-guard';
+import { WebhookEnv } from './contracts/env';
+import type { WebhookDeliveryStore, WebhookRetryScheduler, WebhookSender } from './domain/webhook-ports';
+import type { DeliverWebhookDeps } from './use-cases/deliver-webhook';
+import type { DispatchWebhooksDeps } from './use-cases/dispatch-webhooks';
+import type { WebhookServices } from './use-cases/webhook-endpoints';
 
 /** What the HTTP handlers need, in production and in the local stack alike. */
 export interface ApiDeps {
@@ -231,6 +240,7 @@ export const productionOperationDeps = async <N extends Needs>(needs: N): Promis
   ]);
   if (telegram) deps.telegram = telegram;
   if (webhookSecret !== undefined) deps.webhookSecret = webhookSecret;
+  if (needs.webhooks) deps.webhooks = productionWebhookPorts();
   return deps as DepsFor<N>;
 };
 
@@ -238,3 +248,64 @@ export const productionOperationDeps = async <N extends Needs>(needs: N): Promis
 export const productionRelayDeps = (): { publisher: EventPublisher } => ({
   publisher: new EventBridgePublisher(tracer.captureAWSv3Client(new EventBridgeClient({})), parseEnv(RelayEnv).EVENT_BUS_NAME),
 });
+
+// ---- webhooks ----------------------------------------------------------------------------
+
+/** What the webhook functions run on, in Lambda and in the local stack alike. */
+export interface WebhookPorts extends WebhookServices {
+  /** The same store as `endpoints`, seen from the delivery side. */
+  deliveries: WebhookDeliveryStore;
+}
+
+/**
+ * The webhook parts over a document client: the one builder of both composition roots. The
+ * guard refuses http and non-public addresses unless `allowPrivate` (the local stack only).
+ */
+export const webhookPorts = (options: {
+  db: DynamoDBDocumentClient;
+  tableName: string;
+  scheduler: WebhookRetryScheduler;
+  allowPrivate: boolean;
+  sender?: WebhookSender;
+  storeOptions?: DynamoWebhookStoreOptions;
+}): WebhookPorts => {
+  const store = new DynamoWebhookStore(options.db, options.tableName, options.storeOptions);
+  return {
+    endpoints: store,
+    deliveries: store,
+    guard: new DnsWebhookUrlGuard({ allowPrivate: options.allowPrivate }),
+    sender: options.sender ?? new HttpWebhookSender(),
+    scheduler: options.scheduler,
+  };
+};
+
+/** The webhook dispatcher's dependencies. */
+export const webhookDispatchDeps = (ports: WebhookPorts, clock: Clock): DispatchWebhooksDeps => ({
+  endpoints: ports.endpoints,
+  scheduler: ports.scheduler,
+  clock,
+});
+
+/** The webhook deliverer's dependencies. */
+export const webhookDeliveryDeps = (ports: WebhookPorts, clock: Clock): DeliverWebhookDeps => ({
+  store: ports.deliveries,
+  guard: ports.guard,
+  sender: ports.sender,
+  scheduler: ports.scheduler,
+  clock,
+});
+
+let webhookDeps: WebhookPorts | undefined;
+
+/** The webhook parts in Lambda, built once per cold start from WebhookEnv. */
+export const productionWebhookPorts = (): WebhookPorts => {
+  if (webhookDeps) return webhookDeps;
+  const env = parseEnv(WebhookEnv);
+  webhookDeps = webhookPorts({
+    db: makeDocumentClient({}, (client) => tracer.captureAWSv3Client(client)),
+    tableName: env.TABLE_NAME,
+    scheduler: new SqsWebhookRetryScheduler(tracer.captureAWSv3Client(makeSqsClient()), env.WEBHOOK_DELIVERY_QUEUE_URL),
+    allowPrivate: env.WEBHOOK_ALLOW_PRIVATE_URLS === '1',
+  });
+  return webhookDeps;
+};

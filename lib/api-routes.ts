@@ -12,7 +12,7 @@ export interface ApiRoute {
   id: string;
   /** The catalog entry's name: the function's OPERATION. */
   operation: string;
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** API Gateway route path, with `{name}` path parameters. */
   path: string;
   /** Entry file (relative to the repository root) exporting `handler`. */

@@ -44,7 +44,7 @@ export interface StageSettings {
   readonly maxWriteRequestUnits?: number;
   /** Optional custom domain for the API. */
   readonly customDomain?: CustomDomainSettings;
-  /** AWS accounts that will subscribe to the event bus (reserved for the webhook issue). @default none */
+  /** AWS accounts that may put rules of their own on the event bus (lib/constructs/event-consumers.ts). @default none */
   readonly consumerAccounts?: readonly string[];
 }
 
@@ -75,6 +75,7 @@ export const STAGES: Readonly<Record<string, StageSettings>> = {
       domainName: 'api.memberpass.example',
       certificateArn: 'arn:aws:acm:eu-west-1:111111111111:certificate/00000000-0000-4000-8000-000000000000',
     },
-    consumerAccounts: [],
+    // A placeholder consumer account, valid in shape: replace with the real ones (README, EventBridge consumers).
+    consumerAccounts: ['222222222222'],
   },
 };

@@ -1,3 +1,4 @@
+import { EventConsumers } from './constructs/event-consumers';
 import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -206,6 +207,8 @@ export class StatefulStack extends Stack implements StatefulResources {
       eventPattern: toCdkEventPattern(ALL_SERVICE_EVENTS) as events.EventPattern,
       retention: config.protectData ? Duration.days(365) : Duration.days(7),
     });
+
+    new EventConsumers(this, 'EventConsumers', { bus: this.eventBus, stage: config.stage, consumerAccounts: config.consumerAccounts });
 
     new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'The service table' });
     new CfnOutput(this, 'GenerationQueueUrl', { value: this.generationQueue.queueUrl, description: 'Pipeline messages' });

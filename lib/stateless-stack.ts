@@ -25,6 +25,7 @@ import { OUTBOX_ITEM_TYPE } from '../functions/contracts/outbox';
 import { OPERATION_ENV } from '../functions/operations';
 import { API_ROUTES, type ApiRoute, type RouteAuth } from './api-routes';
 import { ServiceFunction } from './constructs/service-function';
+import { WEBHOOK_ROUTE_TIMEOUT_SECONDS, Webhooks } from './constructs/webhooks';
 import { EVENT_RULES, toCdkEventPattern } from '../functions/contracts/event-rules';
 import { ENV } from '../functions/contracts/env';
 import { ServiceMonitoring } from './monitoring';
@@ -172,8 +173,15 @@ export class StatelessStack extends Stack {
       return fn;
     };
 
+    const webhooks = new Webhooks(this, 'Webhooks', { stateful, newFunction, targetRetry: EVENT_TARGET_RETRY });
+
     for (const route of routes) {
-      const fn = newFunction(route.id, { entry: route.entry, description: `${route.method} ${route.path}` });
+      const fn = newFunction(route.id, {
+        entry: route.entry,
+        description: `${route.method} ${route.path}`,
+        // A webhook route may make one attempt (test, retry) of up to the sender's 15 s.
+        ...(route.needs.webhooks ? { timeout: Duration.seconds(WEBHOOK_ROUTE_TIMEOUT_SECONDS) } : {}),
+      });
       fn.function.addEnvironment(OPERATION_ENV, route.operation);
       // Each need of the catalog entry is a least-privilege grant plus its environment variable.
       const { needs } = route;
@@ -185,6 +193,7 @@ export class StatelessStack extends Stack {
       if (needs.bot) this.useTelegramBot(fn, config, stateful);
       if (needs.webhookSecret) fn.useSecret('TELEGRAM_WEBHOOK_TOKEN_SECRET', stateful.telegramWebhookSecret);
       if (needs.cursorKey) fn.useSecret('CURSOR_KEY_SECRET', stateful.cursorKey);
+      webhooks.grantRoute(fn, needs);
 
       const httpRoute = new HttpRoute(this, `${route.id}Route`, {
         httpApi: this.api,
@@ -306,8 +315,10 @@ export class StatelessStack extends Stack {
 
     this.functions = functions;
     this.eventRules = this.addEventRules(config, stateful);
+    webhooks.routeEvents(this.eventRules);
     this.applyRouteThrottles(ROUTE_THROTTLES);
     this.monitoring = this.addMonitoring(config, stateful);
+    webhooks.addAlarms(this.monitoring);
     // Lambda cuts a recursive loop off silently (a dropped message): only the Deliverer may loop
     // (recursiveLoop Allow, bounded by the hop counter); any drop still pages.
     for (const [id, fn] of [['Generator', this.generator], ['Deliverer', this.deliverer]] as const) {

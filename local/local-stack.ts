@@ -26,6 +26,7 @@ import {
   type PipelinePorts,
 } from '../functions/wiring';
 import { API_ROUTES } from '../lib/api-routes';
+import type { ServiceDeps } from '../functions/operations';
 import {
   DEAD_LETTER_CONSUMER,
   DELIVERER,
@@ -45,6 +46,7 @@ import { startHttpServer } from './http-server';
 import { InProcessEventBus } from './in-process-bus';
 import { InProcessQueue, type DeadLetter } from './in-process-queue';
 import { StreamPoller } from './stream-poller';
+import { startLocalWebhooks, type LocalWebhookOptions, type LocalWebhooks } from './webhooks';
 
 /** The demo as written to `<data dir>/demo.json`. */
 export interface DemoFile {
@@ -71,6 +73,8 @@ export interface LocalStackOptions {
   telegramWebhookSecret?: string;
   /** Pause between two Telegram messages to one chat (default 1100 ms, as in production). */
   messageIntervalMs?: number;
+  /** Let webhook URLs on http and private addresses through (WEBHOOK_ALLOW_PRIVATE_URLS=1). Default false. */
+  webhookAllowPrivateUrls?: boolean;
   /** How often the sweeper runs (default every minute, as in production). */
   sweepIntervalMs?: number;
   /**
@@ -95,6 +99,8 @@ export interface LocalPipeline {
   ports: PipelinePorts;
   /** Runs the job sweeper's handler once, as its schedule does. */
   sweep(): Promise<void>;
+  /** Webhook dispatch (on the bus) and delivery (its own queue). */
+  webhooks: LocalWebhooks;
 }
 
 /** A running local stack. */
@@ -151,7 +157,8 @@ export const startLocalPipeline = async (options: {
   messageIntervalMs?: number;
   /** Run the job sweeper this often; without it, only `pipeline.sweep()` runs it. */
   sweepIntervalMs?: number;
-}): Promise<{ deps: ApiDeps; pipeline: LocalPipeline; stop(): Promise<void> }> => {
+  webhooks?: LocalWebhookOptions;
+}): Promise<{ deps: ApiDeps & Pick<ServiceDeps, 'webhooks'>; pipeline: LocalPipeline; stop(): Promise<void> }> => {
   const clock = options.clock ?? systemClock;
   const db = makeDocumentClient(localClientConfig(options.dynamoEndpoint));
   const stores = tableStores(db, options.tableName);
@@ -218,6 +225,13 @@ export const startLocalPipeline = async (options: {
     checkpointFile: join(options.dataDir, 'stream-checkpoint.json'),
     maxRetryAttempts: RELAY_RETRY_ATTEMPTS,
   });
+  const webhooks = startLocalWebhooks({
+    db,
+    tableName: options.tableName,
+    bus,
+    clock,
+    ...(options.webhooks ? { webhooks: options.webhooks } : {}),
+  });
   await poller.start();
   return {
     deps: {
@@ -227,8 +241,9 @@ export const startLocalPipeline = async (options: {
       cursors: new AesGcmCursorCodec(localCursorKey(options.dataDir)),
       queue,
       clock,
+      webhooks: webhooks.ports,
     },
-    pipeline: { queue, deliveries, deadLetters, bus, poller, telegram: options.telegram, ports, sweep },
+    pipeline: { queue, deliveries, deadLetters, bus, poller, telegram: options.telegram, ports, sweep, webhooks },
     stop: async () => {
       clearInterval(sweeper);
       await queue.stop();
@@ -236,6 +251,7 @@ export const startLocalPipeline = async (options: {
       await deadLetters.stop();
       await poller.stop();
       await bus.idle();
+      await webhooks.stop();
       db.destroy();
     },
   };
@@ -289,6 +305,7 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.messageIntervalMs !== undefined ? { messageIntervalMs: options.messageIntervalMs } : {}),
       sweepIntervalMs: options.sweepIntervalMs ?? SWEEP_INTERVAL_SECONDS * 1000,
+      webhooks: { allowPrivateUrls: options.webhookAllowPrivateUrls ?? false },
     });
     cleanups.push(() => local.stop());
     const { deps } = local;

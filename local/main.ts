@@ -32,6 +32,8 @@ const start = async (env: NodeJS.ProcessEnv, port: number): Promise<void> => {
     ...(env.TELEGRAM_WEBHOOK_SECRET ? { telegramWebhookSecret: env.TELEGRAM_WEBHOOK_SECRET } : {}),
     ...(env.TELEGRAM_MESSAGE_INTERVAL_MS ? { messageIntervalMs: Number(env.TELEGRAM_MESSAGE_INTERVAL_MS) } : {}),
     ...(env.SWEEP_INTERVAL_MS ? { sweepIntervalMs: Number(env.SWEEP_INTERVAL_MS) } : {}),
+    // On by default locally, so that `npm run webhook-receiver` on 127.0.0.1 works; 0 = production's guard.
+    webhookAllowPrivateUrls: (env.WEBHOOK_ALLOW_PRIVATE_URLS ?? '1') === '1',
     onFatal: (error) => {
       console.error(`\n${error.message}`);
       process.exit(1);
@@ -47,6 +49,7 @@ const start = async (env: NodeJS.ProcessEnv, port: number): Promise<void> => {
                bot @${stack.telegramBotUsername}; webhook ${stack.apiUrl}/telegram/webhook
                its secret token (header X-Telegram-Bot-Api-Secret-Token) is in ${stack.telegramWebhookSecretSource}
   Events       ${stack.pipeline.bus.eventsFile} (every event published, one per line)
+  Webhooks     dispatched and delivered in process; http://127.0.0.1 URLs ${(env.WEBHOOK_ALLOW_PRIVATE_URLS ?? '1') === '1' ? 'allowed (WEBHOOK_ALLOW_PRIVATE_URLS=0 for the production guard)' : 'refused (production guard)'}
   Demo         ${stack.demoFile}
   Demo token   ${demo.token}
   Demo plan    ${demo.plan_id} (project ${demo.project_id}, 10 free redemptions a month, 0.03 USD each after)

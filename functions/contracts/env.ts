@@ -18,6 +18,8 @@ export const ENV = {
   TELEGRAM_BOT_USERNAME: 'TELEGRAM_BOT_USERNAME',
   TELEGRAM_MESSAGE_INTERVAL_MS: 'TELEGRAM_MESSAGE_INTERVAL_MS',
   CURSOR_KEY_SECRET: 'CURSOR_KEY_SECRET',
+  WEBHOOK_DELIVERY_QUEUE_URL: 'WEBHOOK_DELIVERY_QUEUE_URL',
+  WEBHOOK_ALLOW_PRIVATE_URLS: 'WEBHOOK_ALLOW_PRIVATE_URLS',
 } as const;
 
 /** Environment of functions that queue pipeline work. */
@@ -57,6 +59,16 @@ export const CursorEnv = v.object({ CURSOR_KEY_SECRET: v.pipe(v.string(), v.minL
 
 /** Environment of the outbox relay: the bus it publishes to. */
 export const RelayEnv = v.object({ EVENT_BUS_NAME: v.pipe(v.string(), v.minLength(1)) });
+
+/**
+ * Environment of the functions that touch webhooks: the delivery queue, and whether the SSRF
+ * guard lets http and private addresses through (`1` only in the local stack; CDK never sets it).
+ */
+export const WebhookEnv = v.object({
+  ...TableEnv.entries,
+  WEBHOOK_DELIVERY_QUEUE_URL: v.pipe(v.string(), v.url()),
+  WEBHOOK_ALLOW_PRIVATE_URLS: v.optional(v.picklist(['0', '1']), '0'),
+});
 
 /** Thrown at cold start when the environment is incomplete; names every bad variable. */
 export class ConfigurationError extends Error {}

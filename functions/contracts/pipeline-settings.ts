@@ -102,3 +102,24 @@ export const RELAY_RETRY_ATTEMPTS = 20;
 
 /** The job sweeper re-queues stalled jobs and fails hopeless ones; it runs this often. */
 export const SWEEP_INTERVAL_SECONDS = 60;
+
+/**
+ * The webhook deliverer and its queue's event source. One message per invocation, so that a slow
+ * or dead endpoint (up to the 15 s attempt timeout) holds up nothing but its own delivery; the
+ * concurrency bound keeps a burst from taking the account's Lambda concurrency.
+ */
+export const WEBHOOK_DELIVERY = {
+  /** The 15 s attempt timeout plus the store writes around it. */
+  timeoutSeconds: 30,
+  memorySize: 256,
+  batchSize: 1,
+  maxConcurrency: 20,
+  /** Receives before a message goes to the webhook delivery DLQ: only when the store keeps failing. */
+  maxReceiveCount: 5,
+} as const;
+
+/** The webhook delivery queue's visibility timeout. */
+export const WEBHOOK_DELIVERY_VISIBILITY_TIMEOUT_SECONDS = WEBHOOK_DELIVERY.timeoutSeconds * VISIBILITY_TIMEOUT_FACTOR;
+
+/** The webhook dispatcher: one event per invocation (EventBridge's async invoke). */
+export const WEBHOOK_DISPATCH = { timeoutSeconds: 30 } as const;

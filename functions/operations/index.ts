@@ -9,6 +9,7 @@ import { openApiRoute } from './openapi';
 import type { CatalogEntry, ToolOperation } from './operation';
 import { previewAccessCodeCostOperation } from './preview-access-code-cost';
 import { telegramWebhookRoute } from './telegram-webhook';
+import { WEBHOOK_OPERATIONS } from './webhook-endpoints';
 
 export { operationId, type CatalogEntry, type Needs, type ServiceDeps, type ToolOperation, type SpecialRoute } from './operation';
 
@@ -25,6 +26,7 @@ const OPERATIONS: readonly CatalogEntry[] = [
   listAccessCodesOperation,
   createTelegramLinkOperation,
   telegramWebhookRoute,
+  ...WEBHOOK_OPERATIONS,
 ];
 
 /** The authenticated operations: the tools. */

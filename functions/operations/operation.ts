@@ -3,6 +3,7 @@ import type { Ability } from '../domain/abilities';
 import type { Principal } from '../domain/model';
 import type { AccountStore, Clock, CodeStore, CursorCodec, JobQueue, JobStore, TableProbe, TelegramSender } from '../domain/ports';
 import type { HttpHandler } from '../handlers/http/http-api';
+import type { WebhookServices } from '../use-cases/webhook-endpoints';
 
 /** What an operation's function may do to the table. */
 export type TableNeed = 'read' | 'readWrite';
@@ -25,6 +26,11 @@ export interface Needs {
   readonly bot?: true;
   /** The Telegram webhook's secret token (`webhookSecret`), read from its secret at cold start. */
   readonly webhookSecret?: true;
+  /**
+   * Webhook endpoints (`webhooks`): their store, the SSRF guard, the signed sender, the delivery
+   * queue; `'delete'` also lets the function delete items (only deleting an endpoint does).
+   */
+  readonly webhooks?: true | 'delete';
 }
 
 /** Every dependency an operation can be given. */
@@ -39,6 +45,7 @@ export interface ServiceDeps {
   botUsername: string;
   telegram: TelegramSender;
   webhookSecret: string;
+  webhooks: WebhookServices;
 }
 
 /** The dependencies that `needs` asks for: what `run` (or a route's handler factory) receives. */
@@ -51,13 +58,14 @@ export type DepsFor<N extends Needs> = Pick<
   | (N extends { botUsername: true } ? 'botUsername' : never)
   | (N extends { bot: true } ? 'telegram' : never)
   | (N extends { webhookSecret: true } ? 'webhookSecret' : never)
+  | (N extends { webhooks: true | 'delete' } ? 'webhooks' : never)
 >;
 
 /** An input schema: one object over path, query, header and body fields, maybe with cross-field rules in a pipe. */
 export type InputSchema = v.GenericSchema<Record<string, unknown>> & { readonly entries: v.ObjectEntries };
 
 /** HTTP methods the API uses. */
-export type HttpMethod = 'GET' | 'POST' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 /**
  * Where each input field comes from over HTTP: the path, the query string, a header; every other

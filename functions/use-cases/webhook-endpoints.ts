@@ -50,6 +50,9 @@ export interface WebhookEndpointsDeps {
   clock: Clock;
 }
 
+/** The webhook parts an operation is given (the `webhooks` need): everything but the project lookup and the clock. */
+export type WebhookServices = Omit<WebhookEndpointsDeps, 'accounts' | 'clock'>;
+
 /** An endpoint as the API shows it: never its secrets. */
 export interface WebhookEndpointView {
   id: string;

@@ -176,9 +176,10 @@ describe("Lambda's recursive-loop detection", () => {
   // next turn), so Lambda's cut-off after ~16 hops would dead-letter long jobs halfway. It is
   // allowed there and only there, bounded by the hop counter of the delivery messages, and
   // any chain Lambda does drop raises an alarm.
-  test('is switched off (Allow) on the deliverer only; every other function keeps Terminate', () => {
+  test('is switched off (Allow) on the deliverers only (Telegram and webhooks: both re-queue onto their own queue); every other function keeps Terminate', () => {
+    const looping = ['Deliverer', 'WebhookDelivery'];
     for (const id of ALL_FUNCTION_IDS()) {
-      expect([id, view.functionOf(id).resource.Properties.RecursiveLoop]).toEqual([id, id === 'Deliverer' ? 'Allow' : 'Terminate']);
+      expect([id, view.functionOf(id).resource.Properties.RecursiveLoop]).toEqual([id, looping.includes(id) ? 'Allow' : 'Terminate']);
     }
   });
 
@@ -204,7 +205,8 @@ describe('routes that queue work', () => {
   test.each(API_ROUTES.map((route) => [route.id, route.queue === true] as const))(
     '%s has QUEUE_URL and sqs:SendMessage on the generation queue exactly when its route queues (%s)',
     (id, queues) => {
-      const statements = statementsWith(id, 'sqs:');
+      // The webhook routes' grant on the webhook delivery queue is tested in webhooks.test.ts.
+      const statements = statementsWith(id, 'sqs:').filter((s) => !JSON.stringify(s.Resource).includes('WebhooksDeliveryQueue'));
       if (!queues) {
         expect(env(id).QUEUE_URL).toBeUndefined();
         expect(statements).toEqual([]);
@@ -383,13 +385,14 @@ describe('event rules', () => {
     }
   });
 
-  test('every rule delivers to the log group of routed events, which only these rules may write', () => {
+  test('every rule delivers to the log group of routed events (and the webhook dispatcher), which only these rules may write', () => {
     const logGroupId = Object.keys(service.statelessTemplate.findResources('AWS::Logs::LogGroup')).find((id) =>
       id.startsWith('RoutedEvents'),
     )!;
     for (const rule of rules()) {
-      expect(rule.Properties.Targets).toHaveLength(1);
+      expect(rule.Properties.Targets).toHaveLength(2);
       expect(JSON.stringify(rule.Properties.Targets[0].Arn)).toContain(`"Ref":"${logGroupId}"`);
+      expect(JSON.stringify(rule.Properties.Targets[1].Arn)).toContain('WebhookDispatch');
     }
     const policies = Object.values(service.statelessTemplate.findResources('AWS::Logs::ResourcePolicy'));
     expect(policies).toHaveLength(1);

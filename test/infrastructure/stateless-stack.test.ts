@@ -16,6 +16,8 @@ const PIPELINE_ENTRIES: Record<string, string> = {
   DeadLetter: 'functions/entrypoints/dead-letter.ts',
   Sweeper: 'functions/entrypoints/job-sweeper.ts',
   OutboxRelay: 'functions/entrypoints/outbox-relay.ts',
+  WebhookDispatch: 'functions/entrypoints/webhook-dispatch.ts',
+  WebhookDelivery: 'functions/entrypoints/webhook-delivery.ts',
 };
 const ALL_FUNCTION_IDS = [...API_ROUTES.map((route) => route.id), ...Object.keys(PIPELINE_ENTRIES)];
 
@@ -106,7 +108,7 @@ describe('routes', () => {
 });
 
 describe('functions', () => {
-  test('the stack has one function per route and the five pipeline functions, no others', () => {
+  test('the stack has one function per route and the pipeline and webhook functions, no others', () => {
     expect([...service.stateless.functions.keys()].sort()).toEqual([...ALL_FUNCTION_IDS].sort());
     expect(Object.keys(service.statelessTemplate.findResources('AWS::Lambda::Function'))).toHaveLength(ALL_FUNCTION_IDS.length);
   });

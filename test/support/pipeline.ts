@@ -18,6 +18,7 @@ import { startHttpServer } from '../../local/http-server';
 import { EVENTS_FILE } from '../../local/in-process-bus';
 import type { InProcessQueue } from '../../local/in-process-queue';
 import { startLocalPipeline, type LocalPipeline } from '../../local/local-stack';
+import type { LocalWebhookOptions } from '../../local/webhooks';
 import { httpCaller, TEST_WEBHOOK_SECRET, type ApiAnswer, type CallOptions } from './api';
 import { FakeClock } from './clock';
 import { createTestTable, dynamoEndpoint, type TestTable } from './dynamodb';
@@ -63,7 +64,10 @@ export interface PipelineHarness {
  * on the same dependencies. Setting `apiQueueFault` makes the API's enqueue fail (a lost enqueue)
  * while the generator keeps using the pipeline's queue.
  */
-export const startPipelineHarness = async (fake: FakeTelegram, options: { messageIntervalMs?: number } = {}): Promise<PipelineHarness> => {
+export const startPipelineHarness = async (
+  fake: FakeTelegram,
+  options: { messageIntervalMs?: number; webhooks?: LocalWebhookOptions } = {},
+): Promise<PipelineHarness> => {
   const table = await createTestTable();
   const dataDir = mkdtempSync(join(tmpdir(), 'memberpass-pipeline-'));
   const clock = new FakeClock(HARNESS_START);
@@ -75,8 +79,10 @@ export const startPipelineHarness = async (fake: FakeTelegram, options: { messag
     clock,
     telegram,
     messageIntervalMs: options.messageIntervalMs ?? 5,
+    // The fake clock starts in the past: keep its webhook deliveries from expiring at once (TTL).
+    webhooks: { storeOptions: { deliveryRetentionDays: 3650 }, ...options.webhooks },
   });
-  const deps = local.deps as ApiDeps & { queue: InProcessQueue };
+  const deps = local.deps as unknown as ApiDeps & { queue: InProcessQueue };
   const apiQueue: JobQueue = {
     send: async (messages) => {
       if (harness.apiQueueFault) throw harness.apiQueueFault;
@@ -92,6 +98,7 @@ export const startPipelineHarness = async (fake: FakeTelegram, options: { messag
       botUsername: 'memberpass_test_bot',
       webhookSecret: TEST_WEBHOOK_SECRET,
       tableProbe: new DynamoTableProbe(table.db, table.tableName),
+      webhooks: local.deps.webhooks,
     }),
   );
   const harness: PipelineHarness = {
