@@ -8,6 +8,7 @@ import { DynamoChatLeases } from './adapters/dynamodb/chat-leases';
 import { makeDocumentClient } from './adapters/dynamodb/client';
 import { DynamoCodeStore } from './adapters/dynamodb/code-store';
 import { DynamoJobStore } from './adapters/dynamodb/job-store';
+import { DynamoRedemptionStore } from './adapters/dynamodb/redemption-store';
 import { DynamoTableProbe } from './adapters/dynamodb/table-probe';
 import { EventBridgePublisher } from './adapters/eventbridge/event-bridge-publisher';
 import { makeSqsClient } from './adapters/sqs/client';
@@ -57,6 +58,7 @@ export interface ApiDeps {
   cursors: CursorCodec;
   queue: JobQueue;
   clock: Clock;
+  redemptions: DynamoRedemptionStore;
 }
 
 const secretString = async (name: string, options: { maxAge?: number; forceFetch?: boolean } = {}): Promise<string> => {
@@ -85,6 +87,8 @@ export interface TableStores {
   codes: CodeStore;
   chats: ChatLeases;
   tableProbe: TableProbe;
+  /** Redemptions, subscriptions and billing records (the billing ledger). */
+  redemptions: DynamoRedemptionStore;
 }
 
 /** The table's stores over a document client: the one builder of both composition roots. */
@@ -94,6 +98,7 @@ export const tableStores = (db: DynamoDBDocumentClient, tableName: string): Tabl
   codes: new DynamoCodeStore(db, tableName),
   chats: new DynamoChatLeases(db, tableName),
   tableProbe: new DynamoTableProbe(db, tableName),
+  redemptions: new DynamoRedemptionStore(db, tableName),
 });
 
 let tableDeps: TableStores | undefined;

@@ -224,6 +224,7 @@ export const startLocalPipeline = async (options: {
       accounts: stores.accounts,
       jobs: stores.jobs,
       codes: stores.codes,
+      redemptions: stores.redemptions,
       cursors: new AesGcmCursorCodec(localCursorKey(options.dataDir)),
       queue,
       clock,

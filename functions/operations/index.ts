@@ -6,6 +6,8 @@ import { listAccessCodesOperation } from './list-access-codes';
 import type { CatalogEntry, ToolOperation } from './operation';
 import { previewAccessCodeCostOperation } from './preview-access-code-cost';
 import { telegramWebhookRoute } from './telegram-webhook';
+import { redeemAccessCodeOperation } from './redeem-access-code';
+import { getSubscriptionOperation } from './get-subscription';
 
 export { operationId, type CatalogEntry, type Needs, type ServiceDeps, type ToolOperation, type SpecialRoute } from './operation';
 
@@ -22,6 +24,8 @@ export const CATALOG: readonly CatalogEntry[] = [
   listAccessCodesOperation,
   createTelegramLinkOperation,
   telegramWebhookRoute,
+  redeemAccessCodeOperation,
+  getSubscriptionOperation,
 ];
 
 /** The authenticated operations: the tools. */
