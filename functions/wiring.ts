@@ -12,9 +12,15 @@ import { DynamoRedemptionStore } from './adapters/dynamodb/redemption-store';
 import { DynamoTableProbe } from './adapters/dynamodb/table-probe';
 import { EventBridgePublisher } from './adapters/eventbridge/event-bridge-publisher';
 import { makeSqsClient } from './adapters/sqs/client';
+import { SqsBillingQueue } from './adapters/sqs/sqs-billing-queue';
+import { makeUsageBiller } from './adapters/stripe/factory';
+import type { BillingQueue, UsageBiller } from './domain/billing';
+import type { BillRedemptionDeps } from './use-cases/bill-redemption';
 import { SqsJobQueue } from './adapters/sqs/sqs-job-queue';
 import { BOT_TOKEN_MAX_AGE_SECONDS, RotatingTokenTelegramSender, type BotTokenReader } from './adapters/telegram/rotating-token-sender';
 import {
+  BillingEnv,
+  BillingForwarderEnv,
   BotEnv,
   ConfigurationError,
   CursorEnv,
@@ -243,3 +249,26 @@ export const productionOperationDeps = async <N extends Needs>(needs: N): Promis
 export const productionRelayDeps = (): { publisher: EventPublisher } => ({
   publisher: new EventBridgePublisher(tracer.captureAWSv3Client(new EventBridgeClient({})), parseEnv(RelayEnv).EVENT_BUS_NAME),
 });
+
+/** Production wiring of the billing forwarder: the billing FIFO queue. */
+export const productionBillingForwarderDeps = (): { billing: BillingQueue } => ({
+  billing: new SqsBillingQueue(tracer.captureAWSv3Client(makeSqsClient()), parseEnv(BillingForwarderEnv).BILLING_QUEUE_URL),
+});
+
+/** The billing function's dependencies, wherever it runs: the biller, and the table's billing records as its ledger. */
+export const billingDeps = (ports: { stores: Pick<TableStores, 'redemptions'>; biller: UsageBiller; clock: Clock }): BillRedemptionDeps => ({
+  biller: ports.biller,
+  ledger: ports.stores.redemptions,
+  clock: ports.clock,
+});
+
+/** Production wiring of the billing function: the Stripe key is read from its secret at cold start. */
+export const productionBillingDeps = async (): Promise<BillRedemptionDeps> => {
+  const env = parseEnv(BillingEnv);
+  const secretKey = await secretString(env.STRIPE_SECRET_NAME);
+  return billingDeps({
+    stores: productionTable(),
+    biller: makeUsageBiller({ secretKey, eventName: env.STRIPE_METER_EVENT_NAME, ...(env.STRIPE_API_BASE ? { apiBase: env.STRIPE_API_BASE } : {}) }),
+    clock: systemClock,
+  });
+};
