@@ -45,6 +45,7 @@ import { startHttpServer } from './http-server';
 import { InProcessEventBus } from './in-process-bus';
 import { InProcessQueue, type DeadLetter } from './in-process-queue';
 import { StreamPoller } from './stream-poller';
+import { startLocalBilling, type LocalBilling, type LocalBillingQueueOptions, type LocalStripeOptions } from './billing';
 
 /** The demo as written to `<data dir>/demo.json`. */
 export interface DemoFile {
@@ -71,6 +72,8 @@ export interface LocalStackOptions {
   telegramWebhookSecret?: string;
   /** Pause between two Telegram messages to one chat (default 1100 ms, as in production). */
   messageIntervalMs?: number;
+  /** Stripe for billing (STRIPE_SECRET_KEY, STRIPE_API_BASE, STRIPE_METER_EVENT_NAME); without a key, `<data dir>/stripe-ledger.jsonl`. */
+  stripe?: LocalStripeOptions;
   /** How often the sweeper runs (default every minute, as in production). */
   sweepIntervalMs?: number;
   /**
@@ -95,6 +98,8 @@ export interface LocalPipeline {
   ports: PipelinePorts;
   /** Runs the job sweeper's handler once, as its schedule does. */
   sweep(): Promise<void>;
+  /** The billing path: stream → billing queue (per customer) → billing handler. */
+  billing: LocalBilling;
 }
 
 /** A running local stack. */
@@ -151,6 +156,10 @@ export const startLocalPipeline = async (options: {
   messageIntervalMs?: number;
   /** Run the job sweeper this often; without it, only `pipeline.sweep()` runs it. */
   sweepIntervalMs?: number;
+  /** Stripe for the billing function (STRIPE_SECRET_KEY, STRIPE_API_BASE, STRIPE_METER_EVENT_NAME); the ledger file without a key. */
+  stripe?: LocalStripeOptions;
+  /** The billing queue's retry settings (tests make them fast). */
+  billingQueue?: LocalBillingQueueOptions;
 }): Promise<{ deps: ApiDeps; pipeline: LocalPipeline; stop(): Promise<void> }> => {
   const clock = options.clock ?? systemClock;
   const db = makeDocumentClient(localClientConfig(options.dynamoEndpoint));
@@ -219,6 +228,15 @@ export const startLocalPipeline = async (options: {
     maxRetryAttempts: RELAY_RETRY_ATTEMPTS,
   });
   await poller.start();
+  const billing = await startLocalBilling({
+    clientConfig: localClientConfig(options.dynamoEndpoint),
+    tableName: options.tableName,
+    dataDir: options.dataDir,
+    stores,
+    clock,
+    ...(options.stripe ? { stripe: options.stripe } : {}),
+    ...(options.billingQueue ? { queue: options.billingQueue } : {}),
+  });
   return {
     deps: {
       accounts: stores.accounts,
@@ -229,13 +247,14 @@ export const startLocalPipeline = async (options: {
       queue,
       clock,
     },
-    pipeline: { queue, deliveries, deadLetters, bus, poller, telegram: options.telegram, ports, sweep },
+    pipeline: { queue, deliveries, deadLetters, bus, poller, telegram: options.telegram, ports, sweep, billing },
     stop: async () => {
       clearInterval(sweeper);
       await queue.stop();
       await deliveries.stop();
       await deadLetters.stop();
       await poller.stop();
+      await billing.stop();
       await bus.idle();
       db.destroy();
     },
@@ -290,6 +309,7 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.messageIntervalMs !== undefined ? { messageIntervalMs: options.messageIntervalMs } : {}),
       sweepIntervalMs: options.sweepIntervalMs ?? SWEEP_INTERVAL_SECONDS * 1000,
+      ...(options.stripe ? { stripe: options.stripe } : {}),
     });
     cleanups.push(() => local.stop());
     const { deps } = local;

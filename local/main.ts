@@ -1,5 +1,7 @@
 import { DEFAULT_TABLE_NAME, resolveDataDir } from './data-dir';
 import { startLocalStack } from './local-stack';
+import { StripeEnv } from '../functions/adapters/stripe/factory';
+import { parseEnv } from '../functions/contracts/env';
 
 /**
  * What `npm start` does once its environment is settled (see bin/local.ts): start, print how to
@@ -32,6 +34,15 @@ const start = async (env: NodeJS.ProcessEnv, port: number): Promise<void> => {
     ...(env.TELEGRAM_WEBHOOK_SECRET ? { telegramWebhookSecret: env.TELEGRAM_WEBHOOK_SECRET } : {}),
     ...(env.TELEGRAM_MESSAGE_INTERVAL_MS ? { messageIntervalMs: Number(env.TELEGRAM_MESSAGE_INTERVAL_MS) } : {}),
     ...(env.SWEEP_INTERVAL_MS ? { sweepIntervalMs: Number(env.SWEEP_INTERVAL_MS) } : {}),
+    // Checked like the billing function checks them (a bad key or base fails here, not at the first redemption).
+    stripe: (() => {
+      const stripe = parseEnv(StripeEnv, env);
+      return {
+        ...(stripe.STRIPE_SECRET_KEY ? { secretKey: stripe.STRIPE_SECRET_KEY } : {}),
+        ...(stripe.STRIPE_API_BASE ? { apiBase: stripe.STRIPE_API_BASE } : {}),
+        eventName: stripe.STRIPE_METER_EVENT_NAME,
+      };
+    })(),
     onFatal: (error) => {
       console.error(`\n${error.message}`);
       process.exit(1);
@@ -47,6 +58,7 @@ const start = async (env: NodeJS.ProcessEnv, port: number): Promise<void> => {
                bot @${stack.telegramBotUsername}; webhook ${stack.apiUrl}/telegram/webhook
                its secret token (header X-Telegram-Bot-Api-Secret-Token) is in ${stack.telegramWebhookSecretSource}
   Events       ${stack.pipeline.bus.eventsFile} (every event published, one per line)
+  Stripe       ${env.STRIPE_SECRET_KEY ? `stripe-node at ${env.STRIPE_API_BASE || 'https://api.stripe.com'}` : `ledger file ${dataDir}/stripe-ledger.jsonl (set STRIPE_SECRET_KEY for Stripe)`}
   Demo         ${stack.demoFile}
   Demo token   ${demo.token}
   Demo plan    ${demo.plan_id} (project ${demo.project_id}, 10 free redemptions a month, 0.03 USD each after)
