@@ -18,6 +18,7 @@ import { startHttpServer } from '../../local/http-server';
 import { EVENTS_FILE } from '../../local/in-process-bus';
 import type { InProcessQueue } from '../../local/in-process-queue';
 import { startLocalPipeline, type LocalPipeline } from '../../local/local-stack';
+import type { LocalBillingQueueOptions, LocalStripeOptions } from '../../local/billing';
 import { httpCaller, TEST_WEBHOOK_SECRET, type ApiAnswer, type CallOptions } from './api';
 import { FakeClock } from './clock';
 import { createTestTable, dynamoEndpoint, type TestTable } from './dynamodb';
@@ -63,7 +64,10 @@ export interface PipelineHarness {
  * on the same dependencies. Setting `apiQueueFault` makes the API's enqueue fail (a lost enqueue)
  * while the generator keeps using the pipeline's queue.
  */
-export const startPipelineHarness = async (fake: FakeTelegram, options: { messageIntervalMs?: number } = {}): Promise<PipelineHarness> => {
+export const startPipelineHarness = async (
+  fake: FakeTelegram,
+  options: { messageIntervalMs?: number; stripe?: LocalStripeOptions; billingQueue?: LocalBillingQueueOptions } = {},
+): Promise<PipelineHarness> => {
   const table = await createTestTable();
   const dataDir = mkdtempSync(join(tmpdir(), 'memberpass-pipeline-'));
   const clock = new FakeClock(HARNESS_START);
@@ -75,6 +79,8 @@ export const startPipelineHarness = async (fake: FakeTelegram, options: { messag
     clock,
     telegram,
     messageIntervalMs: options.messageIntervalMs ?? 5,
+    ...(options.stripe ? { stripe: options.stripe } : {}),
+    ...(options.billingQueue ? { billingQueue: options.billingQueue } : {}),
   });
   const deps = local.deps as ApiDeps & { queue: InProcessQueue };
   const apiQueue: JobQueue = {
