@@ -27,5 +27,7 @@ export const ROUTE_THROTTLES: Readonly<Record<string, RouteThrottle>> = {
   'POST /telegram/webhook': { rateLimit: 40, burstLimit: 80 },
   // Each call may queue a 1000-code job: the expensive door, kept narrow.
   'POST /v1/access-codes/bulk-generate': { rateLimit: 5, burstLimit: 10 },
-  // Next, when their routes exist: 'POST /v1/access-codes/redeem', 'POST /mcp'.
+  // Subscribers' apps call it; each call is one DynamoDB transaction (and maybe a Stripe event).
+  'POST /v1/access-codes/redeem': { rateLimit: 100, burstLimit: 200 },
+  // Next, when its route exists: 'POST /mcp'.
 };

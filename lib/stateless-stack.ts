@@ -28,6 +28,7 @@ import { ServiceFunction } from './constructs/service-function';
 import { EVENT_RULES, toCdkEventPattern } from '../functions/contracts/event-rules';
 import { ENV } from '../functions/contracts/env';
 import { ServiceMonitoring } from './monitoring';
+import { BillingFunctions } from './constructs/billing';
 import {
   DEAD_LETTER_CONSUMER,
   DELIVERER,
@@ -304,6 +305,14 @@ export class StatelessStack extends Stack {
       }),
     );
 
+    new BillingFunctions(this, 'Billing', {
+      config,
+      table: stateful.table,
+      resources: stateful.billing,
+      streamDeadLetterQueue: stateful.relayDeadLetterQueue,
+      newFunction,
+    });
+
     this.functions = functions;
     this.eventRules = this.addEventRules(config, stateful);
     this.applyRouteThrottles(ROUTE_THROTTLES);
@@ -462,6 +471,12 @@ export class StatelessStack extends Stack {
           queue: stateful.relayDeadLetterQueue,
           description:
             'The outbox relay gave up on stream records: their events were not published. The messages name the shard and sequence numbers; republish from the outbox items (kept 7 days).',
+        },
+        {
+          id: 'BillingDeadLetterQueue',
+          queue: stateful.billing.deadLetterQueue,
+          description:
+            'Billed redemptions wait on the billing dead-letter queue: Stripe refused or was unreachable for over an hour. Fix the cause, then redrive the queue; the meter event identifier keeps a retry from billing twice.',
         },
         {
           id: 'EventTargetDeadLetterQueue',
