@@ -305,7 +305,7 @@ export class StatelessStack extends Stack {
       }),
     );
 
-    new BillingFunctions(this, 'Billing', {
+    new BillingFunctions(this, 'BillingConsumers', {
       config,
       table: stateful.table,
       resources: stateful.billing,
