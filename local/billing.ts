@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { makeUsageBiller } from '../functions/adapters/stripe/factory';
-import { billingMessageGroup, type BillingMessage, type BillingQueue } from '../functions/domain/billing';
+import { billingMessageGroup, billingMessageOfRecord, type BillingMessage, type BillingQueue } from '../functions/domain/billing';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
 import type { Clock } from '../functions/domain/ports';
 import { makeHandler as makeBillingHandler } from '../functions/handlers/queue/billing';
 import { makeHandler as makeBillingForwarder } from '../functions/handlers/stream/billing-forwarder';
@@ -138,6 +140,35 @@ export interface LocalStripeOptions {
   eventName?: string;
 }
 
+/**
+ * Unlike SQS, the in-process queue is lost with the process: records the stream had handed over
+ * (and checkpointed) but that were not billed yet are still `queued` in the table, so a start
+ * sends every `queued` record again (a scan: the local table is small). One already billed by
+ * Stripe before the crash is answered as a duplicate there: billed once.
+ */
+const resendQueued = async (clientConfig: DynamoDBClientConfig, tableName: string, queue: BillingQueue): Promise<void> => {
+  const db = makeDocumentClient(clientConfig);
+  try {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await db.send(
+        new ScanCommand({
+          TableName: tableName,
+          FilterExpression: '#type = :type AND #state = :queued',
+          ExpressionAttributeNames: { '#type': 'type', '#state': 'state' },
+          ExpressionAttributeValues: { ':type': 'billing_record', ':queued': 'queued' },
+          ExclusiveStartKey: start,
+        }),
+      );
+      const messages = (page.Items ?? []).flatMap((item) => billingMessageOfRecord(item) ?? []);
+      if (messages.length > 0) await queue.send(messages);
+      start = page.LastEvaluatedKey;
+    } while (start);
+  } finally {
+    db.destroy();
+  }
+};
+
 /** The local billing path, as `startLocalPipeline` runs it. */
 export interface LocalBilling {
   queue: LocalBillingQueue;
@@ -176,6 +207,7 @@ export const startLocalBilling = async (options: {
     functionName: 'BillingForwarder',
   });
   await poller.start();
+  await resendQueued(options.clientConfig, options.tableName, queue);
   return {
     queue,
     poller,

@@ -16,6 +16,8 @@ const PIPELINE_ENTRIES: Record<string, string> = {
   DeadLetter: 'functions/entrypoints/dead-letter.ts',
   Sweeper: 'functions/entrypoints/job-sweeper.ts',
   OutboxRelay: 'functions/entrypoints/outbox-relay.ts',
+  BillingForwarder: 'functions/entrypoints/billing-forwarder.ts',
+  Billing: 'functions/entrypoints/billing.ts',
 };
 const ALL_FUNCTION_IDS = [...API_ROUTES.map((route) => route.id), ...Object.keys(PIPELINE_ENTRIES)];
 

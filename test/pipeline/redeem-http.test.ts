@@ -2,7 +2,9 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventEnvelope } from '../../functions/contracts/events';
 import { displayCode } from '../../functions/domain/access-codes';
-import { LocalBillingQueue } from '../../local/billing';
+import { LocalBillingQueue, startLocalBilling } from '../../local/billing';
+import { localClientConfig } from '../../local/dynamodb-local';
+import { dynamoEndpoint } from '../support/dynamodb';
 import { makeHandler as makeBillingHandler } from '../../functions/handlers/queue/billing';
 import { StripeMeterBiller } from '../../functions/adapters/stripe/stripe-meter-biller';
 import { billingDeps } from '../../functions/wiring';
@@ -190,5 +192,34 @@ describe('redeeming over HTTP', () => {
     await settle();
     expect(new Set(stripe.eventsFor(customer).map((e) => e.identifier))).toEqual(new Set(pending.map((r) => r.redemptionId)));
     expect(stripe.eventsFor(customer)).toHaveLength(2);
+  }, TIMEOUT_MS);
+
+  // Last: it stops the harness's billing path, as a crash would.
+  test('a crash between the commit and the forwarding: after a restart the redemption is billed once', async () => {
+    const t = await team();
+    const codes = await storedCodes(h.table, t, { quantity: 11 });
+    for (const [i, code] of codes.slice(0, 10).entries()) expect((await redeem(t, code, `usr_${i}`)).status).toBe(200);
+    await settle();
+    await h.pipeline.billing.stop();
+    const committed = await redeem(t, codes[10]!, 'usr_crash');
+    expect(committed.body.data.billing.overage).toBe(true);
+    expect(stripe.eventsFor(t.customer!)).toHaveLength(0);
+
+    const restart = () =>
+      startLocalBilling({
+        clientConfig: localClientConfig(dynamoEndpoint()),
+        tableName: h.table.tableName,
+        dataDir: h.dataDir,
+        stores: h.deps,
+        clock: h.clock,
+        stripe: { secretKey: KEY, apiBase: stripe.apiBase },
+      });
+    for (let run = 0; run < 2; run++) {
+      const billing = await restart();
+      await billing.poller.idle();
+      await billing.queue.idle();
+      await billing.stop();
+    }
+    expect(stripe.eventsFor(t.customer!).map((e) => e.identifier)).toEqual([await redemptionIdOf(committed.body.data.subscription_id)]);
   }, TIMEOUT_MS);
 });
