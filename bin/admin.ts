@@ -7,6 +7,9 @@
  */
 import { parseArgs } from 'node:util';
 import { DynamoAccountStore } from '../functions/adapters/dynamodb/account-store';
+import { DynamoRedemptionStore } from '../functions/adapters/dynamodb/redemption-store';
+import { billingPeriodOf } from '../functions/domain/billing-period';
+import { usageReport } from '../functions/use-cases/usage-report';
 import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
 import { AppError } from '../functions/domain/errors';
 import { systemClock } from '../functions/domain/ports';
@@ -25,7 +28,9 @@ Commands:
   create-token    --team <team_id> --abilities a,b,c [--name <label>]   (prints the token once)
   link-telegram   --project <project_id> --chat-id <id>   (--chat-id none unlinks)
   set-tier        --project <project_id> --free-allotment <n> --unit-price <minor units> --currency <ISO>
-                  [--stripe-customer <cus_…>]
+                  [--stripe-customer <cus_…>]   (with a customer, the project's pending usage is sent out)
+  usage           --project <project_id> [--period YYYY-MM (default: this month, UTC)]
+                  redemptions, free, billable, billed, pending, failed and queued of the period
   seed-demo       idempotently creates the demo team, project, plan and an all-abilities token
 
 Target: the local stack (LOCAL_DATA_DIR, default .local) unless --table <name> names a deployed table.
@@ -46,6 +51,7 @@ const OPTIONS = {
   'unit-price': { type: 'string' },
   currency: { type: 'string' },
   'stripe-customer': { type: 'string' },
+  period: { type: 'string' },
 } as const;
 
 /**
@@ -103,16 +109,16 @@ const tierFromFlags = (defaults?: admin.TierInput): admin.TierInput => ({
 });
 
 /** Opens the target table; the returned `close` releases whatever was started for it. */
-const openTarget = async (): Promise<{ store: DynamoAccountStore; dataDir?: string; close(): Promise<void> }> => {
+const openTarget = async (): Promise<{ store: DynamoAccountStore; billing: DynamoRedemptionStore; dataDir?: string; close(): Promise<void> }> => {
   if (values.table) {
     const db = makeDocumentClient();
-    return { store: new DynamoAccountStore(db, values.table), close: async () => db.destroy() };
+    return { store: new DynamoAccountStore(db, values.table), billing: new DynamoRedemptionStore(db, values.table), close: async () => db.destroy() };
   }
   const dataDir = resolveDataDir();
   const running = readRunningStack(dataDir);
   if (running) {
     const db = makeDocumentClient(localClientConfig(running.dynamodb_endpoint));
-    return { store: new DynamoAccountStore(db, running.table_name), dataDir, close: async () => db.destroy() };
+    return { store: new DynamoAccountStore(db, running.table_name), billing: new DynamoRedemptionStore(db, running.table_name), dataDir, close: async () => db.destroy() };
   }
   const lock = acquireDataDir(dataDir, 'running the admin CLI');
   const tableName = process.env.TABLE_NAME || DEFAULT_TABLE_NAME;
@@ -123,6 +129,7 @@ const openTarget = async (): Promise<{ store: DynamoAccountStore; dataDir?: stri
   const db = makeDocumentClient(localClientConfig(dynamo.endpoint));
   return {
     store: new DynamoAccountStore(db, tableName),
+    billing: new DynamoRedemptionStore(db, tableName),
     dataDir,
     close: async () => {
       db.destroy();
@@ -133,7 +140,7 @@ const openTarget = async (): Promise<{ store: DynamoAccountStore; dataDir?: stri
 };
 
 const run = async (command: string, target: Awaited<ReturnType<typeof openTarget>>): Promise<object> => {
-  const deps = { accounts: target.store, clock: systemClock };
+  const deps = { accounts: target.store, billing: target.billing, clock: systemClock };
   switch (command) {
     case 'create-team':
       return admin.createTeam(deps, { name: required('name') });
@@ -163,6 +170,11 @@ const run = async (command: string, target: Awaited<ReturnType<typeof openTarget
         tier: tierFromFlags(),
         ...(values['stripe-customer'] ? { stripeCustomerId: values['stripe-customer'] } : {}),
       });
+    case 'usage': {
+      const period = values.period ?? billingPeriodOf(systemClock.now());
+      if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(period)) throw new UsageError(`--period must be YYYY-MM, got "${period}".`);
+      return usageReport(deps, { projectId: required('project'), period });
+    }
     case 'seed-demo': {
       const demoFile = target.dataDir ? demoFilePath(target.dataDir) : undefined;
       const known = demoFile ? readJsonFile<DemoFile>(demoFile)?.token : undefined;
@@ -192,7 +204,7 @@ const main = async () => {
     console.log(USAGE);
     process.exit(command || values.help ? 0 : 2);
   }
-  if (!['create-team', 'create-project', 'create-plan', 'create-token', 'link-telegram', 'set-tier', 'seed-demo'].includes(command)) {
+  if (!['create-team', 'create-project', 'create-plan', 'create-token', 'link-telegram', 'set-tier', 'usage', 'seed-demo'].includes(command)) {
     throw new UsageError(`Unknown command "${command}".`);
   }
   const target = await openTarget();

@@ -45,6 +45,14 @@ export const METRIC = {
   webhookFailures: 'webhookFailures',
   /** Milliseconds one webhook attempt took (recorded with the Milliseconds unit). */
   webhookLatency: 'webhookLatency',
+  /** Redemptions committed (a replay by the same subscriber is not counted again). */
+  redemptions: 'redemptions',
+  /** Committed redemptions beyond the period's free allotment. */
+  overageRedemptions: 'overageRedemptions',
+  /** Meter events Stripe has taken (a duplicate answer included). */
+  meterEventsSent: 'meterEventsSent',
+  /** Stripe calls that failed (retried or refused). */
+  stripeFailures: 'stripeFailures',
 } as const;
 
 /** Counts `value` occurrences of a business metric in the current invocation. */

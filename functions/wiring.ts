@@ -8,12 +8,19 @@ import { DynamoChatLeases } from './adapters/dynamodb/chat-leases';
 import { makeDocumentClient } from './adapters/dynamodb/client';
 import { DynamoCodeStore } from './adapters/dynamodb/code-store';
 import { DynamoJobStore } from './adapters/dynamodb/job-store';
+import { DynamoRedemptionStore } from './adapters/dynamodb/redemption-store';
 import { DynamoTableProbe } from './adapters/dynamodb/table-probe';
 import { EventBridgePublisher } from './adapters/eventbridge/event-bridge-publisher';
 import { makeSqsClient } from './adapters/sqs/client';
+import { SqsBillingQueue } from './adapters/sqs/sqs-billing-queue';
+import { makeUsageBiller } from './adapters/stripe/factory';
+import type { BillingQueue, UsageBiller } from './domain/billing';
+import type { BillRedemptionDeps } from './use-cases/bill-redemption';
 import { SqsJobQueue } from './adapters/sqs/sqs-job-queue';
 import { BOT_TOKEN_MAX_AGE_SECONDS, RotatingTokenTelegramSender, type BotTokenReader } from './adapters/telegram/rotating-token-sender';
 import {
+  BillingEnv,
+  BillingForwarderEnv,
   BotEnv,
   ConfigurationError,
   CursorEnv,
@@ -66,6 +73,7 @@ export interface ApiDeps {
   cursors: CursorCodec;
   queue: JobQueue;
   clock: Clock;
+  redemptions: DynamoRedemptionStore;
 }
 
 const secretString = async (name: string, options: { maxAge?: number; forceFetch?: boolean } = {}): Promise<string> => {
@@ -94,6 +102,8 @@ export interface TableStores {
   codes: CodeStore;
   chats: ChatLeases;
   tableProbe: TableProbe;
+  /** Redemptions, subscriptions and billing records (the billing ledger). */
+  redemptions: DynamoRedemptionStore;
 }
 
 /** The table's stores over a document client: the one builder of both composition roots. */
@@ -103,6 +113,7 @@ export const tableStores = (db: DynamoDBDocumentClient, tableName: string): Tabl
   codes: new DynamoCodeStore(db, tableName),
   chats: new DynamoChatLeases(db, tableName),
   tableProbe: new DynamoTableProbe(db, tableName),
+  redemptions: new DynamoRedemptionStore(db, tableName),
 });
 
 let tableDeps: TableStores | undefined;
@@ -308,4 +319,27 @@ export const productionWebhookPorts = (): WebhookPorts => {
     allowPrivate: env.WEBHOOK_ALLOW_PRIVATE_URLS === '1',
   });
   return webhookDeps;
+};
+
+/** Production wiring of the billing forwarder: the billing FIFO queue. */
+export const productionBillingForwarderDeps = (): { billing: BillingQueue } => ({
+  billing: new SqsBillingQueue(tracer.captureAWSv3Client(makeSqsClient()), parseEnv(BillingForwarderEnv).BILLING_QUEUE_URL),
+});
+
+/** The billing function's dependencies, wherever it runs: the biller, and the table's billing records as its ledger. */
+export const billingDeps = (ports: { stores: Pick<TableStores, 'redemptions'>; biller: UsageBiller; clock: Clock }): BillRedemptionDeps => ({
+  biller: ports.biller,
+  ledger: ports.stores.redemptions,
+  clock: ports.clock,
+});
+
+/** Production wiring of the billing function: the Stripe key is read from its secret at cold start. */
+export const productionBillingDeps = async (): Promise<BillRedemptionDeps> => {
+  const env = parseEnv(BillingEnv);
+  const secretKey = await secretString(env.STRIPE_SECRET_NAME);
+  return billingDeps({
+    stores: productionTable(),
+    biller: makeUsageBiller({ secretKey, eventName: env.STRIPE_METER_EVENT_NAME, ...(env.STRIPE_API_BASE ? { apiBase: env.STRIPE_API_BASE } : {}) }),
+    clock: systemClock,
+  });
 };

@@ -31,5 +31,6 @@ export const ROUTE_THROTTLES: Readonly<Record<string, RouteThrottle>> = {
   // the default so that it does not widen the bulk-generate door by much, wide enough for agents
   // polling get_job_status.
   'POST /mcp': { rateLimit: 10, burstLimit: 20 },
-  // Next, when its route exists: 'POST /v1/access-codes/redeem'.
+  // Subscribers' apps call it; each call is one DynamoDB transaction (and maybe a Stripe event).
+  'POST /v1/access-codes/redeem': { rateLimit: 100, burstLimit: 200 },
 };

@@ -37,6 +37,10 @@ export interface StageConfig {
   readonly customDomain: CustomDomainSettings | undefined;
   /** Accounts that will consume the service's events (unused until the webhook issue). */
   readonly consumerAccounts: readonly string[];
+  /** Name of the Secrets Manager secret holding the Stripe key; created empty and retained (README). */
+  readonly stripeSecretName: string;
+  /** The Stripe Billing Meter's event name the billing function reports to. */
+  readonly stripeMeterEventName: string;
 }
 
 /** Thrown when the stage is unknown or its settings are unusable, naming the stage and fields, so synth fails first. */
@@ -71,6 +75,8 @@ const Settings = v.strictObject({
     }),
   ),
   consumerAccounts: v.optional(v.array(v.pipe(v.string(), v.regex(ACCOUNT, 'must be 12-digit AWS account ids'))), []),
+  stripeSecretName: v.optional(v.pipe(v.string(), v.regex(/^[\w/+=.@-]{1,512}$/, 'must be a Secrets Manager secret name'))),
+  stripeMeterEventName: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'must be a meter event name')), 'access_code_redemption'),
 });
 
 /**
@@ -130,6 +136,8 @@ export const resolveStageConfig = (stage: string, stages: Readonly<Record<string
     maxWriteRequestUnits: settings.maxWriteRequestUnits,
     customDomain: settings.customDomain,
     consumerAccounts: settings.consumerAccounts,
+    stripeSecretName: settings.stripeSecretName ?? `memberpass/${stage}/stripe-secret-key`,
+    stripeMeterEventName: settings.stripeMeterEventName,
   };
 };
 

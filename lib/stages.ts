@@ -46,6 +46,10 @@ export interface StageSettings {
   readonly customDomain?: CustomDomainSettings;
   /** AWS accounts that may put rules of their own on the event bus (lib/constructs/event-consumers.ts). @default none */
   readonly consumerAccounts?: readonly string[];
+  /** Secrets Manager secret holding the Stripe key (created empty). @default `memberpass/<stage>/stripe-secret-key` */
+  readonly stripeSecretName?: string;
+  /** The Stripe Billing Meter's event name. @default 'access_code_redemption' */
+  readonly stripeMeterEventName?: string;
 }
 
 /** The fields a stage with `protectData` must set. */

@@ -1,4 +1,5 @@
 import { EventConsumers } from './constructs/event-consumers';
+import { BillingResources } from './constructs/billing';
 import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -43,6 +44,8 @@ export interface StatefulResources {
   readonly telegramWebhookSecret: secretsmanager.ISecret;
   /** The key that seals listing cursors (generated here; only the listing function reads it). */
   readonly cursorKey: secretsmanager.ISecret;
+  /** The Stripe key's secret and the billing FIFO queue with its dead-letter queue. */
+  readonly billing: Pick<BillingResources, 'stripeSecret' | 'queue' | 'deadLetterQueue'>;
 }
 
 /** Properties of the stateful stack. */
@@ -68,6 +71,7 @@ export class StatefulStack extends Stack implements StatefulResources {
   readonly telegramBotToken: secretsmanager.Secret;
   readonly telegramWebhookSecret: secretsmanager.Secret;
   readonly cursorKey: secretsmanager.Secret;
+  readonly billing: BillingResources;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     // Termination protection too: deleting the stack would be the one way around the table's own.
@@ -131,6 +135,7 @@ export class StatefulStack extends Stack implements StatefulResources {
       reason:
         'Rotating it only invalidates the cursors in flight (clients then get 422 and start the listing again); an operator does it with put-secret-value when needed, no rotation Lambda is worth that.',
     });
+    this.billing = new BillingResources(this, 'Billing', { config });
     Validations.of(this.telegramBotToken).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:

@@ -29,6 +29,7 @@ import { WEBHOOK_ROUTE_TIMEOUT_SECONDS, Webhooks } from './constructs/webhooks';
 import { EVENT_RULES, toCdkEventPattern } from '../functions/contracts/event-rules';
 import { ENV } from '../functions/contracts/env';
 import { ServiceMonitoring } from './monitoring';
+import { BillingFunctions } from './constructs/billing';
 import {
   DEAD_LETTER_CONSUMER,
   DELIVERER,
@@ -313,6 +314,14 @@ export class StatelessStack extends Stack {
       }),
     );
 
+    new BillingFunctions(this, 'BillingConsumers', {
+      config,
+      table: stateful.table,
+      resources: stateful.billing,
+      streamDeadLetterQueue: stateful.relayDeadLetterQueue,
+      newFunction,
+    });
+
     this.functions = functions;
     this.eventRules = this.addEventRules(config, stateful);
     webhooks.routeEvents(this.eventRules);
@@ -473,6 +482,12 @@ export class StatelessStack extends Stack {
           queue: stateful.relayDeadLetterQueue,
           description:
             'The outbox relay gave up on stream records: their events were not published. The messages name the shard and sequence numbers; republish from the outbox items (kept 7 days).',
+        },
+        {
+          id: 'BillingDeadLetterQueue',
+          queue: stateful.billing.deadLetterQueue,
+          description:
+            'Billed redemptions wait on the billing dead-letter queue: Stripe refused or was unreachable for over an hour. Fix the cause, then redrive the queue; the meter event identifier keeps a retry from billing twice.',
         },
         {
           id: 'EventTargetDeadLetterQueue',

@@ -47,6 +47,7 @@ import { InProcessEventBus } from './in-process-bus';
 import { InProcessQueue, type DeadLetter } from './in-process-queue';
 import { StreamPoller } from './stream-poller';
 import { startLocalWebhooks, type LocalWebhookOptions, type LocalWebhooks } from './webhooks';
+import { startLocalBilling, type LocalBilling, type LocalBillingQueueOptions, type LocalStripeOptions } from './billing';
 
 /** The demo as written to `<data dir>/demo.json`. */
 export interface DemoFile {
@@ -75,6 +76,8 @@ export interface LocalStackOptions {
   messageIntervalMs?: number;
   /** Let webhook URLs on http and private addresses through (WEBHOOK_ALLOW_PRIVATE_URLS=1). Default false. */
   webhookAllowPrivateUrls?: boolean;
+  /** Stripe for billing (STRIPE_SECRET_KEY, STRIPE_API_BASE, STRIPE_METER_EVENT_NAME); without a key, `<data dir>/stripe-ledger.jsonl`. */
+  stripe?: LocalStripeOptions;
   /** How often the sweeper runs (default every minute, as in production). */
   sweepIntervalMs?: number;
   /**
@@ -101,6 +104,8 @@ export interface LocalPipeline {
   sweep(): Promise<void>;
   /** Webhook dispatch (on the bus) and delivery (its own queue). */
   webhooks: LocalWebhooks;
+  /** The billing path: stream → billing queue (per customer) → billing handler. */
+  billing: LocalBilling;
 }
 
 /** A running local stack. */
@@ -158,6 +163,10 @@ export const startLocalPipeline = async (options: {
   /** Run the job sweeper this often; without it, only `pipeline.sweep()` runs it. */
   sweepIntervalMs?: number;
   webhooks?: LocalWebhookOptions;
+  /** Stripe for the billing function (STRIPE_SECRET_KEY, STRIPE_API_BASE, STRIPE_METER_EVENT_NAME); the ledger file without a key. */
+  stripe?: LocalStripeOptions;
+  /** The billing queue's retry settings (tests make them fast). */
+  billingQueue?: LocalBillingQueueOptions;
 }): Promise<{ deps: ApiDeps & Pick<ServiceDeps, 'webhooks'>; pipeline: LocalPipeline; stop(): Promise<void> }> => {
   const clock = options.clock ?? systemClock;
   const db = makeDocumentClient(localClientConfig(options.dynamoEndpoint));
@@ -233,23 +242,34 @@ export const startLocalPipeline = async (options: {
     ...(options.webhooks ? { webhooks: options.webhooks } : {}),
   });
   await poller.start();
+  const billing = await startLocalBilling({
+    clientConfig: localClientConfig(options.dynamoEndpoint),
+    tableName: options.tableName,
+    dataDir: options.dataDir,
+    stores,
+    clock,
+    ...(options.stripe ? { stripe: options.stripe } : {}),
+    ...(options.billingQueue ? { queue: options.billingQueue } : {}),
+  });
   return {
     deps: {
       accounts: stores.accounts,
       jobs: stores.jobs,
       codes: stores.codes,
+      redemptions: stores.redemptions,
       cursors: new AesGcmCursorCodec(localCursorKey(options.dataDir)),
       queue,
       clock,
       webhooks: webhooks.ports,
     },
-    pipeline: { queue, deliveries, deadLetters, bus, poller, telegram: options.telegram, ports, sweep, webhooks },
+    pipeline: { queue, deliveries, deadLetters, bus, poller, telegram: options.telegram, ports, sweep, webhooks, billing },
     stop: async () => {
       clearInterval(sweeper);
       await queue.stop();
       await deliveries.stop();
       await deadLetters.stop();
       await poller.stop();
+      await billing.stop();
       await bus.idle();
       await webhooks.stop();
       db.destroy();
@@ -306,6 +326,7 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
       ...(options.messageIntervalMs !== undefined ? { messageIntervalMs: options.messageIntervalMs } : {}),
       sweepIntervalMs: options.sweepIntervalMs ?? SWEEP_INTERVAL_SECONDS * 1000,
       webhooks: { allowPrivateUrls: options.webhookAllowPrivateUrls ?? false },
+      ...(options.stripe ? { stripe: options.stripe } : {}),
     });
     cleanups.push(() => local.stop());
     const { deps } = local;

@@ -1,5 +1,7 @@
 import { DEFAULT_TABLE_NAME, resolveDataDir } from './data-dir';
 import { startLocalStack } from './local-stack';
+import { StripeEnv } from '../functions/adapters/stripe/factory';
+import { parseEnv } from '../functions/contracts/env';
 
 /**
  * What `npm start` does once its environment is settled (see bin/local.ts): start, print how to
@@ -34,6 +36,15 @@ const start = async (env: NodeJS.ProcessEnv, port: number): Promise<void> => {
     ...(env.SWEEP_INTERVAL_MS ? { sweepIntervalMs: Number(env.SWEEP_INTERVAL_MS) } : {}),
     // On by default locally, so that `npm run webhook-receiver` on 127.0.0.1 works; 0 = production's guard.
     webhookAllowPrivateUrls: (env.WEBHOOK_ALLOW_PRIVATE_URLS ?? '1') === '1',
+    // Checked like the billing function checks them (a bad key or base fails here, not at the first redemption).
+    stripe: (() => {
+      const stripe = parseEnv(StripeEnv, env);
+      return {
+        ...(stripe.STRIPE_SECRET_KEY ? { secretKey: stripe.STRIPE_SECRET_KEY } : {}),
+        ...(stripe.STRIPE_API_BASE ? { apiBase: stripe.STRIPE_API_BASE } : {}),
+        eventName: stripe.STRIPE_METER_EVENT_NAME,
+      };
+    })(),
     onFatal: (error) => {
       console.error(`\n${error.message}`);
       process.exit(1);
@@ -50,6 +61,7 @@ const start = async (env: NodeJS.ProcessEnv, port: number): Promise<void> => {
                its secret token (header X-Telegram-Bot-Api-Secret-Token) is in ${stack.telegramWebhookSecretSource}
   Events       ${stack.pipeline.bus.eventsFile} (every event published, one per line)
   Webhooks     dispatched and delivered in process; http://127.0.0.1 URLs ${(env.WEBHOOK_ALLOW_PRIVATE_URLS ?? '1') === '1' ? 'allowed (WEBHOOK_ALLOW_PRIVATE_URLS=0 for the production guard)' : 'refused (production guard)'}
+  Stripe       ${env.STRIPE_SECRET_KEY ? `stripe-node at ${env.STRIPE_API_BASE || 'https://api.stripe.com'}` : `ledger file ${dataDir}/stripe-ledger.jsonl (set STRIPE_SECRET_KEY for Stripe)`}
   Demo         ${stack.demoFile}
   Demo token   ${demo.token}
   Demo plan    ${demo.plan_id} (project ${demo.project_id}, 10 free redemptions a month, 0.03 USD each after)

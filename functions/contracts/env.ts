@@ -20,6 +20,10 @@ export const ENV = {
   CURSOR_KEY_SECRET: 'CURSOR_KEY_SECRET',
   WEBHOOK_DELIVERY_QUEUE_URL: 'WEBHOOK_DELIVERY_QUEUE_URL',
   WEBHOOK_ALLOW_PRIVATE_URLS: 'WEBHOOK_ALLOW_PRIVATE_URLS',
+  BILLING_QUEUE_URL: 'BILLING_QUEUE_URL',
+  STRIPE_SECRET_NAME: 'STRIPE_SECRET_NAME',
+  STRIPE_METER_EVENT_NAME: 'STRIPE_METER_EVENT_NAME',
+  STRIPE_API_BASE: 'STRIPE_API_BASE',
 } as const;
 
 /** Environment of functions that queue pipeline work. */
@@ -80,3 +84,14 @@ export const parseEnv = <S extends v.GenericSchema>(schema: S, env: NodeJS.Proce
   const problems = result.issues.map((issue) => `${v.getDotPath(issue) ?? '?'}: ${issue.message}`);
   throw new ConfigurationError(`Invalid configuration: ${problems.join('; ')}`);
 };
+
+/** Environment of the billing forwarder: the billing FIFO queue. */
+export const BillingForwarderEnv = v.object({ BILLING_QUEUE_URL: v.pipe(v.string(), v.url()) });
+
+/** Environment of the billing function: the table, the secret holding the Stripe key, the meter's event name. */
+export const BillingEnv = v.object({
+  ...TableEnv.entries,
+  STRIPE_SECRET_NAME: v.pipe(v.string(), v.minLength(1)),
+  STRIPE_METER_EVENT_NAME: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'must be a meter event name')), 'access_code_redemption'),
+  STRIPE_API_BASE: v.optional(v.pipe(v.string(), v.url())),
+});

@@ -105,3 +105,25 @@ export const parseBillingMessage = (body: string): BillingMessage | undefined =>
 
 /** The message group of a billing message on a FIFO queue: Stripe takes one call per customer at a time. */
 export const billingMessageGroup = (message: BillingMessage): string => message.stripe_customer_id ?? `pending:${message.project_id}`;
+
+/**
+ * The billing queue (SQS FIFO in AWS): each message goes to its customer's group
+ * (`billingMessageGroup`), deduplicated by its redemption id, so one customer's calls to Stripe
+ * are serialised while different customers go in parallel.
+ */
+export interface BillingQueue {
+  /** Enqueues all messages or throws; sending one again (same redemption) is harmless. */
+  send(messages: readonly BillingMessage[]): Promise<void>;
+}
+
+/** The billing message of a stored billing record that is `queued` (has a customer), else undefined. */
+export const billingMessageOfRecord = (item: Record<string, unknown>): BillingMessage | undefined => {
+  if (item.type !== 'billing_record' || item.state !== 'queued' || typeof item.stripe_customer_id !== 'string') return undefined;
+  return v.parse(BillingMessageSchema, {
+    redemption_id: item.redemption_id,
+    project_id: item.project_id,
+    period: item.period,
+    stripe_customer_id: item.stripe_customer_id,
+    redeemed_at: item.redeemed_at,
+  });
+};

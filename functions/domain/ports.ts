@@ -1,4 +1,5 @@
 import type { Tier } from './cost';
+import type { BillingLedger } from './billing';
 import type { EventEnvelope } from '../contracts/events';
 import type { PipelineMessage } from '../contracts/queue-messages';
 import type { AccessCodeRecord, AccessCodeStatus } from './access-code-record';
@@ -269,21 +270,15 @@ export interface RedemptionStore {
  * report see them. Every mark is idempotent and conditional: a redemption never committed
  * cannot be marked, and `billed` is final.
  */
-export interface BillingRecords {
-  isBilled(redemptionId: string): Promise<boolean>;
-  markBilled(ref: UsageRef, at: Date): Promise<void>;
-  markPending(ref: UsageRef, at: Date): Promise<void>;
-  markFailed(ref: UsageRef, reason: string, at: Date): Promise<void>;
+export interface BillingRecords extends BillingLedger {
+  /**
+   * Moves the project's pending records to `queued` for `stripeCustomerId` (the billing stream
+   * consumer then forwards them); returns how many moved. Idempotent: a record already moved
+   * is left alone.
+   */
+  requeuePending(projectId: string, stripeCustomerId: string, at: Date): Promise<number>;
   /** The project's records kept pending (no Stripe customer), oldest period first. */
   pendingForProject(projectId: string): Promise<BillingRecord[]>;
   /** A project's billing records of one period. */
   billingRecords(projectId: string, period: string): Promise<BillingRecord[]>;
-}
-
-/** Which redemption a billing mark is about (the billing consumer's `UsageRef`). */
-export interface UsageRef {
-  redemptionId: string;
-  projectId: string;
-  /** `YYYY-MM`. */
-  period: string;
 }

@@ -10,6 +10,8 @@ import type { CatalogEntry, ToolOperation } from './operation';
 import { previewAccessCodeCostOperation } from './preview-access-code-cost';
 import { telegramWebhookRoute } from './telegram-webhook';
 import { WEBHOOK_OPERATIONS } from './webhook-endpoints';
+import { redeemAccessCodeOperation } from './redeem-access-code';
+import { getSubscriptionOperation } from './get-subscription';
 
 export { operationId, type CatalogEntry, type Needs, type ServiceDeps, type ToolOperation, type SpecialRoute } from './operation';
 
@@ -27,6 +29,8 @@ const OPERATIONS: readonly CatalogEntry[] = [
   createTelegramLinkOperation,
   telegramWebhookRoute,
   ...WEBHOOK_OPERATIONS,
+  redeemAccessCodeOperation,
+  getSubscriptionOperation,
 ];
 
 /** The authenticated operations: the tools. */

@@ -11,6 +11,8 @@ export const unionOfNeeds = (tools: readonly ToolOperation<any, any, any>[]): To
     const own: Needs = tool.needs;
     if (own.table === 'readWrite') needs.table = 'readWrite';
     for (const key of ['cursorKey', 'queue', 'botUsername', 'bot', 'webhookSecret'] as const) if (own[key]) needs[key] = true;
+    // `delete` is `true` plus DeleteItem: the wider of the two.
+    if (own.webhooks === 'delete' || (own.webhooks && !needs.webhooks)) needs.webhooks = own.webhooks;
   }
   return needs as ToolNeeds;
 };

@@ -1,7 +1,7 @@
 import type * as v from 'valibot';
 import type { Ability } from '../domain/abilities';
 import type { Principal } from '../domain/model';
-import type { AccountStore, Clock, CodeStore, CursorCodec, JobQueue, JobStore, TableProbe, TelegramSender } from '../domain/ports';
+import type { AccountStore, Clock, CodeStore, CursorCodec, JobQueue, JobStore, RedemptionStore, TableProbe, TelegramSender } from '../domain/ports';
 import type { HttpHandler } from '../handlers/http/http-api';
 import type { WebhookServices } from '../use-cases/webhook-endpoints';
 
@@ -14,7 +14,7 @@ export type TableNeed = 'read' | 'readWrite';
  * dependencies, and `DepsFor` lets `run` see nothing else.
  */
 export interface Needs {
-  /** The table's stores (`accounts`, `jobs`, `codes`), with this access. */
+  /** The table's stores (`accounts`, `jobs`, `codes`, `redemptions`), with this access. */
   readonly table?: TableNeed;
   /** The listing cursors' codec (`cursors`), with its key from a secret. */
   readonly cursorKey?: true;
@@ -46,13 +46,15 @@ export interface ServiceDeps {
   telegram: TelegramSender;
   webhookSecret: string;
   webhooks: WebhookServices;
+  /** Redemptions and subscriptions (a table store: the `table` need). */
+  redemptions: RedemptionStore;
 }
 
 /** The dependencies that `needs` asks for: what `run` (or a route's handler factory) receives. */
 export type DepsFor<N extends Needs> = Pick<
   ServiceDeps,
   | 'clock'
-  | (N extends { table: TableNeed } ? 'accounts' | 'jobs' | 'codes' | 'tableProbe' : never)
+  | (N extends { table: TableNeed } ? 'accounts' | 'jobs' | 'codes' | 'tableProbe' | 'redemptions' : never)
   | (N extends { cursorKey: true } ? 'cursors' : never)
   | (N extends { queue: true } ? 'queue' : never)
   | (N extends { botUsername: true } ? 'botUsername' : never)

@@ -4,12 +4,14 @@ import type { Tier } from '../domain/cost';
 import { ResourceNotFoundError, ValidationFailedError, type FieldIssue } from '../domain/errors';
 import { newId } from '../domain/ids';
 import { isCurrency } from '../domain/money';
-import type { AccountStore, Clock } from '../domain/ports';
+import type { AccountStore, BillingRecords, Clock } from '../domain/ports';
 
 /** Dependencies of the operator's account administration. */
 export interface AdminDeps {
   accounts: AccountStore;
   clock: Clock;
+  /** The billing records: `set-tier --stripe-customer` sends a project's pending usage out. */
+  billing?: BillingRecords;
 }
 
 /** Largest unit price accepted, in minor units, so that any cost stays an exact integer. */
@@ -126,11 +128,19 @@ export const linkTelegram = async (deps: AdminDeps, input: { projectId: string; 
   return { project_id: input.projectId, telegram_chat_id: input.chatId };
 };
 
-/** Replaces a project's creator tier (and optionally its Stripe customer). */
+/**
+ * Replaces a project's creator tier (and optionally its Stripe customer).
+ * 1. Store the tier and customer: redemptions from now on are queued for that customer.
+ * 2. With a customer, move the usage kept pending to `queued` for it; the billing forwarder
+ *    sends each on. A crash between 1 and 2 leaves them pending: running the command again
+ *    moves them (each move is conditional, so nothing is sent twice).
+ */
 export const setTier = async (deps: AdminDeps, input: { projectId: string; tier: TierInput; stripeCustomerId?: string }) => {
   const tier = validateTier(input.tier);
   await deps.accounts.setTier(input.projectId, tier, input.stripeCustomerId);
-  return { project_id: input.projectId, tier };
+  const requeued =
+    input.stripeCustomerId && deps.billing ? await deps.billing.requeuePending(input.projectId, input.stripeCustomerId, deps.clock.now()) : 0;
+  return { project_id: input.projectId, tier, ...(requeued > 0 ? { pending_usage_queued: requeued } : {}) };
 };
 
 /** The demo's fixed shape: what `seed-demo` creates. */

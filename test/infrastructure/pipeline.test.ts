@@ -248,8 +248,8 @@ describe('Telegram routes', () => {
     },
   );
 
-  test('no function besides the deliverer and the bot routes may read a secret', () => {
-    for (const id of ALL_FUNCTION_IDS().filter((fn) => fn !== 'Deliverer' && !BOT_ROUTES.includes(fn) && !CURSOR_ROUTES.includes(fn))) {
+  test('no function besides the deliverer, the bot routes, the cursor routes and billing (the Stripe key) may read a secret', () => {
+    for (const id of ALL_FUNCTION_IDS().filter((fn) => fn !== 'Deliverer' && fn !== 'Billing' && !BOT_ROUTES.includes(fn) && !CURSOR_ROUTES.includes(fn))) {
       expect(statementsWith(id, 'secretsmanager:')).toEqual([]);
     }
   });
@@ -473,9 +473,10 @@ describe('secrets stay out of the templates', () => {
         ['TELEGRAM_BOT_TOKEN_SECRET', BOT_TOKEN_SECRET()],
         ...BOT_ROUTES.map(() => ['TELEGRAM_WEBHOOK_TOKEN_SECRET', WEBHOOK_SECRET()]),
         ...CURSOR_ROUTES.map(() => ['CURSOR_KEY_SECRET', CURSOR_KEY()]),
+        ['STRIPE_SECRET_NAME', refOf(service.stateful.getLogicalId(service.stateful.billing.stripeSecret.node.defaultChild as never))],
       ]),
     );
-    expect(entries).toHaveLength(1 + 2 * BOT_ROUTES.length + CURSOR_ROUTES.length);
+    expect(entries).toHaveLength(2 + 2 * BOT_ROUTES.length + CURSOR_ROUTES.length);
   });
 
   test('no secret has a value in the template: the token is filled by the operator, the webhook secret generated', () => {

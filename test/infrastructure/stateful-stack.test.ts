@@ -76,8 +76,9 @@ describe('queues', () => {
 
   test('every queue is encrypted at rest and refuses requests without TLS', () => {
     const all = Object.entries(queues()).filter(([, r]) => r.Type === 'AWS::SQS::Queue');
-    // Generation, delivery, their shared dead-letter queue, the relay's and the event targets' dead-letter queues.
-    expect(all).toHaveLength(5);
+    // Generation, delivery, their shared dead-letter queue, the relay's and the event targets'
+    // dead-letter queues, the billing FIFO queue and its dead-letter queue.
+    expect(all).toHaveLength(7);
     for (const [id, queue] of all) {
       expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {

@@ -18,6 +18,8 @@ const PIPELINE_ENTRIES: Record<string, string> = {
   OutboxRelay: 'functions/entrypoints/outbox-relay.ts',
   WebhookDispatch: 'functions/entrypoints/webhook-dispatch.ts',
   WebhookDelivery: 'functions/entrypoints/webhook-delivery.ts',
+  BillingForwarder: 'functions/entrypoints/billing-forwarder.ts',
+  Billing: 'functions/entrypoints/billing.ts',
 };
 const ALL_FUNCTION_IDS = [...API_ROUTES.map((route) => route.id), ...Object.keys(PIPELINE_ENTRIES)];
 

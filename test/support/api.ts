@@ -11,6 +11,7 @@ import { InProcessQueue } from '../../local/in-process-queue';
 import type { LocalApiDeps } from '../../local/handlers';
 import { API_ROUTES } from '../../lib/api-routes';
 import { localHandlers } from '../../local/handlers';
+import { DynamoRedemptionStore } from '../../functions/adapters/dynamodb/redemption-store';
 import { startHttpServer, type LocalHttpServer } from '../../local/http-server';
 import type { TestTable } from './dynamodb';
 
@@ -81,6 +82,7 @@ export const startTestApi = async (table: TestTable, clock: Clock = systemClock,
       botUsername: 'memberpass_test_bot',
       webhookSecret: TEST_WEBHOOK_SECRET,
       tableProbe: new DynamoTableProbe(table.db, table.tableName),
+      redemptions: new DynamoRedemptionStore(table.db, table.tableName),
       ...deps,
     }),
   );

@@ -19,6 +19,7 @@ import { EVENTS_FILE } from '../../local/in-process-bus';
 import type { InProcessQueue } from '../../local/in-process-queue';
 import { startLocalPipeline, type LocalPipeline } from '../../local/local-stack';
 import type { LocalWebhookOptions } from '../../local/webhooks';
+import type { LocalBillingQueueOptions, LocalStripeOptions } from '../../local/billing';
 import { httpCaller, TEST_WEBHOOK_SECRET, type ApiAnswer, type CallOptions } from './api';
 import { FakeClock } from './clock';
 import { createTestTable, dynamoEndpoint, type TestTable } from './dynamodb';
@@ -66,7 +67,7 @@ export interface PipelineHarness {
  */
 export const startPipelineHarness = async (
   fake: FakeTelegram,
-  options: { messageIntervalMs?: number; webhooks?: LocalWebhookOptions } = {},
+  options: { messageIntervalMs?: number; webhooks?: LocalWebhookOptions; stripe?: LocalStripeOptions; billingQueue?: LocalBillingQueueOptions } = {},
 ): Promise<PipelineHarness> => {
   const table = await createTestTable();
   const dataDir = mkdtempSync(join(tmpdir(), 'memberpass-pipeline-'));
@@ -81,6 +82,8 @@ export const startPipelineHarness = async (
     messageIntervalMs: options.messageIntervalMs ?? 5,
     // The fake clock starts in the past: keep its webhook deliveries from expiring at once (TTL).
     webhooks: { storeOptions: { deliveryRetentionDays: 3650 }, ...options.webhooks },
+    ...(options.stripe ? { stripe: options.stripe } : {}),
+    ...(options.billingQueue ? { billingQueue: options.billingQueue } : {}),
   });
   const deps = local.deps as unknown as ApiDeps & { queue: InProcessQueue };
   const apiQueue: JobQueue = {

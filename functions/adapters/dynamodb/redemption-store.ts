@@ -17,8 +17,8 @@ import type {
   RedemptionOutcome,
   RedemptionRequest,
   RedemptionStore,
-  UsageRef,
 } from '../../domain/ports';
+import type { UsageRef } from '../../domain/billing';
 import {
   isBillable,
   redeemedEvent,
@@ -381,6 +381,41 @@ export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
       if (!current || current.project_id !== ref.projectId) throw new Error(`no billing record for redemption ${ref.redemptionId} of project ${ref.projectId}`);
       // Already in that state, or billed (final): nothing to do.
     }
+  }
+
+  /**
+   * Each pending record moves to `queued` with the customer, out of the pending partition, in
+   * one conditional update (only while still pending): that MODIFY on the table's stream is what
+   * the billing forwarder picks up, so a record moved twice by two admins is forwarded once.
+   */
+  async requeuePending(projectId: string, stripeCustomerId: string, at: Date): Promise<number> {
+    let moved = 0;
+    for (const record of await this.pendingForProject(projectId)) {
+      try {
+        await this.db.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: redemptionKeys.billingRecord(record.redemptionId),
+            UpdateExpression: 'SET #state = :queued, stripe_customer_id = :customer, gsi1pk = :partition, updated_at = :at',
+            ConditionExpression: 'project_id = :project AND #state = :pending',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: {
+              ':queued': 'queued',
+              ':pending': 'pending',
+              ':customer': stripeCustomerId,
+              ':partition': billingPartition(projectId, false),
+              ':project': projectId,
+              ':at': at.toISOString(),
+            },
+          }),
+        );
+        moved++;
+      } catch (error) {
+        // Moved already (the index lags), or billed meanwhile: nothing to do.
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    }
+    return moved;
   }
 
   async pendingForProject(projectId: string): Promise<BillingRecord[]> {

@@ -1,0 +1,225 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EventEnvelope } from '../../functions/contracts/events';
+import { displayCode } from '../../functions/domain/access-codes';
+import { LocalBillingQueue, startLocalBilling } from '../../local/billing';
+import { localClientConfig } from '../../local/dynamodb-local';
+import { dynamoEndpoint } from '../support/dynamodb';
+import { makeHandler as makeBillingHandler } from '../../functions/handlers/queue/billing';
+import { StripeMeterBiller } from '../../functions/adapters/stripe/stripe-meter-biller';
+import { billingDeps } from '../../functions/wiring';
+import * as admin from '../../functions/use-cases/admin';
+import { startFakeStripe, type FakeStripe } from '../support/fake-stripe';
+import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
+import { createTeamFixture } from '../support/fixtures';
+import { startPipelineHarness, type PipelineHarness } from '../support/pipeline';
+import { storedCodes } from '../support/redemption';
+
+/**
+ * Redemption and billing through the HTTP API of the local stack: DynamoDB Local, the table's
+ * stream read by the billing forwarder, the per-customer billing queue and the billing
+ * handler, with the real stripe-node client against a fake Stripe on 127.0.0.1.
+ */
+const KEY = 'sk_test_memberpass';
+/** Headroom for races on a loaded machine; nothing here is timed. */
+const TIMEOUT_MS = 240_000;
+const TIER = { freeAllotment: 10, unitPriceMinor: 3, currency: 'USD' };
+
+let telegram: FakeTelegram;
+let stripe: FakeStripe;
+let h: PipelineHarness;
+
+beforeAll(async () => {
+  telegram = await startFakeTelegram();
+  // The fake judges `failFor` windows and timestamps by the harness's clock, which the billing
+  // queue's retries move forward (instead of sleeping) so that a 30 s outage passes at once.
+  stripe = await startFakeStripe({ apiKey: KEY, now: () => h.clock.now() });
+  h = await startPipelineHarness(telegram, {
+    stripe: { secretKey: KEY, apiBase: stripe.apiBase },
+    billingQueue: {
+      retryDelayMs: 1_000,
+      sleep: async (ms) => {
+        h.clock.advance(ms);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      },
+    },
+  });
+}, TIMEOUT_MS);
+afterAll(async () => {
+  await h?.stop();
+  await stripe?.close();
+  await telegram?.close();
+});
+
+let customers = 0;
+/** A team whose project has the 10-free tier, a Stripe customer (unless `null`) and a token with every ability. */
+const team = async (customer: string | null = `cus_test${++customers}`) => {
+  const fixture = await createTeamFixture(h.table.accounts, { all: ['project-access-code:redeem', 'project-access-code:view-any'] }, TIER);
+  if (customer) await admin.setTier({ accounts: h.table.accounts, clock: h.clock }, { projectId: fixture.projectId, tier: TIER, stripeCustomerId: customer });
+  return { ...fixture, token: fixture.tokens.all!, customer };
+};
+type Team = Awaited<ReturnType<typeof team>>;
+
+const redeem = (t: Team, code: string, subscriber: string) =>
+  h.call('POST', '/v1/access-codes/redeem', { token: t.token, json: { code, subscriber_id: subscriber } });
+
+/** Waits until the stream, the billing queue and the event bus have handled everything written so far. */
+const settle = async () => {
+  await h.pipeline.billing.poller.idle();
+  await h.pipeline.billing.queue.idle();
+  await h.pipeline.poller.idle();
+  await h.pipeline.bus.idle();
+};
+
+const redeemedEvents = (): EventEnvelope<Record<string, string>>[] => {
+  const file = join(h.dataDir, 'events.jsonl');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as { detail?: EventEnvelope<Record<string, string>> } & EventEnvelope<Record<string, string>>)
+    .map((entry) => entry.detail ?? entry)
+    .filter((event) => event.type === 'access_code.redeemed');
+};
+
+/** The redemption id (the meter event's identifier) behind a subscription. */
+const redemptionIdOf = async (subscriptionId: string) => (await h.deps.redemptions.getSubscription(subscriptionId))!.redemptionId;
+
+describe('redeeming over HTTP', () => {
+  test('50 subscribers racing for one code: one subscription, 49 CODE_ALREADY_REDEEMED, one masked event', async () => {
+    const t = await team();
+    const [code] = await storedCodes(h.table, t, { quantity: 1 });
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => redeem(t, displayCode(code!), `usr_${i}`)));
+
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
+    const refused = answers.filter((a) => a.status === 409);
+    expect(refused).toHaveLength(49);
+    expect(new Set(refused.map((a) => a.body.error.code))).toEqual(new Set(['CODE_ALREADY_REDEEMED']));
+
+    const won = answers.find((a) => a.status === 200)!.body.data;
+    await settle();
+    const events = redeemedEvents().filter((e) => e.data.subscription_id === won.subscription_id);
+    expect(events).toHaveLength(1);
+    expect(events[0]!.data).toEqual({ subscription_id: won.subscription_id, plan_id: t.planId, subscriber_id: won.subscriber_id, access_code: won.access_code });
+    expect(JSON.stringify(events[0])).not.toContain(code!);
+    expect(readFileSync(join(h.dataDir, 'events.jsonl'), 'utf8')).not.toContain(code!);
+  }, TIMEOUT_MS);
+
+  test('25 codes redeemed at once with 10 free: exactly 15 meter events, one per redemption that answered overage', async () => {
+    const t = await team();
+    const codes = await storedCodes(h.table, t, { quantity: 25 });
+    const answers = await Promise.all(codes.map((code, i) => redeem(t, code, `usr_${i}`)));
+    expect(answers.map((a) => a.status)).toEqual(codes.map(() => 200));
+    const overage = answers.map((a) => a.body.data).filter((d) => d.billing.overage);
+    expect(overage).toHaveLength(15);
+    expect(overage.map((d) => d.billing.redemption_number).sort((a, b) => a - b)).toEqual(Array.from({ length: 15 }, (_, i) => 11 + i));
+
+    await settle();
+    const events = stripe.eventsFor(t.customer!);
+    expect(events).toHaveLength(15);
+    const identifiers = new Set(events.map((e) => e.identifier));
+    expect(identifiers.size).toBe(15);
+    expect(identifiers).toEqual(new Set(await Promise.all(overage.map((d) => redemptionIdOf(d.subscription_id)))));
+    expect(events.every((e) => e.payload.value === '1' && e.payload.stripe_customer_id === t.customer)).toBe(true);
+    expect(h.pipeline.billing.queue.deadLetters).toHaveLength(0);
+  }, TIMEOUT_MS);
+
+  test('with Stripe failing every request for its first 30 s, the same 15 go out eventually and no more', async () => {
+    const t = await team();
+    const codes = await storedCodes(h.table, t, { quantity: 25 });
+    stripe.failFor(30_000, 500);
+    const answers = await Promise.all(codes.map((code, i) => redeem(t, code, `usr_${i}`)));
+    const overage = answers.map((a) => a.body.data).filter((d) => d.billing.overage);
+    expect(overage).toHaveLength(15);
+
+    await settle();
+    expect(stripe.answered(500).length).toBeGreaterThan(0);
+    const events = stripe.eventsFor(t.customer!);
+    expect(events).toHaveLength(15);
+    expect(new Set(events.map((e) => e.identifier))).toEqual(new Set(await Promise.all(overage.map((d) => redemptionIdOf(d.subscription_id)))));
+    expect(h.pipeline.billing.queue.deadLetters).toHaveLength(0);
+  }, TIMEOUT_MS);
+
+  test('a retry by the same subscriber gets the same answer, one event and one charge', async () => {
+    const t = await team();
+    const codes = await storedCodes(h.table, t, { quantity: 11 });
+    for (const [i, code] of codes.slice(0, 10).entries()) expect((await redeem(t, code, `usr_${i}`)).status).toBe(200);
+    const first = await redeem(t, codes[10]!, 'usr_retry');
+    const again = await redeem(t, codes[10]!.toLowerCase(), 'usr_retry');
+    expect(first.status).toBe(200);
+    expect(again.status).toBe(200);
+    expect(again.text).toBe(first.text);
+    expect(first.body.data.billing.overage).toBe(true);
+
+    await settle();
+    const identifier = await redemptionIdOf(first.body.data.subscription_id);
+    expect(stripe.eventsFor(t.customer!).map((e) => e.identifier)).toEqual([identifier]);
+    expect(redeemedEvents().filter((e) => e.data.subscription_id === first.body.data.subscription_id)).toHaveLength(1);
+    const shown = await h.call('GET', `/v1/subscriptions/${first.body.data.subscription_id}`, { token: t.token });
+    expect(shown.status).toBe(200);
+    expect(shown.body.data).toEqual(first.body.data);
+  }, TIMEOUT_MS);
+
+  test('a billing record forwarded again after a crash (a fresh queue with no memory) is billed once', async () => {
+    const t = await team();
+    const codes = await storedCodes(h.table, t, { quantity: 11 });
+    for (const [i, code] of codes.entries()) expect((await redeem(t, code, `usr_${i}`)).status).toBe(200);
+    await settle();
+    expect(stripe.eventsFor(t.customer!)).toHaveLength(1);
+    const [event] = stripe.eventsFor(t.customer!);
+    const record = (await h.table.scanAll()).find((item) => item.type === 'billing_record' && item.redemption_id === event!.identifier) as Record<string, string> & { redemption_id: string; project_id: string; period: string; redeemed_at: string };
+
+    // The forwarder crashed after sending but before its checkpoint: the record comes again,
+    // to a queue that has forgotten it (in AWS: after the FIFO queue's five-minute deduplication window).
+    const replay = new LocalBillingQueue(makeBillingHandler(billingDeps({ stores: h.deps, biller: new StripeMeterBiller(KEY, { apiBase: stripe.apiBase }), clock: h.clock })));
+    await replay.send([{ redemption_id: record.redemption_id, project_id: record.project_id, period: record.period, stripe_customer_id: t.customer!, redeemed_at: record.redeemed_at }]);
+    await replay.idle();
+    expect(stripe.eventsFor(t.customer!)).toHaveLength(1);
+    expect(replay.deadLetters).toHaveLength(0);
+  }, TIMEOUT_MS);
+
+  test('usage of a project without a Stripe customer is kept pending and goes out once set-tier gives it one', async () => {
+    const t = await team(null);
+    const codes = await storedCodes(h.table, t, { quantity: 12 });
+    for (const [i, code] of codes.entries()) expect((await redeem(t, code, `usr_${i}`)).status).toBe(200);
+    await settle();
+    const pending = await h.deps.redemptions.pendingForProject(t.projectId);
+    expect(pending.map((r) => r.state)).toEqual(['pending', 'pending']);
+
+    const customer = 'cus_late';
+    const set = await admin.setTier({ accounts: h.table.accounts, billing: h.deps.redemptions, clock: h.clock }, { projectId: t.projectId, tier: TIER, stripeCustomerId: customer });
+    expect(set).toMatchObject({ pending_usage_queued: 2 });
+    await settle();
+    expect(new Set(stripe.eventsFor(customer).map((e) => e.identifier))).toEqual(new Set(pending.map((r) => r.redemptionId)));
+    expect(stripe.eventsFor(customer)).toHaveLength(2);
+  }, TIMEOUT_MS);
+
+  // Last: it stops the harness's billing path, as a crash would.
+  test('a crash between the commit and the forwarding: after a restart the redemption is billed once', async () => {
+    const t = await team();
+    const codes = await storedCodes(h.table, t, { quantity: 11 });
+    for (const [i, code] of codes.slice(0, 10).entries()) expect((await redeem(t, code, `usr_${i}`)).status).toBe(200);
+    await settle();
+    await h.pipeline.billing.stop();
+    const committed = await redeem(t, codes[10]!, 'usr_crash');
+    expect(committed.body.data.billing.overage).toBe(true);
+    expect(stripe.eventsFor(t.customer!)).toHaveLength(0);
+
+    const restart = () =>
+      startLocalBilling({
+        clientConfig: localClientConfig(dynamoEndpoint()),
+        tableName: h.table.tableName,
+        dataDir: h.dataDir,
+        stores: h.deps,
+        clock: h.clock,
+        stripe: { secretKey: KEY, apiBase: stripe.apiBase },
+      });
+    for (let run = 0; run < 2; run++) {
+      const billing = await restart();
+      await billing.poller.idle();
+      await billing.queue.idle();
+      await billing.stop();
+    }
+    expect(stripe.eventsFor(t.customer!).map((e) => e.identifier)).toEqual([await redemptionIdOf(committed.body.data.subscription_id)]);
+  }, TIMEOUT_MS);
+});
