@@ -33,6 +33,12 @@ export const METRIC = {
   webhookFailures: 'webhookFailures',
   /** Milliseconds one webhook attempt took (recorded with the Milliseconds unit). */
   webhookLatency: 'webhookLatency',
+  /** Codes the expiry sweep moved to expired in one run. */
+  codesExpired: 'codesExpired',
+  /** 1 when an expiry sweep left due codes for the next run, else 0. */
+  expiryBacklog: 'expiryBacklog',
+  /** Milliseconds one expiry sweep took. */
+  sweepDuration: 'sweepDuration',
 } as const;
 
 /** Counts `value` occurrences of a business metric in the current invocation. */
