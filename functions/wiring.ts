@@ -48,6 +48,9 @@ import type { DeadLetterDeps } from './use-cases/generation/fail-dead-lettered-j
 import type { GenerateDeps } from './use-cases/generation/generate-chunk';
 import type { JobSweeperDeps } from './use-cases/job-sweeper';
 import { tracer } from './observability';
+import { DynamoExpiryStore } from './adapters/dynamodb/expiry-store';
+import type { ExpiryStore } from './domain/expiry-sweep';
+import type { ExpirySweepDeps } from './use-cases/expiry-sweep';
 
 /** What the HTTP handlers need, in production and in the local stack alike. */
 export interface ApiDeps {
@@ -85,16 +88,22 @@ export interface TableStores {
   codes: CodeStore;
   chats: ChatLeases;
   tableProbe: TableProbe;
+  /** The expiry index and the expiry moves (expiry sweep, set-batch-expiry). */
+  expiry: ExpiryStore;
 }
 
 /** The table's stores over a document client: the one builder of both composition roots. */
-export const tableStores = (db: DynamoDBDocumentClient, tableName: string): TableStores => ({
-  accounts: new DynamoAccountStore(db, tableName),
-  jobs: new DynamoJobStore(db, tableName),
-  codes: new DynamoCodeStore(db, tableName),
-  chats: new DynamoChatLeases(db, tableName),
-  tableProbe: new DynamoTableProbe(db, tableName),
-});
+export const tableStores = (db: DynamoDBDocumentClient, tableName: string): TableStores => {
+  const codes = new DynamoCodeStore(db, tableName);
+  return {
+    accounts: new DynamoAccountStore(db, tableName),
+    jobs: new DynamoJobStore(db, tableName),
+    codes,
+    chats: new DynamoChatLeases(db, tableName),
+    tableProbe: new DynamoTableProbe(db, tableName),
+    expiry: new DynamoExpiryStore(db, tableName, codes),
+  };
+};
 
 let tableDeps: TableStores | undefined;
 
@@ -238,3 +247,12 @@ export const productionOperationDeps = async <N extends Needs>(needs: N): Promis
 export const productionRelayDeps = (): { publisher: EventPublisher } => ({
   publisher: new EventBridgePublisher(tracer.captureAWSv3Client(new EventBridgeClient({})), parseEnv(RelayEnv).EVENT_BUS_NAME),
 });
+
+/** The expiry sweep's dependencies. */
+export const expirySweepDeps = (ports: Pick<PipelinePorts, 'stores' | 'clock'>): ExpirySweepDeps => ({
+  expiry: ports.stores.expiry,
+  clock: ports.clock,
+});
+
+/** Production wiring of the expiry sweep: the table only. */
+export const productionExpirySweepDeps = (): ExpirySweepDeps => expirySweepDeps({ stores: productionTable(), clock: systemClock });

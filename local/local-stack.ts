@@ -45,6 +45,7 @@ import { startHttpServer } from './http-server';
 import { InProcessEventBus } from './in-process-bus';
 import { InProcessQueue, type DeadLetter } from './in-process-queue';
 import { StreamPoller } from './stream-poller';
+import { localExpirySweep } from './expiry';
 
 /** The demo as written to `<data dir>/demo.json`. */
 export interface DemoFile {
@@ -95,6 +96,8 @@ export interface LocalPipeline {
   ports: PipelinePorts;
   /** Runs the job sweeper's handler once, as its schedule does. */
   sweep(): Promise<void>;
+  /** Runs the expiry sweeper's handler once, as its schedule does. */
+  expirySweep(): Promise<void>;
 }
 
 /** A running local stack. */
@@ -204,11 +207,13 @@ export const startLocalPipeline = async (options: {
     const context = localLambdaContext({ functionName: 'Sweeper', remainingMs: () => 50_000 });
     return runInvocation(context, () => jobSweeper(undefined, context));
   };
+  const expirySweep = localExpirySweep(ports);
   const sweeper =
     options.sweepIntervalMs === undefined
       ? undefined
       : setInterval(() => {
           sweep().catch((error: unknown) => logger.error('sweep failed', { error: error as Error }));
+          expirySweep().catch((error: unknown) => logger.error('expiry sweep failed', { error: error as Error }));
         }, options.sweepIntervalMs);
   const bus = new InProcessEventBus({ dataDir: options.dataDir });
   const poller = new StreamPoller({
@@ -228,7 +233,7 @@ export const startLocalPipeline = async (options: {
       queue,
       clock,
     },
-    pipeline: { queue, deliveries, deadLetters, bus, poller, telegram: options.telegram, ports, sweep },
+    pipeline: { queue, deliveries, deadLetters, bus, poller, telegram: options.telegram, ports, sweep, expirySweep },
     stop: async () => {
       clearInterval(sweeper);
       await queue.stop();
