@@ -11,6 +11,10 @@ import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
 import { AppError } from '../functions/domain/errors';
 import { systemClock } from '../functions/domain/ports';
 import * as admin from '../functions/use-cases/admin';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoCodeStore } from '../functions/adapters/dynamodb/code-store';
+import { DynamoExpiryStore } from '../functions/adapters/dynamodb/expiry-store';
+import { cutBatchExpiry } from '../functions/use-cases/batch-expiry';
 import { acquireDataDir, DEFAULT_TABLE_NAME, demoFilePath, readJsonFile, readRunningStack, resolveDataDir } from '../local/data-dir';
 import { localClientConfig, startLocalTable } from '../local/dynamodb-local';
 import type { DemoFile } from '../local/local-stack';
@@ -27,6 +31,9 @@ Commands:
   set-tier        --project <project_id> --free-allotment <n> --unit-price <minor units> --currency <ISO>
                   [--stripe-customer <cus_…>]
   seed-demo       idempotently creates the demo team, project, plan and an all-abilities token
+  set-batch-expiry --batch <btc_…> --expires-at <ISO time | now>
+                  moves the expiry of the batch's unredeemed codes earlier (a leaked CSV);
+                  the expiry sweep then expires them, one access_code.expired event each
 
 Target: the local stack (LOCAL_DATA_DIR, default .local) unless --table <name> names a deployed table.
 Abilities: project-access-code:create, project-access-code:view-any, project-access-code:redeem`;
@@ -46,6 +53,8 @@ const OPTIONS = {
   'unit-price': { type: 'string' },
   currency: { type: 'string' },
   'stripe-customer': { type: 'string' },
+  batch: { type: 'string' },
+  'expires-at': { type: 'string' },
 } as const;
 
 /**
@@ -103,16 +112,18 @@ const tierFromFlags = (defaults?: admin.TierInput): admin.TierInput => ({
 });
 
 /** Opens the target table; the returned `close` releases whatever was started for it. */
-const openTarget = async (): Promise<{ store: DynamoAccountStore; dataDir?: string; close(): Promise<void> }> => {
+const expiryStoreOf = (db: DynamoDBDocumentClient, tableName: string) => new DynamoExpiryStore(db, tableName, new DynamoCodeStore(db, tableName));
+
+const openTarget = async (): Promise<{ store: DynamoAccountStore; expiry: DynamoExpiryStore; dataDir?: string; close(): Promise<void> }> => {
   if (values.table) {
     const db = makeDocumentClient();
-    return { store: new DynamoAccountStore(db, values.table), close: async () => db.destroy() };
+    return { store: new DynamoAccountStore(db, values.table), expiry: expiryStoreOf(db, values.table), close: async () => db.destroy() };
   }
   const dataDir = resolveDataDir();
   const running = readRunningStack(dataDir);
   if (running) {
     const db = makeDocumentClient(localClientConfig(running.dynamodb_endpoint));
-    return { store: new DynamoAccountStore(db, running.table_name), dataDir, close: async () => db.destroy() };
+    return { store: new DynamoAccountStore(db, running.table_name), expiry: expiryStoreOf(db, running.table_name), dataDir, close: async () => db.destroy() };
   }
   const lock = acquireDataDir(dataDir, 'running the admin CLI');
   const tableName = process.env.TABLE_NAME || DEFAULT_TABLE_NAME;
@@ -123,6 +134,7 @@ const openTarget = async (): Promise<{ store: DynamoAccountStore; dataDir?: stri
   const db = makeDocumentClient(localClientConfig(dynamo.endpoint));
   return {
     store: new DynamoAccountStore(db, tableName),
+    expiry: expiryStoreOf(db, tableName),
     dataDir,
     close: async () => {
       db.destroy();
@@ -168,6 +180,8 @@ const run = async (command: string, target: Awaited<ReturnType<typeof openTarget
       const known = demoFile ? readJsonFile<DemoFile>(demoFile)?.token : undefined;
       return admin.seedDemo(deps, known ? { knownToken: known } : {});
     }
+    case 'set-batch-expiry':
+      return cutBatchExpiry({ expiry: target.expiry, clock: systemClock }, { batchId: required('batch'), expiresAt: required('expires-at') });
     default:
       throw new UsageError(`Unknown command "${command}".`);
   }
@@ -192,7 +206,7 @@ const main = async () => {
     console.log(USAGE);
     process.exit(command || values.help ? 0 : 2);
   }
-  if (!['create-team', 'create-project', 'create-plan', 'create-token', 'link-telegram', 'set-tier', 'seed-demo'].includes(command)) {
+  if (!['create-team', 'create-project', 'create-plan', 'create-token', 'link-telegram', 'set-tier', 'seed-demo', 'set-batch-expiry'].includes(command)) {
     throw new UsageError(`Unknown command "${command}".`);
   }
   const target = await openTarget();
