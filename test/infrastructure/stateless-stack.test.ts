@@ -16,6 +16,7 @@ const PIPELINE_ENTRIES: Record<string, string> = {
   DeadLetter: 'functions/entrypoints/dead-letter.ts',
   Sweeper: 'functions/entrypoints/job-sweeper.ts',
   OutboxRelay: 'functions/entrypoints/outbox-relay.ts',
+  ExpirySweeper: 'functions/entrypoints/expiry-sweeper.ts',
 };
 const ALL_FUNCTION_IDS = [...API_ROUTES.map((route) => route.id), ...Object.keys(PIPELINE_ENTRIES)];
 
