@@ -114,7 +114,7 @@ const main = async () => {
   const local = await startLocalPipeline({ dynamoEndpoint: dynamo.endpoint, tableName, dataDir, telegram, messageIntervalMs: 5 });
   const http = await startHttpServer(
     API_ROUTES,
-    localHandlers({ ...local.deps, telegram, botUsername: 'memberpass_bench_bot', webhookSecret: randomUUID(), tableProbe: new DynamoTableProbe(db, tableName) }),
+    localHandlers({ ...local.deps, telegram, botUsername: 'memberpass_bench_bot', webhookSecret: randomUUID(), tableProbe: new DynamoTableProbe(db, tableName), expiry: local.pipeline.ports.stores.expiry }),
   );
 
   try {

@@ -3,6 +3,7 @@ import type { TableProbe, TelegramSender } from '../functions/domain/ports';
 import { catalogHandler } from '../functions/handlers/http/operation-handler';
 import { CATALOG, operationId, type ServiceDeps } from '../functions/operations';
 import type { ApiDeps } from '../functions/wiring';
+import type { ExpiryStore } from '../functions/domain/expiry-sweep';
 
 /** What the local API needs beyond the stores: the bot, as the Telegram routes see it. */
 export interface LocalApiDeps extends ApiDeps {
@@ -11,6 +12,8 @@ export interface LocalApiDeps extends ApiDeps {
   webhookSecret: string;
   /** What `/health` reads. */
   tableProbe: TableProbe;
+  /** The expiry index and batch expiry moves (expire_batch). */
+  expiry: ExpiryStore;
 }
 
 /**

@@ -315,6 +315,7 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
         botUsername: telegramBotUsername,
         webhookSecret: telegramWebhookSecret,
         tableProbe: new DynamoTableProbe(probeDb, options.tableName),
+        expiry: local.pipeline.ports.stores.expiry,
       }),
       { host: options.host, port: options.port },
     );

@@ -6,6 +6,7 @@ import { listAccessCodesOperation } from './list-access-codes';
 import type { CatalogEntry, ToolOperation } from './operation';
 import { previewAccessCodeCostOperation } from './preview-access-code-cost';
 import { telegramWebhookRoute } from './telegram-webhook';
+import { expireBatchOperation } from './expire-batch';
 
 export { operationId, type CatalogEntry, type Needs, type ServiceDeps, type ToolOperation, type SpecialRoute } from './operation';
 
@@ -22,6 +23,7 @@ export const CATALOG: readonly CatalogEntry[] = [
   listAccessCodesOperation,
   createTelegramLinkOperation,
   telegramWebhookRoute,
+  expireBatchOperation,
 ];
 
 /** The authenticated operations: the tools. */

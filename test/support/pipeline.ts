@@ -92,6 +92,7 @@ export const startPipelineHarness = async (fake: FakeTelegram, options: { messag
       botUsername: 'memberpass_test_bot',
       webhookSecret: TEST_WEBHOOK_SECRET,
       tableProbe: new DynamoTableProbe(table.db, table.tableName),
+      expiry: local.pipeline.ports.stores.expiry,
     }),
   );
   const harness: PipelineHarness = {
