@@ -28,6 +28,7 @@ import { localHandlers } from '../local/handlers';
 import { startHttpServer } from '../local/http-server';
 import { startLocalPipeline } from '../local/local-stack';
 import { startFakeTelegram } from '../test/support/fake-telegram';
+import { expiryBench } from './expiry';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -114,7 +115,7 @@ const main = async () => {
   const local = await startLocalPipeline({ dynamoEndpoint: dynamo.endpoint, tableName, dataDir, telegram, messageIntervalMs: 5 });
   const http = await startHttpServer(
     API_ROUTES,
-    localHandlers({ ...local.deps, telegram, botUsername: 'memberpass_bench_bot', webhookSecret: randomUUID(), tableProbe: new DynamoTableProbe(db, tableName) }),
+    localHandlers({ ...local.deps, telegram, botUsername: 'memberpass_bench_bot', webhookSecret: randomUUID(), tableProbe: new DynamoTableProbe(db, tableName), expiry: local.pipeline.ports.stores.expiry }),
   );
 
   try {
@@ -184,6 +185,7 @@ const main = async () => {
       ['(b)/(a)', '', `${ratio.toFixed(2)} (target ≤ ${TARGET_RATIO})`],
       ['peak RSS: node (API + pipeline + fake)', '', mib(peakRss)],
     ];
+    rows.splice(3, 0, ...(await expiryBench(control, db, Number(process.env.BENCH_EXPIRY_LIVE ?? 100_000))));
     const javaPeak = peakRssOf(dynamo.pid);
     if (javaPeak !== undefined) rows.push(['peak RSS: DynamoDB Local (JVM)', '', mib(javaPeak)]);
     const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => row[i]!.length), ['measure', 'runs (ms)', 'median'][i]!.length));

@@ -14,6 +14,10 @@ import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
 import { AppError } from '../functions/domain/errors';
 import { systemClock } from '../functions/domain/ports';
 import * as admin from '../functions/use-cases/admin';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoCodeStore } from '../functions/adapters/dynamodb/code-store';
+import { DynamoExpiryStore } from '../functions/adapters/dynamodb/expiry-store';
+import { cutBatchExpiry } from '../functions/use-cases/batch-expiry';
 import { acquireDataDir, DEFAULT_TABLE_NAME, demoFilePath, readJsonFile, readRunningStack, resolveDataDir } from '../local/data-dir';
 import { localClientConfig, startLocalTable } from '../local/dynamodb-local';
 import type { DemoFile } from '../local/local-stack';
@@ -32,6 +36,9 @@ Commands:
   usage           --project <project_id> [--period YYYY-MM (default: this month, UTC)]
                   redemptions, free, billable, billed, pending, failed and queued of the period
   seed-demo       idempotently creates the demo team, project, plan and an all-abilities token
+  set-batch-expiry --batch <btc_…> --expires-at <ISO time | now>
+                  moves the expiry of the batch's unredeemed codes earlier (a leaked CSV);
+                  the expiry sweep then expires them, one access_code.expired event each
 
 Target: the local stack (LOCAL_DATA_DIR, default .local) unless --table <name> names a deployed table.
 Abilities: project-access-code:create, project-access-code:view-any, project-access-code:redeem`;
@@ -52,6 +59,8 @@ const OPTIONS = {
   currency: { type: 'string' },
   'stripe-customer': { type: 'string' },
   period: { type: 'string' },
+  batch: { type: 'string' },
+  'expires-at': { type: 'string' },
 } as const;
 
 /**
@@ -109,16 +118,29 @@ const tierFromFlags = (defaults?: admin.TierInput): admin.TierInput => ({
 });
 
 /** Opens the target table; the returned `close` releases whatever was started for it. */
-const openTarget = async (): Promise<{ store: DynamoAccountStore; billing: DynamoRedemptionStore; dataDir?: string; close(): Promise<void> }> => {
+const expiryStoreOf = (db: DynamoDBDocumentClient, tableName: string) => new DynamoExpiryStore(db, tableName, new DynamoCodeStore(db, tableName));
+
+const openTarget = async (): Promise<{ store: DynamoAccountStore; billing: DynamoRedemptionStore; expiry: DynamoExpiryStore; dataDir?: string; close(): Promise<void> }> => {
   if (values.table) {
     const db = makeDocumentClient();
-    return { store: new DynamoAccountStore(db, values.table), billing: new DynamoRedemptionStore(db, values.table), close: async () => db.destroy() };
+    return {
+      store: new DynamoAccountStore(db, values.table),
+      billing: new DynamoRedemptionStore(db, values.table),
+      expiry: expiryStoreOf(db, values.table),
+      close: async () => db.destroy(),
+    };
   }
   const dataDir = resolveDataDir();
   const running = readRunningStack(dataDir);
   if (running) {
     const db = makeDocumentClient(localClientConfig(running.dynamodb_endpoint));
-    return { store: new DynamoAccountStore(db, running.table_name), billing: new DynamoRedemptionStore(db, running.table_name), dataDir, close: async () => db.destroy() };
+    return {
+      store: new DynamoAccountStore(db, running.table_name),
+      billing: new DynamoRedemptionStore(db, running.table_name),
+      expiry: expiryStoreOf(db, running.table_name),
+      dataDir,
+      close: async () => db.destroy(),
+    };
   }
   const lock = acquireDataDir(dataDir, 'running the admin CLI');
   const tableName = process.env.TABLE_NAME || DEFAULT_TABLE_NAME;
@@ -130,6 +152,7 @@ const openTarget = async (): Promise<{ store: DynamoAccountStore; billing: Dynam
   return {
     store: new DynamoAccountStore(db, tableName),
     billing: new DynamoRedemptionStore(db, tableName),
+    expiry: expiryStoreOf(db, tableName),
     dataDir,
     close: async () => {
       db.destroy();
@@ -180,6 +203,8 @@ const run = async (command: string, target: Awaited<ReturnType<typeof openTarget
       const known = demoFile ? readJsonFile<DemoFile>(demoFile)?.token : undefined;
       return admin.seedDemo(deps, known ? { knownToken: known } : {});
     }
+    case 'set-batch-expiry':
+      return cutBatchExpiry({ expiry: target.expiry, clock: systemClock }, { batchId: required('batch'), expiresAt: required('expires-at') });
     default:
       throw new UsageError(`Unknown command "${command}".`);
   }
@@ -204,7 +229,7 @@ const main = async () => {
     console.log(USAGE);
     process.exit(command || values.help ? 0 : 2);
   }
-  if (!['create-team', 'create-project', 'create-plan', 'create-token', 'link-telegram', 'set-tier', 'usage', 'seed-demo'].includes(command)) {
+  if (!['create-team', 'create-project', 'create-plan', 'create-token', 'link-telegram', 'set-tier', 'usage', 'seed-demo', 'set-batch-expiry'].includes(command)) {
     throw new UsageError(`Unknown command "${command}".`);
   }
   const target = await openTarget();

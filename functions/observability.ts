@@ -53,6 +53,12 @@ export const METRIC = {
   meterEventsSent: 'meterEventsSent',
   /** Stripe calls that failed (retried or refused). */
   stripeFailures: 'stripeFailures',
+  /** Codes the expiry sweep moved to expired in one run. */
+  codesExpired: 'codesExpired',
+  /** 1 when an expiry sweep left due codes for the next run, else 0. */
+  expiryBacklog: 'expiryBacklog',
+  /** Milliseconds one expiry sweep took. */
+  sweepDuration: 'sweepDuration',
 } as const;
 
 /** Counts `value` occurrences of a business metric in the current invocation. */

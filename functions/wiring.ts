@@ -64,6 +64,9 @@ import type { WebhookDeliveryStore, WebhookRetryScheduler, WebhookSender } from 
 import type { DeliverWebhookDeps } from './use-cases/deliver-webhook';
 import type { DispatchWebhooksDeps } from './use-cases/dispatch-webhooks';
 import type { WebhookServices } from './use-cases/webhook-endpoints';
+import { DynamoExpiryStore } from './adapters/dynamodb/expiry-store';
+import type { ExpiryStore } from './domain/expiry-sweep';
+import type { ExpirySweepDeps } from './use-cases/expiry-sweep';
 
 /** What the HTTP handlers need, in production and in the local stack alike. */
 export interface ApiDeps {
@@ -104,17 +107,23 @@ export interface TableStores {
   tableProbe: TableProbe;
   /** Redemptions, subscriptions and billing records (the billing ledger). */
   redemptions: DynamoRedemptionStore;
+  /** The expiry index and the expiry moves (expiry sweep, set-batch-expiry). */
+  expiry: ExpiryStore;
 }
 
 /** The table's stores over a document client: the one builder of both composition roots. */
-export const tableStores = (db: DynamoDBDocumentClient, tableName: string): TableStores => ({
-  accounts: new DynamoAccountStore(db, tableName),
-  jobs: new DynamoJobStore(db, tableName),
-  codes: new DynamoCodeStore(db, tableName),
-  chats: new DynamoChatLeases(db, tableName),
-  tableProbe: new DynamoTableProbe(db, tableName),
-  redemptions: new DynamoRedemptionStore(db, tableName),
-});
+export const tableStores = (db: DynamoDBDocumentClient, tableName: string): TableStores => {
+  const codes = new DynamoCodeStore(db, tableName);
+  return {
+    accounts: new DynamoAccountStore(db, tableName),
+    jobs: new DynamoJobStore(db, tableName),
+    codes,
+    chats: new DynamoChatLeases(db, tableName),
+    tableProbe: new DynamoTableProbe(db, tableName),
+    redemptions: new DynamoRedemptionStore(db, tableName),
+    expiry: new DynamoExpiryStore(db, tableName, codes),
+  };
+};
 
 let tableDeps: TableStores | undefined;
 
@@ -343,3 +352,12 @@ export const productionBillingDeps = async (): Promise<BillRedemptionDeps> => {
     clock: systemClock,
   });
 };
+
+/** The expiry sweep's dependencies. */
+export const expirySweepDeps = (ports: Pick<PipelinePorts, 'stores' | 'clock'>): ExpirySweepDeps => ({
+  expiry: ports.stores.expiry,
+  clock: ports.clock,
+});
+
+/** Production wiring of the expiry sweep: the table only. */
+export const productionExpirySweepDeps = (): ExpirySweepDeps => expirySweepDeps({ stores: productionTable(), clock: systemClock });

@@ -39,6 +39,7 @@ import {
   SWEEP_INTERVAL_SECONDS,
 } from '../functions/contracts/pipeline-settings';
 import { scheduleFunction } from './constructs/function-schedule';
+import { ExpirySweep } from './constructs/expiry';
 import { DEFAULT_ROUTE_THROTTLE, ROUTE_THROTTLES, type RouteThrottle } from './route-throttles';
 import type { StatefulResources } from './stateful-stack';
 import type { StageConfig } from './stage-config';
@@ -98,6 +99,8 @@ export class StatelessStack extends Stack {
   readonly domainName: DomainName | undefined;
   /** Alarms and dashboard. */
   readonly monitoring: ServiceMonitoring;
+  /** The expiry sweeper and its schedule (lib/constructs/expiry.ts). */
+  readonly expirySweep: ExpirySweep;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -322,12 +325,20 @@ export class StatelessStack extends Stack {
       newFunction,
     });
 
+    this.expirySweep = new ExpirySweep(this, 'Expiry', {
+      table: stateful.table,
+      every: SWEEP_INTERVAL,
+      group: this.scheduleGroup,
+      functionDefaults: { logLevel: config.logLevel, logRetention: config.logRetention, logRemovalPolicy: config.removalPolicy },
+    });
+    functions.set('ExpirySweeper', this.expirySweep.sweeper);
     this.functions = functions;
     this.eventRules = this.addEventRules(config, stateful);
     webhooks.routeEvents(this.eventRules);
     this.applyRouteThrottles(ROUTE_THROTTLES);
     this.monitoring = this.addMonitoring(config, stateful);
     webhooks.addAlarms(this.monitoring);
+    this.expirySweep.addAlarms(this.monitoring);
     // Lambda cuts a recursive loop off silently (a dropped message): only the Deliverer may loop
     // (recursiveLoop Allow, bounded by the hop counter); any drop still pages.
     for (const [id, fn] of [['Generator', this.generator], ['Deliverer', this.deliverer]] as const) {

@@ -5,6 +5,7 @@ import { CATALOG, operationId, type ServiceDeps } from '../functions/operations'
 import type { ApiDeps } from '../functions/wiring';
 import { ConfigurationError } from '../functions/contracts/env';
 import type { WebhookServices } from '../functions/use-cases/webhook-endpoints';
+import type { ExpiryStore } from '../functions/domain/expiry-sweep';
 
 /** What the local API needs beyond the stores: the bot, as the Telegram routes see it. */
 export interface LocalApiDeps extends ApiDeps {
@@ -15,6 +16,8 @@ export interface LocalApiDeps extends ApiDeps {
   tableProbe: TableProbe;
   /** The webhook parts (startLocalPipeline builds them); without them the webhook routes answer 500. */
   webhooks?: WebhookServices;
+  /** The expiry index and batch expiry moves (expire_batch). */
+  expiry: ExpiryStore;
 }
 
 /** Stands in for webhooks where a harness has none: any use fails as a configuration error. */

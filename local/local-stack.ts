@@ -48,6 +48,7 @@ import { InProcessQueue, type DeadLetter } from './in-process-queue';
 import { StreamPoller } from './stream-poller';
 import { startLocalWebhooks, type LocalWebhookOptions, type LocalWebhooks } from './webhooks';
 import { startLocalBilling, type LocalBilling, type LocalBillingQueueOptions, type LocalStripeOptions } from './billing';
+import { localExpirySweep } from './expiry';
 
 /** The demo as written to `<data dir>/demo.json`. */
 export interface DemoFile {
@@ -106,6 +107,8 @@ export interface LocalPipeline {
   webhooks: LocalWebhooks;
   /** The billing path: stream → billing queue (per customer) → billing handler. */
   billing: LocalBilling;
+  /** Runs the expiry sweeper's handler once, as its schedule does. */
+  expirySweep(): Promise<void>;
 }
 
 /** A running local stack. */
@@ -220,11 +223,13 @@ export const startLocalPipeline = async (options: {
     const context = localLambdaContext({ functionName: 'Sweeper', remainingMs: () => 50_000 });
     return runInvocation(context, () => jobSweeper(undefined, context));
   };
+  const expirySweep = localExpirySweep(ports);
   const sweeper =
     options.sweepIntervalMs === undefined
       ? undefined
       : setInterval(() => {
           sweep().catch((error: unknown) => logger.error('sweep failed', { error: error as Error }));
+          expirySweep().catch((error: unknown) => logger.error('expiry sweep failed', { error: error as Error }));
         }, options.sweepIntervalMs);
   const bus = new InProcessEventBus({ dataDir: options.dataDir });
   const poller = new StreamPoller({
@@ -262,7 +267,7 @@ export const startLocalPipeline = async (options: {
       clock,
       webhooks: webhooks.ports,
     },
-    pipeline: { queue, deliveries, deadLetters, bus, poller, telegram: options.telegram, ports, sweep, webhooks, billing },
+    pipeline: { queue, deliveries, deadLetters, bus, poller, telegram: options.telegram, ports, sweep, webhooks, billing, expirySweep },
     stop: async () => {
       clearInterval(sweeper);
       await queue.stop();
@@ -348,6 +353,7 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
         botUsername: telegramBotUsername,
         webhookSecret: telegramWebhookSecret,
         tableProbe: new DynamoTableProbe(probeDb, options.tableName),
+        expiry: local.pipeline.ports.stores.expiry,
       }),
       { host: options.host, port: options.port },
     );

@@ -5,7 +5,8 @@ type AccessCodeStatus = 'active' | 'redeemed' | 'expired';
 /**
  * The one definition of the service's single DynamoDB table, used by the CDK stack, the local
  * stack and the tests alike. Every entity lives under `pk`/`sk`; `gsi1` serves the listings;
- * `gsi2` lists a plan's codes by stored status (see `indexKeys.codeByStatus`).
+ * `gsi2` lists a plan's codes by stored status (see `indexKeys.codeByStatus`); `gsi3` holds
+ * only live codes that expire, by expiry (`expiryKeys.code`), and a batch's job (`expiryKeys.batchJob`).
  */
 export const TABLE_SCHEMA = {
   partitionKey: 'pk',
@@ -13,6 +14,7 @@ export const TABLE_SCHEMA = {
   indexes: [
     { indexName: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
     { indexName: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+    { indexName: 'gsi3', partitionKey: 'gsi3pk', sortKey: 'gsi3sk' },
   ],
   /** Epoch seconds after which DynamoDB may delete an item (idempotency records, link tokens). */
   timeToLiveAttribute: 'ttl',
@@ -152,3 +154,30 @@ export const billingIndexKeys = (projectId: string, period: string, redemptionId
 
 /** The gsi1 partition of a project's billing records, pending or not. */
 export const billingPartition = (projectId: string, pending: boolean) => `BILLING#${projectId}${pending ? '#PENDING' : ''}`;
+
+/** Partitions the expiry index is spread over (a sweep reads each; writes spread over all). */
+export const EXPIRY_BUCKETS = 8;
+
+/** The expiry bucket of a code: a stable hash of the code, so that writes spread evenly. */
+export const expiryBucket = (code: string): number => {
+  // FNV-1a (32 bit): cheap and stable across runtimes; only the spread matters here.
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < code.length; i++) hash = Math.imul(hash ^ code.charCodeAt(i), 0x01000193) >>> 0;
+  return hash % EXPIRY_BUCKETS;
+};
+
+/** The gsi3 partition of one expiry bucket. */
+export const expiryPartition = (bucket: number) => `EXPIRY#${bucket}`;
+
+/**
+ * Keys of the sparse `gsi3` (kept apart from `keys`/`indexKeys` so that merges stay simple).
+ * Only an active code with an expiry carries `code` keys: they are written with the code and
+ * removed in the same write that moves it out of `active` (`codeStatusChange`), so the index
+ * holds the live expiring codes only and a sweep's query grows with what is due, not stored.
+ */
+export const expiryKeys = {
+  /** An active code that expires at `expiresAt`: sorted by expiry (`gsi3sk <= expiryBound(now)` is due). */
+  code: (code: string, expiresAt: string) => ({ gsi3pk: expiryPartition(expiryBucket(code)), gsi3sk: `${expiresAt}#${code}` }),
+  /** A batch's job, found from the batch id (set-batch-expiry). */
+  batchJob: (batchId: string, jobId: string) => ({ gsi3pk: `BATCH#${batchId}`, gsi3sk: `JOB#${jobId}` }),
+} as const;

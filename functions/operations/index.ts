@@ -12,6 +12,7 @@ import { telegramWebhookRoute } from './telegram-webhook';
 import { WEBHOOK_OPERATIONS } from './webhook-endpoints';
 import { redeemAccessCodeOperation } from './redeem-access-code';
 import { getSubscriptionOperation } from './get-subscription';
+import { expireBatchOperation } from './expire-batch';
 
 export { operationId, type CatalogEntry, type Needs, type ServiceDeps, type ToolOperation, type SpecialRoute } from './operation';
 
@@ -31,6 +32,7 @@ const OPERATIONS: readonly CatalogEntry[] = [
   ...WEBHOOK_OPERATIONS,
   redeemAccessCodeOperation,
   getSubscriptionOperation,
+  expireBatchOperation,
 ];
 
 /** The authenticated operations: the tools. */

@@ -1,3 +1,4 @@
+import type { ExpiryStore } from '../domain/expiry-sweep';
 import type * as v from 'valibot';
 import type { Ability } from '../domain/abilities';
 import type { Principal } from '../domain/model';
@@ -48,13 +49,15 @@ export interface ServiceDeps {
   webhooks: WebhookServices;
   /** Redemptions and subscriptions (a table store: the `table` need). */
   redemptions: RedemptionStore;
+  /** The expiry index and batch expiry moves (part of the table's stores). */
+  expiry: ExpiryStore;
 }
 
 /** The dependencies that `needs` asks for: what `run` (or a route's handler factory) receives. */
 export type DepsFor<N extends Needs> = Pick<
   ServiceDeps,
   | 'clock'
-  | (N extends { table: TableNeed } ? 'accounts' | 'jobs' | 'codes' | 'tableProbe' | 'redemptions' : never)
+  | (N extends { table: TableNeed } ? 'accounts' | 'jobs' | 'codes' | 'tableProbe' | 'redemptions' | 'expiry' : never)
   | (N extends { cursorKey: true } ? 'cursors' : never)
   | (N extends { queue: true } ? 'queue' : never)
   | (N extends { botUsername: true } ? 'botUsername' : never)

@@ -273,7 +273,9 @@ describe('dead-letter consumer', () => {
 });
 
 describe('sweeper', () => {
-  const schedule = () => Object.values(service.statelessTemplate.findResources('AWS::Scheduler::Schedule'));
+  // The job sweeper's schedule (the expiry sweeper has its own, test/infrastructure/expiry.test.ts).
+  const schedule = () =>
+    Object.values(service.statelessTemplate.findResources('AWS::Scheduler::Schedule')).filter((r) => r.Properties.Description === 'Runs the job sweeper');
 
   test('EventBridge Scheduler invokes it every minute, without retries', () => {
     expect(schedule()).toHaveLength(1);

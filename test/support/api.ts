@@ -1,3 +1,4 @@
+import { DynamoExpiryStore } from '../../functions/adapters/dynamodb/expiry-store';
 import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
 import { DynamoCodeStore } from '../../functions/adapters/dynamodb/code-store';
 import { AesGcmCursorCodec, randomCursorKey } from '../../functions/adapters/crypto/aes-gcm-cursor-codec';
@@ -83,6 +84,7 @@ export const startTestApi = async (table: TestTable, clock: Clock = systemClock,
       webhookSecret: TEST_WEBHOOK_SECRET,
       tableProbe: new DynamoTableProbe(table.db, table.tableName),
       redemptions: new DynamoRedemptionStore(table.db, table.tableName),
+      expiry: new DynamoExpiryStore(table.db, table.tableName, new DynamoCodeStore(table.db, table.tableName)),
       ...deps,
     }),
   );

@@ -102,6 +102,7 @@ export const startPipelineHarness = async (
       webhookSecret: TEST_WEBHOOK_SECRET,
       tableProbe: new DynamoTableProbe(table.db, table.tableName),
       webhooks: local.deps.webhooks,
+      expiry: local.pipeline.ports.stores.expiry,
     }),
   );
   const harness: PipelineHarness = {

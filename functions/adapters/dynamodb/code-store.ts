@@ -15,6 +15,7 @@ import { InvalidCursorError, type CodeFilter, type CodePage, type CodePosition, 
 import {
   LAST_SLOT_SK,
   expiryBound,
+  expiryKeys,
   indexKeys,
   keys,
   planCodeSk,
@@ -44,6 +45,8 @@ export const codeItem = (job: Pick<Job, 'id' | 'planId' | 'projectId' | 'teamId'
   type: 'access_code',
   ...indexKeys.planCode(job.planId, job.id, slot),
   ...indexKeys.codeByStatus(job.planId, 'active', job.id, slot, expiryOrder(job.expiresAt)),
+  // Only codes that expire carry the expiry index: `no_expiry` codes are never swept.
+  ...(job.expiresAt ? expiryKeys.code(code, job.expiresAt) : {}),
   code,
   plan_id: job.planId,
   project_id: job.projectId,
@@ -72,7 +75,8 @@ const codeFromItem = (item: Item): AccessCodeRecord => ({
 /**
  * The update that moves an active code to `to`, with its gsi2 keys, in one write: usable alone
  * (`expireCode`) or inside a transaction (redemption). Conditional on the code still being
- * active, so that of a concurrent redemption and expiry exactly one wins.
+ * active, so that of a concurrent redemption and expiry exactly one wins. The same write drops
+ * the code from the expiry index (gsi3): only live codes are there for the sweep to find.
  */
 export const codeStatusChange = (
   code: Pick<AccessCodeRecord, 'code' | 'planId' | 'jobId' | 'slot'>,
@@ -82,7 +86,7 @@ export const codeStatusChange = (
   const index = indexKeys.codeByStatus(code.planId, to, code.jobId, code.slot, '');
   return {
     Key: keys.code(code.code),
-    UpdateExpression: `SET #status = :to, gsi2pk = :gsi2pk, gsi2sk = :gsi2sk${extra.set ? `, ${extra.set}` : ''}`,
+    UpdateExpression: `SET #status = :to, gsi2pk = :gsi2pk, gsi2sk = :gsi2sk${extra.set ? `, ${extra.set}` : ''} REMOVE gsi3pk, gsi3sk`,
     ConditionExpression: `#status = :active${extra.condition ? ` AND ${extra.condition}` : ''}`,
     ExpressionAttributeNames: { '#status': 'status' },
     ExpressionAttributeValues: { ':to': to, ':active': 'active', ':gsi2pk': index.gsi2pk, ':gsi2sk': index.gsi2sk, ...extra.values },

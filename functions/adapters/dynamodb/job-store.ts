@@ -11,7 +11,7 @@ import type { EventEnvelope } from '../../contracts/events';
 import type { CreateJobResult, IdempotencyClaim, JobStore } from '../../domain/ports';
 import type { Job, JobFailure } from '../../domain/jobs';
 import { outboxItem } from '../../contracts/outbox';
-import { ACTIVE_JOBS_PARTITION, indexKeys, keys } from '../../contracts/table';
+import { ACTIVE_JOBS_PARTITION, expiryKeys, indexKeys, keys } from '../../contracts/table';
 
 type Item = Record<string, any>;
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -23,6 +23,8 @@ const jobToItem = (job: Job): Item => ({
   ...jobKey(job.id),
   type: 'job',
   ...indexKeys.activeJob(job.createdAt, job.id),
+  // A batch's job, found from the batch id (cutting a batch's expiry short).
+  ...expiryKeys.batchJob(job.batchId, job.id),
   job_id: job.id,
   batch_id: job.batchId,
   team_id: job.teamId,

@@ -39,7 +39,9 @@ export const httpInput = <S extends InputSchema>(operation: ToolOperation<ToolNe
   if (bodyFields.length > 0) {
     const hasBody = event.body !== undefined && event.body !== '';
     if (hasBody) requireJsonContentType(event);
-    const body = decodeJsonObject(event.body, event.isBase64Encoded);
+    // A body whose every field is optional may be left out altogether (POST …/expire).
+    const optionalOnly = bodyFields.every((field) => (input.entries[field] as { type?: string }).type === 'optional');
+    const body = !hasBody && optionalOnly ? {} : decodeJsonObject(event.body, event.isBase64Encoded);
     for (const field of bodyFields) if (field in body) gathered[field] = body[field];
   }
   for (const field of http.pathParams) {

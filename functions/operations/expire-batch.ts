@@ -1,0 +1,25 @@
+import * as v from 'valibot';
+import { cutBatchExpiry } from '../use-cases/batch-expiry';
+import { resourceId } from './fields';
+import { defineOperation } from './operation';
+
+/** expire_batch: `POST /v1/batches/{batch_id}/expire` (cutting a leaked batch short). */
+export const expireBatchOperation = defineOperation({
+  kind: 'tool',
+  name: 'expire_batch',
+  description:
+    "Moves the expiry of a batch's unredeemed codes to expires_at (default: now), for a leaked CSV. Redeemed codes are untouched; the expiry sweep then expires the others within about a minute, each with an access_code.expired event. Answers the number of codes whose expiry moved.",
+  abilities: ['project-access-code:create'],
+  input: v.object({
+    batch_id: v.pipe(resourceId('batch_id'), v.description('The batch_id that bulk_generate_access_codes returned.')),
+    expires_at: v.optional(
+      v.pipe(v.string('expires_at must be an ISO 8601 time such as 2026-05-18T10:00:00Z.'), v.description('When the codes expire: an ISO 8601 time, earlier than their current expiry. Default: now.')),
+    ),
+  }),
+  // Repeating it moves nothing more (the expiry only ever moves earlier).
+  annotations: { readOnlyHint: false, idempotentHint: true },
+  http: { method: 'POST', path: '/v1/batches/{batch_id}/expire', successStatus: 202, pathParams: ['batch_id'], queryParams: [], headers: {} },
+  needs: { table: 'readWrite' },
+  run: (deps, principal, input) =>
+    cutBatchExpiry(deps, { batchId: input.batch_id, teamId: principal.teamId, ...(input.expires_at !== undefined ? { expiresAt: input.expires_at } : {}) }),
+});

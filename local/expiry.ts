@@ -1,0 +1,16 @@
+import { makeHandler as makeExpirySweeper } from '../functions/handlers/schedule/expiry-sweeper';
+import { expirySweepDeps, type PipelinePorts } from '../functions/wiring';
+import { localLambdaContext, runInvocation } from './lambda-context';
+
+/**
+ * The expiry sweeper's own handler, invoked as its schedule would (its logs carry its own
+ * name), on the same ports as the rest of the local pipeline. The local stack runs it on the
+ * job sweeper's timer (SWEEP_INTERVAL_MS), as AWS runs both every minute.
+ */
+export const localExpirySweep = (ports: Pick<PipelinePorts, 'stores' | 'clock'>): (() => Promise<void>) => {
+  const handler = makeExpirySweeper(expirySweepDeps(ports));
+  return async () => {
+    const context = localLambdaContext({ functionName: 'ExpirySweeper', remainingMs: () => 50_000 });
+    return runInvocation(context, () => handler(undefined, context));
+  };
+};

@@ -1,0 +1,201 @@
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { codeItem, DynamoCodeStore } from '../../functions/adapters/dynamodb/code-store';
+import { DynamoExpiryStore } from '../../functions/adapters/dynamodb/expiry-store';
+import { OUTBOX_ITEM_TYPE } from '../../functions/contracts/outbox';
+import type { EventEnvelope } from '../../functions/contracts/events';
+import { maskCode, randomCode } from '../../functions/domain/access-codes';
+import { AppError, ResourceNotFoundError } from '../../functions/domain/errors';
+import { cutBatchExpiry } from '../../functions/use-cases/batch-expiry';
+import { sweepExpiredCodes } from '../../functions/use-cases/expiry-sweep';
+import { redeemAccessCode } from '../../functions/use-cases/redeem-access-code';
+import { FakeClock } from '../support/clock';
+import { createTestTable, type TestTable } from '../support/dynamodb';
+import { queuedJob } from '../support/jobs';
+import { redemptionDeps, redemptionTeam, storedCodes } from '../support/redemption';
+
+let table: TestTable;
+let codes: DynamoCodeStore;
+let expiry: DynamoExpiryStore;
+const START = new Date('2026-11-21T12:00:00.000Z');
+const HOUR = 3_600_000;
+/** DynamoDB Local on a shared machine: generous headroom, nothing here is timed. */
+const LONG_MS = 600_000;
+
+beforeAll(async () => {
+  table = await createTestTable();
+  codes = new DynamoCodeStore(table.db, table.tableName);
+  expiry = new DynamoExpiryStore(table.db, table.tableName, codes);
+});
+afterAll(async () => table.drop());
+
+type Event = EventEnvelope<Record<string, unknown>>;
+const expiredEvents = async (projectId: string): Promise<Event[]> =>
+  (await table.scanAll())
+    .filter((item) => item.type === OUTBOX_ITEM_TYPE)
+    .map((item) => item.event as Event)
+    .filter((event) => event.type === 'access_code.expired' && event.project_id === projectId);
+const statuses = async (list: string[]) => Promise.all(list.map(async (code) => (await codes.getCode(code))!.status));
+const sweepAt = (at: Date, runLimit?: number) => sweepExpiredCodes({ expiry, clock: { now: () => at }, ...(runLimit ? { runLimit } : {}) });
+
+describe('the expiry sweep', () => {
+  test('expires each due code with exactly one access_code.expired event; later and no_expiry codes are untouched; a repeated run changes nothing', async () => {
+    const team = await redemptionTeam(table);
+    const due = await storedCodes(table, team, { quantity: 30, expiresAt: new Date(START.getTime() + HOUR) });
+    const later = await storedCodes(table, team, { quantity: 5, expiresAt: new Date(START.getTime() + 3 * HOUR) });
+    const never = await storedCodes(table, team, { quantity: 5, expiresAt: null });
+    const record = (await codes.getCode(due[0]!))!;
+
+    expect((await sweepAt(new Date(START.getTime() + HOUR - 1))).expired).toBe(0);
+    const first = await sweepAt(new Date(START.getTime() + HOUR));
+    const second = await sweepAt(new Date(START.getTime() + HOUR + 1000));
+
+    expect(first).toMatchObject({ expired: 30, backlogLeft: false });
+    expect(second.expired).toBe(0);
+    expect(await statuses(due)).toEqual(Array(30).fill('expired'));
+    expect(await statuses(later)).toEqual(Array(5).fill('active'));
+    expect(await statuses(never)).toEqual(Array(5).fill('active'));
+    const events = await expiredEvents(team.projectId);
+    expect(events).toHaveLength(30);
+    expect(new Set(events.map((e) => e.data.access_code))).toEqual(new Set(due.map(maskCode)));
+    expect(events.find((e) => e.data.access_code === maskCode(due[0]!))).toEqual({
+      id: expect.stringMatching(/^evt_/),
+      type: 'access_code.expired',
+      created_at: new Date(START.getTime() + HOUR).toISOString(),
+      api_version: '2026-05-01',
+      project_id: team.projectId,
+      data: { plan_id: team.planId, batch_id: record.batchId, access_code: maskCode(due[0]!), expires_at: record.expiresAt },
+    });
+    // Expired codes leave the expiry index; the listing shows them under their stored status.
+    const listed = await codes.listCodes(team.planId, { status: 'expired', asOf: new Date(START.getTime() + HOUR + 1000) }, { limit: 100 });
+    expect(listed.codes.map((c) => c.code).sort()).toEqual([...due].sort());
+    expect((await table.scanAll()).filter((item) => due.includes(item.code as string) && 'gsi3pk' in item)).toEqual([]);
+  });
+
+  test('two overlapping runs expire each code once, with one event each', async () => {
+    const team = await redemptionTeam(table);
+    const due = await storedCodes(table, team, { quantity: 300, expiresAt: START });
+
+    const runs = await Promise.all([sweepAt(START), sweepAt(START), sweepAt(START)]);
+
+    expect(runs.reduce((sum, run) => sum + run.expired, 0)).toBe(300);
+    expect(await statuses(due)).toEqual(Array(300).fill('expired'));
+    const events = await expiredEvents(team.projectId);
+    expect(events).toHaveLength(300);
+    expect(new Set(events.map((e) => e.data.access_code)).size).toBe(300);
+  }, LONG_MS);
+
+  test('a code expiring while it is being redeemed ends redeemed or expired, never both, with the one matching event', async () => {
+    const team = await redemptionTeam(table);
+    const expiresAt = new Date(START.getTime() + HOUR);
+    const list = await storedCodes(table, team, { quantity: 40, expiresAt });
+    // The redemption's clock is just before the expiry, the sweep's just at it: both may win.
+    const redeemDeps = redemptionDeps(table, { now: () => new Date(expiresAt.getTime() - 1) });
+
+    const [redemptions] = await Promise.all([
+      Promise.allSettled(list.map((code, i) => redeemAccessCode(redeemDeps, team.principal, { code, subscriber_id: `usr_${i}` }))),
+      sweepAt(expiresAt),
+    ]);
+
+    const final = await statuses(list);
+    const events = await expiredEvents(team.projectId);
+    const expiredMasks = new Set(events.map((e) => e.data.access_code));
+    list.forEach((code, i) => {
+      const outcome = redemptions[i]!;
+      if (outcome.status === 'fulfilled') {
+        expect(final[i]).toBe('redeemed');
+        expect(expiredMasks.has(maskCode(code))).toBe(false);
+      } else {
+        expect((outcome.reason as AppError).code).toBe('CODE_EXPIRED');
+        expect(final[i]).toBe('expired');
+      }
+    });
+    // Any code the first run missed (redemption lost but the run had read it as gone) is taken next.
+    await sweepAt(new Date(expiresAt.getTime() + 1000));
+    const after = await statuses(list);
+    expect(after.filter((s) => s === 'expired').length + after.filter((s) => s === 'redeemed').length).toBe(40);
+    expect(await expiredEvents(team.projectId)).toHaveLength(after.filter((s) => s === 'expired').length);
+  }, LONG_MS);
+
+  test('redemption answers CODE_EXPIRED from expires_at itself before any sweep', async () => {
+    const team = await redemptionTeam(table);
+    const [code] = await storedCodes(table, team, { quantity: 1, expiresAt: START });
+    const deps = redemptionDeps(table, { now: () => new Date(START.getTime() + 1) });
+
+    await expect(redeemAccessCode(deps, team.principal, { code: code!, subscriber_id: 'usr_1' })).rejects.toMatchObject({ code: 'CODE_EXPIRED', status: 410 });
+    expect((await codes.getCode(code!))!.status).toBe('active');
+  });
+});
+
+describe('cutting a batch short', () => {
+  test('a half-redeemed batch: the 15 unredeemed codes expire with 15 events, the 5 redeemed are untouched, redeeming one answers 410', async () => {
+    const team = await redemptionTeam(table);
+    const list = await storedCodes(table, team, { quantity: 20, expiresAt: new Date(START.getTime() + 365 * 24 * HOUR) });
+    const batchId = (await codes.getCode(list[0]!))!.batchId;
+    const deps = redemptionDeps(table, { now: () => START });
+    for (const [i, code] of list.slice(0, 5).entries()) await redeemAccessCode(deps, team.principal, { code, subscriber_id: `usr_${i}` });
+
+    const cut = await cutBatchExpiry({ expiry, clock: { now: () => START } }, { batchId, expiresAt: 'now', teamId: team.teamId });
+    const again = await cutBatchExpiry({ expiry, clock: { now: () => START } }, { batchId, expiresAt: 'now' });
+    const run = await sweepAt(START);
+
+    expect(cut).toEqual({ batch_id: batchId, expires_at: START.toISOString(), codes_affected: 15 });
+    expect(again.codes_affected).toBe(0);
+    // The table is shared: other tests' due codes may be swept in the same run.
+    expect(run.expired).toBeGreaterThanOrEqual(15);
+    expect(await statuses(list)).toEqual([...Array(5).fill('redeemed'), ...Array(15).fill('expired')]);
+    const events = await expiredEvents(team.projectId);
+    expect(events.map((e) => e.data.access_code).sort()).toEqual(list.slice(5).map(maskCode).sort());
+    expect(events.every((e) => e.data.batch_id === batchId && e.data.expires_at === START.toISOString())).toBe(true);
+    const listed = await codes.listCodes(team.planId, { status: 'expired', asOf: START }, { limit: 100 });
+    expect(listed.codes.map((c) => c.code).sort()).toEqual(list.slice(5).sort());
+    const redeemedListing = await codes.listCodes(team.planId, { status: 'redeemed', asOf: START }, { limit: 100 });
+    expect(redeemedListing.codes.map((c) => c.code).sort()).toEqual(list.slice(0, 5).sort());
+    await expect(redeemAccessCode(deps, team.principal, { code: list[10]!, subscriber_id: 'usr_x' })).rejects.toMatchObject({ code: 'CODE_EXPIRED', status: 410 });
+  });
+
+  test('another team, an unknown batch and a bad time are refused and change nothing', async () => {
+    const team = await redemptionTeam(table);
+    const list = await storedCodes(table, team, { quantity: 3, expiresAt: null });
+    const batchId = (await codes.getCode(list[0]!))!.batchId;
+    const deps = { expiry, clock: { now: () => START } };
+
+    await expect(cutBatchExpiry(deps, { batchId, teamId: 'tea_01HX0000000000000000000000' })).rejects.toBeInstanceOf(ResourceNotFoundError);
+    await expect(cutBatchExpiry(deps, { batchId: 'btc_01HX0000000000000000000000' })).rejects.toBeInstanceOf(ResourceNotFoundError);
+    await expect(cutBatchExpiry(deps, { batchId, expiresAt: 'tomorrow' })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect((await Promise.all(list.map((c) => codes.getCode(c)))).map((c) => c!.expiresAt)).toEqual([null, null, null]);
+  });
+});
+
+describe('a large backlog', () => {
+  let big: TestTable;
+  beforeAll(async () => {
+    big = await createTestTable();
+  });
+  afterAll(async () => big.drop());
+
+  test('20,000 expired codes drain over several bounded runs with exactly 20,000 events', async () => {
+    const job = queuedJob({ quantity: 20_000, expiresAt: START.toISOString() });
+    const items = Array.from({ length: 20_000 }, (_, slot) => codeItem(job, slot, randomCode(), START));
+    const writes: Array<Promise<unknown>> = [];
+    for (let i = 0; i < items.length; i += 25) {
+      writes.push(big.db.send(new BatchWriteCommand({ RequestItems: { [big.tableName]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } })));
+      if (writes.length === 8) await Promise.all(writes.splice(0));
+    }
+    await Promise.all(writes);
+    const store = new DynamoExpiryStore(big.db, big.tableName, new DynamoCodeStore(big.db, big.tableName));
+
+    const runs = [];
+    for (let run = 0; run < 30; run++) {
+      const result = await sweepExpiredCodes({ expiry: store, clock: { now: () => START }, runLimit: 2_000 });
+      runs.push(result);
+      if (!result.backlogLeft && result.expired === 0) break;
+    }
+
+    expect(runs.every((run) => run.expired <= 2_000)).toBe(true);
+    expect(runs.filter((run) => run.expired > 0).length).toBeGreaterThanOrEqual(10);
+    expect(runs.reduce((sum, run) => sum + run.expired, 0)).toBe(20_000);
+    const all = await big.scanAll();
+    expect(all.filter((item) => item.type === OUTBOX_ITEM_TYPE)).toHaveLength(20_000);
+    expect(all.filter((item) => item.type === 'access_code' && item.status !== 'expired')).toHaveLength(0);
+  }, LONG_MS);
+});
