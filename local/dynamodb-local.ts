@@ -40,7 +40,9 @@ export const localClientConfig = (endpoint: string) => ({
   endpoint,
   region: 'local',
   credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  maxAttempts: 3,
+  // DynamoDB Local answers 500 ("timed out waiting for a lock") where DynamoDB would not, when
+  // transactions contend on one machine; the SDK retries a 500 with backoff, so give it room.
+  maxAttempts: 8,
 });
 
 /** A TCP port that was free a moment ago. */

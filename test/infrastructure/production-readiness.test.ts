@@ -223,13 +223,14 @@ describe('6. the front door', () => {
     dev.statelessTemplate.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: false });
   });
 
-  test('/health, /telegram/webhook, bulk-generate and /mcp are throttled apart; other routes get the default', () => {
+  test('/health, /telegram/webhook, bulk-generate, /redeem and /mcp are throttled apart; other routes get the default', () => {
     const { RouteSettings, DefaultRouteSettings } = stage().Properties;
     expect(RouteSettings).toEqual({
       'GET /health': { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
       'POST /mcp': { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 },
       'POST /telegram/webhook': { ThrottlingRateLimit: 40, ThrottlingBurstLimit: 80 },
       'POST /v1/access-codes/bulk-generate': { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+      'POST /v1/access-codes/redeem': { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
     });
     expect(DefaultRouteSettings).toMatchObject({
       ThrottlingRateLimit: DEFAULT_ROUTE_THROTTLE.rateLimit,
