@@ -173,9 +173,14 @@ describe('a large backlog', () => {
   });
   afterAll(async () => big.drop());
 
-  test('20,000 expired codes drain over several bounded runs with exactly 20,000 events', async () => {
-    const job = queuedJob({ quantity: 20_000, expiresAt: START.toISOString() });
-    const items = Array.from({ length: 20_000 }, (_, slot) => codeItem(job, slot, randomCode(), START));
+  // The issue's figure is 20,000 codes at 2,000 a run; on the shared DynamoDB Local of `npm test`
+  // that takes over ten minutes and starves every other test file, so the suite drains the same
+  // backlog-to-bound ratio (10 runs) at a tenth of the size. EXPIRY_BACKLOG=20000 runs the full one.
+  const BACKLOG = Number(process.env.EXPIRY_BACKLOG ?? 2_000);
+  const RUN_LIMIT = BACKLOG / 10;
+  test(`${BACKLOG} expired codes drain over several bounded runs with exactly ${BACKLOG} events`, async () => {
+    const job = queuedJob({ quantity: BACKLOG, expiresAt: START.toISOString() });
+    const items = Array.from({ length: BACKLOG }, (_, slot) => codeItem(job, slot, randomCode(), START));
     const writes: Array<Promise<unknown>> = [];
     for (let i = 0; i < items.length; i += 25) {
       writes.push(big.db.send(new BatchWriteCommand({ RequestItems: { [big.tableName]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } })));
@@ -186,16 +191,16 @@ describe('a large backlog', () => {
 
     const runs = [];
     for (let run = 0; run < 30; run++) {
-      const result = await sweepExpiredCodes({ expiry: store, clock: { now: () => START }, runLimit: 2_000 });
+      const result = await sweepExpiredCodes({ expiry: store, clock: { now: () => START }, runLimit: RUN_LIMIT });
       runs.push(result);
       if (!result.backlogLeft && result.expired === 0) break;
     }
 
-    expect(runs.every((run) => run.expired <= 2_000)).toBe(true);
+    expect(runs.every((run) => run.expired <= RUN_LIMIT)).toBe(true);
     expect(runs.filter((run) => run.expired > 0).length).toBeGreaterThanOrEqual(10);
-    expect(runs.reduce((sum, run) => sum + run.expired, 0)).toBe(20_000);
+    expect(runs.reduce((sum, run) => sum + run.expired, 0)).toBe(BACKLOG);
     const all = await big.scanAll();
-    expect(all.filter((item) => item.type === OUTBOX_ITEM_TYPE)).toHaveLength(20_000);
+    expect(all.filter((item) => item.type === OUTBOX_ITEM_TYPE)).toHaveLength(BACKLOG);
     expect(all.filter((item) => item.type === 'access_code' && item.status !== 'expired')).toHaveLength(0);
   }, LONG_MS);
 });
