@@ -4,7 +4,7 @@ import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
-import { METRIC } from '../../functions/observability';
+import { METRIC } from '../../functions/contracts/metrics';
 import { BUSINESS_NAMESPACE, SERVICE_NAME, ServiceFunction, type ServiceFunctionProps } from './service-function';
 import { scheduleFunction } from './function-schedule';
 import type { ServiceMonitoring } from '../monitoring';

@@ -142,8 +142,18 @@ export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
     for (let attempt = 1; attempt <= MAX_REDEEM_ATTEMPTS; attempt++) {
       const now = request.clock.now();
       const period = billingPeriodOf(now);
-      const [code, counter] = await Promise.all([this.get(keys.code(request.code)), this.get(keys.usage(request.project.id, period))]);
-      const settled = await this.settledOutcome(code, request, now);
+      let code: Item | undefined;
+      let counter: Item | undefined;
+      let settled: RedemptionOutcome | undefined;
+      try {
+        [code, counter] = await Promise.all([this.get(keys.code(request.code)), this.get(keys.usage(request.project.id, period))]);
+        settled = await this.settledOutcome(code, request, now);
+      } catch (error) {
+        // The same 500 on a read (a lock wait in DynamoDB Local): read again after a pause.
+        if (!(error instanceof InternalServerError)) throw error;
+        await pause(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
+        continue;
+      }
       if (settled) return settled;
 
       const previous: number = counter?.redemptions ?? 0;
