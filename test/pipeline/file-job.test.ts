@@ -69,7 +69,7 @@ describe('a file job through the whole pipeline', () => {
     expect(generated[0]!.data).toEqual({ batch_id: job.batch_id, plan_id: creator.planId, count: 1000, expires_at: expiresAt });
     expect(generated[0]!.project_id).toBe(creator.projectId);
     expect((await publishedEvents(harness)).filter((event) => event.type === 'access_code.generated')).toHaveLength(1);
-  }, 120_000);
+  }, 300_000);
 });
 
 describe('jobs side by side', () => {
