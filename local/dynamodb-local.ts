@@ -35,14 +35,42 @@ const restrictToOwner = (path: string): void => {
   }
 };
 
+const LOCAL_MAX_ATTEMPTS = 10;
+
+/**
+ * The SDK's retry contract, for DynamoDB Local: up to LOCAL_MAX_ATTEMPTS attempts on a transient
+ * error or a throttle, with full-jitter backoff capped at 2 s, and no retry quota. DynamoDB Local
+ * answers 500 ("timed out waiting for a lock") where DynamoDB would not, many at a time when
+ * transactions contend on one machine; the standard strategy's quota (500 tokens per client, 5 a
+ * retry) drains under that and then lets the next 500 through unretried, which a handler answers
+ * with a 500 of its own. Only the local stack and the tests use this; in AWS the SDK's standard
+ * strategy stays.
+ */
+const localRetryStrategy = {
+  mode: 'standard',
+  acquireInitialRetryToken: async () => retryToken(0, 0),
+  refreshRetryTokenForRetry: async (previous: { getRetryCount(): number }, info: { errorType: string; error?: unknown }) => {
+    const count = previous.getRetryCount() + 1;
+    const retryable = info.errorType === 'TRANSIENT' || info.errorType === 'THROTTLING';
+    if (!retryable || count >= LOCAL_MAX_ATTEMPTS) throw info.error ?? new Error('not retried');
+    return retryToken(count, Math.random() * Math.min(2000, 50 * 2 ** count));
+  },
+  recordSuccess: () => undefined,
+};
+
+const retryToken = (count: number, delay: number) => ({
+  getRetryCount: () => count,
+  getRetryDelay: () => delay,
+  getRetryCost: () => 0,
+});
+
 /** Client settings for DynamoDB Local: any region and credentials work with `-sharedDb`. */
 export const localClientConfig = (endpoint: string) => ({
   endpoint,
   region: 'local',
   credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  // DynamoDB Local answers 500 ("timed out waiting for a lock") where DynamoDB would not, when
-  // transactions contend on one machine; the SDK retries a 500 with backoff, so give it room.
-  maxAttempts: 8,
+  maxAttempts: LOCAL_MAX_ATTEMPTS,
+  retryStrategy: localRetryStrategy,
 });
 
 /** A TCP port that was free a moment ago. */
@@ -81,7 +109,7 @@ export const startDynamoDbLocal = async (options: { dataDir?: string; port?: num
   });
 
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({ ...localClientConfig(endpoint), maxAttempts: 1 });
+  const client = new DynamoDBClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
   const stop = async () => {
     stopping = true;
     client.destroy();

@@ -39,7 +39,7 @@ describe('a file job through the whole pipeline', () => {
     const jobId: string = answer.body.data.job_id;
     expect(jobId).toMatch(/^mjb_/);
 
-    const job = await waitForJob(harness, creator.token, jobId, 110_000);
+    const job = await waitForJob(harness, creator.token, jobId, 280_000);
     expect(job).toMatchObject({ status: 'completed', generated_count: 1000, delivered_count: 1000, failure: null });
     const expiresAt = new Date(HARNESS_START.getTime() + 7 * 86_400_000).toISOString();
     expect(job.expires_at).toBe(expiresAt);

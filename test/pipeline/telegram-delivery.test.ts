@@ -219,10 +219,14 @@ describe('a file job', () => {
   test('waits out a 429 on sendDocument for retry_after, then delivers', async () => {
     fake.failNext('sendDocument', 1, telegramErrors.tooManyRequests(1));
     const jobId = await start({ quantity: 5, export_type: 'file' });
-    const job = await waitForJob(harness, creator.token, jobId, 5000);
+    // 60 s is a liveness bound, far below the 180 s visibility timeout a redelivery would wait.
+    const job = await waitForJob(harness, creator.token, jobId, 60_000);
     expect(job.status).toBe('completed');
     const documents = fake.documentsTo(creator.chatId);
     expect(documents).toHaveLength(1);
     expect(parseCsv(documents[0]!.content).rows).toHaveLength(5);
+    const [refused, accepted, ...more] = fake.callsTo('sendDocument');
+    expect(more).toHaveLength(0);
+    expect(accepted!.at - refused!.at).toBeGreaterThanOrEqual(1000);
   });
 });

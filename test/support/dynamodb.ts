@@ -5,11 +5,12 @@ import { DynamoAccountStore } from '../../functions/adapters/dynamodb/account-st
 import { makeDocumentClient } from '../../functions/adapters/dynamodb/client';
 import { ensureTable, localClientConfig } from '../../local/dynamodb-local';
 
-/** The run's DynamoDB Local endpoint (see global-setup). */
+/** This worker's DynamoDB Local endpoint: global-setup starts one per Jest worker. */
 export const dynamoEndpoint = (): string => {
-  const endpoint = process.env.TEST_DYNAMODB_ENDPOINT;
-  if (!endpoint) throw new Error('TEST_DYNAMODB_ENDPOINT is not set: run the tests through jest (npm test).');
-  return endpoint;
+  const endpoints = (process.env.TEST_DYNAMODB_ENDPOINTS ?? '').split(',').filter(Boolean);
+  if (endpoints.length === 0) throw new Error('TEST_DYNAMODB_ENDPOINTS is not set: run the tests through jest (npm test).');
+  const worker = Number(process.env.JEST_WORKER_ID ?? '1');
+  return endpoints[(Math.max(1, worker) - 1) % endpoints.length]!;
 };
 
 /** A table of its own for one test file, created from the shared definition. */

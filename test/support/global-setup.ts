@@ -1,15 +1,20 @@
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local';
 
 declare global {
-  var __DYNAMODB_LOCAL__: DynamoDbLocal | undefined;
+  var __DYNAMODB_LOCALS__: DynamoDbLocal[] | undefined;
 }
 
-/** Starts one in-memory DynamoDB Local for the whole run; workers inherit its endpoint. */
-export default async function globalSetup(): Promise<void> {
+/**
+ * Starts one in-memory DynamoDB Local per Jest worker; workers inherit the endpoints and each
+ * takes its own (see dynamoEndpoint). One shared instance made every worker wait on the other's
+ * locks: DynamoDB Local keeps one database behind one lock, and answers 500 when a wait times out.
+ */
+export default async function globalSetup(globalConfig: { maxWorkers: number }): Promise<void> {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-  const dynamo = await startDynamoDbLocal();
-  globalThis.__DYNAMODB_LOCAL__ = dynamo;
-  process.env.TEST_DYNAMODB_ENDPOINT = dynamo.endpoint;
+  const count = Math.max(1, globalConfig.maxWorkers);
+  const started = await Promise.all(Array.from({ length: count }, () => startDynamoDbLocal()));
+  globalThis.__DYNAMODB_LOCALS__ = started;
+  process.env.TEST_DYNAMODB_ENDPOINTS = started.map((dynamo) => dynamo.endpoint).join(',');
 }

@@ -1,4 +1,4 @@
-/** Stops the run's DynamoDB Local. */
+/** Stops the run's DynamoDB Local instances. */
 export default async function globalTeardown(): Promise<void> {
-  await globalThis.__DYNAMODB_LOCAL__?.stop();
+  await Promise.all((globalThis.__DYNAMODB_LOCALS__ ?? []).map((dynamo) => dynamo.stop()));
 }
