@@ -1,4 +1,4 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { OUTBOX_ITEM_TYPE } from '../../functions/contracts/outbox';
 import { keys, redemptionKeys } from '../../functions/contracts/table';
 import type { EventEnvelope } from '../../functions/contracts/events';
@@ -141,6 +141,45 @@ describe('redeeming a code', () => {
     expect(answers.filter((a) => a.created)).toHaveLength(1);
     expect(new Set(answers.map((a) => JSON.stringify(a.data))).size).toBe(1);
     expect(await outboxEvents(team.projectId)).toHaveLength(1);
+  });
+
+  // A redemption reserves the counter's next number before its commit; one that crashed in
+  // between leaves its reservation behind, which must lapse rather than block the project.
+  const leaveReservation = (projectId: string, until: number) =>
+    table.db.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: keys.usage(projectId, PERIOD),
+        UpdateExpression: 'SET reserved_by = :crashed, reserved_until = :until',
+        ExpressionAttributeValues: { ':crashed': 'rdm_crashed', ':until': until },
+      }),
+    );
+
+  test('a reservation left by a crashed redemption lapses: the next one commits, numbered after the last commit', async () => {
+    const team = await redemptionTeam(table);
+    const [first, second] = await storedCodes(table, team, { quantity: 2 });
+    await redeem(team, first!, 'usr_1');
+    await leaveReservation(team.projectId, Date.now() - 1);
+
+    const answer = await redeem(team, second!, 'usr_2');
+
+    expect(answer.data.billing.redemption_number).toBe(2);
+    const usage = (await table.db.send(new GetCommand({ TableName: table.tableName, Key: keys.usage(team.projectId, PERIOD), ConsistentRead: true }))).Item!;
+    expect(usage).toMatchObject({ redemptions: 2 });
+    expect(usage).not.toHaveProperty('reserved_by');
+  });
+
+  test('a live reservation holds the next redemption back until it lapses, then that one commits', async () => {
+    const team = await redemptionTeam(table);
+    const [code] = await storedCodes(table, team, { quantity: 1 });
+    const lapsesAt = Date.now() + 1_500;
+    await leaveReservation(team.projectId, lapsesAt);
+
+    const answer = await redeem(team, code!, 'usr_1');
+
+    expect(Date.now()).toBeGreaterThanOrEqual(lapsesAt);
+    expect(answer.data.billing.redemption_number).toBe(1);
+    expect(await counterOf(team.projectId)).toBe(1);
   });
 });
 

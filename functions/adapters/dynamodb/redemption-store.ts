@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException, InternalServerError, TransactionCanceledException, TransactionInProgressException } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteCommand,
   GetCommand,
   QueryCommand,
   TransactWriteCommand,
@@ -43,10 +44,16 @@ type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[numb
  * attempts in the worst order (plus the rounds a transaction conflict costs everyone); the bound
  * is well above what a 25-way race needs even on a loaded DynamoDB Local.
  */
-export const MAX_REDEEM_ATTEMPTS = 200;
+export const MAX_REDEEM_ATTEMPTS = 1_000;
 /** Backoff after a lost race: full jitter over [0, min(cap, base·2^attempt)) ms. */
 const BACKOFF_BASE_MS = 4;
 const BACKOFF_CAP_MS = 250;
+/**
+ * How long a reservation of a project's next redemption number holds when its holder neither
+ * commits nor releases it (a crash): wall-clock time, since it bounds a process, not a business
+ * period.
+ */
+export const RESERVATION_MS = 5_000;
 
 /** Positions in the redemption transaction (cancellation reasons come in the same order). */
 const CODE = 0;
@@ -130,71 +137,169 @@ export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
   }
 
   /**
-   * Each attempt reads the code and the period's counter (strongly consistent), then commits
-   * with the counter conditioned on the value read: if another redemption of the project
-   * committed in between, the condition fails and the attempt starts again with the new value.
-   * That is how the redemption number, and with it the billing, is decided inside the commit.
+   * Each attempt reads the code and the period's counter (strongly consistent), reserves the
+   * counter's next number (a single-item conditional write: concurrent redemptions of a project
+   * queue there, failing fast, rather than in the transaction, which locks five items and costs
+   * twice the writes), then commits with the counter conditioned on the value read and on the
+   * reservation. If another redemption committed in between, a condition fails and the attempt
+   * starts again with the new value. That is how the redemption number, and with it the
+   * billing, is decided inside the commit; the reservation only decides who tries next.
    */
   async redeem(request: RedemptionRequest): Promise<RedemptionOutcome> {
     const subscriptionId = newId('subscription');
     const redemptionId = newId('redemption');
     const eventId = newId('event');
-    for (let attempt = 1; attempt <= MAX_REDEEM_ATTEMPTS; attempt++) {
-      const now = request.clock.now();
-      const period = billingPeriodOf(now);
-      let code: Item | undefined;
-      let counter: Item | undefined;
-      let settled: RedemptionOutcome | undefined;
-      try {
-        [code, counter] = await Promise.all([this.get(keys.code(request.code)), this.get(keys.usage(request.project.id, period))]);
-        settled = await this.settledOutcome(code, request, now);
-      } catch (error) {
-        // The same 500 on a read (a lock wait in DynamoDB Local): read again after a pause.
-        if (!(error instanceof InternalServerError)) throw error;
-        await pause(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
-        continue;
-      }
-      if (settled) return settled;
-
-      const previous: number = counter?.redemptions ?? 0;
-      const redemptionNumber = previous + 1;
-      const answer: RedemptionAnswer = {
-        subscription_id: subscriptionId,
-        plan_id: request.plan.id,
-        subscriber_id: request.subscriberId,
-        access_code: maskCode(request.code),
-        redeemed_at: now.toISOString(),
-        billing: redemptionBilling(request.project.tier, period, redemptionNumber),
-      };
-      const billed = isBillable(request.project.tier, redemptionNumber);
-      const items = this.commitItems(request, { code: code!, now, period, previous, redemptionNumber, answer, billed, subscriptionId, redemptionId, eventId });
-      try {
-        await this.db.send(new TransactWriteCommand({ TransactItems: items }));
-        const redemption: Redemption = { id: redemptionId, code: request.code, projectId: request.project.id, teamId: request.plan.teamId, billed, answer };
-        return { outcome: 'redeemed', redemption, attempts: attempt };
-      } catch (error) {
-        // A 500 (DynamoDB Local answers one when a transaction waited too long for a lock) leaves
-        // it unknown whether the commit happened: the next attempt reads again, and finds either
-        // the code redeemed by this subscriber (the stored answer) or nothing done.
-        if (error instanceof InternalServerError || error instanceof TransactionInProgressException) {
-          await pause(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
+    const backoff = (attempt: number) => pause(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
+    let held: { projectId: string; period: string } | undefined;
+    // Gives up a reservation this call holds and did not commit (best effort: it lapses anyway).
+    const settle = async (outcome: RedemptionOutcome): Promise<RedemptionOutcome> => {
+      if (held) await this.release(held.projectId, held.period, redemptionId);
+      return outcome;
+    };
+    try {
+      for (let attempt = 1; attempt <= MAX_REDEEM_ATTEMPTS; attempt++) {
+        const now = request.clock.now();
+        const period = billingPeriodOf(now);
+        let code: Item | undefined;
+        let counter: Item | undefined;
+        let settled: RedemptionOutcome | undefined;
+        try {
+          [code, counter] = await Promise.all([this.get(keys.code(request.code)), this.get(keys.usage(request.project.id, period))]);
+          settled = await this.settledOutcome(code, request, now);
+        } catch (error) {
+          // The same 500 on a read (a lock wait in DynamoDB Local): read again after a pause.
+          if (!(error instanceof InternalServerError)) throw error;
+          await backoff(attempt);
           continue;
         }
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        const reasons = cancellationCodes(error);
-        if (reasons[CODE] === 'ConditionalCheckFailed') {
-          // Someone else changed the code first (or its expiry passed): the next read says how.
-          const again = await this.settledOutcome(await this.get(keys.code(request.code)), request, request.clock.now());
-          if (again) return again;
-        } else if (reasons[JOB] === 'ConditionalCheckFailed') {
-          return { outcome: 'not-found' };
-        } else if (reasons[COUNTER] !== 'ConditionalCheckFailed' && !reasons.some((reason) => reason === 'TransactionConflict' || reason === 'ThrottlingError')) {
-          throw error;
+        if (settled) return await settle(settled);
+
+        const previous: number = counter?.redemptions ?? 0;
+        let reserved: boolean;
+        try {
+          reserved = await this.reserve(request.project.id, period, previous, redemptionId);
+        } catch (error) {
+          if (!(error instanceof InternalServerError)) throw error;
+          reserved = false;
         }
-        await pause(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
+        if (!reserved) {
+          await backoff(attempt);
+          continue;
+        }
+        held = { projectId: request.project.id, period };
+
+        const redemptionNumber = previous + 1;
+        const answer: RedemptionAnswer = {
+          subscription_id: subscriptionId,
+          plan_id: request.plan.id,
+          subscriber_id: request.subscriberId,
+          access_code: maskCode(request.code),
+          redeemed_at: now.toISOString(),
+          billing: redemptionBilling(request.project.tier, period, redemptionNumber),
+        };
+        const billed = isBillable(request.project.tier, redemptionNumber);
+        const items = this.commitItems(request, { code: code!, now, period, previous, redemptionNumber, answer, billed, subscriptionId, redemptionId, eventId });
+        try {
+          await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+          held = undefined;
+          const redemption: Redemption = { id: redemptionId, code: request.code, projectId: request.project.id, teamId: request.plan.teamId, billed, answer };
+          return { outcome: 'redeemed', redemption, attempts: attempt };
+        } catch (error) {
+          // A 500 (DynamoDB Local answers one when a transaction waited too long for a lock) leaves
+          // it unknown whether the commit happened: the next attempt reads again, and finds either
+          // the code redeemed by this subscriber (the stored answer) or nothing done (and the
+          // reservation still this call's).
+          if (error instanceof InternalServerError || error instanceof TransactionInProgressException) {
+            await backoff(attempt);
+            continue;
+          }
+          if (!(error instanceof TransactionCanceledException)) throw error;
+          const reasons = cancellationCodes(error);
+          if (reasons[CODE] === 'ConditionalCheckFailed') {
+            // Someone else changed the code first (or its expiry passed): the next read says how.
+            const again = await this.settledOutcome(await this.get(keys.code(request.code)), request, request.clock.now());
+            if (again) return await settle(again);
+          } else if (reasons[JOB] === 'ConditionalCheckFailed') {
+            return await settle({ outcome: 'not-found' });
+          } else if (reasons[COUNTER] !== 'ConditionalCheckFailed' && !reasons.some((reason) => reason === 'TransactionConflict' || reason === 'ThrottlingError')) {
+            throw error;
+          }
+          await backoff(attempt);
+        }
       }
+      throw new Error(`redemption did not commit after ${MAX_REDEEM_ATTEMPTS} attempts (contention)`);
+    } catch (error) {
+      if (held) await this.release(held.projectId, held.period, redemptionId).catch(() => undefined);
+      throw error;
     }
-    throw new Error(`redemption did not commit after ${MAX_REDEEM_ATTEMPTS} attempts (contention)`);
+  }
+
+  /**
+   * Reserves the period's next redemption number for `redemptionId`, if the counter still holds
+   * `previous` and no other live reservation holds it; false when another redemption got there
+   * first (it committed, or it holds the reservation).
+   */
+  private async reserve(projectId: string, period: string, previous: number, redemptionId: string): Promise<boolean> {
+    const now = Date.now();
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.usage(projectId, period),
+          UpdateExpression: 'SET reserved_by = :redemption, reserved_until = :until, #type = :usage, project_id = :project, period = :period',
+          ConditionExpression:
+            `(${previous === 0 ? 'attribute_not_exists(redemptions) OR ' : ''}redemptions = :previous) ` +
+            'AND (attribute_not_exists(reserved_by) OR reserved_by = :redemption OR reserved_until < :now)',
+          ExpressionAttributeNames: { '#type': 'type' },
+          ExpressionAttributeValues: {
+            ':redemption': redemptionId,
+            ':until': now + RESERVATION_MS,
+            ':now': now,
+            ':previous': previous,
+            ':usage': 'usage',
+            ':project': projectId,
+            ':period': period,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Gives up `redemptionId`'s reservation of the counter, if it still holds it: a counter that
+   * the reservation created and nothing counted on is deleted, so a refusal leaves no trace.
+   */
+  private async release(projectId: string, period: string, redemptionId: string): Promise<void> {
+    try {
+      await this.db.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: keys.usage(projectId, period),
+          ConditionExpression: 'reserved_by = :redemption AND attribute_not_exists(redemptions)',
+          ExpressionAttributeValues: { ':redemption': redemptionId },
+        }),
+      );
+      return;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.usage(projectId, period),
+          UpdateExpression: 'REMOVE reserved_by, reserved_until',
+          ConditionExpression: 'reserved_by = :redemption',
+          ExpressionAttributeValues: { ':redemption': redemptionId },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   /**
@@ -259,13 +364,15 @@ export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
       Update: {
         TableName: this.tableName,
         Key: keys.usage(request.project.id, commit.period),
-        UpdateExpression: 'SET redemptions = :next, #type = :usage, project_id = :project, period = :period, updated_at = :now',
-        // The value read just before: if another redemption committed since, this one is retried.
-        ConditionExpression: commit.previous === 0 ? 'attribute_not_exists(redemptions) OR redemptions = :previous' : 'redemptions = :previous',
+        UpdateExpression: 'SET redemptions = :next, #type = :usage, project_id = :project, period = :period, updated_at = :now REMOVE reserved_by, reserved_until',
+        // The value read just before, under this redemption's reservation: if another redemption
+        // committed since (its reservation lapsed and was taken over), this one is retried.
+        ConditionExpression: `(${commit.previous === 0 ? 'attribute_not_exists(redemptions) OR ' : ''}redemptions = :previous) AND reserved_by = :redemption`,
         ExpressionAttributeNames: { '#type': 'type' },
         ExpressionAttributeValues: {
           ':next': commit.redemptionNumber,
           ':previous': commit.previous,
+          ':redemption': commit.redemptionId,
           ':usage': 'usage',
           ':project': request.project.id,
           ':period': commit.period,
