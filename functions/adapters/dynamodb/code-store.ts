@@ -24,7 +24,7 @@ import {
   prefixEnd,
   slotSk,
 } from '../../contracts/table';
-import { cancellationCodes } from './job-store';
+import { cancellationCodes, pause } from './transactions';
 
 type Item = Record<string, any>;
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -106,7 +106,6 @@ interface PartQuery {
   jobFilter?: string;
 }
 
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The access codes in the service's DynamoDB table. */
 export class DynamoCodeStore implements CodeStore {

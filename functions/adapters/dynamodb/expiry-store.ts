@@ -4,7 +4,7 @@ import { outboxItem } from '../../contracts/outbox';
 import { EXPIRY_BUCKETS, expiryBound, expiryKeys, expiryPartition, indexKeys, keys } from '../../contracts/table';
 import { expiredEvent, type BatchRef, type DueCode, type ExpiryStore } from '../../domain/expiry-sweep';
 import { codeStatusChange, type DynamoCodeStore } from './code-store';
-import { cancellationCodes } from './job-store';
+import { cancellationCodes, pause } from './transactions';
 
 type Item = Record<string, any>;
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -18,7 +18,6 @@ const UPDATES_IN_FLIGHT = 16;
 /** Attempts at one group before the run gives up on it (the next run finds its codes again). */
 const MAX_ATTEMPTS = 10;
 
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const dueFromItem = (item: Item): DueCode => ({
   code: item.code,

@@ -12,6 +12,7 @@ import type { CreateJobResult, IdempotencyClaim, JobStore } from '../../domain/p
 import type { Job, JobFailure } from '../../domain/jobs';
 import { outboxItem } from '../../contracts/outbox';
 import { ACTIVE_JOBS_PARTITION, expiryKeys, indexKeys, keys } from '../../contracts/table';
+import { cancellationCodes } from './transactions';
 
 type Item = Record<string, any>;
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -71,10 +72,6 @@ const jobFromItem = (item: Item): Job => ({
   leaseOwner: item.lease_owner ?? null,
   leaseUntil: item.lease_until ?? null,
 });
-
-/** The reason code of each item of a cancelled transaction, in order. */
-export const cancellationCodes = (error: TransactionCanceledException): string[] =>
-  (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
 
 /** The job aggregate in the service's DynamoDB table (codes: `DynamoCodeStore`). */
 export class DynamoJobStore implements JobStore {

@@ -34,6 +34,7 @@ import {
 import { maskCode } from '../../domain/access-codes';
 import type { AccessCodeRecord } from '../../domain/access-code-record';
 import { codeStatusChange } from './code-store';
+import { cancellationCodes, pause } from './transactions';
 
 type Item = Record<string, any>;
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -99,10 +100,6 @@ export const codeRedemptionUpdate = (
   },
 });
 
-const cancellationCodes = (error: TransactionCanceledException): string[] =>
-  (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const isExpiredAt = (item: Item, now: Date): boolean =>
   item.status === 'expired' || (typeof item.expires_at === 'string' && new Date(item.expires_at) <= now);
