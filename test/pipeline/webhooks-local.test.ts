@@ -1,10 +1,14 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
+import type { EventEnvelope } from '../../functions/contracts/events';
 import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
 import {
   ALL_ABILITIES,
   bulkGenerate,
   createCreator,
   generatedEventsOf,
+  parseCsv,
   quietBatchFailures,
   startPipelineHarness,
   waitForJob,
@@ -16,6 +20,19 @@ import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-r
 // publishing through the outbox relay onto the in-process bus, the EVENT_RULES routing to the
 // webhook-dispatch handler, the delivery queue feeding the webhook-delivery handler, real HTTP
 // to a receiver on 127.0.0.1 that verifies with the real `standardwebhooks` package.
+
+/** The events the relay published for `projectId` (the local bus writes each to events.jsonl). */
+const publishedEvents = (projectId: string): EventEnvelope<Record<string, unknown>>[] => {
+  const file = join(harnessDataDir(), 'events.jsonl');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as { detail?: EventEnvelope<Record<string, unknown>> } & EventEnvelope<Record<string, unknown>>)
+    .map((entry) => entry.detail ?? entry)
+    .filter((event) => event.project_id === projectId);
+};
+let harnessDataDir: () => string;
 
 /** Waits (polling) until `done` holds, failing with `what` if it never does. */
 const until = async (what: string, done: () => boolean, timeoutMs = 30_000): Promise<void> => {
@@ -43,6 +60,7 @@ describe('webhooks on the local stack (WEBHOOK_ALLOW_PRIVATE_URLS=1)', () => {
   beforeAll(async () => {
     // No wait on the queue: a retry comes back at once until due, so the fake clock alone paces retries.
     harness = await startPipelineHarness(fake, { webhooks: { allowPrivateUrls: true, maxQueueDelaySeconds: 0 } });
+    harnessDataDir = () => harness.dataDir;
   });
   afterEach(async () => {
     await receiver?.close();
@@ -62,8 +80,8 @@ describe('webhooks on the local stack (WEBHOOK_ALLOW_PRIVATE_URLS=1)', () => {
     return created.body.data as { id: string; secret: string };
   };
 
-  const generateFileBatch = async (creator: Awaited<ReturnType<typeof createCreator>>) => {
-    const answer = await bulkGenerate(harness, creator.token, { plan_id: creator.planId, quantity: 5, export_type: 'file', expiry_preset: '1_week' });
+  const generateFileBatch = async (creator: Awaited<ReturnType<typeof createCreator>>, expiryPreset = '1_week') => {
+    const answer = await bulkGenerate(harness, creator.token, { plan_id: creator.planId, quantity: 5, export_type: 'file', expiry_preset: expiryPreset });
     expect(answer.status).toBe(202);
     const job = await waitForJob(harness, creator.token, answer.body.data.job_id);
     expect(job.status).toBe('completed');
@@ -96,6 +114,45 @@ describe('webhooks on the local stack (WEBHOOK_ALLOW_PRIVATE_URLS=1)', () => {
     expect(listing.status).toBe(200);
     expect(listing.body.data.deliveries).toHaveLength(1);
     expect(listing.body.data.deliveries[0]).toMatchObject({ event_id: event.id, event_type: 'access_code.generated', status: 'succeeded', attempt_count: 1 });
+  });
+
+  test('the same endpoint receives one delivery per redemption and one per expired code, each signed, with the event id as webhook-id', async () => {
+    receiver = await startWebhookReceiver({ secrets: [] });
+    const creator = await createCreator(harness);
+    await subscribe(creator.token, creator.projectId);
+    // A day's expiry, so that the sweep below expires this batch only (the other tests' batches
+    // last a week, and their receivers are gone).
+    const generated = await generateFileBatch(creator, '1_day');
+    const codes = parseCsv(fake.documentsTo(creator.chatId).at(-1)!.content).rows.map((row) => row.code!);
+    expect(codes).toHaveLength(5);
+
+    for (const [i, code] of codes.slice(0, 2).entries()) {
+      const redeemed = await harness.call('POST', '/v1/access-codes/redeem', { token: creator.token, json: { code, subscriber_id: `usr_${i}` } });
+      expect(redeemed.status).toBe(200);
+    }
+    // Past the day's expiry: the sweep expires the three codes nobody redeemed.
+    harness.clock.advance(2 * 86_400_000);
+    await harness.pipeline.expirySweep();
+    await until('six deliveries', () => receiver.received.length >= 6);
+    await harness.pipeline.poller.idle();
+    await harness.pipeline.bus.idle();
+    await harness.pipeline.webhooks.idle();
+
+    const published = publishedEvents(creator.projectId);
+    const redeemed = published.filter((event) => event.type === 'access_code.redeemed');
+    const expired = published.filter((event) => event.type === 'access_code.expired');
+    expect([redeemed.length, expired.length]).toEqual([2, 3]);
+    const byType = (type: string) => receiver.received.filter((delivery) => delivery.type === type);
+    expect(byType('access_code.generated').map((d) => d.id)).toEqual([generated.id]);
+    expect(byType('access_code.redeemed').map((d) => d.id).sort()).toEqual(redeemed.map((event) => event.id).sort());
+    expect(byType('access_code.expired').map((d) => d.id).sort()).toEqual(expired.map((event) => event.id).sort());
+    expect(receiver.received).toHaveLength(6);
+    expect(receiver.received.every((delivery) => delivery.verified && delivery.status === 200)).toBe(true);
+    // The body is the event itself, code masked: no delivery carries a full code.
+    for (const delivery of receiver.received) {
+      expect(JSON.parse(delivery.body).id).toBe(delivery.id);
+      for (const code of codes) expect(delivery.body).not.toContain(code);
+    }
   });
 
   test('a receiver answering 500 twice then 200 gets the same webhook-id three times, and the listing shows three attempts', async () => {
