@@ -152,6 +152,12 @@ export class Webhooks extends Construct {
       ...any,
       alarmDescription: 'Events the webhook dispatcher failed on are on its dead-letter queue: their deliveries were not recorded. Replay them from the archive once fixed (dispatch is idempotent).',
     });
+    // The deliverer may loop through its own queue (recursiveLoop Allow): should Lambda stop that
+    // loop all the same, the dropped message's delivery stays pending, so a drop pages too.
+    monitoring.alarm('WebhookDeliveryRecursiveLoopAlarm', this.deliverer.function.metric('RecursiveInvocationsDropped', { period: Duration.minutes(5), statistic: 'Sum' }), {
+      ...any,
+      alarmDescription: 'Lambda stopped a recursive loop through the webhook deliverer: a delivery message was dropped and its delivery stays pending. Retry it with POST /v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry.',
+    });
     monitoring.alarm('WebhookDeliveryQueueAgeAlarm', this.deliveryQueue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' }), {
       threshold: 30 * 60,
       evaluationPeriods: 3,

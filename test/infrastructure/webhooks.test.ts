@@ -115,4 +115,11 @@ describe('webhook dispatch and delivery', () => {
     expect(alarms.some((id) => id.includes('WebhookDeliveryDeadLetterAlarm'))).toBe(true);
     expect(alarms.some((id) => id.includes('WebhookDispatchDeadLetterAlarm'))).toBe(true);
   });
+
+  test('a recursive loop Lambda stops through the webhook deliverer pages', () => {
+    const alarms = Object.values(service.statelessTemplate.findResources('AWS::CloudWatch::Alarm')) as Array<{ Properties: Record<string, any> }>;
+    const loop = alarms.filter((alarm) => alarm.Properties.MetricName === 'RecursiveInvocationsDropped');
+    const deliverer = view.functionOf('WebhookDelivery').id;
+    expect(loop.some((alarm) => JSON.stringify(alarm.Properties.Dimensions).includes(deliverer))).toBe(true);
+  });
 });
