@@ -6,15 +6,19 @@ import { defineRoute, type Needs, type SpecialRoute, type ToolNeeds, type ToolOp
  * more. Table access is the widest any tool asks for.
  */
 export const unionOfNeeds = (tools: readonly ToolOperation<any, any, any>[]): ToolNeeds => {
-  const needs: { -readonly [K in keyof Needs]: Needs[K] } = { table: 'read' };
+  const needs: Record<string, unknown> = { table: 'read' };
   for (const tool of tools) {
-    const own: Needs = tool.needs;
-    if (own.table === 'readWrite') needs.table = 'readWrite';
-    for (const key of ['cursorKey', 'queue', 'botUsername', 'bot', 'webhookSecret'] as const) if (own[key]) needs[key] = true;
-    // `delete` is `true` plus DeleteItem: the wider of the two.
-    if (own.webhooks === 'delete' || (own.webhooks && !needs.webhooks)) needs.webhooks = own.webhooks;
+    // Every need a tool declares is taken, so a need added later is covered without a change
+    // here; the two with degrees take the wider: `readWrite` over `read`, and webhooks' `delete`
+    // (`true` plus DeleteItem) over `true`.
+    for (const [key, value] of Object.entries(tool.needs as Needs)) {
+      if (!value) continue;
+      if (key === 'table') needs.table = needs.table === 'readWrite' || value === 'readWrite' ? 'readWrite' : 'read';
+      else if (key === 'webhooks') needs.webhooks = needs.webhooks === 'delete' || value === 'delete' ? 'delete' : value;
+      else needs[key] = value;
+    }
   }
-  return needs as ToolNeeds;
+  return needs as unknown as ToolNeeds;
 };
 
 /**

@@ -4,6 +4,7 @@ import { UnsupportedMediaTypeError, ValidationFailedError } from '../../function
 import { httpInput } from '../../functions/handlers/http/operation-handler';
 import { parseWith } from '../../functions/handlers/http/validation';
 import { CATALOG, operationId, TOOLS } from '../../functions/operations';
+import { unionOfNeeds } from '../../functions/operations/mcp';
 import { API_ROUTES, HTTP_ENTRY } from '../../lib/api-routes';
 import { startTestApi, type TestApi } from '../support/api';
 import { createTestTable, type TestTable } from '../support/dynamodb';
@@ -19,6 +20,25 @@ describe('the operation catalog', () => {
     );
     const keys = CATALOG.map((entry) => routeKey(entry.http));
     expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  test('the MCP endpoint needs every need of every tool, each at the widest degree a tool asks', () => {
+    const union = unionOfNeeds(TOOLS) as unknown as Record<string, unknown>;
+    for (const tool of TOOLS) {
+      for (const [key, value] of Object.entries(tool.needs)) {
+        if (!value) continue;
+        expect(union).toHaveProperty(key);
+        if (key === 'table' && value === 'readWrite') expect(union.table).toBe('readWrite');
+        if (key === 'webhooks' && value === 'delete') expect(union.webhooks).toBe('delete');
+      }
+    }
+    // Nothing no tool asks for.
+    const asked = new Set(TOOLS.flatMap((tool) => Object.entries(tool.needs).filter(([, value]) => value).map(([key]) => key)));
+    expect(Object.keys(union).filter((key) => !asked.has(key) && key !== 'table')).toEqual([]);
+    // Degrees, on made-up tools: the wider wins whatever the order.
+    const tool = (needs: object) => ({ needs }) as unknown as (typeof TOOLS)[number];
+    expect(unionOfNeeds([tool({ table: 'readWrite', webhooks: 'delete' }), tool({ table: 'read', webhooks: true, queue: true })])).toEqual({ table: 'readWrite', webhooks: 'delete', queue: true });
+    expect(unionOfNeeds([tool({ webhooks: true }), tool({ webhooks: 'delete' }), tool({ someNewNeed: true })])).toEqual({ table: 'read', webhooks: 'delete', someNewNeed: true });
   });
 
   test.each(TOOLS.map((tool) => [tool.name, tool] as const))('%s binds only fields of its input schema', (_name, tool) => {
