@@ -34,8 +34,8 @@ export interface BenchService {
   /** One API call as the bench creator; the JSON answer. */
   call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   planId: string;
-  /** Polls GET /v1/jobs/{id} every `pollMs` until `completed` (throws on `failed` or after `timeoutMs`). */
-  waitForCompletion(jobId: string, options?: { pollMs?: number; timeoutMs?: number }): Promise<void>;
+  /** Polls GET /v1/jobs/{id} every `pollMs` until `completed` (throws on `failed` or after `timeoutMs`); the job as last seen. */
+  waitForCompletion(jobId: string, options?: { pollMs?: number; timeoutMs?: number }): Promise<any>;
   stop(): Promise<void>;
 }
 
@@ -82,7 +82,7 @@ export const startBenchService = async (options: { dynamoEndpoint: string; messa
       for (;;) {
         const job = await call('GET', `/v1/jobs/${jobId}`);
         const status = job.body.data?.status;
-        if (status === 'completed') return;
+        if (status === 'completed') return job.body.data;
         if (status === 'failed') throw new Error(`job ${jobId} failed: ${JSON.stringify(job.body.data.failure)}`);
         if (performance.now() - started > timeoutMs) throw new Error(`job ${jobId} still ${status} after ${timeoutMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, pollMs));
