@@ -10,7 +10,7 @@
  * code of the job reached the chat exactly once (0 lost, 0 doubled).
  */
 import { TELEGRAM } from '../functions/contracts/pipeline-settings';
-import { atMost, type Bench, type BenchContext } from './figures';
+import { atMost, median, type Bench, type BenchContext } from './figures';
 import { BENCH_CHAT, startBenchService, type BenchService } from './service';
 
 const QUANTITY = 1000;
@@ -53,8 +53,12 @@ const messagesJob = async (service: BenchService) => {
   const accepted = performance.now();
   if (answer.status !== 202) throw new Error(`bulk-generate answered ${answer.status}: ${JSON.stringify(answer.body)}`);
   const jobId = answer.body.data.job_id as string;
-  await service.waitForCompletion(jobId, { pollMs: 20 });
+  const acceptedAt = Date.now();
+  const job = await service.waitForCompletion(jobId, { pollMs: 20 });
   const elapsed = performance.now() - accepted;
+  // The job's own timestamps (the service runs on the real clock): generation, then delivery.
+  const generating = Date.parse(job.generated_at) - acceptedAt;
+  const delivering = Date.parse(job.completed_at) - Date.parse(job.generated_at);
 
   const sends = service.fake.calls.slice(callsBefore).filter((call) => call.method === 'sendMessage' && String(call.params.chat_id) === BENCH_CHAT);
   const received = sends.filter((call) => call.status === 200).map((call) => codeIn(String(call.params.text)) ?? '?');
@@ -65,7 +69,7 @@ const messagesJob = async (service: BenchService) => {
   // A code sent twice, or one that is not the job's, is one too many.
   const doubled = [...seen].reduce((sum, [code, count]) => sum + (expected.has(code) ? count - 1 : count), 0);
   if (expected.size !== QUANTITY) throw new Error(`the job holds ${expected.size} codes, not ${QUANTITY}`);
-  return { elapsed, lost, doubled, throttled: sends.filter((call) => call.chatLimited).length };
+  return { elapsed, generating, delivering, lost, doubled, throttled: sends.filter((call) => call.chatLimited).length };
 };
 
 /** A 1000-code messages job against N ÷ the configured per-chat rate, Telegram's pace scaled down. */
@@ -82,12 +86,16 @@ export const messagesJobBench: Bench = {
       const runs = Math.min(MAX_RUNS, context.runs);
       const ours: number[] = [];
       const floor: number[] = [];
+      const generating: number[] = [];
+      const delivering: number[] = [];
       let lost = 0;
       let doubled = 0;
       let throttled = 0;
       for (let run = 1; run <= runs; run++) {
         const result = await messagesJob(service);
         ours.push(result.elapsed);
+        generating.push(result.generating);
+        delivering.push(result.delivering);
         floor.push(QUANTITY * MESSAGE_INTERVAL_MS);
         lost += result.lost;
         doubled += result.doubled;
@@ -101,7 +109,14 @@ export const messagesJobBench: Bench = {
         `Floor = ${QUANTITY} × ${MESSAGE_INTERVAL_MS} ms, the time the configured rate allows. Over ${runs} runs (${runs * QUANTITY} codes): ` +
         `${lost} lost, ${doubled} doubled, ${throttled} sends refused with 429.` +
         (lost || doubled ? ' **Codes were lost or doubled.**' : '') +
-        (figure.met ? '' : ` Misses ${TARGET}× by ${(((figure.ratio - TARGET) / TARGET) * 100).toFixed(0)}%.`);
+        ` Medians from the job's own timestamps: generation ${(median(generating) / 1000).toFixed(1)} s, delivery ${(median(delivering) / 1000).toFixed(1)} s ` +
+        `(${(median(delivering) / QUANTITY).toFixed(1)} ms a message against the ${MESSAGE_INTERVAL_MS} ms interval).` +
+        (figure.met
+          ? ''
+          : ` Misses ${TARGET}× by ${(((figure.ratio - TARGET) / TARGET) * 100).toFixed(0)}%: ` +
+            (median(delivering) / QUANTITY > MESSAGE_INTERVAL_MS * 1.05
+              ? 'a message took longer than the interval, so the send and its delivered-count write (DynamoDB Local) set the pace, not the interval; at the real 1100 ms interval they are a few per cent of it.'
+              : 'generating the codes before the first message is the part above the floor.'));
       return { figures: [{ ...figure, met: figure.met && lost === 0 && doubled === 0, note }] };
     } finally {
       await service.stop();
