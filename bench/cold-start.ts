@@ -8,7 +8,7 @@
  * DynamoDBClient. Secrets read at cold start come from a fake Secrets Manager on 127.0.0.1.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -89,16 +89,18 @@ const LAMBDA_BUILD: BuildOptions = {
 
 /** The floor: a bundle of a file that constructs a DynamoDBClient and exports a handler. */
 const buildFloor = async (dir: string): Promise<string> => {
-  const source = join(ROOT, 'bench', '.cold-start-floor.ts');
-  writeFileSync(
-    source,
-    "import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\nconst client = new DynamoDBClient({});\nexport const handler = async () => client.config.region();\n",
-  );
-  try {
-    await build({ ...LAMBDA_BUILD, entryPoints: [source], outfile: join(dir, 'index.mjs'), absWorkingDir: ROOT });
-  } finally {
-    rmSync(source, { force: true });
-  }
+  await build({
+    ...LAMBDA_BUILD,
+    stdin: {
+      contents: "import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\nconst client = new DynamoDBClient({});\nexport const handler = async () => client.config.region();\n",
+      // Resolved from the repository, so the floor bundles the same SDK version as the functions.
+      resolveDir: ROOT,
+      sourcefile: 'cold-start-floor.ts',
+      loader: 'ts',
+    },
+    outfile: join(dir, 'index.mjs'),
+    absWorkingDir: ROOT,
+  });
   return join(dir, 'index.mjs');
 };
 
