@@ -84,7 +84,10 @@ export const startBenchService = async (options: { dynamoEndpoint: string; messa
         const status = job.body.data?.status;
         if (status === 'completed') return job.body.data;
         if (status === 'failed') throw new Error(`job ${jobId} failed: ${JSON.stringify(job.body.data.failure)}`);
-        if (performance.now() - started > timeoutMs) throw new Error(`job ${jobId} still ${status} after ${timeoutMs} ms`);
+        if (performance.now() - started > timeoutMs) {
+          const { generated_count: generated, delivered_count: delivered, quantity } = job.body.data ?? {};
+          throw new Error(`job ${jobId} still ${status} after ${timeoutMs / 1000} s (${generated} of ${quantity} codes generated, ${delivered} delivered)`);
+        }
         await new Promise((resolve) => setTimeout(resolve, pollMs));
       }
     };
