@@ -63,7 +63,8 @@ const failDelivery = async (deps: DeliveryDeps, job: Job, failure: JobFailure): 
  * 3. Take the chat's lease. A busy chat: the job waits for its turn (recorded in the table) and
  *    this message ends; the holder hands the chat on when it is done. Nothing is sent yet.
  * 4. file: send the CSV once and complete. messages: send from the persisted cursor, one
- *    message per code, paced (also after the chat's previous sender, whoever it was), recording
+ *    message per code, one per interval counted from the previous send (and a whole interval
+ *    after the chat's previous sender, whoever it was), recording
  *    the cursor after each send, so that a crash re-sends at most the message in flight; hand
  *    over to a new queue message, hop counted, before the time runs out.
  * 5. Completed or refused (a permanent Telegram refusal fails the job with its reason), the job
@@ -160,10 +161,14 @@ export const deliverJob = async (deps: DeliveryDeps, message: DeliverMessage, in
       if (codes.length === 0) throw new Error(`job ${jobId} is marked generated but has no code from slot ${delivered}`);
       for (const { slot, code } of codes) {
         if (invocation.remainingMs() < SAFETY_MARGIN_MS) return await handOver();
-        if (!(await sendPaced(() => deps.telegram.sendMessage(chatId, codeMessage(job, slot, code))))) return;
+        let sentAt = deps.clock.now().getTime();
+        const send = () => ((sentAt = deps.clock.now().getTime()), deps.telegram.sendMessage(chatId, codeMessage(job, slot, code)));
+        if (!(await sendPaced(send))) return;
         delivered = slot + 1;
         if (!(await deps.jobs.recordDelivered(jobId, owner, delivered, deps.clock.now()))) return; // lease lost
-        if (delivered < job.quantity) await sleep(deps.messageIntervalMs);
+        // The interval runs from the last send attempt, not from the end of the work after it:
+        // one message per interval, rather than one per interval plus a send and a write.
+        if (delivered < job.quantity) await sleep(Math.max(0, deps.messageIntervalMs - (deps.clock.now().getTime() - sentAt)));
       }
     }
     await complete();
