@@ -63,6 +63,9 @@ export const PROTECTED_STAGE_REQUIRES = ['account', 'region', 'alarmTopicArn', '
 export const STAGES: Readonly<Record<string, StageSettings>> = {
   dev: {
     protectData: false,
+    // A placeholder valid in shape: POST /v1/telegram/link builds its deep links with it, so set
+    // your development bot's username here before linking chats in dev.
+    telegramBotUsername: 'memberpass_dev_bot',
     logLevel: 'DEBUG',
     maxWriteRequestUnits: 200,
   },

@@ -191,7 +191,11 @@ export class StatelessStack extends Stack {
       const { needs } = route;
       if (needs.table) fn.useTable(stateful.table, needs.table);
       if (needs.queue) fn.useQueue(ENV.QUEUE_URL, stateful.generationQueue);
-      if (needs.botUsername && config.telegramBotUsername !== undefined) {
+      if (needs.botUsername) {
+        // The function parses it at cold start: without it, every call would fail there.
+        if (config.telegramBotUsername === undefined) {
+          throw new Error(`Stage "${config.stage}": ${route.method} ${route.path} needs the bot's username: set telegramBotUsername in lib/stages.ts.`);
+        }
         fn.function.addEnvironment('TELEGRAM_BOT_USERNAME', config.telegramBotUsername);
       }
       if (needs.bot) this.useTelegramBot(fn, config, stateful);

@@ -51,6 +51,14 @@ describe('3. environments come from lib/stages.ts', () => {
     expect(Token.isUnresolved(dev.stateless.region)).toBe(true);
   });
 
+  test('every function of dev starts: the link route gets a bot username there too, and a stage without one does not synthesize', () => {
+    const link = API_ROUTES.find((route) => route.telegram === 'username')!;
+    const devView = inspect(dev);
+    expect(devView.functionOf(link.id).resource.Properties.Environment.Variables.TELEGRAM_BOT_USERNAME).toBe(STAGES.dev!.telegramBotUsername);
+    const { telegramBotUsername: _dropped, ...withoutUsername } = STAGES.dev!;
+    expect(() => synthService({ stage: 'dev' }, { stages: { ...STAGES, dev: withoutUsername } })).toThrow(/needs the bot's username: set telegramBotUsername/);
+  });
+
   test('every alarm of the protected stage has an action: its topic is required config', () => {
     for (const alarm of alarms()) expect(alarm.AlarmActions).toEqual([STAGES.prod!.alarmTopicArn]);
   });
