@@ -116,7 +116,8 @@ const specialOperation = (entry: Extract<CatalogEntry, { kind: 'route' }>): Json
       ...base,
       security: [{ telegramSecret: [] }],
       requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', description: 'A Telegram Update.' } } } },
-      responses: { '200': { description: 'The update was handled.' }, '401': errorRef(401), '500': errorRef(500) },
+      // 422: a body that is not a JSON object is refused before any update is read.
+      responses: { '200': { description: 'The update was handled.' }, '401': errorRef(401), '422': errorRef(422), '500': errorRef(500) },
     };
   }
   return {
