@@ -153,7 +153,7 @@ export const startFuzzApi = async (): Promise<FuzzApi> => {
     expires_at: ['2026-05-18T10:00:00Z', '2099-01-01T00:00:00Z', '1970-01-01T00:00:00Z', 'yesterday'],
     cursor: [known('cursor.codes'), 'eyJ9', 'null'],
     description: ['a hook', ''],
-    idempotency_key: ['fuzz-seed', 'fuzz-1', 'fuzz-2'],
+    idempotency_key: ['fuzz-1', 'fuzz-2', 'fuzz-seed'],
   };
   const hints = (field: string): readonly string[] => {
     if (FIELD_HINTS[field]) return FIELD_HINTS[field];
@@ -161,7 +161,9 @@ export const startFuzzApi = async (): Promise<FuzzApi> => {
     const ofKind = Object.keys(values)
       .filter((name) => name.startsWith(`${kind}.`))
       .map(known);
-    return ofKind.length ? [...ofKind, `${kind}_nope`] : knownStrings;
+    // The caller's own first (`plan.own` before `plan.other`).
+    const own = [...ofKind.filter((name) => name.includes('.own')), ...ofKind.filter((name) => !name.includes('.own'))];
+    return own.length ? [...own, `${kind}_nope`] : knownStrings;
   };
   return {
     api,
