@@ -170,6 +170,31 @@ describe('the MCP endpoint, with the official MCP client', () => {
     expect((await client.listTools()).tools.length).toBe(TOOLS.length);
   });
 
+  // Found by the HTTP fuzz (test/fuzz/http-routes.test.ts): the SDK answered these as -32603, "internal error".
+  test('a request whose params do not fit its method is a JSON-RPC invalid params (-32602) naming the field, not an internal error', async () => {
+    const post = async (message: unknown) => {
+      const response = await fetch(`${harness.apiUrl}/mcp`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${creator.tokens.all!}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify(message),
+      });
+      expect(response.status).toBe(200);
+      return (await response.json()) as any;
+    };
+    const badName = await post({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 123 } });
+    expect(badName).toMatchObject({ jsonrpc: '2.0', id: 7, error: { code: -32602 } });
+    expect(badName.error.message).toContain('params.name');
+    const badArguments = await post({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'get_job_status', arguments: 5 } });
+    expect(badArguments).toMatchObject({ id: 8, error: { code: -32602 } });
+    expect(badArguments.error.message).toContain('params.arguments');
+    const badInitialize = await post({ jsonrpc: '2.0', id: 9, method: 'initialize', params: {} });
+    expect(badInitialize).toMatchObject({ id: 9, error: { code: -32602 } });
+    expect(badInitialize.error.message).toContain('params.protocolVersion');
+    // A call that fits is still answered by the tool.
+    const fine = await post({ jsonrpc: '2.0', id: 10, method: 'tools/call', params: { name: 'get_job_status', arguments: { job_id: 'mjb_nope' } } });
+    expect(fine.result.structuredContent.error.code).toBe('RESOURCE_NOT_FOUND');
+  });
+
   test('without a token, or with an unknown one, /mcp answers HTTP 401 with WWW-Authenticate pointing at the resource metadata', async () => {
     const initialize = {
       jsonrpc: '2.0',

@@ -1,7 +1,7 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { API_ROUTES } from '../../lib/api-routes';
 import { TOOLS } from '../../functions/operations';
-import { startTestApi, type TestApi } from '../support/api';
+import { startTestApi, TEST_WEBHOOK_SECRET, type TestApi } from '../support/api';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 
 let table: TestTable;
@@ -69,5 +69,27 @@ describe('GET /v1/openapi.json', () => {
     expect(document.paths['/v1/openapi.json'].get.security).toEqual([]);
     expect(document.paths['/.well-known/oauth-protected-resource'].get.security).toEqual([]);
     expect(document.paths['/mcp'].post.security).toEqual([{ bearerAuth: [] }]);
+  });
+
+  // Found by the HTTP fuzz (test/fuzz/http-routes.test.ts): the router answered a 400 no route documented.
+  test('every route with a path parameter documents the 400 BAD_REQUEST the router answers to a malformed percent-escape', async () => {
+    const answer = await api.call('GET', '/v1/jobs/%E0%A4%A');
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.code).toBe('BAD_REQUEST');
+    expect(document.components.responses.Error400.content['application/json'].schema.allOf[1].properties.error.properties.code.enum).toEqual(['BAD_REQUEST']);
+    const withPathParams = TOOLS.filter((tool) => tool.http.pathParams.length > 0);
+    expect(withPathParams.length).toBeGreaterThan(0);
+    for (const tool of TOOLS) {
+      const responses = document.paths[tool.http.path][tool.http.method.toLowerCase()].responses;
+      expect([tool.name, responses['400']]).toEqual([tool.name, tool.http.pathParams.length ? { $ref: '#/components/responses/Error400' } : undefined]);
+    }
+  });
+
+  // Found by the HTTP fuzz (test/fuzz/http-routes.test.ts): the route answered a 422 its document did not list.
+  test('the Telegram webhook documents the 422 it answers, with the secret, to a body that is not a JSON object', async () => {
+    const answer = await api.call('POST', '/telegram/webhook', { body: '[1]', headers: { 'x-telegram-bot-api-secret-token': TEST_WEBHOOK_SECRET } });
+    expect(answer.status).toBe(422);
+    expect(answer.body.error.code).toBe('VALIDATION_FAILED');
+    expect(document.paths['/telegram/webhook'].post.responses['422']).toEqual({ $ref: '#/components/responses/Error422' });
   });
 });

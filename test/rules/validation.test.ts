@@ -54,6 +54,16 @@ describe('boundedInteger', () => {
   });
 });
 
+describe('parseWith', () => {
+  // Found by the MCP fuzz (test/fuzz/mcp-tools.test.ts): redeem's strict schema refused an
+  // argument named `constructor` with a detail whose path was Object.prototype.constructor.
+  test.each(['constructor', 'toString', 'hasOwnProperty'])('names an unknown field called %s by its own name', (field) => {
+    const strict = v.strictObject({ code: v.string() });
+    expect(detailsOf(() => parseWith(strict, { code: 'x', [field]: [] }))).toEqual([{ path: field, message: expect.any(String) }]);
+    expect(detailsOf(() => parseWith(strict, { code: 'x', [field]: [] }, { code: 'x-code' }))).toEqual([{ path: field, message: expect.any(String) }]);
+  });
+});
+
 describe('PreviewAccessCodeCostBody', () => {
   test('names every bad field at once', () => {
     expect(detailsOf(() => parseWith(PreviewAccessCodeCostBody, { plan_id: 7, quantity: 10_001 }))).toEqual([

@@ -9,6 +9,7 @@ type JsonObject = Record<string, unknown>;
 
 /** What each error status means in this API, and the codes it carries. */
 const ERRORS: Record<number, { description: string; codes: string[] }> = {
+  400: { description: 'The request is malformed HTTP: a path parameter that is not validly percent-encoded.', codes: ['BAD_REQUEST'] },
   401: { description: 'No bearer token, or one the service does not know.', codes: ['AUTHENTICATION_REQUIRED'] },
   403: { description: 'The token lacks the ability this operation needs.', codes: ['TOKEN_MISSING_ABILITY'] },
   404: { description: 'The resource does not exist, or not for the caller’s team.', codes: ['RESOURCE_NOT_FOUND'] },
@@ -20,8 +21,8 @@ const ERRORS: Record<number, { description: string; codes: string[] }> = {
 };
 
 /**
- * Statuses an operation can answer beyond those every tool shares (401, 403, 404, 422, 500, and
- * 415 with a body), by tool name: what its use case refuses with.
+ * Statuses an operation can answer beyond those every tool shares (401, 403, 404, 422, 500, 415
+ * with a body, and 400 with path parameters), by tool name: what its use case refuses with.
  */
 const EXTRA_STATUSES: Readonly<Record<string, readonly number[]>> = {
   bulk_generate_access_codes: [409],
@@ -63,7 +64,8 @@ const toolOperation = (operation: ToolOperation<any, any, any>): JsonObject => {
     ...Object.entries(headers).map(([field, header]) => parameter(field, 'header', header)),
   ];
   const bodyFields = Object.keys(properties).filter((field) => !bound.has(field));
-  const statuses = [401, 403, 404, ...(bodyFields.length ? [415] : []), 422, ...(EXTRA_STATUSES[operation.name] ?? []), 500].sort();
+  // 400: the router refuses a path parameter that is not validly percent-encoded before any handler runs.
+  const statuses = [...(http.pathParams.length ? [400] : []), 401, 403, 404, ...(bodyFields.length ? [415] : []), 422, ...(EXTRA_STATUSES[operation.name] ?? []), 500].sort();
   const abilities = operation.abilities.join(', ');
   return {
     operationId: operation.name,
@@ -116,7 +118,8 @@ const specialOperation = (entry: Extract<CatalogEntry, { kind: 'route' }>): Json
       ...base,
       security: [{ telegramSecret: [] }],
       requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', description: 'A Telegram Update.' } } } },
-      responses: { '200': { description: 'The update was handled.' }, '401': errorRef(401), '500': errorRef(500) },
+      // 422: a body that is not a JSON object is refused before any update is read.
+      responses: { '200': { description: 'The update was handled.' }, '401': errorRef(401), '422': errorRef(422), '500': errorRef(500) },
     };
   }
   return {

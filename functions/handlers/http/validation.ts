@@ -6,7 +6,8 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 const issueToDetail = (issue: v.BaseIssue<unknown>, rename: Readonly<Record<string, string>>): FieldIssue => {
   const dotPath = v.getDotPath(issue) ?? '';
-  const path = rename[dotPath] ?? dotPath;
+  // Own keys only: a field named `constructor` or `toString` must not find Object.prototype's.
+  const path = Object.hasOwn(rename, dotPath) ? rename[dotPath]! : dotPath;
   const missing = issue.input === undefined && issue.kind === 'schema';
   return { path, message: missing ? `${path || 'value'} is required.` : issue.message };
 };

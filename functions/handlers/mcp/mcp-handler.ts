@@ -1,7 +1,15 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  InitializeRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  PingRequestSchema,
+  type CallToolResult,
+} from '@modelcontextprotocol/sdk/types.js';
 import { AppError, AuthenticationRequiredError, TokenMissingAbilityError } from '../../domain/errors';
 import { logger } from '../../observability';
 import type { ServiceDeps, ToolOperation } from '../../operations/operation';
@@ -83,6 +91,50 @@ export const fromWebResponse = async (response: Response): Promise<APIGatewayPro
   return { statusCode: response.status, headers, ...(body ? { body } : {}) };
 };
 
+/** The SDK's schema of each request this server answers, by method. */
+const REQUEST_SCHEMAS = new Map<string, { safeParse(value: unknown): { success: boolean; error?: { issues: Array<{ path: PropertyKey[]; message: string }> } } }>([
+  ['initialize', InitializeRequestSchema],
+  ['ping', PingRequestSchema],
+  ['tools/list', ListToolsRequestSchema],
+  ['tools/call', CallToolRequestSchema],
+]);
+
+/**
+ * The SDK parses a request with its method's schema before any handler runs, and answers a
+ * mismatch (`tools/call` with a numeric name, `initialize` without protocolVersion) as -32603,
+ * "internal error". That is the caller's bad input, not our fault: such answers become -32602,
+ * "invalid params", as JSON-RPC has it, naming what does not fit. A -32603 to a request that
+ * fits its schema stays what it is.
+ */
+export const invalidParamsNotInternal = (requestBody: string, result: APIGatewayProxyStructuredResultV2): APIGatewayProxyStructuredResultV2 => {
+  let requests: unknown;
+  let answers: unknown;
+  try {
+    requests = JSON.parse(requestBody);
+    answers = JSON.parse(result.body ?? '');
+  } catch {
+    return result;
+  }
+  const byId = new Map<unknown, { method?: unknown }>();
+  for (const message of [requests].flat()) if (message !== null && typeof message === 'object' && 'id' in message) byId.set(message.id, message as { method?: unknown });
+  let changed = false;
+  const fix = (answer: any) => {
+    if (answer?.error?.code !== ErrorCode.InternalError) return answer;
+    const request = byId.get(answer.id);
+    const schema = typeof request?.method === 'string' ? REQUEST_SCHEMAS.get(request.method) : undefined;
+    const parsed = schema?.safeParse(request);
+    if (!parsed || parsed.success) return answer;
+    changed = true;
+    const issues = (parsed.error?.issues ?? []).map((issue) => `${issue.path.map(String).join('.')}: ${issue.message}`).join('; ');
+    return { ...answer, error: { code: ErrorCode.InvalidParams, message: `Invalid params for ${String(request!.method)}: ${issues}` } };
+  };
+  const fixed = Array.isArray(answers) ? answers.map(fix) : fix(answers);
+  if (!changed) return result;
+  // The body changes length: whatever length the SDK declared no longer holds.
+  const headers = Object.fromEntries(Object.entries(result.headers ?? {}).filter(([name]) => name.toLowerCase() !== 'content-length'));
+  return { ...result, headers, body: JSON.stringify(fixed) };
+};
+
 /** The 401 of the MCP authorization spec: the envelope, plus where to learn how to authenticate. */
 const unauthorized = (event: APIGatewayProxyEventV2, error: AuthenticationRequiredError): APIGatewayProxyStructuredResultV2 => {
   const answer = errorResponse(error);
@@ -112,7 +164,9 @@ export const makeMcpHandler = (tools: readonly ToolOperation<any, any, any>[], d
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     try {
       await server.connect(transport);
-      return await fromWebResponse(await transport.handleRequest(toWebRequest(event)));
+      const answer = await fromWebResponse(await transport.handleRequest(toWebRequest(event)));
+      const body = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+      return invalidParamsNotInternal(body, answer);
     } finally {
       await transport.close();
       await server.close();
