@@ -1,4 +1,6 @@
-import { makeMcpHandler, makeMcpMethodNotAllowedHandler, MCP_PATH, type McpDeps } from '../handlers/mcp/mcp-handler';
+import type { HttpHandler } from '../handlers/http/http-api';
+import { makeMcpMethodNotAllowedHandler, MCP_PATH } from '../handlers/mcp/endpoint';
+import type { McpDeps } from '../handlers/mcp/mcp-handler';
 import { defineRoute, type Needs, type SpecialRoute, type ToolNeeds, type ToolOperation } from './operation';
 
 /**
@@ -21,6 +23,15 @@ export const unionOfNeeds = (tools: readonly ToolOperation<any, any, any>[]): To
   return needs as unknown as ToolNeeds;
 };
 
+/** A handler built on its first call (once, however many calls race for it). */
+const lazyHandler = (load: () => Promise<HttpHandler>): HttpHandler => {
+  let handler: Promise<HttpHandler> | undefined;
+  return async (event, context) => {
+    handler ??= load();
+    return (await handler)(event, context);
+  };
+};
+
 /**
  * `POST /mcp`: the tools of the catalog over the Model Context Protocol (stateless Streamable
  * HTTP). Bearer-authenticated in its function; each tool call checks its tool's abilities.
@@ -35,7 +46,8 @@ export const mcpRoute = (tools: readonly ToolOperation<any, any, any>[]): Specia
     needs: unionOfNeeds(tools),
     // DepsFor<ToolNeeds> cannot be resolved for a needs value computed at run time; the wiring
     // built exactly `needs`, which covers every tool's own needs.
-    makeHandler: (deps) => makeMcpHandler(tools, deps as unknown as McpDeps),
+    // The MCP SDK is imported on the first call, not at cold start (see handlers/mcp/endpoint.ts).
+    makeHandler: (deps) => lazyHandler(async () => (await import('../handlers/mcp/mcp-handler')).makeMcpHandler(tools, deps as unknown as McpDeps)),
   });
 
 /** `GET /mcp`: a stateless MCP server offers no server-to-client stream; 405, as the SDK's stateless servers answer. */

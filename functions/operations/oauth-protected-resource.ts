@@ -1,4 +1,4 @@
-import { makeProtectedResourceHandler, PROTECTED_RESOURCE_PATH } from '../handlers/mcp/mcp-handler';
+import { makeProtectedResourceHandler, PROTECTED_RESOURCE_PATH } from '../handlers/mcp/endpoint';
 import { defineRoute } from './operation';
 
 /** `GET /.well-known/oauth-protected-resource`: RFC 9728 metadata of the MCP endpoint, public. */

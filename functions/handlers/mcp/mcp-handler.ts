@@ -14,26 +14,15 @@ import { AppError, AuthenticationRequiredError, TokenMissingAbilityError } from 
 import { logger } from '../../observability';
 import type { ServiceDeps, ToolOperation } from '../../operations/operation';
 import { authenticate } from '../../use-cases/authenticate';
-import { bearerToken, errorResponse, jsonResponse, withHttpMiddleware, type HttpHandler } from '../http/http-api';
+import { bearerToken, errorResponse, withHttpMiddleware, type HttpHandler } from '../http/http-api';
 import { runTool } from '../http/operation-handler';
 import { toolDefinition } from './tools';
+import { baseUrlOf, PROTECTED_RESOURCE_PATH } from './endpoint';
 
-/** Where the protected resource metadata (RFC 9728) of the MCP endpoint is served. */
-export const PROTECTED_RESOURCE_PATH = '/.well-known/oauth-protected-resource';
-
-/** The MCP endpoint's path. */
-export const MCP_PATH = '/mcp';
 
 /** What the MCP endpoint is given: the table's stores at least, and whatever its tools need. */
 export type McpDeps = Partial<ServiceDeps> & Pick<ServiceDeps, 'clock' | 'accounts'>;
 
-/** The service's public base URL as the caller reached it (API Gateway's domain, or the local server's host). */
-export const baseUrlOf = (event: APIGatewayProxyEventV2): string => {
-  const host = event.headers?.host ?? event.requestContext.domainName;
-  // API Gateway sets x-forwarded-proto (https); the local server sets none and speaks plain HTTP.
-  const scheme = event.headers?.['x-forwarded-proto']?.split(',')[0]?.trim() || 'http';
-  return `${scheme}://${host}`;
-};
 
 /** A tool error result: the documented envelope as structured content and as text. */
 const toolError = (code: string, message: string, details: unknown[]): CallToolResult => {
@@ -173,24 +162,3 @@ export const makeMcpHandler = (tools: readonly ToolOperation<any, any, any>[], d
     }
   });
 
-/**
- * `GET /mcp` and `DELETE /mcp`: a stateless server has no SSE stream to resume and no session to
- * end, so it answers 405 as the SDK's stateless servers do (clients take that as "no stream").
- */
-export const makeMcpMethodNotAllowedHandler = (): HttpHandler =>
-  withHttpMiddleware(async () =>
-    jsonResponse(405, { jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed.' }, id: null }, { allow: 'POST' }),
-  );
-
-/** The protected resource metadata (RFC 9728) of the MCP endpoint, for the caller's base URL. */
-export const protectedResourceMetadata = (baseUrl: string) => ({
-  resource: `${baseUrl}${MCP_PATH}`,
-  bearer_methods_supported: ['header'],
-  resource_name: 'MemberPass access codes',
-  // No authorization server: tokens are issued by the operator with the admin CLI.
-  resource_documentation: `${baseUrl}/v1/openapi.json`,
-});
-
-/** `GET /.well-known/oauth-protected-resource`: public, tells MCP clients how to authenticate. */
-export const makeProtectedResourceHandler = (): HttpHandler =>
-  withHttpMiddleware(async (event) => jsonResponse(200, protectedResourceMetadata(baseUrlOf(event)), { 'cache-control': 'public, max-age=300' }));
