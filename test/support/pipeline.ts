@@ -155,8 +155,12 @@ export const createCreator = async (
 export const bulkGenerate = (harness: PipelineHarness, token: string, json: unknown, headers: Record<string, string> = {}) =>
   harness.call('POST', '/v1/access-codes/bulk-generate', { token, json, headers });
 
-/** Polls GET /v1/jobs/{id} every 50 ms until the job ends (or `timeoutMs` passes); returns its last view. */
-export const waitForJob = async (harness: PipelineHarness, token: string, jobId: string, timeoutMs = 50_000): Promise<any> => {
+/**
+ * Polls GET /v1/jobs/{id} every 50 ms until the job ends (or `timeoutMs` passes); returns its last
+ * view. The default is a liveness bound under a loaded machine (a 300-code job takes ~10 s alone),
+ * not a speed target.
+ */
+export const waitForJob = async (harness: PipelineHarness, token: string, jobId: string, timeoutMs = 150_000): Promise<any> => {
   const deadline = Date.now() + timeoutMs;
   let last: ApiAnswer | undefined;
   for (;;) {
