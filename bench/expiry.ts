@@ -158,8 +158,15 @@ const measure = async (control: DynamoDBClient, db: DynamoDBDocumentClient, cont
       `Floor: the same sweep (1,000 due codes, 20 transactions of 50 codes + events) on a table with ${SMALL_LIVE.toLocaleString('en')} live codes; ` +
       `ours: on a table with ${large.live.toLocaleString('en')}. Each run writes 1,000 fresh due codes into each table and sweeps each once, alternating. ` +
       `Both tables on one DynamoDB Local of this bench's own (in memory). The live codes expire next year and carry the expiry index keys (gsi3) but not the listing keys (gsi1, gsi2), which the sweep never reads.${reduced}`;
+    const figure = atMost(`expiry sweep of 1,000 due codes among ${large.live.toLocaleString('en')} vs ${SMALL_LIVE.toLocaleString('en')} live codes`, 'ms', ours, floor, EXPIRY_TARGET_RATIO, note);
+    if (!figure.met) {
+      figure.note +=
+        ` Missed by ${(figure.ratio - EXPIRY_TARGET_RATIO).toFixed(2)}× over the target. Why is not established: the sweep's query asks the expiry index for due keys only ` +
+        `(a few hundred ms either way when timed apart); the time is in the 20 transactions that move the codes, which DynamoDB Local (SQLite underneath) may pay more for on a bigger table and index. ` +
+        `Unverified; DynamoDB proper keys the work by partition, not table size.`;
+    }
     return {
-      figures: [atMost(`expiry sweep of 1,000 due codes among ${large.live.toLocaleString('en')} vs ${SMALL_LIVE.toLocaleString('en')} live codes`, 'ms', ours, floor, EXPIRY_TARGET_RATIO, note)],
+      figures: [figure],
     };
   } finally {
     for (const table of tables) await control.send(new DeleteTableCommand({ TableName: table.tableName })).catch(() => undefined);
