@@ -175,37 +175,24 @@ const measure = async (control: DynamoDBClient, db: DynamoDBDocumentClient, cont
 
 const TITLE = 'One expiry sweep of 1,000 due codes among 1,000 vs 100,000 live codes (sparse sharded index)';
 
-/**
- * The runner before its rewrite (bench/run.ts, another engineer's file) calls this bench as
- * `expiryBench(control, db, live)` for console rows: this keeps that call compiling and working.
- * Once the rewritten runner (which calls `run`) is merged, nothing calls it: drop it then.
- */
-const legacyRows = async (control: DynamoDBClient, db: DynamoDBDocumentClient, _live?: number): Promise<Array<[string, string, string]>> => {
-  const [figure] = (await measure(control, db, { runs: 3, log: (line) => console.log(line) })).figures;
-  return [[figure!.figure, figure!.runs!.ours.map((ms) => ms.toFixed(0)).join(' / '), `${figure!.ratio.toFixed(2)} (target ${figure!.target})`]];
+/** One sweep of 1,000 due codes among 1,000 vs 100,000 live codes. */
+export const expiryBench: Bench = {
+  name: 'expiry',
+  title: TITLE,
+  run: async (context: BenchContext): Promise<BenchResult> => {
+    // A DynamoDB Local of its own (both tables on it), not the runner's: after this bench's
+    // tens of thousands of writes and transactions, a shared one kept its CPU busy for minutes
+    // after the tables were dropped, and the next bench measured that (bare updates fell from
+    // ~240/s to ~13/s and redemptions answered 500). Stopping the process ends it.
+    const dynamo = await startDynamoDbLocal();
+    const control = new DynamoDBClient(localClientConfig(dynamo.endpoint));
+    const db = makeDocumentClient(localClientConfig(dynamo.endpoint));
+    try {
+      return await measure(control, db, context);
+    } finally {
+      control.destroy();
+      db.destroy();
+      await dynamo.stop();
+    }
+  },
 };
-
-/** One sweep of 1,000 due codes among 1,000 vs 100,000 live codes (a Bench; callable the old way until the runner's rewrite lands). */
-export const expiryBench: Bench & typeof legacyRows = Object.defineProperty(
-  Object.assign(legacyRows, {
-    title: TITLE,
-    run: async (context: BenchContext): Promise<BenchResult> => {
-      // A DynamoDB Local of its own (both tables on it), not the runner's: after this bench's
-      // tens of thousands of writes and transactions, a shared one kept its CPU busy for minutes
-      // after the tables were dropped, and the next bench measured that (bare updates fell from
-      // ~240/s to ~13/s and redemptions answered 500). Stopping the process ends it.
-      const dynamo = await startDynamoDbLocal();
-      const control = new DynamoDBClient(localClientConfig(dynamo.endpoint));
-      const db = makeDocumentClient(localClientConfig(dynamo.endpoint));
-      try {
-        return await measure(control, db, context);
-      } finally {
-        control.destroy();
-        db.destroy();
-        await dynamo.stop();
-      }
-    },
-  }),
-  'name',
-  { value: 'expiry' },
-);

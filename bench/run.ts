@@ -10,9 +10,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startDynamoDbLocal } from '../local/dynamodb-local';
 import { coldStartBench } from './cold-start';
+import { expiryBench } from './expiry';
 import { fileJobBench } from './file-job';
 import type { Bench } from './figures';
 import { messagesJobBench } from './messages-job';
+import { redemptionBench } from './redemption';
+import { webhookBench } from './webhooks';
 import { describeMachine, mergeResults, readResults, renderResults, type BenchEntry } from './results';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
@@ -22,8 +25,9 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const BENCHES: Bench[] = [
   fileJobBench,
   messagesJobBench,
-  // TODO(bench2): redemptionBench from './redemption', expiryBench from './expiry' and webhookBench
-  // from './webhooks' join this list once they export a `Bench`.
+  redemptionBench,
+  expiryBench,
+  webhookBench,
   coldStartBench,
 ];
 
