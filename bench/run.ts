@@ -61,12 +61,15 @@ const main = async (): Promise<number> => {
   const machine = describeMachine();
   const startedAt = new Date();
   const started = performance.now();
-  console.log(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; starting DynamoDB Local (in memory)…`);
-  const dynamo = await startDynamoDbLocal();
+  console.log(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}`);
   const entries: BenchEntry[] = [];
   const artifacts: Array<{ file: string; content: string }> = [];
-  try {
+  {
     for (const bench of selected) {
+      // A fresh in-memory DynamoDB Local per bench: after one bench's tens of thousands of
+      // writes, a shared one kept a core busy for minutes with the tables already dropped, and
+      // the next bench measured that (the messages job ran 9× slower; bare updates fell to 11/s).
+      const dynamo = await startDynamoDbLocal();
       const ranAt = new Date();
       const benchStarted = performance.now();
       console.log(`\n== ${bench.name}: ${bench.title}`);
@@ -85,11 +88,10 @@ const main = async (): Promise<number> => {
         entry.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
         console.error(`[${bench.name}] failed:`, error);
       }
+      await dynamo.stop();
       entry.durationMs = performance.now() - benchStarted;
       entries.push(entry);
     }
-  } finally {
-    await dynamo.stop();
   }
   const totalMs = performance.now() - started;
   const results = mergeResults(
