@@ -10,13 +10,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { codeItem, DynamoCodeStore } from '../functions/adapters/dynamodb/code-store';
 import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
 import { DynamoExpiryStore } from '../functions/adapters/dynamodb/expiry-store';
 import { randomCode } from '../functions/domain/access-codes';
 import { newId } from '../functions/domain/ids';
 import { sweepExpiredCodes } from '../functions/use-cases/expiry-sweep';
+import { batchWrite } from './batch-write';
 import { ensureTable, localClientConfig, startDynamoDbLocal } from '../local/dynamodb-local';
 import { atMost, type Bench, type BenchContext, type BenchResult } from './figures';
 
@@ -45,22 +46,6 @@ const job = (expiresAt: string) => ({
   teamId: 'tea_bench',
   expiresAt,
 });
-
-/** Writes items 25 per BatchWriteItem, IN_FLIGHT calls at once, unprocessed items retried. */
-export const batchWrite = async (db: DynamoDBDocumentClient, tableName: string, items: Record<string, unknown>[], inFlight = IN_FLIGHT): Promise<void> => {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      let requests = items.slice(next, (next += 25)).map((Item) => ({ PutRequest: { Item } }));
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 20 * 2 ** attempt)));
-        const result = await db.send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } }));
-        requests = (result.UnprocessedItems?.[tableName] ?? []) as typeof requests;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: inFlight }, worker));
-};
 
 /**
  * `count` live codes expiring next year, as the generator stores them but without the listing
@@ -115,7 +100,7 @@ const fill = async (db: DynamoDBDocumentClient, table: SweepTable, target: numbe
   const started = performance.now();
   while (table.live < target) {
     const round = Math.min(ROUND, target - table.live);
-    await batchWrite(db, table.tableName, liveCodes(round, new Date()));
+    await batchWrite(db, table.tableName, liveCodes(round, new Date()), IN_FLIGHT);
     table.live += round;
     const elapsed = performance.now() - started;
     if (table.live < target && elapsed > budgetMs) {

@@ -10,12 +10,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
 import { codeItem } from '../functions/adapters/dynamodb/code-store';
 import { randomCode } from '../functions/domain/access-codes';
 import { newId } from '../functions/domain/ids';
 import { ensureTable, localClientConfig } from '../local/dynamodb-local';
+import { batchWrite } from './batch-write';
 import { renderLineChart } from './chart';
 import { atMost, median, type Bench, type BenchContext } from './figures';
 import { BENCH_CHAT, startBenchService, type BenchService } from './service';
@@ -33,18 +34,7 @@ export const batchWriteFloor = async (db: DynamoDBDocumentClient, tableName: str
   const job = { id: newId('job'), batchId: newId('batch'), planId: 'pln_bench', projectId: 'prj_bench', teamId: 'tea_bench', expiresAt: null };
   const items = Array.from({ length: quantity }, (_, slot) => codeItem(job, slot, randomCode(), now));
   const started = performance.now();
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      let requests = items.slice(next, (next += 25)).map((Item) => ({ PutRequest: { Item } }));
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 20 * 2 ** attempt)));
-        const result = await db.send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } }));
-        requests = (result.UnprocessedItems?.[tableName] ?? []) as typeof requests;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: inFlight }, worker));
+  await batchWrite(db, tableName, items, inFlight);
   return performance.now() - started;
 };
 

@@ -28,7 +28,7 @@ import { ensureTable, localClientConfig } from '../local/dynamodb-local';
 import { localHandlers } from '../local/handlers';
 import { startHttpServer } from '../local/http-server';
 import { startLocalPipeline } from '../local/local-stack';
-import { batchWrite } from './expiry';
+import { batchWrite } from './batch-write';
 import { atLeast, median, type Bench, type BenchContext, type BenchResult, type Figure } from './figures';
 
 /** Concurrent clients, as the issue says. */
