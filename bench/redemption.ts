@@ -6,29 +6,21 @@
  * counter, so they serialize on it); and the local stack's peak memory under that load.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAccountStore } from '../functions/adapters/dynamodb/account-store';
 import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
 import { codeItem } from '../functions/adapters/dynamodb/code-store';
 import { DynamoJobStore } from '../functions/adapters/dynamodb/job-store';
-import { DynamoTableProbe } from '../functions/adapters/dynamodb/table-probe';
-import { makeTelegramSender } from '../functions/adapters/telegram/factory';
 import { randomCode } from '../functions/domain/access-codes';
 import { newId } from '../functions/domain/ids';
 import { newQueuedJob, type Job } from '../functions/domain/jobs';
 import { systemClock } from '../functions/domain/ports';
 import * as admin from '../functions/use-cases/admin';
 import { generatedEvent } from '../functions/use-cases/generation/generate-chunk';
-import { API_ROUTES } from '../lib/api-routes';
-import { ensureTable, localClientConfig } from '../local/dynamodb-local';
-import { localHandlers } from '../local/handlers';
-import { startHttpServer } from '../local/http-server';
-import { startLocalPipeline } from '../local/local-stack';
+import { localClientConfig } from '../local/dynamodb-local';
 import { batchWrite } from './batch-write';
+import { startBenchStack } from './service';
 import { atLeast, median, type Bench, type BenchContext, type BenchResult, type Figure } from './figures';
 
 /** Concurrent clients, as the issue says. */
@@ -140,23 +132,9 @@ interface Rates {
   failures: number[];
 }
 
-const measure = async (context: BenchContext, control: DynamoDBClient, db: DynamoDBDocumentClient): Promise<BenchResult> => {
-  const tableName = `bench-redemption-${randomUUID()}`;
-  const dataDir = mkdtempSync(join(tmpdir(), 'memberpass-bench-redemption-'));
-  await ensureTable(control, tableName);
-  const telegram = makeTelegramSender({ outboxDir: dataDir });
-  const local = await startLocalPipeline({ dynamoEndpoint: context.dynamoEndpoint, tableName, dataDir, telegram });
-  const http = await startHttpServer(
-    API_ROUTES,
-    localHandlers({
-      ...local.deps,
-      telegram,
-      botUsername: 'memberpass_bench_bot',
-      webhookSecret: randomUUID(),
-      tableProbe: new DynamoTableProbe(db, tableName),
-      expiry: local.pipeline.ports.stores.expiry,
-    }),
-  );
+const measure = async (context: BenchContext, db: DynamoDBDocumentClient): Promise<BenchResult> => {
+  const stack = await startBenchStack({ dynamoEndpoint: context.dynamoEndpoint, name: 'redemption' });
+  const { tableName, local, http } = stack;
   try {
     const adminDeps = { accounts: new DynamoAccountStore(db, tableName), clock: systemClock };
     const { team_id: teamId } = await admin.createTeam(adminDeps, { name: 'Bench' });
@@ -307,10 +285,7 @@ const measure = async (context: BenchContext, control: DynamoDBClient, db: Dynam
     context.log(`redemption: node ${mib(nodeIdle).toFixed(0)} → ${mib(nodePeak).toFixed(0)} MiB; java ${javaIdle ? mib(javaIdle).toFixed(0) : '?'} → ${javaPeak ? mib(javaPeak).toFixed(0) : '?'} MiB; median floor ${median(floors).toFixed(0)}/s`);
     return { figures };
   } finally {
-    await http.close();
-    await local.stop();
-    await control.send(new DeleteTableCommand({ TableName: tableName })).catch(() => undefined);
-    rmSync(dataDir, { recursive: true, force: true });
+    await stack.stop();
   }
 };
 
@@ -319,12 +294,10 @@ export const redemptionBench: Bench = {
   name: 'redemption',
   title: 'Redemptions per second, 32 concurrent clients over HTTP, against bare conditional UpdateItems; peak memory under that load',
   run: async (context) => {
-    const control = new DynamoDBClient(localClientConfig(context.dynamoEndpoint));
     const db = makeDocumentClient(localClientConfig(context.dynamoEndpoint));
     try {
-      return await measure(context, control, db);
+      return await measure(context, db);
     } finally {
-      control.destroy();
       db.destroy();
     }
   },

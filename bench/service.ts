@@ -20,6 +20,7 @@ import { ensureTable, localClientConfig } from '../local/dynamodb-local';
 import { localHandlers } from '../local/handlers';
 import { startHttpServer } from '../local/http-server';
 import { startLocalPipeline } from '../local/local-stack';
+import type { TelegramSender } from '../functions/domain/ports';
 import { startFakeTelegram, type FakeTelegram, type FakeTelegramOptions } from '../test/support/fake-telegram';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
@@ -39,16 +40,41 @@ export interface BenchService {
   stop(): Promise<void>;
 }
 
-/** Starts the service on a fresh table; `messageIntervalMs` is the deliverer's per-chat pause. */
-export const startBenchService = async (options: { dynamoEndpoint: string; messageIntervalMs: number; telegram?: FakeTelegramOptions }): Promise<BenchService> => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'memberpass-bench-'));
+/** A table of its own, the local pipeline on it and the HTTP API in front: what each service bench starts. */
+export interface BenchStack {
+  tableName: string;
+  dataDir: string;
+  local: Awaited<ReturnType<typeof startLocalPipeline>>;
+  http: Awaited<ReturnType<typeof startHttpServer>>;
+  /** Stops the API and the pipeline, drops the table, removes the data dir. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a bench's stack on the runner's DynamoDB Local. Telegram goes to `telegram` (a sender
+ * against a fake Bot API), or by default to files in the data dir (benches that send nothing).
+ */
+export const startBenchStack = async (options: {
+  dynamoEndpoint: string;
+  name: string;
+  telegram?: TelegramSender;
+  messageIntervalMs?: number;
+  webhooks?: { allowPrivateUrls: boolean };
+}): Promise<BenchStack> => {
+  const dataDir = mkdtempSync(join(tmpdir(), `memberpass-bench-${options.name}-`));
   const control = new DynamoDBClient(localClientConfig(options.dynamoEndpoint));
   const db = makeDocumentClient(localClientConfig(options.dynamoEndpoint));
-  const tableName = `bench-${randomUUID()}`;
+  const tableName = `bench-${options.name}-${randomUUID()}`;
   await ensureTable(control, tableName);
-  const fake = await startFakeTelegram(options.telegram);
-  const telegram = makeTelegramSender({ botToken: '123456:BENCH', apiRoot: fake.apiRoot });
-  const local = await startLocalPipeline({ dynamoEndpoint: options.dynamoEndpoint, tableName, dataDir, telegram, messageIntervalMs: options.messageIntervalMs });
+  const telegram = options.telegram ?? makeTelegramSender({ outboxDir: dataDir });
+  const local = await startLocalPipeline({
+    dynamoEndpoint: options.dynamoEndpoint,
+    tableName,
+    dataDir,
+    telegram,
+    ...(options.messageIntervalMs === undefined ? {} : { messageIntervalMs: options.messageIntervalMs }),
+    ...(options.webhooks ? { webhooks: options.webhooks } : {}),
+  });
   const http = await startHttpServer(
     API_ROUTES,
     localHandlers({ ...local.deps, telegram, botUsername: 'memberpass_bench_bot', webhookSecret: randomUUID(), tableProbe: new DynamoTableProbe(db, tableName), expiry: local.pipeline.ports.stores.expiry }),
@@ -56,11 +82,32 @@ export const startBenchService = async (options: { dynamoEndpoint: string; messa
   const stop = async () => {
     await http.close();
     await local.stop();
-    await fake.close();
     await control.send(new DeleteTableCommand({ TableName: tableName })).catch(() => undefined);
     control.destroy();
     db.destroy();
     rmSync(dataDir, { recursive: true, force: true });
+  };
+  return { tableName, dataDir, local, http, stop };
+};
+
+/** Starts the service on a fresh table; `messageIntervalMs` is the deliverer's per-chat pause. */
+export const startBenchService = async (options: { dynamoEndpoint: string; messageIntervalMs: number; telegram?: FakeTelegramOptions }): Promise<BenchService> => {
+  const fake = await startFakeTelegram(options.telegram);
+  const stack = await startBenchStack({
+    dynamoEndpoint: options.dynamoEndpoint,
+    name: 'service',
+    telegram: makeTelegramSender({ botToken: '123456:BENCH', apiRoot: fake.apiRoot }),
+    messageIntervalMs: options.messageIntervalMs,
+  }).catch(async (error: unknown) => {
+    await fake.close();
+    throw error;
+  });
+  const db = makeDocumentClient(localClientConfig(options.dynamoEndpoint));
+  const { tableName, http } = stack;
+  const stop = async () => {
+    await stack.stop();
+    await fake.close();
+    db.destroy();
   };
   try {
     const adminDeps = { accounts: new DynamoAccountStore(db, tableName), clock: systemClock };

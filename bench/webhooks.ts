@@ -8,28 +8,19 @@
  * Every event must arrive exactly once (by webhook-id), verified.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Webhook } from 'standardwebhooks';
 import { DynamoAccountStore } from '../functions/adapters/dynamodb/account-store';
 import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
-import { DynamoTableProbe } from '../functions/adapters/dynamodb/table-probe';
-import { makeTelegramSender } from '../functions/adapters/telegram/factory';
 import { WEBHOOK_DELIVERY } from '../functions/contracts/pipeline-settings';
 import { randomCode } from '../functions/domain/access-codes';
 import { newId } from '../functions/domain/ids';
 import { systemClock } from '../functions/domain/ports';
 import { redeemedEvent } from '../functions/domain/redemption';
 import * as admin from '../functions/use-cases/admin';
-import { API_ROUTES } from '../lib/api-routes';
-import { ensureTable, localClientConfig } from '../local/dynamodb-local';
-import { localHandlers } from '../local/handlers';
-import { startHttpServer } from '../local/http-server';
-import { startLocalPipeline } from '../local/local-stack';
+import { localClientConfig } from '../local/dynamodb-local';
 import { startWebhookReceiver, type ReceivedWebhook } from '../test/support/webhook-receiver';
 import { atLeast, median, quantile, type Bench, type BenchContext, type BenchResult, type Figure } from './figures';
+import { startBenchStack } from './service';
 
 /** Events in one burst, as the issue says. */
 const BURST = 1_000;
@@ -58,26 +49,11 @@ interface Burst {
   unverified: number;
 }
 
-const measure = async (context: BenchContext, control: DynamoDBClient): Promise<BenchResult> => {
+const measure = async (context: BenchContext): Promise<BenchResult> => {
   const db = makeDocumentClient(localClientConfig(context.dynamoEndpoint));
-  const tableName = `bench-webhooks-${randomUUID()}`;
-  const dataDir = mkdtempSync(join(tmpdir(), 'memberpass-bench-webhooks-'));
-  await ensureTable(control, tableName);
-  const telegram = makeTelegramSender({ outboxDir: dataDir });
   // Receivers on 127.0.0.1 need the guard's local setting (WEBHOOK_ALLOW_PRIVATE_URLS=1).
-  const local = await startLocalPipeline({ dynamoEndpoint: context.dynamoEndpoint, tableName, dataDir, telegram, webhooks: { allowPrivateUrls: true } });
-  const http = await startHttpServer(
-    API_ROUTES,
-    localHandlers({
-      ...local.deps,
-      telegram,
-      botUsername: 'memberpass_bench_bot',
-      webhookSecret: randomUUID(),
-      tableProbe: new DynamoTableProbe(db, tableName),
-      webhooks: local.deps.webhooks,
-      expiry: local.pipeline.ports.stores.expiry,
-    }),
-  );
+  const stack = await startBenchStack({ dynamoEndpoint: context.dynamoEndpoint, name: 'webhooks', webhooks: { allowPrivateUrls: true } });
+  const { tableName, local, http } = stack;
   const receiver = await startWebhookReceiver({ secrets: [] });
   try {
     const adminDeps = { accounts: new DynamoAccountStore(db, tableName), clock: systemClock };
@@ -269,11 +245,8 @@ const measure = async (context: BenchContext, control: DynamoDBClient): Promise<
     return { figures: [rateFigure, p50Figure, p99Figure, pacedFigure] };
   } finally {
     await receiver.close();
-    await http.close();
-    await local.stop();
-    await control.send(new DeleteTableCommand({ TableName: tableName })).catch(() => undefined);
+    await stack.stop();
     db.destroy();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 };
 
@@ -282,11 +255,6 @@ export const webhookBench: Bench = {
   name: 'webhooks',
   title: 'Webhook deliveries per second and publish-to-receipt latency (p50, p99) from one burst of 1,000 events',
   run: async (context) => {
-    const control = new DynamoDBClient(localClientConfig(context.dynamoEndpoint));
-    try {
-      return await measure(context, control);
-    } finally {
-      control.destroy();
-    }
+    return measure(context);
   },
 };
