@@ -132,12 +132,13 @@ export const createTableInput = (tableName: string): CreateTableCommandInput => 
   };
 };
 
-/** Keys of redemptions and what they create (kept apart from `keys` so that merges stay simple). */
+/**
+ * Keys of what a redemption creates (kept apart from `keys` so that merges stay simple). The
+ * redemption itself (who, when, its answer) is stored on the code's own item.
+ */
 export const redemptionKeys = {
   /** A subscription, by its id. */
   subscription: (subscriptionId: string) => ({ pk: `SUB#${subscriptionId}`, sk: 'SUB' }),
-  /** The redemption of a code, next to the code: at most one per code, found from the code alone. */
-  redemption: (code: string) => ({ pk: `CODE#${code}`, sk: 'REDEMPTION' }),
   /** The billing record of a billed redemption, by the redemption's id (the meter event identifier). */
   billingRecord: (redemptionId: string) => ({ pk: `BILLING#${redemptionId}`, sk: 'BILLING' }),
 } as const;
@@ -181,3 +182,29 @@ export const expiryKeys = {
   /** A batch's job, found from the batch id (set-batch-expiry). */
   batchJob: (batchId: string, jobId: string) => ({ gsi3pk: `BATCH#${batchId}`, gsi3sk: `JOB#${jobId}` }),
 } as const;
+
+/**
+ * Shards a billing period's free allotment is spread over. Each shard is an item of its own
+ * partition holding part of the allotment, taken one unit at a time with a conditional
+ * decrement inside the redemption's commit: free redemptions of a project spread over this many
+ * items instead of queueing on one (see docs/CAPACITY.md).
+ */
+export const ALLOTMENT_SHARDS = 32;
+
+/** Keys of a project's free-allotment shards and of the flag that says they are all used up. */
+export const allotmentKeys = {
+  /** One shard of a period's free allotment; a partition of its own. */
+  shard: (projectId: string, period: string, shard: number) => ({ pk: `ALLOTMENT#${projectId}#${period}#${shard}`, sk: 'SHARD' }),
+  /** Written once, never removed, when every shard of the period is used up. */
+  usedUp: (projectId: string, period: string) => ({ pk: `ALLOTMENT#${projectId}#${period}`, sk: 'USED_UP' }),
+} as const;
+
+/**
+ * The one DynamoDB form of "not expired at `now`" (the domain's `codeStatusAt`), judged on
+ * `expires_at` itself whether or not a sweep has marked the code: no expiry, a null expiry, or
+ * one still ahead. `now` must be an ISO instant (`Date#toISOString`), which sorts in time order.
+ */
+export const notExpiredAt = (now: string) => ({
+  condition: '(attribute_not_exists(expires_at) OR attribute_type(expires_at, :expiry_null) OR expires_at > :expiry_now)',
+  values: { ':expiry_null': 'NULL', ':expiry_now': now },
+});

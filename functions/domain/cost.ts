@@ -19,11 +19,11 @@ export interface CostPreview {
 
 /**
  * Worst-case cost of `quantity` codes if all are redeemed this period:
- * free_remaining = max(0, allotment − redemptions), chargeable = max(0, quantity − free_remaining),
+ * free_remaining = max(0, allotment − free units used this period), chargeable = max(0, quantity − free_remaining),
  * cost = chargeable × unit price, printed in the tier's currency.
  */
-export const previewCost = (tier: Tier, redemptionsThisPeriod: number, quantity: number): CostPreview => {
-  const freeRemaining = Math.max(0, tier.freeAllotment - redemptionsThisPeriod);
+export const previewCost = (tier: Tier, freeUsedThisPeriod: number, quantity: number): CostPreview => {
+  const freeRemaining = Math.max(0, tier.freeAllotment - freeUsedThisPeriod);
   const chargeable = Math.max(0, quantity - freeRemaining);
   return {
     free_remaining: freeRemaining,

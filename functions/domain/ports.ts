@@ -6,15 +6,15 @@ import type { AccessCodeRecord, AccessCodeStatus } from './access-code-record';
 import type { CodeGenerator } from './access-codes';
 import type { Job, JobFailure } from './jobs';
 import type { ApiToken, Plan, Project, Team } from './model';
-import type { BillingRecord, Redemption, RedemptionAnswer, Subscription } from './redemption';
+import type { BillingRecord, CodeForRedemption, Redemption, RedemptionIds, Subscription } from './redemption';
 
 /** Reads of the account data (teams, projects, plans, tokens, usage) the API needs. */
 export interface AccountReader {
   findTokenByHash(tokenHash: string): Promise<ApiToken | undefined>;
   findPlan(planId: string): Promise<Plan | undefined>;
   findProject(projectId: string): Promise<Project | undefined>;
-  /** Redemptions counted for a project in a billing period (`YYYY-MM`); 0 when none. */
-  countRedemptions(projectId: string, period: string): Promise<number>;
+  /** Units of a project's free allotment used in a billing period (`YYYY-MM`); 0 when none. */
+  freeAllotmentUsed(projectId: string, period: string): Promise<number>;
 }
 
 /** Writes of account data, used by the admin CLI. */
@@ -221,47 +221,38 @@ export interface CursorCodec {
 /** A cursor this listing did not issue (malformed, tampered with, or issued for another listing). */
 export class InvalidCursorError extends Error {}
 
-/** A code as redemption first looks it up: enough to find its plan, never its status. */
-export interface RedeemableCode {
-  code: string;
-  planId: string;
-  projectId: string;
-  teamId: string;
-  jobId: string;
-}
-
-/** What one redemption commit needs: the code, who redeems it, and the plan and project read for it. */
+/** What one redemption commit needs: the code as read, who redeems it, the plan and project, and its ids. */
 export interface RedemptionRequest {
-  /** Canonical form. */
-  code: string;
+  code: CodeForRedemption;
   subscriberId: string;
   plan: Pick<Plan, 'id' | 'teamId' | 'projectId'>;
-  /** Its tier decides the billing; its Stripe customer (or none) goes on the billing record. */
+  /** Its tier decides the billing; its Stripe customer (or none) goes on the usage record. */
   project: Pick<Project, 'id' | 'tier' | 'stripeCustomerId'>;
+  ids: RedemptionIds;
   /** Read at each attempt: the redemption time is the commit's. */
   clock: Clock;
 }
 
-/** What a redemption commit found. */
-export type RedemptionOutcome =
+/** What a redemption commit did. */
+export type RedemptionCommitResult =
   | { outcome: 'redeemed'; redemption: Redemption; attempts: number }
-  /** The same subscriber redeemed this code before: the stored answer. */
-  | { outcome: 'replayed'; answer: RedemptionAnswer }
-  | { outcome: 'already-redeemed' }
-  | { outcome: 'expired' }
-  /** Unknown, of another team or plan, or of a job that has not finished generating. */
-  | { outcome: 'not-found' };
+  /** The code was no longer redeemable at the commit (redeemed or expired meanwhile): read it again. */
+  | { outcome: 'code-changed' };
 
 /** Redemptions of access codes and the subscriptions they create (DynamoDB). */
 export interface RedemptionStore {
-  /** The code's plan and team, or undefined when there is no such code. */
-  findCode(code: string): Promise<RedeemableCode | undefined>;
+  /** The code as redemption needs it (where it belongs, its state, its redemption), or undefined. */
+  findCode(code: string): Promise<CodeForRedemption | undefined>;
+  /** True once the code's job stored its whole batch: a code of an unfinished job does not exist yet for anyone. */
+  isBatchGenerated(jobId: string): Promise<boolean>;
   /**
-   * Redeems the code in one commit: the code, the period's counter (which decides the billing),
-   * the subscription, the redemption with its answer, its billing record when billed and its
-   * access_code.redeemed event. Retries contention itself, a bounded number of times.
+   * Redeems the code in one commit, conditioned on the code being active, of the plan's team,
+   * and not expired at the commit's time: the code with its redemption and answer, one unit of
+   * the period's free allotment or else the usage record, the subscription and the
+   * access_code.redeemed event (`redemptionCommit` decides what each holds). Retries AWS's
+   * conflicts and throttles itself, within a bounded time.
    */
-  redeem(request: RedemptionRequest): Promise<RedemptionOutcome>;
+  redeem(request: RedemptionRequest): Promise<RedemptionCommitResult>;
   getSubscription(subscriptionId: string): Promise<Subscription | undefined>;
 }
 

@@ -5,6 +5,8 @@ import type { Tier } from './cost';
 import type { FieldIssue } from './errors';
 import { newId } from './ids';
 import { formatMinorUnits } from './money';
+import { codeStatusAt, type AccessCodeStatus } from './access-code-record';
+import { billingPeriodOf } from './billing-period';
 
 /** The longest subscriber id (the creator's own id for the subscriber), in characters. */
 export const MAX_SUBSCRIBER_ID_LENGTH = 128;
@@ -46,10 +48,8 @@ export const redeemInputIssues = (input: { subscriber_id: string }): FieldIssue[
 export interface RedemptionBilling {
   /** Calendar month (UTC) of the redemption, `YYYY-MM`. */
   period: string;
-  /** 1 for the project's first redemption of the period, and so on. */
-  redemption_number: number;
   free_allotment: number;
-  /** True when this redemption is beyond the period's free allotment. */
+  /** True when this redemption is billed: beyond the period's free allotment, at a price above 0. */
   overage: boolean;
   /** Price of one redemption beyond the allotment, in the currency's own precision ("0.03"). */
   unit_price: string;
@@ -92,23 +92,31 @@ export interface Redemption {
 }
 
 /**
- * The billing rule: redemption number `n` of a period is billed iff it is beyond the tier's free
- * allotment and the tier charges something for it.
+ * How a redemption counts against its period's free allotment: `free` took one unit of it inside
+ * its own commit; `beyond` committed once the allotment was used up. Exactly the first A
+ * redemptions of a period (A = the allotment) are `free`: each takes its unit in the same commit
+ * that redeems the code, and a unit is never taken twice nor given back.
  */
-export const isOverage = (tier: Tier, redemptionNumber: number): boolean => redemptionNumber > tier.freeAllotment;
+export type AllotmentPhase = 'free' | 'beyond';
 
-/** True when redemption number `n` of a period is billed (overage at a price above zero). */
-export const isBillable = (tier: Tier, redemptionNumber: number): boolean => isOverage(tier, redemptionNumber) && tier.unitPriceMinor > 0;
+/** True when a redemption in `phase` is billed: beyond the allotment and priced above 0. */
+export const isBillable = (tier: Tier, phase: AllotmentPhase): boolean => phase === 'beyond' && tier.unitPriceMinor > 0;
 
-/** How redemption number `n` of `period` counts, as its answer shows it. */
-export const redemptionBilling = (tier: Tier, period: string, redemptionNumber: number): RedemptionBilling => ({
+/** How a redemption in `phase` of `period` counts, as its answer shows it; a price of 0 is never overage. */
+export const redemptionBilling = (tier: Tier, period: string, phase: AllotmentPhase): RedemptionBilling => ({
   period,
-  redemption_number: redemptionNumber,
   free_allotment: tier.freeAllotment,
-  overage: isOverage(tier, redemptionNumber),
+  overage: isBillable(tier, phase),
   unit_price: formatMinorUnits(tier.unitPriceMinor, tier.currency),
   currency: tier.currency,
 });
+
+/**
+ * Units of the free allotment that shard `shard` of `shards` holds: the allotment split as
+ * evenly as whole units allow, the remainder on the first shards, so that they add up to it.
+ */
+export const allotmentShardSize = (freeAllotment: number, shard: number, shards: number): number =>
+  Math.floor(freeAllotment / shards) + (shard < freeAllotment % shards ? 1 : 0);
 
 /** The `access_code.redeemed` event of a redemption: the code is masked, never carried in full. */
 export const redeemedEvent = (
@@ -141,7 +149,6 @@ export const storedAnswer = (stored: RedemptionAnswer): RedemptionAnswer => ({
   redeemed_at: stored.redeemed_at,
   billing: {
     period: stored.billing.period,
-    redemption_number: stored.billing.redemption_number,
     free_allotment: stored.billing.free_allotment,
     overage: stored.billing.overage,
     unit_price: stored.billing.unit_price,
@@ -151,6 +158,122 @@ export const storedAnswer = (stored: RedemptionAnswer): RedemptionAnswer => ({
 
 /** What a subscription shows (`GET /v1/subscriptions/{id}`): the answer that created it. */
 export const subscriptionView = (subscription: Subscription): RedemptionAnswer => subscription.answer;
+
+/** A code as redemption reads it: where it belongs, its state, and who redeemed it, if anyone. */
+export interface CodeForRedemption {
+  /** Canonical form. */
+  code: string;
+  planId: string;
+  projectId: string;
+  teamId: string;
+  jobId: string;
+  slot: number;
+  status: AccessCodeStatus;
+  expiresAt: string | null;
+  /** Set once redeemed: the redemption, its subscriber and its stored answer. */
+  redemption: { redemptionId: string; subscriberId: string; answer: RedemptionAnswer } | null;
+}
+
+/** What a code's stored state decides for a redemption request, before or after a commit. */
+export type RedemptionDecision =
+  /** Active and unexpired at `now`: commit. */
+  | { outcome: 'redeemable' }
+  /** The same subscriber redeemed it before: the stored answer again. */
+  | { outcome: 'replayed'; answer: RedemptionAnswer }
+  | { outcome: 'already-redeemed' }
+  | { outcome: 'expired' }
+  /** Unknown, or of another team than the caller's: one answer for both, so nothing is revealed. */
+  | { outcome: 'not-found' };
+
+/**
+ * The redemption rule, over the code as stored and the request: not found unless the code is
+ * of the caller's team; redeemed → the stored answer for the same subscriber (a retry after a
+ * lost answer), already redeemed for anyone else; expired at `now` (`codeStatusAt`: judged on
+ * `expires_at` whether or not swept) → expired; otherwise redeemable.
+ */
+export const decideRedemption = (
+  code: CodeForRedemption | undefined,
+  request: { teamId: string; subscriberId: string },
+  now: Date,
+): RedemptionDecision => {
+  if (!code || code.teamId !== request.teamId) return { outcome: 'not-found' };
+  if (code.status === 'redeemed') {
+    return code.redemption && code.redemption.subscriberId === request.subscriberId
+      ? { outcome: 'replayed', answer: storedAnswer(code.redemption.answer) }
+      : { outcome: 'already-redeemed' };
+  }
+  return codeStatusAt(code, now) === 'expired' ? { outcome: 'expired' } : { outcome: 'redeemable' };
+};
+
+/** The ids a redemption creates, drawn once per request so that every attempt reuses them. */
+export interface RedemptionIds {
+  subscriptionId: string;
+  redemptionId: string;
+  eventId: string;
+}
+
+/** Draws the ids of a new redemption. */
+export const newRedemptionIds = (): RedemptionIds => ({
+  subscriptionId: newId('subscription'),
+  redemptionId: newId('redemption'),
+  eventId: newId('event'),
+});
+
+/**
+ * The state a usage record is committed in: a billing state, or `no_charge` for a redemption
+ * beyond the allotment at a price of 0 (counted in usage, never billed).
+ */
+export type UsageRecordState = 'queued' | 'pending' | 'no_charge';
+
+/** Everything one redemption commit writes, as the rules decide it for the phase it commits in. */
+export interface RedemptionCommit {
+  phase: AllotmentPhase;
+  /** Whether the redemption is billed (its usage record is `queued` or `pending`). */
+  billed: boolean;
+  answer: RedemptionAnswer;
+  /** The usage record committed with a redemption beyond the allotment; null for a free one. */
+  usage: { state: UsageRecordState; stripeCustomerId: string | null } | null;
+  event: EventEnvelope<AccessCodeRedeemedData>;
+}
+
+/**
+ * The commit of a redemption in `phase` at `now`: its answer, usage record and event. Beyond the
+ * allotment, a priced redemption is recorded for billing (`queued` for the project's Stripe
+ * customer, `pending` while it has none) and one at a price of 0 is recorded `no_charge`, so that
+ * usage still counts it; a free one writes nothing but its allotment unit.
+ */
+export const redemptionCommit = (
+  request: {
+    code: string;
+    subscriberId: string;
+    plan: { id: string };
+    project: { id: string; tier: Tier; stripeCustomerId: string | null };
+  },
+  ids: RedemptionIds,
+  phase: AllotmentPhase,
+  now: Date,
+): RedemptionCommit => {
+  const billed = isBillable(request.project.tier, phase);
+  const customer = request.project.stripeCustomerId;
+  return {
+    phase,
+    billed,
+    answer: {
+      subscription_id: ids.subscriptionId,
+      plan_id: request.plan.id,
+      subscriber_id: request.subscriberId,
+      access_code: maskCode(request.code),
+      redeemed_at: now.toISOString(),
+      billing: redemptionBilling(request.project.tier, billingPeriodOf(now), phase),
+    },
+    usage: phase === 'free' ? null : billed ? { state: customer ? 'queued' : 'pending', stripeCustomerId: customer } : { state: 'no_charge', stripeCustomerId: null },
+    event: redeemedEvent(
+      { projectId: request.project.id, subscriptionId: ids.subscriptionId, planId: request.plan.id, subscriberId: request.subscriberId, code: request.code },
+      now,
+      ids.eventId,
+    ),
+  };
+};
 
 /**
  * Where a billed redemption stands: `queued` for the billing consumer, `pending` while the
@@ -164,11 +287,11 @@ export interface BillingRecord {
   redemptionId: string;
   projectId: string;
   period: string;
-  redemptionNumber: number;
   /** The project's Stripe customer at commit time; null when it had none. */
   stripeCustomerId: string | null;
   redeemedAt: string;
-  state: BillingState;
+  /** `no_charge` for a redemption beyond the allotment at a price of 0: counted, never billed. */
+  state: BillingState | 'no_charge';
   /** Why Stripe refused it, when failed. */
   reason: string | null;
   updatedAt: string;

@@ -64,8 +64,8 @@ export const bulkGenerateAccessCodes = async (
 ): Promise<BulkGenerateOutput> => {
   const now = deps.clock.now();
   const { plan, project } = await loadPlanForPrincipal(deps, principal, input.plan_id);
-  const redemptions = await deps.accounts.countRedemptions(project.id, billingPeriodOf(now));
-  const preview = previewCost(project.tier, redemptions, input.quantity);
+  const freeUsed = await deps.accounts.freeAllotmentUsed(project.id, billingPeriodOf(now));
+  const preview = previewCost(project.tier, freeUsed, input.quantity);
 
   if (!project.telegramChatId) {
     throw new ValidationFailedError([

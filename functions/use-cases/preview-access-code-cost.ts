@@ -31,8 +31,8 @@ export const previewAccessCodeCost = async (
   input: PreviewAccessCodeCostInput,
 ): Promise<PreviewAccessCodeCostOutput> => {
   const { project } = await loadPlanForPrincipal(deps, principal, input.plan_id);
-  const redemptions = await deps.accounts.countRedemptions(project.id, billingPeriodOf(deps.clock.now()));
-  const preview = previewCost(project.tier, redemptions, input.quantity);
+  const freeUsed = await deps.accounts.freeAllotmentUsed(project.id, billingPeriodOf(deps.clock.now()));
+  const preview = previewCost(project.tier, freeUsed, input.quantity);
   return {
     plan_id: input.plan_id,
     quantity: input.quantity,

@@ -1,8 +1,15 @@
 import { canonicalCode } from '../domain/access-codes';
 import { CodeAlreadyRedeemedError, CodeExpiredError, ResourceNotFoundError, ValidationFailedError } from '../domain/errors';
-import type { Principal } from '../domain/model';
+import type { Plan, Principal, Project } from '../domain/model';
 import type { AccountReader, Clock, RedemptionStore } from '../domain/ports';
-import { redeemInputIssues, type RedeemAccessCodeInput, type RedemptionAnswer } from '../domain/redemption';
+import {
+  decideRedemption,
+  newRedemptionIds,
+  redeemInputIssues,
+  type RedeemAccessCodeInput,
+  type RedemptionAnswer,
+  type RedemptionDecision,
+} from '../domain/redemption';
 import { loadPlanForPrincipal } from './plan-access';
 
 /** Dependencies of redeem_access_code. */
@@ -26,16 +33,21 @@ export interface RedeemAccessCodeResult {
 /** Every "no such code" answers the same, so that a token cannot probe other teams' codes. */
 const notFound = () => new ResourceNotFoundError('Access code');
 
+/** How many times a commit may find the code changed under it before the answer is read from the code. */
+const MAX_DECISIONS = 3;
+
 /**
  * redeem_access_code: a subscriber redeems a code of one of the caller's plans.
  * 1. Check the subscriber id (422) and read the code as people type it; a string that cannot be
  *    a code is simply not found.
- * 2. Find the code; a code of another team, or of a plan the caller cannot see, is not found.
+ * 2. Read the code and decide on it (`decideRedemption`): another team's code is not found; a
+ *    redeemed one answers the stored answer to the same subscriber and 409 to anyone else; an
+ *    expired one 410. A code of a job still generating is not found either.
  * 3. Load its plan and project (tier and Stripe customer) for the caller's team.
- * 4. Commit the redemption: code, period counter (which decides the billing), subscription,
- *    stored answer, billing record and access_code.redeemed, all in one transaction. Nothing is
- *    written before this step; after it everything is, and a client that missed the answer
- *    gets the same one by retrying (same subscriber), while anyone else gets 409.
+ * 4. Commit: the code, one unit of the free allotment or the usage record, the subscription and
+ *    access_code.redeemed, in one transaction conditioned on the code as step 2 judged it.
+ *    Nothing is written before this step; after it everything is. If the code changed in
+ *    between (another subscriber won, or it expired), step 2 runs again on what is stored.
  */
 export const redeemAccessCode = async (
   deps: RedeemAccessCodeDeps,
@@ -44,22 +56,34 @@ export const redeemAccessCode = async (
 ): Promise<RedeemAccessCodeResult> => {
   const issues = redeemInputIssues(input);
   if (issues.length > 0) throw new ValidationFailedError(issues);
-  const code = canonicalCode(input.code);
-  if (!code) throw notFound();
+  const canonical = canonicalCode(input.code);
+  if (!canonical) throw notFound();
 
-  const found = await deps.redemptions.findCode(code);
-  if (!found || found.teamId !== principal.teamId) throw notFound();
+  const request = { teamId: principal.teamId, subscriberId: input.subscriber_id };
+  const ids = newRedemptionIds();
+  let loaded: { plan: Plan; project: Project } | undefined;
+  for (let round = 1; round <= MAX_DECISIONS; round++) {
+    const code = await deps.redemptions.findCode(canonical);
+    const decision = decideRedemption(code, request, deps.clock.now());
+    if (decision.outcome !== 'redeemable') return settled(decision);
+    if (!(await deps.redemptions.isBatchGenerated(code!.jobId))) throw notFound();
 
-  const { plan, project } = await loadPlanForPrincipal(deps, principal, found.planId).catch((error: unknown) => {
-    throw error instanceof ResourceNotFoundError ? notFound() : error;
-  });
-
-  const result = await deps.redemptions.redeem({ code, subscriberId: input.subscriber_id, plan, project, clock: deps.clock });
-  switch (result.outcome) {
-    case 'redeemed':
+    loaded ??= await loadPlanForPrincipal(deps, principal, code!.planId).catch((error: unknown) => {
+      throw error instanceof ResourceNotFoundError ? notFound() : error;
+    });
+    const result = await deps.redemptions.redeem({ code: code!, subscriberId: input.subscriber_id, ...loaded, ids, clock: deps.clock });
+    if (result.outcome === 'redeemed') {
       return { data: result.redemption.answer, created: true, billed: result.redemption.billed, attempts: result.attempts };
+    }
+  }
+  throw new Error(`redemption found its code changed ${MAX_DECISIONS} times in a row`);
+};
+
+/** The answer, or the refusal, that a decision other than "redeemable" stands for. */
+const settled = (decision: Exclude<RedemptionDecision, { outcome: 'redeemable' }>): RedeemAccessCodeResult => {
+  switch (decision.outcome) {
     case 'replayed':
-      return { data: result.answer, created: false, billed: false, attempts: 1 };
+      return { data: decision.answer, created: false, billed: false, attempts: 1 };
     case 'already-redeemed':
       throw new CodeAlreadyRedeemedError();
     case 'expired':

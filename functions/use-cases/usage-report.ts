@@ -4,7 +4,7 @@ import type { AccountReader, BillingRecords } from '../domain/ports';
 export interface UsageReport {
   project_id: string;
   period: string;
-  /** Redemptions committed in the period (the counter the commit moves). */
+  /** Redemptions committed in the period: the free allotment used, plus one usage record each beyond it. */
   redemptions: number;
   /** Redemptions that cost nothing: within the allotment, or beyond it at a price of 0. */
   free: number;
@@ -22,8 +22,8 @@ export interface UsageReport {
 
 /**
  * The usage report of a project for a period, from the stored records.
- * 1. Read the period's redemption counter.
- * 2. Read the period's billing records and count them by state.
+ * 1. Read how much of the period's free allotment is used (its shards).
+ * 2. Read the period's usage records (one per redemption beyond the allotment) and count them by state.
  * Read only; the billing index is eventually consistent, so a record marked a moment ago may
  * still show in its former state.
  */
@@ -31,17 +31,17 @@ export const usageReport = async (
   deps: { accounts: AccountReader; billing: BillingRecords },
   input: { projectId: string; period: string },
 ): Promise<UsageReport> => {
-  const [redemptions, records] = await Promise.all([
-    deps.accounts.countRedemptions(input.projectId, input.period),
+  const [freeUsed, records] = await Promise.all([
+    deps.accounts.freeAllotmentUsed(input.projectId, input.period),
     deps.billing.billingRecords(input.projectId, input.period),
   ]);
   const count = (state: string) => records.filter((record) => record.state === state).length;
   return {
     project_id: input.projectId,
     period: input.period,
-    redemptions,
-    free: Math.max(0, redemptions - records.length),
-    billable: records.length,
+    redemptions: freeUsed + records.length,
+    free: freeUsed + count('no_charge'),
+    billable: records.length - count('no_charge'),
     billed: count('billed'),
     pending: count('pending'),
     failed: count('failed'),

@@ -1,7 +1,7 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { hashApiToken } from '../../functions/domain/api-tokens';
 import { ResourceNotFoundError } from '../../functions/domain/errors';
-import { keys } from '../../functions/contracts/table';
+import { ALLOTMENT_SHARDS, allotmentKeys, keys } from '../../functions/contracts/table';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 
 let table: TestTable;
@@ -72,11 +72,13 @@ describe('DynamoAccountStore against DynamoDB Local', () => {
     );
   });
 
-  test('counts redemptions per project and billing period, zero when none', async () => {
-    await table.db.send(new PutCommand({ TableName: table.tableName, Item: { ...keys.usage('prj_1', '2026-11'), redemptions: 7 } }));
-    expect(await table.accounts.countRedemptions('prj_1', '2026-11')).toBe(7);
-    expect(await table.accounts.countRedemptions('prj_1', '2026-10')).toBe(0);
-    expect(await table.accounts.countRedemptions('prj_2', '2026-11')).toBe(0);
+  test('counts the free allotment used per project and billing period over its shards, zero when none', async () => {
+    const shard = (n: number, initial: number, remaining: number) =>
+      table.db.send(new PutCommand({ TableName: table.tableName, Item: { ...allotmentKeys.shard('prj_1', '2026-11', n), initial, remaining } }));
+    await Promise.all([shard(0, 3, 0), shard(5, 3, 1), shard(ALLOTMENT_SHARDS - 1, 2, 2)]);
+    expect(await table.accounts.freeAllotmentUsed('prj_1', '2026-11')).toBe(5);
+    expect(await table.accounts.freeAllotmentUsed('prj_1', '2026-10')).toBe(0);
+    expect(await table.accounts.freeAllotmentUsed('prj_2', '2026-11')).toBe(0);
   });
 
   test('writes a marker only once under concurrency', async () => {

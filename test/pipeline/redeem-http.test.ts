@@ -112,7 +112,6 @@ describe('redeeming over HTTP', () => {
     expect(answers.filter((a) => a.status !== 200).map((a) => a.body)).toEqual([]);
     const overage = answers.map((a) => a.body.data).filter((d) => d.billing.overage);
     expect(overage).toHaveLength(15);
-    expect(overage.map((d) => d.billing.redemption_number).sort((a, b) => a - b)).toEqual(Array.from({ length: 15 }, (_, i) => 11 + i));
 
     await settle();
     const events = stripe.eventsFor(t.customer!);

@@ -1,6 +1,6 @@
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { OUTBOX_ITEM_TYPE } from '../../functions/contracts/outbox';
-import { keys, redemptionKeys } from '../../functions/contracts/table';
+import { keys } from '../../functions/contracts/table';
 import type { EventEnvelope } from '../../functions/contracts/events';
 import { displayCode, maskCode } from '../../functions/domain/access-codes';
 import { AppError, CodeAlreadyRedeemedError, CodeExpiredError, ResourceNotFoundError, ValidationFailedError } from '../../functions/domain/errors';
@@ -41,8 +41,8 @@ const tally = (results: PromiseSettledResult<RedeemAccessCodeResult>[]) => {
 const itemsOf = async (type: string) => (await table.scanAll()).filter((item) => item.type === type);
 const outboxEvents = async (projectId: string) =>
   (await itemsOf(OUTBOX_ITEM_TYPE)).map((item) => item.event as EventEnvelope<Record<string, unknown>>).filter((e) => e.project_id === projectId && e.type === 'access_code.redeemed');
-const counterOf = async (projectId: string) =>
-  ((await table.db.send(new GetCommand({ TableName: table.tableName, Key: keys.usage(projectId, PERIOD), ConsistentRead: true }))).Item?.redemptions as number | undefined) ?? 0;
+/** Redemptions counted for the project in the period: free units taken from its shards plus usage records. */
+const counterOf = async (projectId: string) => (await table.accounts.freeAllotmentUsed(projectId, PERIOD)) + (await billingOf(projectId)).length;
 const billingOf = async (projectId: string) => (await itemsOf('billing_record')).filter((item) => item.project_id === projectId);
 
 describe('redeeming a code', () => {
@@ -60,7 +60,7 @@ describe('redeeming a code', () => {
       subscriber_id: 'usr_42',
       access_code: maskCode(code!),
       redeemed_at: '2026-11-21T12:00:00.000Z',
-      billing: { period: PERIOD, redemption_number: 1, free_allotment: 10, overage: false, unit_price: '0.03', currency: 'USD' },
+      billing: { period: PERIOD, free_allotment: 10, overage: false, unit_price: '0.03', currency: 'USD' },
     });
     expect(await getSubscription(deps, team.principal, result.data.subscription_id)).toEqual(result.data);
     const preview = await previewAccessCodeCost(deps, team.principal, { plan_id: team.planId, quantity: 1 });
@@ -82,7 +82,7 @@ describe('redeeming a code', () => {
     expect(stored).toMatchObject({ status: 'redeemed', subscription_id: answers[0]!.data.subscription_id });
   }, RACE_TIMEOUT_MS);
 
-  test('25 distinct codes redeemed concurrently with 10 free left bill exactly 15, numbered 1..25 once each', async () => {
+  test('25 distinct codes redeemed concurrently with 10 free left bill exactly 15, each once', async () => {
     const team = await redemptionTeam(table, { freeAllotment: 10, unitPriceMinor: 3, currency: 'USD' }, 'cus_test');
     const codes = await storedCodes(table, team, { quantity: 25 });
 
@@ -91,10 +91,10 @@ describe('redeeming a code', () => {
     const wallMs = performance.now() - started;
 
     expect(refusals).toEqual([]);
-    expect(answers.map((a) => a.data.billing.redemption_number).sort((a, b) => a - b)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
     const overage = answers.filter((a) => a.data.billing.overage);
     expect(overage).toHaveLength(15);
-    expect(overage.every((a) => a.data.billing.redemption_number > 10 && a.billed)).toBe(true);
+    expect(answers.every((a) => a.billed === a.data.billing.overage)).toBe(true);
+    expect(await table.accounts.freeAllotmentUsed(team.projectId, PERIOD)).toBe(10);
     expect(await counterOf(team.projectId)).toBe(25);
 
     const records = await billingOf(team.projectId);
@@ -143,43 +143,20 @@ describe('redeeming a code', () => {
     expect(await outboxEvents(team.projectId)).toHaveLength(1);
   });
 
-  // A redemption reserves the counter's next number before its commit; one that crashed in
-  // between leaves its reservation behind, which must lapse rather than block the project.
-  const leaveReservation = (projectId: string, until: number) =>
-    table.db.send(
-      new UpdateCommand({
-        TableName: table.tableName,
-        Key: keys.usage(projectId, PERIOD),
-        UpdateExpression: 'SET reserved_by = :crashed, reserved_until = :until',
-        ExpressionAttributeValues: { ':crashed': 'rdm_crashed', ':until': until },
-      }),
-    );
+  test('a function that found the allotment used up bills at once; a fresh one learns it from the flag, with no shard write', async () => {
+    const team = await redemptionTeam(table, { freeAllotment: 2, unitPriceMinor: 3, currency: 'USD' }, 'cus_flag');
+    const codes = await storedCodes(table, team, { quantity: 4 });
+    for (const [i, code] of codes.slice(0, 3).entries()) await redeem(team, code, `usr_${i}`);
+    const shardsBefore = (await itemsOf('allotment_shard')).filter((item) => item.project_id === team.projectId);
+    expect(shardsBefore.map((item) => item.remaining)).toEqual([0, 0]);
+    expect((await itemsOf('allotment_used_up')).filter((item) => item.project_id === team.projectId)).toHaveLength(1);
 
-  test('a reservation left by a crashed redemption lapses: the next one commits, numbered after the last commit', async () => {
-    const team = await redemptionTeam(table);
-    const [first, second] = await storedCodes(table, team, { quantity: 2 });
-    await redeem(team, first!, 'usr_1');
-    await leaveReservation(team.projectId, Date.now() - 1);
+    const fresh = redemptionDeps(table, clock);
+    const answer = await redeemAccessCode(fresh, team.principal, { code: codes[3]!, subscriber_id: 'usr_3' });
 
-    const answer = await redeem(team, second!, 'usr_2');
-
-    expect(answer.data.billing.redemption_number).toBe(2);
-    const usage = (await table.db.send(new GetCommand({ TableName: table.tableName, Key: keys.usage(team.projectId, PERIOD), ConsistentRead: true }))).Item!;
-    expect(usage).toMatchObject({ redemptions: 2 });
-    expect(usage).not.toHaveProperty('reserved_by');
-  });
-
-  test('a live reservation holds the next redemption back until it lapses, then that one commits', async () => {
-    const team = await redemptionTeam(table);
-    const [code] = await storedCodes(table, team, { quantity: 1 });
-    const lapsesAt = Date.now() + 1_500;
-    await leaveReservation(team.projectId, lapsesAt);
-
-    const answer = await redeem(team, code!, 'usr_1');
-
-    expect(Date.now()).toBeGreaterThanOrEqual(lapsesAt);
-    expect(answer.data.billing.redemption_number).toBe(1);
-    expect(await counterOf(team.projectId)).toBe(1);
+    expect(answer.data.billing.overage).toBe(true);
+    expect((await itemsOf('allotment_shard')).filter((item) => item.project_id === team.projectId)).toEqual(shardsBefore);
+    expect(await counterOf(team.projectId)).toBe(4);
   });
 });
 
@@ -314,30 +291,32 @@ describe('billing', () => {
     const records = await billingOf(team.projectId);
     expect(records.map((r) => r.state)).toEqual(['pending', 'pending']);
     expect(records.every((r) => r.stripe_customer_id === null)).toBe(true);
-    expect((await deps.billing.pendingForProject(team.projectId)).map((r) => r.redemptionNumber).sort()).toEqual([2, 3]);
+    expect((await deps.billing.pendingForProject(team.projectId)).map((r) => r.redemptionId).sort()).toEqual(records.map((r) => r.redemption_id).sort());
     expect(await usageReport(deps, { projectId: team.projectId, period: PERIOD })).toMatchObject({ redemptions: 3, free: 1, billable: 2, pending: 2 });
   });
 
-  test('a unit price of 0 is never billed, even beyond the allotment', async () => {
+  test('a unit price of 0 is never billed nor overage, even beyond the allotment; usage and preview agree', async () => {
     const team = await redemptionTeam(table, { freeAllotment: 1, unitPriceMinor: 0, currency: 'JPY' }, 'cus_free');
     const codes = await storedCodes(table, team, { quantity: 3 });
 
     const answers = await Promise.all(codes.map((code, i) => redeem(team, code, `usr_${i}`)));
 
-    expect(answers.filter((a) => a.data.billing.overage)).toHaveLength(2);
+    expect(answers.filter((a) => a.data.billing.overage)).toHaveLength(0);
     expect(answers.some((a) => a.billed)).toBe(false);
     expect(answers[0]!.data.billing.unit_price).toBe('0');
-    expect(await billingOf(team.projectId)).toEqual([]);
-    expect(await usageReport(deps, { projectId: team.projectId, period: PERIOD })).toMatchObject({ redemptions: 3, free: 3, billable: 0 });
+    expect((await billingOf(team.projectId)).map((r) => r.state)).toEqual(['no_charge', 'no_charge']);
+    expect(await usageReport(deps, { projectId: team.projectId, period: PERIOD })).toMatchObject({ redemptions: 3, free: 3, billable: 0, queued: 0 });
+    const preview = await previewAccessCodeCost(deps, { ...team.principal, abilities: ['project-access-code:create'] }, { plan_id: team.planId, quantity: 5 });
+    expect(preview).toMatchObject({ will_bill_overage: false, preview: { free_remaining: 0, chargeable_quantity: 5, cost: '0' } });
   });
 
   test('redemptions are counted per calendar month (UTC)', async () => {
     const team = await redemptionTeam(table, { freeAllotment: 1, unitPriceMinor: 3, currency: 'USD' }, 'cus_month');
     const [a, b] = await storedCodes(table, team, { quantity: 2 });
     clock.set(new Date('2026-11-30T23:59:59.999Z'));
-    expect((await redeem(team, a!, 'usr_a')).data.billing).toMatchObject({ period: '2026-11', redemption_number: 1 });
+    expect((await redeem(team, a!, 'usr_a')).data.billing).toMatchObject({ period: '2026-11', overage: false });
     clock.set(new Date('2026-12-01T00:00:00.000Z'));
-    expect((await redeem(team, b!, 'usr_b')).data.billing).toMatchObject({ period: '2026-12', redemption_number: 1, overage: false });
+    expect((await redeem(team, b!, 'usr_b')).data.billing).toMatchObject({ period: '2026-12', overage: false });
   });
 });
 
@@ -363,8 +342,8 @@ describe('access_code.redeemed', () => {
       expect(JSON.stringify(events)).not.toContain(code);
       expect(JSON.stringify(answers)).not.toContain(code);
     }
-    // The stored answer (for retries) and the subscription hold the masked code only.
-    const stored = await Promise.all(codes.map(async (code) => (await table.db.send(new GetCommand({ TableName: table.tableName, Key: redemptionKeys.redemption(code) }))).Item));
+    // The stored answer (for retries, on the code item) and the subscription hold the masked code only.
+    const stored = await Promise.all(codes.map(async (code) => (await table.db.send(new GetCommand({ TableName: table.tableName, Key: keys.code(code) }))).Item));
     expect(stored.every((item) => item!.answer.access_code.startsWith('masked_'))).toBe(true);
   });
 });

@@ -1,21 +1,84 @@
 import * as v from 'valibot';
-import { isBillable, isOverage, redeemedEvent, redemptionBilling, RedeemAccessCodeBodySchema, subscriberIdProblem } from '../../functions/domain/redemption';
+import {
+  allotmentShardSize,
+  decideRedemption,
+  isBillable,
+  redeemedEvent,
+  redemptionBilling,
+  redemptionCommit,
+  RedeemAccessCodeBodySchema,
+  subscriberIdProblem,
+  type CodeForRedemption,
+} from '../../functions/domain/redemption';
+import { ALLOTMENT_SHARDS } from '../../functions/contracts/table';
 import { EventEnvelopeSchema } from '../../functions/contracts/events';
 
 const tier = { freeAllotment: 10, unitPriceMinor: 3, currency: 'USD' };
 
 describe('the billing rule', () => {
-  test('redemption n of a period is billed iff n is beyond the allotment and the price is above 0', () => {
-    expect([1, 10, 11, 25].map((n) => isBillable(tier, n))).toEqual([false, false, true, true]);
-    expect([10, 11].map((n) => isBillable({ ...tier, unitPriceMinor: 0 }, n))).toEqual([false, false]);
-    expect(isOverage({ ...tier, unitPriceMinor: 0 }, 11)).toBe(true);
-    expect(isBillable({ ...tier, freeAllotment: 0 }, 1)).toBe(true);
+  test('a redemption is billed iff it commits beyond the allotment at a price above 0', () => {
+    expect((['free', 'beyond'] as const).map((phase) => isBillable(tier, phase))).toEqual([false, true]);
+    expect((['free', 'beyond'] as const).map((phase) => isBillable({ ...tier, unitPriceMinor: 0 }, phase))).toEqual([false, false]);
   });
 
-  test('the answer shows the period, number, allotment, overage and the price in the currency\'s precision', () => {
-    expect(redemptionBilling({ freeAllotment: 2, unitPriceMinor: 1205, currency: 'KWD' }, '2026-11', 3)).toEqual({
-      period: '2026-11', redemption_number: 3, free_allotment: 2, overage: true, unit_price: '1.205', currency: 'KWD',
+  test('the answer shows the period, allotment, overage and the price in the currency\'s precision; price 0 is never overage', () => {
+    expect(redemptionBilling({ freeAllotment: 2, unitPriceMinor: 1205, currency: 'KWD' }, '2026-11', 'beyond')).toEqual({
+      period: '2026-11', free_allotment: 2, overage: true, unit_price: '1.205', currency: 'KWD',
     });
+    expect(redemptionBilling({ freeAllotment: 2, unitPriceMinor: 0, currency: 'JPY' }, '2026-11', 'beyond').overage).toBe(false);
+  });
+
+  test.each([0, 1, 10, 31, 32, 33, 1_000, 999_999])('an allotment of %i splits over the shards exactly, no shard two units above another', (allotment) => {
+    const sizes = Array.from({ length: ALLOTMENT_SHARDS }, (_, shard) => allotmentShardSize(allotment, shard, ALLOTMENT_SHARDS));
+    expect(sizes.reduce((sum, size) => sum + size, 0)).toBe(allotment);
+    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+  });
+
+  test('a commit beyond the allotment records usage: queued for the customer, pending without one, no_charge at price 0; a free one records nothing', () => {
+    const request = (unitPriceMinor: number, stripeCustomerId: string | null) => ({
+      code: '7KQ29XMD4TRV', subscriberId: 'usr_1', plan: { id: 'pln_1' }, project: { id: 'prj_1', tier: { ...tier, unitPriceMinor }, stripeCustomerId },
+    });
+    const ids = { subscriptionId: 'sub_1', redemptionId: 'rdm_1', eventId: 'evt_1' };
+    const at = new Date('2026-11-21T12:00:00Z');
+    expect(redemptionCommit(request(3, 'cus_1'), ids, 'beyond', at)).toMatchObject({ billed: true, usage: { state: 'queued', stripeCustomerId: 'cus_1' } });
+    expect(redemptionCommit(request(3, null), ids, 'beyond', at)).toMatchObject({ billed: true, usage: { state: 'pending', stripeCustomerId: null } });
+    expect(redemptionCommit(request(0, 'cus_1'), ids, 'beyond', at)).toMatchObject({ billed: false, usage: { state: 'no_charge' } });
+    const free = redemptionCommit(request(3, 'cus_1'), ids, 'free', at);
+    expect(free).toMatchObject({ billed: false, usage: null, answer: { subscription_id: 'sub_1', redeemed_at: at.toISOString(), billing: { period: '2026-11', overage: false } } });
+    expect(free.event).toMatchObject({ id: 'evt_1', data: { access_code: 'masked_D4TRV' } });
+  });
+});
+
+describe('the redemption rule', () => {
+  const at = new Date('2026-11-21T12:00:00.000Z');
+  const answer = {
+    subscription_id: 'sub_1', plan_id: 'pln_1', subscriber_id: 'usr_1', access_code: 'masked_D4TRV', redeemed_at: '2026-11-20T00:00:00.000Z',
+    billing: { period: '2026-11', free_allotment: 10, overage: false, unit_price: '0.03', currency: 'USD' },
+  };
+  const code = (changes: Partial<CodeForRedemption> = {}): CodeForRedemption => ({
+    code: '7KQ29XMD4TRV', planId: 'pln_1', projectId: 'prj_1', teamId: 'tea_1', jobId: 'mjb_1', slot: 0, status: 'active', expiresAt: null, redemption: null, ...changes,
+  });
+  const redeemed = code({ status: 'redeemed', redemption: { redemptionId: 'rdm_1', subscriberId: 'usr_1', answer } });
+  const by = (subscriberId: string, teamId = 'tea_1') => ({ teamId, subscriberId });
+
+  test.each([
+    ['an unknown code', undefined, by('usr_1'), 'not-found'],
+    ['another team\'s code', code(), by('usr_1', 'tea_2'), 'not-found'],
+    ['another team\'s redeemed code', redeemed, by('usr_1', 'tea_2'), 'not-found'],
+    ['an active code', code(), by('usr_1'), 'redeemable'],
+    ['a code expiring a millisecond later', code({ expiresAt: '2026-11-21T12:00:00.001Z' }), by('usr_1'), 'redeemable'],
+    ['a code expiring at that very instant, unswept', code({ expiresAt: at.toISOString() }), by('usr_1'), 'expired'],
+    ['a code swept to expired', code({ status: 'expired', expiresAt: '2026-11-01T00:00:00.000Z' }), by('usr_1'), 'expired'],
+    ['a code redeemed by someone else', redeemed, by('usr_2'), 'already-redeemed'],
+    ['a code redeemed by the same subscriber', redeemed, by('usr_1'), 'replayed'],
+  ] as const)('%s → %s', (_label, stored, request, outcome) => {
+    expect(decideRedemption(stored, request, at).outcome).toBe(outcome);
+  });
+
+  test('a replay answers the stored answer, field for field in the answer\'s order', () => {
+    const shuffled = { billing: { ...answer.billing }, redeemed_at: answer.redeemed_at, access_code: answer.access_code, subscriber_id: 'usr_1', plan_id: 'pln_1', subscription_id: 'sub_1' };
+    const decision = decideRedemption(code({ status: 'redeemed', redemption: { redemptionId: 'rdm_1', subscriberId: 'usr_1', answer: shuffled } }), by('usr_1'), at);
+    expect(JSON.stringify(decision)).toBe(JSON.stringify({ outcome: 'replayed', answer }));
   });
 });
 

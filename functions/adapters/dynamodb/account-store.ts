@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   DeleteCommand,
   GetCommand,
   PutCommand,
@@ -11,7 +12,7 @@ import type { Tier } from '../../domain/cost';
 import { ResourceNotFoundError } from '../../domain/errors';
 import type { ApiToken, Plan, Project, Team } from '../../domain/model';
 import type { AccountStore, LinkTokenUse, TelegramLinkStore, TelegramLinkToken } from '../../domain/ports';
-import { indexKeys, keys } from '../../contracts/table';
+import { ALLOTMENT_SHARDS, allotmentKeys, indexKeys, keys } from '../../contracts/table';
 
 type Item = Record<string, unknown>;
 
@@ -87,9 +88,16 @@ export class DynamoAccountStore implements AccountStore, TelegramLinkStore {
     };
   }
 
-  async countRedemptions(projectId: string, period: string): Promise<number> {
-    const item = await this.get(keys.usage(projectId, period));
-    return (item?.redemptions as number | undefined) ?? 0;
+  /** Σ (initial − remaining) over the period's allotment shards: one BatchGetItem (ALLOTMENT_SHARDS ≤ 100 keys). */
+  async freeAllotmentUsed(projectId: string, period: string): Promise<number> {
+    let pending: Item[] = Array.from({ length: ALLOTMENT_SHARDS }, (_, shard) => allotmentKeys.shard(projectId, period, shard));
+    let used = 0;
+    while (pending.length > 0) {
+      const { Responses, UnprocessedKeys } = await this.db.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending } } }));
+      for (const item of Responses?.[this.tableName] ?? []) used += (item.initial as number) - (item.remaining as number);
+      pending = (UnprocessedKeys?.[this.tableName]?.Keys as Item[] | undefined) ?? [];
+    }
+    return used;
   }
 
   async putTeam(team: Team): Promise<void> {

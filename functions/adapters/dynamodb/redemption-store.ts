@@ -1,65 +1,43 @@
-import { ConditionalCheckFailedException, InternalServerError, TransactionCanceledException, TransactionInProgressException } from '@aws-sdk/client-dynamodb';
-import {
-  DeleteCommand,
-  GetCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-  type TransactWriteCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { LRUCache } from 'lru-cache';
 import { outboxItem } from '../../contracts/outbox';
-import { billingIndexKeys, billingPartition, keys, redemptionKeys } from '../../contracts/table';
-import { billingPeriodOf } from '../../domain/billing-period';
-import { newId } from '../../domain/ids';
-import type {
-  BillingRecords,
-  RedeemableCode,
-  RedemptionOutcome,
-  RedemptionRequest,
-  RedemptionStore,
-} from '../../domain/ports';
+import { ALLOTMENT_SHARDS, allotmentKeys, billingIndexKeys, billingPartition, keys, notExpiredAt, redemptionKeys } from '../../contracts/table';
+import type { AccessCodeRecord } from '../../domain/access-code-record';
 import type { UsageRef } from '../../domain/billing';
+import { billingPeriodOf } from '../../domain/billing-period';
+import type { BillingRecords, RedemptionCommitResult, RedemptionRequest, RedemptionStore } from '../../domain/ports';
 import {
-  isBillable,
-  redeemedEvent,
-  redemptionBilling,
+  allotmentShardSize,
+  redemptionCommit,
   storedAnswer,
   type BillingRecord,
   type BillingState,
+  type CodeForRedemption,
   type Redemption,
   type RedemptionAnswer,
+  type RedemptionCommit,
   type Subscription,
 } from '../../domain/redemption';
-import { maskCode } from '../../domain/access-codes';
-import type { AccessCodeRecord } from '../../domain/access-code-record';
 import { codeStatusChange } from './code-store';
-import { cancellationCodes, pause } from './transactions';
+import { backoff, cancellationCodes, isOutcomeUnknown, isWriteContention } from './transactions';
 
 type Item = Record<string, any>;
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 /**
- * Attempts at one redemption commit before giving up. Each attempt that loses a race lost it to
- * a redemption that committed, so N concurrent redemptions of one project need at most N
- * attempts in the worst order (plus the rounds a transaction conflict costs everyone); the bound
- * is well above what a 25-way race needs even on a loaded DynamoDB Local.
+ * How long one redemption may keep trying to commit through contention (conflicts, throttles,
+ * DynamoDB Local's lock waits) before it gives up: well inside the function's 10 s timeout.
  */
-export const MAX_REDEEM_ATTEMPTS = 1_000;
-/** Backoff after a lost race: full jitter over [0, min(cap, base·2^attempt)) ms. */
-const BACKOFF_BASE_MS = 4;
-const BACKOFF_CAP_MS = 250;
-/**
- * How long a reservation of a project's next redemption number holds when its holder neither
- * commits nor releases it (a crash): wall-clock time, since it bounds a process, not a business
- * period.
- */
-export const RESERVATION_MS = 5_000;
-
+export const REDEEM_BUDGET_MS = 6_000;
 /** Positions in the redemption transaction (cancellation reasons come in the same order). */
 const CODE = 0;
-const JOB = 1;
-const COUNTER = 2;
+const SHARD = 1;
+
+/** How long a warm function trusts what it learnt of a period's allotment (a used-up shard stays used up). */
+const ALLOTMENT_MEMORY = { max: 10_000 };
+/** Jobs known to have stored their whole batch: that never reverts, so it is remembered. */
+const GENERATED_JOBS = { max: 10_000 };
 
 /** What the code's status transition writes besides the status. */
 export interface CodeRedemptionFields {
@@ -67,48 +45,65 @@ export interface CodeRedemptionFields {
   planId: string;
   subscriptionId: string;
   redemptionId: string;
+  subscriberId: string;
   redeemedAt: string;
+  answer: RedemptionAnswer;
 }
 
 /**
- * The code's part of the redemption commit: active → redeemed, only while it is active, not
- * expired at `redeemedAt` (judged on `expires_at` itself, whether or not a sweep has marked it),
- * and of the plan and team the caller was allowed to see. When the listing index by plan and
- * status lands, its index attributes move here, in this same update, so that a redeemed code
- * can never be listed as active (`codeStatusChange`).
+ * The code's part of the redemption commit: active → redeemed, only while it is active, of the
+ * plan and team the caller was allowed to see, and not expired at the commit's time (judged on
+ * `expires_at` itself, whether or not a sweep has marked it: `notExpiredAt`). The redemption and
+ * its answer are stored on the code, so that a retry by the same subscriber reads them from the
+ * one item it reads anyway. The listing index keys move with the status (`codeStatusChange`).
  */
 export const codeRedemptionUpdate = (
   tableName: string,
   code: Pick<AccessCodeRecord, 'code' | 'planId' | 'jobId' | 'slot'>,
   fields: CodeRedemptionFields,
-): TransactItem => ({
-  Update: {
-    TableName: tableName,
-    // The status change moves the listing index keys with the status, in this same update.
-    ...codeStatusChange(code, 'redeemed', {
-      condition: 'team_id = :team AND plan_id = :plan AND (attribute_not_exists(expires_at) OR attribute_type(expires_at, :null) OR expires_at > :now)',
-      set: 'redeemed_at = :now, subscription_id = :subscription, redemption_id = :redemption',
-      values: {
-        ':now': fields.redeemedAt,
-        ':team': fields.teamId,
-        ':plan': fields.planId,
-        ':null': 'NULL',
-        ':subscription': fields.subscriptionId,
-        ':redemption': fields.redemptionId,
-      },
-    }),
-  },
+): TransactItem => {
+  const unexpired = notExpiredAt(fields.redeemedAt);
+  return {
+    Update: {
+      TableName: tableName,
+      ...codeStatusChange(code, 'redeemed', {
+        condition: `team_id = :team AND plan_id = :plan AND ${unexpired.condition}`,
+        set: 'redeemed_at = :now, subscription_id = :subscription, redemption_id = :redemption, subscriber_id = :subscriber, answer = :answer',
+        values: {
+          ...unexpired.values,
+          ':now': fields.redeemedAt,
+          ':team': fields.teamId,
+          ':plan': fields.planId,
+          ':subscription': fields.subscriptionId,
+          ':redemption': fields.redemptionId,
+          ':subscriber': fields.subscriberId,
+          ':answer': fields.answer,
+        },
+      }),
+    },
+  };
+};
+
+/** The code item as redemption reads it. */
+export const codeForRedemption = (item: Item): CodeForRedemption => ({
+  code: item.code,
+  planId: item.plan_id,
+  projectId: item.project_id,
+  teamId: item.team_id,
+  jobId: item.job_id,
+  slot: item.slot,
+  status: item.status,
+  expiresAt: item.expires_at ?? null,
+  redemption:
+    item.status === 'redeemed' && item.answer
+      ? { redemptionId: item.redemption_id, subscriberId: item.subscriber_id, answer: storedAnswer(item.answer) }
+      : null,
 });
-
-
-const isExpiredAt = (item: Item, now: Date): boolean =>
-  item.status === 'expired' || (typeof item.expires_at === 'string' && new Date(item.expires_at) <= now);
 
 const billingRecordFromItem = (item: Item): BillingRecord => ({
   redemptionId: item.redemption_id,
   projectId: item.project_id,
   period: item.period,
-  redemptionNumber: item.redemption_number,
   stripeCustomerId: item.stripe_customer_id ?? null,
   redeemedAt: item.redeemed_at,
   state: item.state,
@@ -119,302 +114,190 @@ const billingRecordFromItem = (item: Item): BillingRecord => ({
 /**
  * Redemptions, subscriptions and billing records in the service's DynamoDB table. One
  * transaction per redemption commits everything it changes, so that a redemption is either
- * entirely there (code, counter, subscription, answer, billing record, event) or not at all.
+ * entirely there (code, allotment unit or usage record, subscription, event) or not at all, and
+ * no item is written by every redemption of a project: the code is the redemption's own, the
+ * allotment is spread over `ALLOTMENT_SHARDS` items, and a redemption beyond it writes no
+ * shared item at all (see docs/CAPACITY.md).
  */
 export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
+  /** Per period: the shards this function saw used up, and whether all of them are. */
+  private readonly allotments = new LRUCache<string, { empty: Set<number>; usedUp: boolean }>(ALLOTMENT_MEMORY);
+  private readonly generatedJobs = new LRUCache<string, true>(GENERATED_JOBS);
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
 
-  async findCode(code: string): Promise<RedeemableCode | undefined> {
-    const item = await this.get(keys.code(code));
-    if (!item) return undefined;
-    return { code, planId: item.plan_id, projectId: item.project_id, teamId: item.team_id, jobId: item.job_id };
+  async findCode(code: string): Promise<CodeForRedemption | undefined> {
+    const item = await this.get(keys.code(code), true);
+    return item ? codeForRedemption(item) : undefined;
+  }
+
+  async isBatchGenerated(jobId: string): Promise<boolean> {
+    if (this.generatedJobs.has(jobId)) return true;
+    const job = await this.get(keys.job(jobId), false);
+    if (typeof job?.generated_at !== 'string') return false;
+    this.generatedJobs.set(jobId, true);
+    return true;
   }
 
   /**
-   * Each attempt reads the code and the period's counter (strongly consistent), reserves the
-   * counter's next number (a single-item conditional write: concurrent redemptions of a project
-   * queue there, failing fast, rather than in the transaction, which locks five items and costs
-   * twice the writes), then commits with the counter conditioned on the value read and on the
-   * reservation. If another redemption committed in between, a condition fails and the attempt
-   * starts again with the new value. That is how the redemption number, and with it the
-   * billing, is decided inside the commit; the reservation only decides who tries next.
+   * Commits the redemption. Until this function knows the period's allotment used up, each
+   * attempt takes one unit from a shard not known empty (picked at random, so that concurrent
+   * redemptions spread) in the same transaction as the code: a shard found empty is remembered
+   * and another tried; when none is left, the used-up flag is set and the redemption commits
+   * beyond the allotment, with its usage record and no shared item. A transaction refused for
+   * contention only is tried again after a backoff; one of unknown outcome (a 500) is settled by
+   * reading the code, which names the redemption that took it.
    */
-  async redeem(request: RedemptionRequest): Promise<RedemptionOutcome> {
-    const subscriptionId = newId('subscription');
-    const redemptionId = newId('redemption');
-    const eventId = newId('event');
-    const backoff = (attempt: number) => pause(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
-    let held: { projectId: string; period: string } | undefined;
-    // Gives up a reservation this call holds and did not commit (best effort: it lapses anyway).
-    const settle = async (outcome: RedemptionOutcome): Promise<RedemptionOutcome> => {
-      if (held) await this.release(held.projectId, held.period, redemptionId);
-      return outcome;
-    };
-    try {
-      for (let attempt = 1; attempt <= MAX_REDEEM_ATTEMPTS; attempt++) {
-        const now = request.clock.now();
-        const period = billingPeriodOf(now);
-        let code: Item | undefined;
-        let counter: Item | undefined;
-        let settled: RedemptionOutcome | undefined;
-        try {
-          [code, counter] = await Promise.all([this.get(keys.code(request.code)), this.get(keys.usage(request.project.id, period))]);
-          settled = await this.settledOutcome(code, request, now);
-        } catch (error) {
-          // The same 500 on a read (a lock wait in DynamoDB Local): read again after a pause.
-          if (!(error instanceof InternalServerError)) throw error;
-          await backoff(attempt);
-          continue;
-        }
-        if (settled) return await settle(settled);
-
-        const previous: number = counter?.redemptions ?? 0;
-        let reserved: boolean;
-        try {
-          reserved = await this.reserve(request.project.id, period, previous, redemptionId);
-        } catch (error) {
-          if (!(error instanceof InternalServerError)) throw error;
-          reserved = false;
-        }
-        if (!reserved) {
-          await backoff(attempt);
-          continue;
-        }
-        held = { projectId: request.project.id, period };
-
-        const redemptionNumber = previous + 1;
-        const answer: RedemptionAnswer = {
-          subscription_id: subscriptionId,
-          plan_id: request.plan.id,
-          subscriber_id: request.subscriberId,
-          access_code: maskCode(request.code),
-          redeemed_at: now.toISOString(),
-          billing: redemptionBilling(request.project.tier, period, redemptionNumber),
-        };
-        const billed = isBillable(request.project.tier, redemptionNumber);
-        const items = this.commitItems(request, { code: code!, now, period, previous, redemptionNumber, answer, billed, subscriptionId, redemptionId, eventId });
-        try {
-          await this.db.send(new TransactWriteCommand({ TransactItems: items }));
-          held = undefined;
-          const redemption: Redemption = { id: redemptionId, code: request.code, projectId: request.project.id, teamId: request.plan.teamId, billed, answer };
-          return { outcome: 'redeemed', redemption, attempts: attempt };
-        } catch (error) {
-          // A 500 (DynamoDB Local answers one when a transaction waited too long for a lock) leaves
-          // it unknown whether the commit happened: the next attempt reads again, and finds either
-          // the code redeemed by this subscriber (the stored answer) or nothing done (and the
-          // reservation still this call's).
-          if (error instanceof InternalServerError || error instanceof TransactionInProgressException) {
-            await backoff(attempt);
+  async redeem(request: RedemptionRequest): Promise<RedemptionCommitResult> {
+    const deadline = Date.now() + REDEEM_BUDGET_MS;
+    for (let attempt = 1; ; attempt++) {
+      const now = request.clock.now();
+      const period = billingPeriodOf(now);
+      const shard = await this.pickShard(request.project, period);
+      const commit = redemptionCommit(
+        { code: request.code.code, subscriberId: request.subscriberId, plan: request.plan, project: request.project },
+        request.ids,
+        shard === undefined ? 'beyond' : 'free',
+        now,
+      );
+      try {
+        await this.db.send(new TransactWriteCommand({ TransactItems: this.commitItems(request, commit, period, shard) }));
+        return { outcome: 'redeemed', redemption: this.redemptionOf(request, commit), attempts: attempt };
+      } catch (error) {
+        if (error instanceof TransactionCanceledException) {
+          const reasons = cancellationCodes(error);
+          if (reasons[CODE] === 'ConditionalCheckFailed') return { outcome: 'code-changed' };
+          if (shard !== undefined && reasons[SHARD] === 'ConditionalCheckFailed') {
+            this.allotment(request.project.id, period).empty.add(shard);
             continue;
           }
-          if (!(error instanceof TransactionCanceledException)) throw error;
-          const reasons = cancellationCodes(error);
-          if (reasons[CODE] === 'ConditionalCheckFailed') {
-            // Someone else changed the code first (or its expiry passed): the next read says how.
-            const again = await this.settledOutcome(await this.get(keys.code(request.code)), request, request.clock.now());
-            if (again) return await settle(again);
-          } else if (reasons[JOB] === 'ConditionalCheckFailed') {
-            return await settle({ outcome: 'not-found' });
-          } else if (reasons[COUNTER] !== 'ConditionalCheckFailed' && !reasons.some((reason) => reason === 'TransactionConflict' || reason === 'ThrottlingError')) {
-            throw error;
-          }
-          await backoff(attempt);
         }
+        if (isOutcomeUnknown(error)) {
+          const stored = await this.findCode(request.code.code);
+          if (stored?.redemption?.redemptionId === request.ids.redemptionId) {
+            return { outcome: 'redeemed', redemption: this.redemptionOf(request, { ...commit, answer: stored.redemption.answer }), attempts: attempt };
+          }
+          if (stored?.status !== 'active') return { outcome: 'code-changed' };
+        } else if (!isWriteContention(error)) {
+          throw error;
+        }
+        if (Date.now() >= deadline) throw error;
+        await backoff(attempt);
       }
-      throw new Error(`redemption did not commit after ${MAX_REDEEM_ATTEMPTS} attempts (contention)`);
-    } catch (error) {
-      if (held) await this.release(held.projectId, held.period, redemptionId).catch(() => undefined);
-      throw error;
     }
   }
 
-  /**
-   * Reserves the period's next redemption number for `redemptionId`, if the counter still holds
-   * `previous` and no other live reservation holds it; false when another redemption got there
-   * first (it committed, or it holds the reservation).
-   */
-  private async reserve(projectId: string, period: string, previous: number, redemptionId: string): Promise<boolean> {
-    const now = Date.now();
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.usage(projectId, period),
-          UpdateExpression: 'SET reserved_by = :redemption, reserved_until = :until, #type = :usage, project_id = :project, period = :period',
-          ConditionExpression:
-            `(${previous === 0 ? 'attribute_not_exists(redemptions) OR ' : ''}redemptions = :previous) ` +
-            'AND (attribute_not_exists(reserved_by) OR reserved_by = :redemption OR reserved_until < :now)',
-          ExpressionAttributeNames: { '#type': 'type' },
-          ExpressionAttributeValues: {
-            ':redemption': redemptionId,
-            ':until': now + RESERVATION_MS,
-            ':now': now,
-            ':previous': previous,
-            ':usage': 'usage',
-            ':project': projectId,
-            ':period': period,
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
+  private redemptionOf(request: RedemptionRequest, commit: Pick<RedemptionCommit, 'answer' | 'billed'>): Redemption {
+    return { id: request.ids.redemptionId, code: request.code.code, projectId: request.project.id, teamId: request.plan.teamId, billed: commit.billed, answer: commit.answer };
+  }
+
+  private allotment(projectId: string, period: string): { empty: Set<number>; usedUp: boolean } {
+    const key = `${projectId}#${period}`;
+    let known = this.allotments.get(key);
+    if (!known) {
+      known = { empty: new Set(), usedUp: false };
+      this.allotments.set(key, known);
     }
+    return known;
   }
 
   /**
-   * Gives up `redemptionId`'s reservation of the counter, if it still holds it: a counter that
-   * the reservation created and nothing counted on is deleted, so a refusal leaves no trace.
+   * A shard of the period's allotment to take a unit from, or undefined when the allotment is
+   * used up. A function that does not know yet reads the used-up flag once; one that finds
+   * every shard empty sets it (written once: later writers find it there).
    */
-  private async release(projectId: string, period: string, redemptionId: string): Promise<void> {
-    try {
-      await this.db.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: keys.usage(projectId, period),
-          ConditionExpression: 'reserved_by = :redemption AND attribute_not_exists(redemptions)',
-          ExpressionAttributeValues: { ':redemption': redemptionId },
-        }),
-      );
-      return;
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  private async pickShard(project: RedemptionRequest['project'], period: string): Promise<number | undefined> {
+    const known = this.allotment(project.id, period);
+    if (known.usedUp) return undefined;
+    if (known.empty.size === 0 && (await this.get(allotmentKeys.usedUp(project.id, period), false))) {
+      known.usedUp = true;
+      return undefined;
     }
+    const candidates: number[] = [];
+    for (let shard = 0; shard < ALLOTMENT_SHARDS; shard++) {
+      if (allotmentShardSize(project.tier.freeAllotment, shard, ALLOTMENT_SHARDS) > 0 && !known.empty.has(shard)) candidates.push(shard);
+    }
+    if (candidates.length > 0) return candidates[Math.floor(Math.random() * candidates.length)];
+    known.usedUp = true;
     try {
       await this.db.send(
-        new UpdateCommand({
+        new PutCommand({
           TableName: this.tableName,
-          Key: keys.usage(projectId, period),
-          UpdateExpression: 'REMOVE reserved_by, reserved_until',
-          ConditionExpression: 'reserved_by = :redemption',
-          ExpressionAttributeValues: { ':redemption': redemptionId },
+          Item: { ...allotmentKeys.usedUp(project.id, period), type: 'allotment_used_up', project_id: project.id, period },
+          ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
-  }
-
-  /**
-   * The outcome a code item already decides, or undefined when the code is still redeemable:
-   * missing or outside the caller's plan → not found; redeemed → the stored answer for the same
-   * subscriber, already redeemed for anyone else; past its expiry → expired.
-   */
-  private async settledOutcome(code: Item | undefined, request: RedemptionRequest, now: Date): Promise<RedemptionOutcome | undefined> {
-    if (!code || code.team_id !== request.plan.teamId || code.plan_id !== request.plan.id) return { outcome: 'not-found' };
-    if (code.status === 'redeemed') {
-      const redemption = await this.get(redemptionKeys.redemption(request.code));
-      return redemption && redemption.subscriber_id === request.subscriberId
-        ? { outcome: 'replayed', answer: storedAnswer(redemption.answer) }
-        : { outcome: 'already-redeemed' };
-    }
-    if (isExpiredAt(code, now)) return { outcome: 'expired' };
     return undefined;
   }
 
-  private commitItems(
-    request: RedemptionRequest,
-    commit: {
-      code: Item;
-      now: Date;
-      period: string;
-      previous: number;
-      redemptionNumber: number;
-      answer: RedemptionAnswer;
-      billed: boolean;
-      subscriptionId: string;
-      redemptionId: string;
-      eventId: string;
-    },
-  ): TransactItem[] {
-    const at = commit.now.toISOString();
+  private commitItems(request: RedemptionRequest, commit: RedemptionCommit, period: string, shard: number | undefined): TransactItem[] {
+    const at = commit.answer.redeemed_at;
+    const { project, plan, ids } = request;
     const base = {
-      project_id: request.project.id,
-      team_id: request.plan.teamId,
-      plan_id: request.plan.id,
-      subscription_id: commit.subscriptionId,
-      redemption_id: commit.redemptionId,
+      project_id: project.id,
+      team_id: plan.teamId,
+      plan_id: plan.id,
+      subscription_id: ids.subscriptionId,
+      redemption_id: ids.redemptionId,
       subscriber_id: request.subscriberId,
     };
-    const items: TransactItem[] = [];
-    const codeRef = { code: request.code, planId: request.plan.id, jobId: commit.code.job_id as string, slot: commit.code.slot as number };
-    items[CODE] = codeRedemptionUpdate(this.tableName, codeRef, {
-      teamId: request.plan.teamId,
-      planId: request.plan.id,
-      subscriptionId: commit.subscriptionId,
-      redemptionId: commit.redemptionId,
-      redeemedAt: at,
-    });
-    // A code of a job that has not finished generating does not exist yet for anyone.
-    items[JOB] = {
-      ConditionCheck: {
-        TableName: this.tableName,
-        Key: keys.job(commit.code.job_id),
-        ConditionExpression: 'attribute_exists(generated_at)',
-      },
-    };
-    items[COUNTER] = {
-      Update: {
-        TableName: this.tableName,
-        Key: keys.usage(request.project.id, commit.period),
-        UpdateExpression: 'SET redemptions = :next, #type = :usage, project_id = :project, period = :period, updated_at = :now REMOVE reserved_by, reserved_until',
-        // The value read just before, under this redemption's reservation: if another redemption
-        // committed since (its reservation lapsed and was taken over), this one is retried.
-        ConditionExpression: `(${commit.previous === 0 ? 'attribute_not_exists(redemptions) OR ' : ''}redemptions = :previous) AND reserved_by = :redemption`,
-        ExpressionAttributeNames: { '#type': 'type' },
-        ExpressionAttributeValues: {
-          ':next': commit.redemptionNumber,
-          ':previous': commit.previous,
-          ':redemption': commit.redemptionId,
-          ':usage': 'usage',
-          ':project': request.project.id,
-          ':period': commit.period,
-          ':now': at,
+    const items: TransactItem[] = [
+      codeRedemptionUpdate(this.tableName, request.code, {
+        teamId: plan.teamId,
+        planId: plan.id,
+        subscriptionId: ids.subscriptionId,
+        redemptionId: ids.redemptionId,
+        subscriberId: request.subscriberId,
+        redeemedAt: at,
+        answer: commit.answer,
+      }),
+    ];
+    if (shard !== undefined) {
+      items[SHARD] = {
+        Update: {
+          TableName: this.tableName,
+          Key: allotmentKeys.shard(project.id, period, shard),
+          // A shard is created with its share of the allotment by the first unit taken from it.
+          UpdateExpression: 'SET remaining = if_not_exists(remaining, :size) - :one, initial = if_not_exists(initial, :size), #type = :type, project_id = :project, period = :period',
+          ConditionExpression: 'attribute_not_exists(remaining) OR remaining > :zero',
+          ExpressionAttributeNames: { '#type': 'type' },
+          ExpressionAttributeValues: {
+            ':size': allotmentShardSize(project.tier.freeAllotment, shard, ALLOTMENT_SHARDS),
+            ':one': 1,
+            ':zero': 0,
+            ':type': 'allotment_shard',
+            ':project': project.id,
+            ':period': period,
+          },
         },
-      },
-    };
+      };
+    }
     items.push({
       Put: {
         TableName: this.tableName,
-        Item: { ...redemptionKeys.subscription(commit.subscriptionId), type: 'subscription', ...base, answer: commit.answer, created_at: at },
+        Item: { ...redemptionKeys.subscription(ids.subscriptionId), type: 'subscription', ...base, answer: commit.answer, created_at: at },
         ConditionExpression: 'attribute_not_exists(pk)',
       },
     });
-    items.push({
-      Put: {
-        TableName: this.tableName,
-        Item: {
-          ...redemptionKeys.redemption(request.code),
-          type: 'redemption',
-          ...base,
-          period: commit.period,
-          redemption_number: commit.redemptionNumber,
-          billed: commit.billed,
-          answer: commit.answer,
-          redeemed_at: at,
-        },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      },
-    });
-    if (commit.billed) {
-      const customer = request.project.stripeCustomerId;
-      const state: BillingState = customer ? 'queued' : 'pending';
+    if (commit.usage) {
+      const state = commit.usage.state;
       items.push({
         Put: {
           TableName: this.tableName,
           Item: {
-            ...redemptionKeys.billingRecord(commit.redemptionId),
+            ...redemptionKeys.billingRecord(ids.redemptionId),
             type: 'billing_record',
-            ...billingIndexKeys(request.project.id, commit.period, commit.redemptionId, state === 'pending'),
-            redemption_id: commit.redemptionId,
-            project_id: request.project.id,
-            period: commit.period,
-            redemption_number: commit.redemptionNumber,
-            stripe_customer_id: customer,
+            ...billingIndexKeys(project.id, period, ids.redemptionId, state === 'pending'),
+            redemption_id: ids.redemptionId,
+            project_id: project.id,
+            period,
+            stripe_customer_id: commit.usage.stripeCustomerId,
             redeemed_at: at,
             state,
             updated_at: at,
@@ -423,12 +306,7 @@ export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
         },
       });
     }
-    const event = redeemedEvent(
-      { projectId: request.project.id, subscriptionId: commit.subscriptionId, planId: request.plan.id, subscriberId: request.subscriberId, code: request.code },
-      commit.now,
-      commit.eventId,
-    );
-    items.push({ Put: { TableName: this.tableName, Item: outboxItem(event, commit.now), ConditionExpression: 'attribute_not_exists(pk)' } });
+    items.push({ Put: { TableName: this.tableName, Item: outboxItem(commit.event, new Date(at)), ConditionExpression: 'attribute_not_exists(pk)' } });
     return items;
   }
 
@@ -548,7 +426,7 @@ export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
       const seen = byId.get(record.redemptionId);
       if (!seen || seen.updatedAt < record.updatedAt) byId.set(record.redemptionId, record);
     }
-    return [...byId.values()].sort((a, b) => a.redemptionNumber - b.redemptionNumber);
+    return [...byId.values()].sort((a, b) => a.redeemedAt.localeCompare(b.redeemedAt) || a.redemptionId.localeCompare(b.redemptionId));
   }
 
   private async queryBilling(partition: string, prefix: string): Promise<BillingRecord[]> {
@@ -570,8 +448,8 @@ export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
     return records;
   }
 
-  private async get(key: Item): Promise<Item | undefined> {
-    const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+  private async get(key: Item, consistent = true): Promise<Item | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: consistent }));
     return Item;
   }
 }
