@@ -6,6 +6,7 @@ import { AesGcmCursorCodec, cursorKeyFromSecret } from './adapters/crypto/aes-gc
 import { DynamoAccountStore } from './adapters/dynamodb/account-store';
 import { DynamoChatLeases } from './adapters/dynamodb/chat-leases';
 import { makeDocumentClient } from './adapters/dynamodb/client';
+import { ACCOUNT_READ_TTLS, withAccountReadCache } from './adapters/account-read-cache';
 import { DynamoCodeStore } from './adapters/dynamodb/code-store';
 import { DynamoJobStore } from './adapters/dynamodb/job-store';
 import { DynamoRedemptionStore } from './adapters/dynamodb/redemption-store';
@@ -38,6 +39,7 @@ import type { DeliverMessage } from './contracts/queue-messages';
 import type { ChatLeases } from './domain/chat-leases';
 import {
   systemClock,
+  type AccountReader,
   type AccountStore,
   type Clock,
   type CodeStore,
@@ -77,6 +79,8 @@ export interface ApiDeps {
   queue: JobQueue;
   clock: Clock;
   redemptions: DynamoRedemptionStore;
+  /** The account reads of redemption (projects cached too). */
+  redemptionAccounts: AccountReader;
 }
 
 const secretString = async (name: string, options: { maxAge?: number; forceFetch?: boolean } = {}): Promise<string> => {
@@ -107,6 +111,8 @@ export interface TableStores {
   tableProbe: TableProbe;
   /** Redemptions, subscriptions and billing records (the billing ledger). */
   redemptions: DynamoRedemptionStore;
+  /** The account reads of redemption, with projects cached too (`ACCOUNT_READ_TTLS`). */
+  redemptionAccounts: AccountReader;
   /** The expiry index and the expiry moves (expiry sweep, set-batch-expiry). */
   expiry: ExpiryStore;
 }
@@ -114,8 +120,10 @@ export interface TableStores {
 /** The table's stores over a document client: the one builder of both composition roots. */
 export const tableStores = (db: DynamoDBDocumentClient, tableName: string): TableStores => {
   const codes = new DynamoCodeStore(db, tableName);
+  const accounts = new DynamoAccountStore(db, tableName);
   return {
-    accounts: new DynamoAccountStore(db, tableName),
+    accounts: withAccountReadCache(accounts, ACCOUNT_READ_TTLS.api),
+    redemptionAccounts: withAccountReadCache(accounts, ACCOUNT_READ_TTLS.redemption),
     jobs: new DynamoJobStore(db, tableName),
     codes,
     chats: new DynamoChatLeases(db, tableName),

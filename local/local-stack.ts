@@ -262,6 +262,7 @@ export const startLocalPipeline = async (options: {
       jobs: stores.jobs,
       codes: stores.codes,
       redemptions: stores.redemptions,
+      redemptionAccounts: stores.redemptionAccounts,
       cursors: new AesGcmCursorCodec(localCursorKey(options.dataDir)),
       queue,
       clock,

@@ -26,7 +26,6 @@ export const keys = {
   project: (projectId: string) => ({ pk: `PROJECT#${projectId}`, sk: 'PROJECT' }),
   plan: (planId: string) => ({ pk: `PLAN#${planId}`, sk: 'PLAN' }),
   token: (tokenHash: string) => ({ pk: `TOKEN#${tokenHash}`, sk: 'TOKEN' }),
-  usage: (projectId: string, period: string) => ({ pk: `PROJECT#${projectId}`, sk: `USAGE#${period}` }),
   marker: (name: string) => ({ pk: `MARKER#${name}`, sk: 'MARKER' }),
   telegramLink: (tokenHash: string) => ({ pk: `TGLINK#${tokenHash}`, sk: 'TGLINK' }),
   job: (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' }),

@@ -2,7 +2,7 @@ import type { ExpiryStore } from '../domain/expiry-sweep';
 import type * as v from 'valibot';
 import type { Ability } from '../domain/abilities';
 import type { Principal } from '../domain/model';
-import type { AccountStore, Clock, CodeStore, CursorCodec, JobQueue, JobStore, RedemptionStore, TableProbe, TelegramSender } from '../domain/ports';
+import type { AccountReader, AccountStore, Clock, CodeStore, CursorCodec, JobQueue, JobStore, RedemptionStore, TableProbe, TelegramSender } from '../domain/ports';
 import type { HttpHandler } from '../handlers/http/http-api';
 import type { WebhookServices } from '../use-cases/webhook-endpoints';
 
@@ -38,6 +38,8 @@ export interface Needs {
 export interface ServiceDeps {
   clock: Clock;
   accounts: AccountStore;
+  /** The account reads of redemption, projects cached for seconds (a table store: the `table` need). */
+  redemptionAccounts: AccountReader;
   jobs: JobStore;
   codes: CodeStore;
   tableProbe: TableProbe;
@@ -57,7 +59,7 @@ export interface ServiceDeps {
 export type DepsFor<N extends Needs> = Pick<
   ServiceDeps,
   | 'clock'
-  | (N extends { table: TableNeed } ? 'accounts' | 'jobs' | 'codes' | 'tableProbe' | 'redemptions' | 'expiry' : never)
+  | (N extends { table: TableNeed } ? 'accounts' | 'redemptionAccounts' | 'jobs' | 'codes' | 'tableProbe' | 'redemptions' | 'expiry' : never)
   | (N extends { cursorKey: true } ? 'cursors' : never)
   | (N extends { queue: true } ? 'queue' : never)
   | (N extends { botUsername: true } ? 'botUsername' : never)

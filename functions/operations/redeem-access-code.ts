@@ -16,7 +16,7 @@ export const redeemAccessCodeOperation = defineOperation({
   http: { method: 'POST', path: '/v1/access-codes/redeem', successStatus: 200, pathParams: [], queryParams: [], headers: {} },
   needs: { table: 'readWrite' },
   run: async (deps, principal, input) => {
-    const result = await redeemAccessCode(deps, principal, input);
+    const result = await redeemAccessCode({ ...deps, accounts: deps.redemptionAccounts }, principal, input);
     if (result.created) countMetric(METRIC.redemptions);
     if (result.created && result.data.billing.overage) countMetric(METRIC.overageRedemptions);
     return result.data;

@@ -1,5 +1,5 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { keys } from '../../functions/contracts/table';
+import { allotmentKeys } from '../../functions/contracts/table';
 import { startTestApi, type TestApi } from '../support/api';
 import { FakeClock } from '../support/clock';
 import { createTestTable, type TestTable } from '../support/dynamodb';
@@ -53,8 +53,9 @@ describe('POST /v1/access-codes/preview', () => {
 
   test('deducts this month’s redemptions, and only this month’s', async () => {
     const fixture = await createTeamFixture(table.accounts, { all: ['project-access-code:create'] });
-    const usage = (period: string, redemptions: number) =>
-      table.db.send(new PutCommand({ TableName: table.tableName, Item: { ...keys.usage(fixture.projectId, period), redemptions } }));
+    // Free units taken this period, as the redemption commit leaves them in the allotment's shards.
+    const usage = (period: string, used: number) =>
+      table.db.send(new PutCommand({ TableName: table.tableName, Item: { ...allotmentKeys.shard(fixture.projectId, period, 3), initial: used, remaining: 0 } }));
     await usage('2026-11', 7);
     await usage('2026-10', 500);
     const answer = await preview({ plan_id: fixture.planId, quantity: 50 }, fixture.tokens.all);
