@@ -14,10 +14,19 @@ import { TABLE_SCHEMA } from '../functions/contracts/table';
 export interface AwsBehaviourOptions {
   /** Share of calls (0..1) refused at random with a conflict or a throttle fitting the call. Default 0. */
   faultRate?: number;
-  /** Write capacity one item takes in a sliding second before writes to it are throttled. Default 1,000, DynamoDB's per-partition limit. */
+  /** Write capacity one item takes in a sliding window before writes to it are throttled. Default 1,000, DynamoDB's per-partition limit a second. */
   itemWcuPerSecond?: number;
+  /** The sliding window of `itemWcuPerSecond`, in ms. Default 1,000. */
+  windowMs?: number;
   /** A source of randomness in [0, 1), for a replayable run. Default `Math.random`. */
   random?: () => number;
+  /**
+   * How long a transaction holds its items, from the moment it is sent (or until its answer,
+   * if sooner). Default 30 ms, about a TransactWriteItems on DynamoDB: DynamoDB Local's own
+   * round trip includes its wait for a table-wide lock, which DynamoDB does not have, so holding
+   * for the whole round trip would make conflicts far likelier than on AWS.
+   */
+  transactionHoldMs?: number;
 }
 
 /** The capacity one call consumed, as DynamoDB reported it, and the items it wrote. */
@@ -37,7 +46,6 @@ type Key = Record<string, AttributeValue>;
 
 const WRITE_OPERATIONS = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
 const CAPACITY_OPERATIONS = new Set([...WRITE_OPERATIONS, 'GetItem', 'BatchGetItem', 'Query', 'Scan', 'TransactGetItems']);
-const WINDOW_MS = 1_000;
 
 const itemKey = (key: Key | undefined): string =>
   `${key?.[TABLE_SCHEMA.partitionKey]?.S ?? '?'}|${key?.[TABLE_SCHEMA.sortKey]?.S ?? '?'}`;
@@ -70,9 +78,10 @@ const metadata = { httpStatusCode: 400, attempts: 1, totalRetryDelay: 0 };
 /**
  * A layer over a DynamoDB client that makes DynamoDB Local behave like DynamoDB where it does
  * not (tests and `npm start` opt in; Lambda never has it):
- * - a write to an item that an in-flight transaction of this client holds fails with
- *   `TransactionConflictException`, and a transaction touching such an item is cancelled with a
- *   `TransactionConflict` reason at that item (DynamoDB Local serialises every write instead);
+ * - a write to an item that an in-flight transaction of this client holds (`transactionHoldMs`)
+ *   fails with `TransactionConflictException`, and a transaction touching such an item is
+ *   cancelled with a `TransactionConflict` reason at that item (DynamoDB Local serialises every
+ *   write instead);
  * - writes to one item beyond `itemWcuPerSecond` in a sliding second are throttled
  *   (`ProvisionedThroughputExceededException`);
  * - a share of all calls is refused at random with a conflict or throttle that fits the call;
@@ -84,16 +93,21 @@ export class AwsBehaviour {
   /** One record per call that reached DynamoDB Local (refused calls are not recorded). */
   readonly capacity: CapacityRecord[] = [];
   readonly injected: Injected = {};
-  private readonly held = new Map<string, number>();
+  /** Items held by in-flight transactions: until when, per holder. */
+  private readonly held = new Map<string, Map<symbol, number>>();
   private readonly recentWrites = new Map<string, Array<{ at: number; units: number }>>();
   private readonly faultRate: number;
   private readonly itemWcuPerSecond: number;
   private readonly random: () => number;
+  private readonly transactionHoldMs: number;
+  private readonly windowMs: number;
 
   constructor(options: AwsBehaviourOptions = {}) {
     this.faultRate = options.faultRate ?? 0;
     this.itemWcuPerSecond = options.itemWcuPerSecond ?? 1_000;
     this.random = options.random ?? Math.random;
+    this.transactionHoldMs = options.transactionHoldMs ?? 30;
+    this.windowMs = options.windowMs ?? 1_000;
   }
 
   /** Installs the layer on a client (a document client shares its base client's stack). */
@@ -111,8 +125,11 @@ export class AwsBehaviour {
         const input = args.input as Input;
         const written = WRITE_OPERATIONS.has(operation) ? touchedItems(operation, input) : [];
         this.refuseIfAwsWould(operation, written);
-        const transaction = operation === 'TransactWriteItems';
-        if (transaction) for (const key of written) this.held.set(key, (this.held.get(key) ?? 0) + 1);
+        const holder = operation === 'TransactWriteItems' ? Symbol(operation) : undefined;
+        if (holder) {
+          const until = Date.now() + this.transactionHoldMs;
+          for (const key of written) this.held.set(key, (this.held.get(key) ?? new Map()).set(holder, until));
+        }
         try {
           const result = await next(args);
           const output = result.output as Input;
@@ -122,11 +139,11 @@ export class AwsBehaviour {
           this.noteWrites(written, write ? units : 0);
           return result;
         } finally {
-          if (transaction) {
+          if (holder) {
             for (const key of written) {
-              const count = (this.held.get(key) ?? 1) - 1;
-              if (count === 0) this.held.delete(key);
-              else this.held.set(key, count);
+              const holders = this.held.get(key);
+              holders?.delete(holder);
+              if (holders?.size === 0) this.held.delete(key);
             }
           }
         }
@@ -150,17 +167,18 @@ export class AwsBehaviour {
   }
 
   private refuseIfAwsWould(operation: string, written: string[]): void {
-    const heldAt = written.findIndex((key) => this.held.has(key));
+    const now = Date.now();
+    const heldAt = written.findIndex((key) => [...(this.held.get(key)?.values() ?? [])].some((until) => until > now));
     if (heldAt >= 0) this.raise(operation, written, heldAt, 'conflict');
     const hot = written.findIndex((key) => this.unitsInWindow(key) >= this.itemWcuPerSecond);
-    if (hot >= 0) this.raise(operation, written, hot, 'throttle');
+    if (hot >= 0) this.raise(operation, written, hot, 'hot');
     if (this.faultRate > 0 && this.random() < this.faultRate) {
       const at = Math.floor(this.random() * Math.max(1, written.length));
       this.raise(operation, written, at, written.length > 0 && this.random() < 0.5 ? 'conflict' : 'throttle');
     }
   }
 
-  private raise(operation: string, written: string[], at: number, kind: 'conflict' | 'throttle'): never {
+  private raise(operation: string, written: string[], at: number, kind: 'conflict' | 'throttle' | 'hot'): never {
     let error: Error;
     if (operation === 'TransactWriteItems') {
       const code = kind === 'conflict' ? 'TransactionConflict' : 'ThrottlingError';
@@ -171,6 +189,9 @@ export class AwsBehaviour {
       });
     } else if (kind === 'conflict') {
       error = new TransactionConflictException({ message: 'Transaction is ongoing for the item', $metadata: metadata });
+    } else if (kind === 'hot') {
+      // What DynamoDB answers for an item (partition) past its own throughput.
+      error = new ProvisionedThroughputExceededException({ message: 'Throughput exceeds the current capacity for one or more global secondary indexes or items.', $metadata: metadata });
     } else {
       const throttles = [ProvisionedThroughputExceededException, ThrottlingException, RequestLimitExceeded] as const;
       const Throttle = throttles[Math.floor(this.random() * throttles.length)]!;
@@ -183,7 +204,7 @@ export class AwsBehaviour {
   private unitsInWindow(key: string): number {
     const entries = this.recentWrites.get(key);
     if (!entries) return 0;
-    const since = Date.now() - WINDOW_MS;
+    const since = Date.now() - this.windowMs;
     while (entries.length > 0 && entries[0]!.at < since) entries.shift();
     return entries.reduce((sum, entry) => sum + entry.units, 0);
   }

@@ -64,11 +64,17 @@ const retryToken = (count: number, delay: number) => ({
   getRetryCost: () => 0,
 });
 
-/** Client settings for DynamoDB Local: any region and credentials work with `-sharedDb`. */
+/**
+ * Client settings for DynamoDB Local, where any region and credentials work with `-sharedDb`.
+ * With AWS_ACCESS_KEY_ID (and AWS_REGION) in the environment they are used instead, so that
+ * `DYNAMODB_ENDPOINT` can name a real table in a test account.
+ */
 export const localClientConfig = (endpoint: string) => ({
   endpoint,
-  region: 'local',
-  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  region: process.env.AWS_ACCESS_KEY_ID ? (process.env.AWS_REGION ?? 'us-east-1') : 'local',
+  credentials: process.env.AWS_ACCESS_KEY_ID
+    ? { accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? '', ...(process.env.AWS_SESSION_TOKEN ? { sessionToken: process.env.AWS_SESSION_TOKEN } : {}) }
+    : { accessKeyId: 'local', secretAccessKey: 'local' },
   maxAttempts: LOCAL_MAX_ATTEMPTS,
   retryStrategy: localRetryStrategy,
 });
@@ -175,4 +181,18 @@ export const startLocalTable = async (dataDir: string, tableName: string): Promi
   } finally {
     control.destroy();
   }
+};
+
+/**
+ * An existing DynamoDB endpoint (a shared DynamoDB Local, a proxy, a table in a test account)
+ * as the local stack's table: created there if it is missing; nothing to stop.
+ */
+export const connectTable = async (endpoint: string, tableName: string): Promise<DynamoDbLocal> => {
+  const control = new DynamoDBClient(localClientConfig(endpoint));
+  try {
+    await ensureTable(control, tableName);
+  } finally {
+    control.destroy();
+  }
+  return { endpoint, pid: undefined, stop: async () => undefined, onUnexpectedExit: () => undefined };
 };

@@ -39,7 +39,8 @@ import {
   TELEGRAM,
 } from '../functions/contracts/pipeline-settings';
 import { acquireDataDir, demoFilePath, readJsonFile, webhookSecretPath, writeRunningStack } from './data-dir';
-import { localClientConfig, startLocalTable } from './dynamodb-local';
+import { AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour';
+import { connectTable, localClientConfig, startLocalTable } from './dynamodb-local';
 import { localHandlers } from './handlers';
 import { localLambdaContext, runInvocation } from './lambda-context';
 import { startHttpServer } from './http-server';
@@ -65,6 +66,10 @@ export interface LocalStackOptions {
   host: string;
   port: number;
   tableName: string;
+  /** An existing DynamoDB endpoint to use instead of starting DynamoDB Local (the table is created if missing). */
+  dynamoEndpoint?: string;
+  /** Makes the stack's table client behave like DynamoDB where DynamoDB Local does not (`AwsBehaviour`). */
+  awsBehaviour?: AwsBehaviourOptions;
   clock?: Clock;
   /** Real Bot API when set (TELEGRAM_BOT_TOKEN), else the outbox folder under the data dir. */
   telegramBotToken?: string;
@@ -170,9 +175,12 @@ export const startLocalPipeline = async (options: {
   stripe?: LocalStripeOptions;
   /** The billing queue's retry settings (tests make them fast). */
   billingQueue?: LocalBillingQueueOptions;
+  /** Makes the table client behave like DynamoDB where DynamoDB Local does not. */
+  awsBehaviour?: AwsBehaviourOptions;
 }): Promise<{ deps: ApiDeps & Pick<ServiceDeps, 'webhooks'>; pipeline: LocalPipeline; stop(): Promise<void> }> => {
   const clock = options.clock ?? systemClock;
   const db = makeDocumentClient(localClientConfig(options.dynamoEndpoint));
+  if (options.awsBehaviour) new AwsBehaviour(options.awsBehaviour).install(db);
   const stores = tableStores(db, options.tableName);
   // The redrive policy of both queues in AWS: after MAX_RECEIVE_COUNT receives, onto the
   // dead-letter queue, whose own consumer fails the job.
@@ -300,7 +308,9 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
       for (const cleanup of cleanups.reverse()) await cleanup();
     })());
   try {
-    const dynamo = await startLocalTable(options.dataDir, options.tableName);
+    const dynamo = options.dynamoEndpoint
+      ? await connectTable(options.dynamoEndpoint, options.tableName)
+      : await startLocalTable(options.dataDir, options.tableName);
     cleanups.push(() => dynamo.stop());
     dynamo.onUnexpectedExit((reason) => {
       const error = new Error(
@@ -325,6 +335,7 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
       : `outbox folder ${join(options.dataDir, 'telegram-outbox')} (set TELEGRAM_BOT_TOKEN for a real bot)`;
     const local = await startLocalPipeline({
       dynamoEndpoint: dynamo.endpoint,
+      ...(options.awsBehaviour ? { awsBehaviour: options.awsBehaviour } : {}),
       tableName: options.tableName,
       dataDir: options.dataDir,
       telegram,

@@ -28,6 +28,8 @@ const start = async (env: NodeJS.ProcessEnv, port: number): Promise<void> => {
     host: env.HOST || '127.0.0.1',
     port,
     tableName: env.TABLE_NAME || DEFAULT_TABLE_NAME,
+    ...(env.DYNAMODB_ENDPOINT ? { dynamoEndpoint: env.DYNAMODB_ENDPOINT } : {}),
+    ...(env.DYNAMODB_AWS_BEHAVIOUR ? { awsBehaviour: { faultRate: Number(env.DYNAMODB_AWS_BEHAVIOUR) } } : {}),
     ...(env.TELEGRAM_BOT_TOKEN ? { telegramBotToken: env.TELEGRAM_BOT_TOKEN } : {}),
     ...(env.TELEGRAM_API_ROOT ? { telegramApiRoot: env.TELEGRAM_API_ROOT } : {}),
     ...(env.TELEGRAM_BOT_USERNAME ? { telegramBotUsername: env.TELEGRAM_BOT_USERNAME } : {}),
@@ -55,7 +57,7 @@ const start = async (env: NodeJS.ProcessEnv, port: number): Promise<void> => {
   console.log(`MemberPass access codes is running locally.
 
   API          ${stack.apiUrl}
-  DynamoDB     ${stack.dynamoEndpoint} (DynamoDB Local, data in ${dataDir}/dynamodb)
+  DynamoDB     ${stack.dynamoEndpoint} (${env.DYNAMODB_ENDPOINT ? `DYNAMODB_ENDPOINT, table ${env.TABLE_NAME || DEFAULT_TABLE_NAME}` : `DynamoDB Local, data in ${dataDir}/dynamodb`})${env.DYNAMODB_AWS_BEHAVIOUR ? `, with AWS's conflicts and throttles (random refusals ${env.DYNAMODB_AWS_BEHAVIOUR})` : ''}
   Telegram     ${stack.telegramTarget}
                bot @${stack.telegramBotUsername}; webhook ${stack.apiUrl}/telegram/webhook
                its secret token (header X-Telegram-Bot-Api-Secret-Token) is in ${stack.telegramWebhookSecretSource}

@@ -9,7 +9,7 @@ import { redemptionTeam, storedCodes } from '../support/redemption';
 let table: TestTable;
 let store: DynamoRedemptionStore;
 beforeAll(async () => {
-  table = await createTestTable();
+  table = await createTestTable({ awsBehaviour: {} });
   store = new DynamoRedemptionStore(table.db, table.tableName);
 });
 afterAll(async () => table.drop());

@@ -35,6 +35,7 @@ beforeAll(async () => {
   // queue's retries move forward (instead of sleeping) so that a 30 s outage passes at once.
   stripe = await startFakeStripe({ apiKey: KEY, now: () => h.clock.now() });
   h = await startPipelineHarness(telegram, {
+    awsBehaviour: {},
     stripe: { secretKey: KEY, apiBase: stripe.apiBase },
     billingQueue: {
       retryDelayMs: 1_000,

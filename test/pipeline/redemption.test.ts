@@ -18,7 +18,8 @@ const PERIOD = '2026-11';
 let deps: ReturnType<typeof redemptionDeps>;
 
 beforeAll(async () => {
-  table = await createTestTable();
+  // DynamoDB's conflicts and throttles on top of DynamoDB Local (which raises neither).
+  table = await createTestTable({ awsBehaviour: {} });
   deps = redemptionDeps(table, clock);
 });
 afterAll(async () => table.drop());

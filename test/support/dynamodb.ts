@@ -3,6 +3,7 @@ import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAccountStore } from '../../functions/adapters/dynamodb/account-store';
 import { makeDocumentClient } from '../../functions/adapters/dynamodb/client';
+import { AwsBehaviour, type AwsBehaviourOptions } from '../../local/aws-behaviour';
 import { ensureTable, localClientConfig } from '../../local/dynamodb-local';
 
 /** This worker's DynamoDB Local endpoint: global-setup starts one per Jest worker. */
@@ -23,12 +24,16 @@ export interface TestTable {
   drop(): Promise<void>;
 }
 
-/** Creates a fresh table on DynamoDB Local. */
-export const createTestTable = async (): Promise<TestTable> => {
+/**
+ * Creates a fresh table on DynamoDB Local. With `awsBehaviour`, its client raises AWS's
+ * conflicts and throttles where DynamoDB Local would not (see local/aws-behaviour.ts).
+ */
+export const createTestTable = async (options: { awsBehaviour?: AwsBehaviourOptions } = {}): Promise<TestTable> => {
   const tableName = `test-${randomUUID()}`;
   const control = new DynamoDBClient(localClientConfig(dynamoEndpoint()));
   await ensureTable(control, tableName);
   const db = makeDocumentClient(localClientConfig(dynamoEndpoint()));
+  if (options.awsBehaviour) new AwsBehaviour(options.awsBehaviour).install(db);
   return {
     tableName,
     db,

@@ -18,6 +18,7 @@ import { startHttpServer } from '../../local/http-server';
 import { EVENTS_FILE } from '../../local/in-process-bus';
 import type { InProcessQueue } from '../../local/in-process-queue';
 import { startLocalPipeline, type LocalPipeline } from '../../local/local-stack';
+import type { AwsBehaviourOptions } from '../../local/aws-behaviour';
 import type { LocalWebhookOptions } from '../../local/webhooks';
 import type { LocalBillingQueueOptions, LocalStripeOptions } from '../../local/billing';
 import { httpCaller, TEST_WEBHOOK_SECRET, type ApiAnswer, type CallOptions } from './api';
@@ -67,7 +68,14 @@ export interface PipelineHarness {
  */
 export const startPipelineHarness = async (
   fake: FakeTelegram,
-  options: { messageIntervalMs?: number; webhooks?: LocalWebhookOptions; stripe?: LocalStripeOptions; billingQueue?: LocalBillingQueueOptions } = {},
+  options: {
+    messageIntervalMs?: number;
+    webhooks?: LocalWebhookOptions;
+    stripe?: LocalStripeOptions;
+    billingQueue?: LocalBillingQueueOptions;
+    /** The stack's table client with AWS's conflicts and throttles (`AwsBehaviour`). */
+    awsBehaviour?: AwsBehaviourOptions;
+  } = {},
 ): Promise<PipelineHarness> => {
   const table = await createTestTable();
   const dataDir = mkdtempSync(join(tmpdir(), 'memberpass-pipeline-'));
@@ -84,6 +92,7 @@ export const startPipelineHarness = async (
     webhooks: { storeOptions: { deliveryRetentionDays: 3650 }, ...options.webhooks },
     ...(options.stripe ? { stripe: options.stripe } : {}),
     ...(options.billingQueue ? { billingQueue: options.billingQueue } : {}),
+    ...(options.awsBehaviour ? { awsBehaviour: options.awsBehaviour } : {}),
   });
   const deps = local.deps as unknown as ApiDeps & { queue: InProcessQueue };
   const apiQueue: JobQueue = {

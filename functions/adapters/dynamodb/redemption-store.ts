@@ -29,7 +29,7 @@ type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[numb
  * How long one redemption may keep trying to commit through contention (conflicts, throttles,
  * DynamoDB Local's lock waits) before it gives up: well inside the function's 10 s timeout.
  */
-export const REDEEM_BUDGET_MS = 6_000;
+export const REDEEM_BUDGET_MS = 8_000;
 /** Positions in the redemption transaction (cancellation reasons come in the same order). */
 const CODE = 0;
 const SHARD = 1;
@@ -153,10 +153,12 @@ export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
    */
   async redeem(request: RedemptionRequest): Promise<RedemptionCommitResult> {
     const deadline = Date.now() + REDEEM_BUDGET_MS;
+    // Shards this request met in another transaction: tried again only when no other is left.
+    const busy = new Set<number>();
     for (let attempt = 1; ; attempt++) {
       const now = request.clock.now();
       const period = billingPeriodOf(now);
-      const shard = await this.pickShard(request.project, period);
+      const shard = await this.pickShard(request.project, period, busy);
       const commit = redemptionCommit(
         { code: request.code.code, subscriberId: request.subscriberId, plan: request.plan, project: request.project },
         request.ids,
@@ -167,6 +169,7 @@ export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
         await this.db.send(new TransactWriteCommand({ TransactItems: this.commitItems(request, commit, period, shard) }));
         return { outcome: 'redeemed', redemption: this.redemptionOf(request, commit), attempts: attempt };
       } catch (error) {
+        let codeContended = false;
         if (error instanceof TransactionCanceledException) {
           const reasons = cancellationCodes(error);
           if (reasons[CODE] === 'ConditionalCheckFailed') return { outcome: 'code-changed' };
@@ -174,8 +177,12 @@ export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
             this.allotment(request.project.id, period).empty.add(shard);
             continue;
           }
+          if (shard !== undefined && reasons[SHARD] === 'TransactionConflict') busy.add(shard);
+          codeContended = reasons[CODE] === 'TransactionConflict';
         }
-        if (isOutcomeUnknown(error)) {
+        if (isOutcomeUnknown(error) || codeContended) {
+          // Another transaction holds the code (most likely another subscriber redeeming it), or
+          // the outcome is unknown: what is stored says whether to answer now or try again.
           const stored = await this.findCode(request.code.code);
           if (stored?.redemption?.redemptionId === request.ids.redemptionId) {
             return { outcome: 'redeemed', redemption: this.redemptionOf(request, { ...commit, answer: stored.redemption.answer }), attempts: attempt };
@@ -209,7 +216,7 @@ export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
    * used up. A function that does not know yet reads the used-up flag once; one that finds
    * every shard empty sets it (written once: later writers find it there).
    */
-  private async pickShard(project: RedemptionRequest['project'], period: string): Promise<number | undefined> {
+  private async pickShard(project: RedemptionRequest['project'], period: string, busy: ReadonlySet<number>): Promise<number | undefined> {
     const known = this.allotment(project.id, period);
     if (known.usedUp) return undefined;
     if (known.empty.size === 0 && (await this.get(allotmentKeys.usedUp(project.id, period), false))) {
@@ -220,7 +227,11 @@ export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
     for (let shard = 0; shard < ALLOTMENT_SHARDS; shard++) {
       if (allotmentShardSize(project.tier.freeAllotment, shard, ALLOTMENT_SHARDS) > 0 && !known.empty.has(shard)) candidates.push(shard);
     }
-    if (candidates.length > 0) return candidates[Math.floor(Math.random() * candidates.length)];
+    if (candidates.length > 0) {
+      const free = candidates.filter((shard) => !busy.has(shard));
+      const from = free.length > 0 ? free : candidates;
+      return from[Math.floor(Math.random() * from.length)];
+    }
     known.usedUp = true;
     try {
       await this.db.send(
