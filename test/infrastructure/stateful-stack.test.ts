@@ -202,7 +202,11 @@ describe('dead-letter queues', () => {
             Principal: { Service: 'events.amazonaws.com' },
             Action: 'sqs:SendMessage',
             Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
-            Condition: { ArnLike: { 'aws:SourceArn': `arn:aws:events:${TEST_ENV.region}:${TEST_ENV.account}:rule/memberpass-prod/*` } },
+            // Only the service's own rules (named memberpass-prod-…), never a consumer's.
+            Condition: {
+              ArnLike: { 'aws:SourceArn': `arn:aws:events:${TEST_ENV.region}:${TEST_ENV.account}:rule/memberpass-prod/memberpass-prod-*` },
+              StringEquals: { 'aws:SourceAccount': TEST_ENV.account },
+            },
           },
         ]),
       },
