@@ -455,10 +455,11 @@ export class StatelessStack extends Stack {
         {
           id: 'GenerationQueue',
           queue: stateful.generationQueue,
-          // Above SQS's longest delay (15 min), which the generator uses to wait out Telegram's 429s.
+          // Chunks are taken within seconds (the generator never waits on Telegram); 30 minutes
+          // is a generator that has stopped, not a busy one.
           maxAge: Duration.minutes(30),
           description:
-            'The oldest pipeline message has waited over 30 minutes: the generator is failing, throttled or too slow. See its errors and logs.',
+            'The oldest generation message has waited over 30 minutes: the generator is failing, throttled or too slow. See its errors and logs.',
         },
         {
           id: 'DeliveryQueue',

@@ -135,7 +135,8 @@ export class EventConsumers extends Construct {
   constructor(scope: Construct, id: string, props: EventConsumersProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const ruleArn = (name: string) => stack.formatArn({ service: 'events', resource: 'rule', resourceName: `${props.bus.eventBusName}/${name}` });
+    // The bus's name as the stateful stack gives it (`memberpass-<stage>`), literal in the policy.
+    const ruleArn = (name: string) => stack.formatArn({ service: 'events', resource: 'rule', resourceName: `memberpass-${props.stage}/${name}` });
     props.internalConsumerAccounts.forEach((account) => {
       props.bus.addToResourcePolicy(
         new iam.PolicyStatement({

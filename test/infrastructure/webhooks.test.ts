@@ -82,8 +82,8 @@ describe('webhook dispatch and delivery', () => {
 
   test('only the webhook routes that write may send to the delivery queue; the read-only ones know its URL but hold no grant', () => {
     const sqsActions = (id: string) => view.statementsOf(id).flatMap((s) => actionsOf(s).filter((a) => a.startsWith('sqs:')));
-    for (const id of ['CreateWebhookEndpoint', 'RetryWebhookDelivery', 'SendTestWebhook', 'DeleteWebhookEndpoint']) expect([id, sqsActions(id)]).toEqual([id, ['sqs:SendMessage']]);
-    for (const id of ['ListWebhookEndpoints', 'GetWebhookEndpoint', 'ListWebhookDeliveries']) {
+    for (const id of ['CreateWebhookEndpoint', 'RetryWebhookDelivery', 'DeleteWebhookEndpoint']) expect([id, sqsActions(id)]).toEqual([id, ['sqs:SendMessage']]);
+    for (const id of ['ListWebhookEndpoints', 'GetWebhookEndpoint', 'ListWebhookDeliveries', 'SendTestWebhook']) {
       expect([id, sqsActions(id)]).toEqual([id, []]);
       expect(view.functionOf(id).resource.Properties.Environment.Variables.WEBHOOK_DELIVERY_QUEUE_URL).toBeDefined();
     }
