@@ -477,13 +477,13 @@ export class StatelessStack extends Stack {
           description:
             'Pipeline messages wait on the generation dead-letter queue: the DeadLetter function is failing to fail their jobs. See its logs.',
           // Its consumer empties it within seconds, so depth alone would rarely show that jobs were abandoned.
-          receivedDescription: `A pipeline message failed ${MAX_RECEIVE_COUNT} receives and was dead-lettered: its job was failed. See the Generator logs.`,
+          receivedDescription: `A pipeline message failed ${MAX_RECEIVE_COUNT} receives and was dead-lettered: its job was failed. See the Generator and Deliverer logs.`,
         },
         {
           id: 'RelayDeadLetterQueue',
           queue: stateful.relayDeadLetterQueue,
           description:
-            'The outbox relay gave up on stream records: their events were not published. The messages name the shard and sequence numbers; republish from the outbox items (kept 7 days).',
+            'The outbox relay or the billing forwarder gave up on stream records: events were not published, or billed redemptions not queued for Stripe. The messages name the function, shard and sequence numbers; republish from the outbox items (kept 7 days); the billing records stay queued in the table (admin usage counts them).',
         },
         {
           id: 'BillingDeadLetterQueue',
