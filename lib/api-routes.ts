@@ -1,4 +1,5 @@
-import { CATALOG, operationId, type CatalogEntry, type Needs } from '../functions/operations';
+import { keys } from '../functions/contracts/table';
+import { CATALOG, TOOLS, operationId, type CatalogEntry, type Needs } from '../functions/operations';
 
 /** What a route's Lambda may do to the table. */
 export type TableAccess = 'none' | 'read' | 'readWrite';
@@ -25,7 +26,26 @@ export interface ApiRoute {
   queue: boolean;
   /** What the route needs of the Telegram bot (needs.bot / needs.botUsername). */
   telegram?: 'username' | 'bot';
+  /** Partition key prefixes whose items the function deletes (DeleteItem scoped by dynamodb:LeadingKeys); usually none. */
+  deletes?: readonly string[];
 }
+
+/**
+ * Partitions an operation deletes items in, by catalog name, beyond what its needs imply
+ * (webhooks `'delete'` implies the endpoint's partition): a redemption refused after it reserved
+ * the month's usage counter deletes that counter again (functions/adapters/dynamodb/redemption-store.ts).
+ */
+const OPERATION_DELETES: Readonly<Record<string, readonly string[]>> = {
+  redeem_access_code: [keys.usage('', '').pk],
+};
+
+/** The partitions `entry`'s function deletes in: its own, or, for the MCP endpoint, every tool's. */
+const deletesOf = (entry: CatalogEntry): string[] => {
+  const own = (name: string, needs: Needs) => [...(OPERATION_DELETES[name] ?? []), ...(needs.webhooks === 'delete' ? [keys.webhookEndpoint('').pk] : [])];
+  // The MCP endpoint runs any tool: the union of theirs.
+  const all = entry.name === 'mcp' ? TOOLS.flatMap((tool) => own(tool.name, tool.needs)) : own(entry.name, entry.needs);
+  return [...new Set(all)].sort();
+};
 
 /** The one Lambda entry point of every HTTP route; OPERATION picks the catalog entry. */
 export const HTTP_ENTRY = 'functions/entrypoints/http-operation.ts';
@@ -45,6 +65,7 @@ export const routeOf = (entry: CatalogEntry): ApiRoute => {
     needs,
     queue: needs.queue === true,
     ...(telegram ? { telegram } : {}),
+    deletes: deletesOf(entry),
   };
 };
 

@@ -8,11 +8,26 @@ import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { METRIC } from '../functions/contracts/metrics';
+import { TABLE_SCHEMA } from '../functions/contracts/table';
 import { BUSINESS_NAMESPACE, SERVICE_NAME, type ServiceFunction } from './constructs/service-function';
 
-
-/** Business metrics on the dashboard, by name (Count, dimension `service`). Add redemptions here when they exist. */
-export const BUSINESS_METRICS = ['jobsQueued', 'jobsCompleted', 'jobsFailed', 'codesGenerated', 'messagesDelivered', 'telegram429'] as const;
+/** Business metrics on the dashboard, by name (Sum, dimension `service`). */
+export const BUSINESS_METRICS = [
+  METRIC.jobsQueued,
+  METRIC.jobsCompleted,
+  METRIC.jobsFailed,
+  METRIC.codesGenerated,
+  METRIC.messagesDelivered,
+  METRIC.telegramThrottled,
+  METRIC.redemptions,
+  METRIC.overageRedemptions,
+  METRIC.meterEventsSent,
+  METRIC.stripeFailures,
+  METRIC.codesExpired,
+  METRIC.webhookDeliveries,
+  METRIC.webhookFailures,
+] as const;
 
 /** The DynamoDB operations the functions call, whose system errors are alarmed on. */
 const TABLE_OPERATIONS = [
@@ -21,6 +36,7 @@ const TABLE_OPERATIONS = [
   dynamodb.Operation.PUT_ITEM,
   dynamodb.Operation.UPDATE_ITEM,
   dynamodb.Operation.TRANSACT_WRITE_ITEMS,
+  dynamodb.Operation.DELETE_ITEM,
 ];
 
 /** Percent of invocations that failed over which a function's error alarm fires (twice in a row). */
@@ -35,10 +51,18 @@ export interface ServiceMonitoringProps {
   readonly alarmTopicArn: string | undefined;
   readonly apiStage: HttpStage;
   readonly functions: ReadonlyMap<string, ServiceFunction>;
-  /** The function fed by the table's stream (IteratorAge). */
-  readonly streamConsumer: ServiceFunction;
-  /** The function a schedule must invoke every few minutes, and that schedule's group. */
-  readonly scheduled: { readonly fn: ServiceFunction; readonly group: scheduler.IScheduleGroup };
+  /**
+   * Functions that by design run close to their timeout, with the longest run that is still
+   * normal (ms): their near-timeout alarm fires past it instead of at DURATION_NEAR_TIMEOUT.
+   */
+  readonly longestNormalRunMs?: Readonly<Record<string, { readonly ms: number; readonly why: string }>>;
+  /** The functions fed by the table's stream (IteratorAge), with what falls behind when they do. */
+  readonly streamConsumers: readonly { readonly id: string; readonly fn: ServiceFunction; readonly lateWhat: string }[];
+  /** The functions the schedules must invoke every minute, and the schedules' group. */
+  readonly scheduled: {
+    readonly functions: readonly { readonly id: string; readonly fn: ServiceFunction; readonly stalls: string }[];
+    readonly group: scheduler.IScheduleGroup;
+  };
   readonly table: dynamodb.ITableV2;
   /** Queues whose oldest message must not wait longer than `maxAge`. */
   readonly workQueues: readonly { readonly id: string; readonly queue: sqs.IQueue; readonly maxAge: Duration; readonly description: string }[];
@@ -50,7 +74,8 @@ export interface ServiceMonitoringProps {
     /** For a dead-letter queue that is consumed: also alarm on any message received (depth stays near 0). */
     readonly receivedDescription?: string;
   }[];
-  readonly eventRules: ReadonlyMap<string, events.Rule>;
+  /** Rules of the bus whose target deliveries are alarmed on (the service's and the tenants'), by id. */
+  readonly eventRules: ReadonlyMap<string, Pick<events.IRule, 'ruleName'>>;
   readonly eventBusName: string;
 }
 
@@ -73,7 +98,7 @@ export class ServiceMonitoring extends Construct {
     super(scope, id);
     this.action = props.alarmTopicArn ? new SnsAction(sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn)) : undefined;
     this.addApiAlarms(props.apiStage);
-    for (const [name, fn] of props.functions) this.addFunctionAlarms(name, fn);
+    for (const [name, fn] of props.functions) this.addFunctionAlarms(name, fn, props.longestNormalRunMs?.[name]);
     this.addPipelineAlarms(props);
     this.addTableAlarms(props.table);
     this.addEventAlarms(props.eventRules, props.eventBusName);
@@ -123,7 +148,7 @@ export class ServiceMonitoring extends Construct {
     });
   }
 
-  private addFunctionAlarms(name: string, fn: ServiceFunction): void {
+  private addFunctionAlarms(name: string, fn: ServiceFunction, longestNormalRun?: { readonly ms: number; readonly why: string }): void {
     const errors = fn.function.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' });
     const invocations = fn.function.metricInvocations({ period: FIVE_MINUTES, statistic: 'Sum' });
     // A single failure is retried (by SQS, the stream, the next sweep, or the client) and is
@@ -151,9 +176,17 @@ export class ServiceMonitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     });
     const timeout = fn.function.timeout ?? Duration.seconds(3);
+    const nearTimeout = longestNormalRun
+      ? {
+          threshold: longestNormalRun.ms,
+          alarmDescription: `A run of ${name} took over ${longestNormalRun.ms / 1000} s of its ${timeout.toSeconds()} s timeout: ${longestNormalRun.why}`,
+        }
+      : {
+          threshold: timeout.toMilliseconds() * DURATION_NEAR_TIMEOUT,
+          alarmDescription: `A run of ${name} took over ${DURATION_NEAR_TIMEOUT * 100}% of its ${timeout.toSeconds()} s timeout: the next slow dependency makes it time out.`,
+        };
     this.alarm(`${name}DurationNearTimeoutAlarm`, fn.function.metricDuration({ period: FIVE_MINUTES, statistic: 'Maximum' }), {
-      alarmDescription: `A run of ${name} took over ${DURATION_NEAR_TIMEOUT * 100}% of its ${timeout.toSeconds()} s timeout: the next slow dependency makes it time out.`,
-      threshold: timeout.toMilliseconds() * DURATION_NEAR_TIMEOUT,
+      ...nearTimeout,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     });
@@ -183,30 +216,35 @@ export class ServiceMonitoring extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       });
     }
-    this.alarm('StreamIteratorAgeAlarm', props.streamConsumer.function.metric('IteratorAge', { period: FIVE_MINUTES, statistic: 'Maximum' }), {
-      alarmDescription:
-        'The outbox relay is over 5 minutes behind the table stream: events are late, and records older than 24 h are lost. See its errors and throttles.',
-      threshold: Duration.minutes(5).toMilliseconds(),
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-    });
-    const { fn, group } = props.scheduled;
+    // The outbox relay keeps its historical alarm id; other stream consumers are named after themselves.
+    for (const { id, fn, lateWhat } of props.streamConsumers) {
+      this.alarm(id === 'OutboxRelay' ? 'StreamIteratorAgeAlarm' : `${id}IteratorAgeAlarm`, fn.function.metric('IteratorAge', { period: FIVE_MINUTES, statistic: 'Maximum' }), {
+        alarmDescription: `${id} is over 5 minutes behind the table stream: ${lateWhat} are late, and records older than 24 h are lost. See its errors and throttles.`,
+        threshold: Duration.minutes(5).toMilliseconds(),
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      });
+    }
+    const { functions: scheduled, group } = props.scheduled;
     // A dead schedule raises no error: only the missing invocations show it.
-    this.alarm('SweeperNotRunningAlarm', fn.function.metricInvocations({ period: FIVE_MINUTES, statistic: 'Sum' }), {
-      alarmDescription: 'The sweeper was not invoked for 5 minutes: its schedule is disabled, deleted or failing. Stalled jobs stay stalled.',
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-    });
+    for (const { id, fn, stalls } of scheduled) {
+      this.alarm(`${id}NotRunningAlarm`, fn.function.metricInvocations({ period: FIVE_MINUTES, statistic: 'Sum' }), {
+        alarmDescription: `${id} was not invoked for 5 minutes: its schedule is disabled, deleted or failing. ${stalls}`,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      });
+    }
+    const names = scheduled.map(({ id }) => id).join(' or ');
     this.alarm('ScheduleTargetErrorsAlarm', group.metricTargetErrors({ period: FIVE_MINUTES, statistic: 'Sum' }), {
-      alarmDescription: "EventBridge Scheduler could not invoke the sweeper (TargetErrorCount): check the schedule's role and the function.",
+      alarmDescription: `EventBridge Scheduler could not invoke ${names} (TargetErrorCount): check the schedules' roles and the functions.`,
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     });
     this.alarm('ScheduleDroppedAlarm', group.metricDropped({ period: FIVE_MINUTES, statistic: 'Sum' }), {
-      alarmDescription: 'EventBridge Scheduler dropped sweeper invocations (InvocationDroppedCount) after its retries.',
+      alarmDescription: `EventBridge Scheduler dropped invocations of ${names} (InvocationDroppedCount): each schedule makes one attempt, the next run is a minute later.`,
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -230,6 +268,34 @@ export class ServiceMonitoring extends Construct {
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     });
+    // Each index has its own write ceiling (maxWriteRequestUnits) and its own hot keys; its
+    // throttles are reported under its GlobalSecondaryIndexName dimension. A write an index
+    // cannot take is throttled on the table as well: this alarm names the index to look at.
+    for (const { indexName } of TABLE_SCHEMA.indexes) {
+      const indexMetric = (metricName: string) =>
+        new cloudwatch.Metric({
+          namespace: 'AWS/DynamoDB',
+          metricName,
+          dimensionsMap: { TableName: table.tableName, GlobalSecondaryIndexName: indexName },
+          period: FIVE_MINUTES,
+          statistic: 'Sum',
+        });
+      this.alarm(
+        `Index${indexName}ThrottlesAlarm`,
+        new cloudwatch.MathExpression({
+          expression: 'reads + writes',
+          usingMetrics: { reads: indexMetric('ReadThrottleEvents'), writes: indexMetric('WriteThrottleEvents') },
+          period: FIVE_MINUTES,
+          label: `${indexName} throttle events`,
+        }),
+        {
+          alarmDescription: `The table's index ${indexName} throttled requests: its maxWriteRequestUnits ceiling was hit, or one of its keys is hot (see its Contributor Insights).`,
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        },
+      );
+    }
     this.alarm('TableSystemErrorsAlarm', table.metricSystemErrorsForOperations({ operations: TABLE_OPERATIONS, period: FIVE_MINUTES }), {
       alarmDescription: 'DynamoDB answered 5xx (SystemErrors): check the AWS Health Dashboard for the region.',
       threshold: 1,
@@ -238,7 +304,7 @@ export class ServiceMonitoring extends Construct {
     });
   }
 
-  private addEventAlarms(rules: ReadonlyMap<string, events.Rule>, eventBusName: string): void {
+  private addEventAlarms(rules: ReadonlyMap<string, Pick<events.IRule, 'ruleName'>>, eventBusName: string): void {
     for (const [id, rule] of rules) {
       this.alarm(
         `${id}RuleFailedInvocationsAlarm`,
@@ -311,7 +377,7 @@ export class ServiceMonitoring extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Stream iterator age (ms)',
         width: 8,
-        left: [props.streamConsumer.function.metric('IteratorAge', { statistic: 'Maximum', period: FIVE_MINUTES })],
+        left: props.streamConsumers.map(({ id, fn }) => fn.function.metric('IteratorAge', { statistic: 'Maximum', period: FIVE_MINUTES, label: id })),
       }),
     );
     dashboard.addWidgets(

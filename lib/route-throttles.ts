@@ -2,7 +2,7 @@
  * API Gateway throttling per route, by route key (`METHOD /path`, as in the HTTP API). Kept apart
  * from the list of routes so that it survives a change of how routes are declared: the stateless
  * stack applies an entry to the route with that key if the API has one, and ignores entries
- * whose route does not exist (yet). Every other route gets DEFAULT_ROUTE_THROTTLE.
+ * whose route the API lacks. Every other route gets DEFAULT_ROUTE_THROTTLE.
  *
  * Rates are steady requests per second, bursts the bucket size; past them API Gateway answers
  * 429 without invoking the function. They sit under the account's regional limit (10 000 rps

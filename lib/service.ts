@@ -17,6 +17,11 @@ export interface ServiceStacks {
 export interface ServiceStacksOptions {
   /** The stage table to pick from. @default STAGES of lib/stages.ts */
   readonly stages?: Readonly<Record<string, StageSettings>>;
+  /**
+   * Synthesize a protected stage that still holds example values (tests, the cold-start bench).
+   * bin/app.ts never sets it: `cdk synth` and `cdk deploy` refuse them. @default false
+   */
+  readonly allowExampleValues?: boolean;
 }
 
 /**
@@ -26,7 +31,7 @@ export interface ServiceStacksOptions {
  * infrastructure tests both call this, so the tests check what is deployed.
  */
 export const addServiceStacks = (app: App, options: ServiceStacksOptions = {}): ServiceStacks => {
-  const config = readStageConfig(app, options.stages);
+  const config = readStageConfig(app, options.stages, { allowExampleValues: options.allowExampleValues ?? false });
   const env = config.env;
   // With the explicitStackTags flag, tags go on the stacks; CloudFormation copies them to resources.
   const tags = { service: SERVICE_NAME, stage: config.stage };

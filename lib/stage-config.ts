@@ -2,7 +2,7 @@ import { RemovalPolicy, type Environment } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import * as v from 'valibot';
-import { PROTECTED_STAGE_REQUIRES, STAGES, type CustomDomainSettings, type LogLevel, type StageSettings } from './stages';
+import { PROTECTED_STAGE_REQUIRES, STAGES, type CustomDomainSettings, type LogLevel, type StageSettings, type TenantEventBus } from './stages';
 
 /** Deployment settings of one stage: its entry of lib/stages.ts, checked, with what follows from it. */
 export interface StageConfig {
@@ -35,8 +35,10 @@ export interface StageConfig {
   readonly maxWriteRequestUnits: number | undefined;
   /** Custom domain of the API, if any. */
   readonly customDomain: CustomDomainSettings | undefined;
-  /** Accounts that will consume the service's events (unused until the webhook issue). */
-  readonly consumerAccounts: readonly string[];
+  /** The operator's own accounts that may put rules on the service bus (every tenant's events). */
+  readonly internalConsumerAccounts: readonly string[];
+  /** Tenants whose projects' events are forwarded to a bus of their own. */
+  readonly tenantEventBuses: readonly TenantEventBus[];
   /** Name of the Secrets Manager secret holding the Stripe key; created empty and retained (README). */
   readonly stripeSecretName: string;
   /** The Stripe Billing Meter's event name the billing function reports to. */
@@ -49,6 +51,43 @@ export class StageConfigError extends Error {}
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const ACCOUNT = /^\d{12}$/;
 const regionOfArn = (arn: string): string | undefined => arn.split(':')[3];
+const accountOfArn = (arn: string): string | undefined => arn.split(':')[4];
+
+/**
+ * Account ids of documentation and placeholders: AWS's own examples (123456789012,
+ * 111122223333, …), one digit twelve times (111111111111, 222222222222) and counting runs.
+ */
+const isExampleAccount = (account: string): boolean =>
+  /^(\d)\1{11}$/.test(account) || ['123456789012', '012345678901', '111122223333', '444455556666', '777788889999', '210987654321'].includes(account);
+/** RFC 2606 / 6761 reserved names: `example.com|net|org` and the `.example`, `.test`, `.invalid`, `.localhost` domains. */
+const isExampleDomain = (domain: string): boolean =>
+  /(^|\.)example\.(com|net|org)$/.test(domain) || /\.(example|test|invalid|localhost)$/.test(domain);
+/** An ARN in an example account, or whose resource id is all zeros (a placeholder UUID). */
+const isExampleArn = (arn: string): boolean => {
+  const account = accountOfArn(arn);
+  return (account !== undefined && isExampleAccount(account)) || /[/:]0{8}-0{4}-[0-9a-f]0{3}-[0-9a-f]0{3}-0{12}$/.test(arn);
+};
+
+/**
+ * The fields of `settings` that hold an example value, by path (`customDomain.certificateArn`,
+ * `internalConsumerAccounts[0]`): what a protected stage must replace before it may deploy.
+ */
+export const exampleValueFields = (settings: StageSettings): string[] => {
+  const fields: string[] = [];
+  if (settings.account !== undefined && isExampleAccount(settings.account)) fields.push('account');
+  if (settings.alarmTopicArn !== undefined && isExampleArn(settings.alarmTopicArn)) fields.push('alarmTopicArn');
+  if (settings.telegramBotUsername !== undefined && /example/i.test(settings.telegramBotUsername)) fields.push('telegramBotUsername');
+  if (settings.telegramApiRoot !== undefined && isExampleDomain(new URL(settings.telegramApiRoot).hostname)) fields.push('telegramApiRoot');
+  if (settings.customDomain && isExampleDomain(settings.customDomain.domainName)) fields.push('customDomain.domainName');
+  if (settings.customDomain && isExampleArn(settings.customDomain.certificateArn)) fields.push('customDomain.certificateArn');
+  (settings.internalConsumerAccounts ?? []).forEach((account, i) => {
+    if (isExampleAccount(account)) fields.push(`internalConsumerAccounts[${i}]`);
+  });
+  (settings.tenantEventBuses ?? []).forEach((tenant, i) => {
+    if (isExampleArn(tenant.eventBusArn)) fields.push(`tenantEventBuses[${i}].eventBusArn`);
+  });
+  return fields;
+};
 
 const Settings = v.strictObject({
   account: v.optional(v.pipe(v.string(), v.regex(ACCOUNT, 'must be a 12-digit AWS account id'))),
@@ -74,17 +113,42 @@ const Settings = v.strictObject({
       ),
     }),
   ),
-  consumerAccounts: v.optional(v.array(v.pipe(v.string(), v.regex(ACCOUNT, 'must be 12-digit AWS account ids'))), []),
+  internalConsumerAccounts: v.optional(v.array(v.pipe(v.string(), v.regex(ACCOUNT, 'must be 12-digit AWS account ids'))), []),
+  tenantEventBuses: v.optional(
+    v.array(
+      v.strictObject({
+        id: v.pipe(v.string(), v.regex(/^[A-Za-z0-9-]{1,24}$/, 'must be 1-24 letters, digits or -')),
+        projectIds: v.pipe(v.array(v.pipe(v.string(), v.regex(/^prj_\w+$/, 'must be project ids (prj_…)'))), v.minLength(1, 'must name at least one project')),
+        eventBusArn: v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[\w.\-/]+$/, 'must be an event bus ARN')),
+      }),
+    ),
+    [],
+  ),
   stripeSecretName: v.optional(v.pipe(v.string(), v.regex(/^[\w/+=.@-]{1,512}$/, 'must be a Secrets Manager secret name'))),
   stripeMeterEventName: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'must be a meter event name')), 'access_code_redemption'),
 });
 
+/** How strictly a stage is checked. */
+export interface StageCheckOptions {
+  /**
+   * Let a protected stage keep example values (the committed prod entry): for tests and the
+   * cold-start bench, which synthesize it offline. bin/app.ts never sets it, so `cdk synth` and
+   * `cdk deploy` always refuse them. @default false
+   */
+  readonly allowExampleValues?: boolean;
+}
+
 /**
  * The checked settings of stage `stage` in `stages`: unknown stages, malformed values, a
- * protected stage missing any of PROTECTED_STAGE_REQUIRES, and a topic or certificate outside the
- * stage's region are refused with a StageConfigError that names them.
+ * protected stage missing any of PROTECTED_STAGE_REQUIRES or holding an example value (account
+ * ids such as 111111111111, ARNs in them, `.example` domains), and a topic, certificate or tenant
+ * bus outside the stage's region are refused with a StageConfigError that names every such field.
  */
-export const resolveStageConfig = (stage: string, stages: Readonly<Record<string, StageSettings>> = STAGES): StageConfig => {
+export const resolveStageConfig = (
+  stage: string,
+  stages: Readonly<Record<string, StageSettings>> = STAGES,
+  options: StageCheckOptions = {},
+): StageConfig => {
   // The stage is part of stack names, tags and the bus name; keep it to what all accept.
   if (!/^[a-z][a-z0-9-]{0,19}$/.test(stage)) {
     throw new StageConfigError(`Context "stage" must be lowercase letters, digits or "-" (max 20), got "${stage}"`);
@@ -101,11 +165,17 @@ export const resolveStageConfig = (stage: string, stages: Readonly<Record<string
   }
   const settings = parsed.output;
   if (settings.protectData) {
+    // Both lists at once, so that one synth names everything left to fill in.
     const missing = PROTECTED_STAGE_REQUIRES.filter((field) => settings[field] === undefined);
-    if (missing.length > 0) {
+    const examples = options.allowExampleValues ? [] : exampleValueFields(stages[stage]!);
+    const problems = [
+      ...(missing.length > 0 ? [`must give it ${missing.join(', ')} (missing)`] : []),
+      ...(examples.length > 0 ? [`still holds example values in ${examples.join(', ')}: replace each with the real one or delete the optional ones`] : []),
+    ];
+    if (problems.length > 0) {
       throw new StageConfigError(
-        `Stage "${stage}" protects data, so lib/stages.ts must give it ${missing.join(', ')} (missing). ` +
-          'A protected stage is pinned to one account and region, pages someone, and links chats to a known bot.',
+        `Stage "${stage}" protects data, so lib/stages.ts ${problems.join('; and it ')} (README, "Deploying", step 2). ` +
+          'A protected stage is pinned to one account and region, pages someone, links chats to a known bot, and never deploys an example value.',
       );
     }
   }
@@ -115,6 +185,7 @@ export const resolveStageConfig = (stage: string, stages: Readonly<Record<string
   for (const [field, arn] of [
     ['alarmTopicArn', settings.alarmTopicArn],
     ['customDomain.certificateArn', settings.customDomain?.certificateArn],
+    ...settings.tenantEventBuses.map((tenant, i) => [`tenantEventBuses[${i}].eventBusArn`, tenant.eventBusArn] as const),
   ] as const) {
     // Alarm actions and regional API domains only work with resources of the stage's own region.
     if (arn !== undefined && settings.region !== undefined && regionOfArn(arn) !== settings.region) {
@@ -135,15 +206,16 @@ export const resolveStageConfig = (stage: string, stages: Readonly<Record<string
     telegramBotUsername: settings.telegramBotUsername,
     maxWriteRequestUnits: settings.maxWriteRequestUnits,
     customDomain: settings.customDomain,
-    consumerAccounts: settings.consumerAccounts,
+    internalConsumerAccounts: settings.internalConsumerAccounts,
+    tenantEventBuses: settings.tenantEventBuses,
     stripeSecretName: settings.stripeSecretName ?? `memberpass/${stage}/stripe-secret-key`,
     stripeMeterEventName: settings.stripeMeterEventName,
   };
 };
 
 /** The config of the stage named by the `stage` context key (default `dev`), from lib/stages.ts or `stages`. */
-export const readStageConfig = (scope: Construct, stages?: Readonly<Record<string, StageSettings>>): StageConfig => {
+export const readStageConfig = (scope: Construct, stages?: Readonly<Record<string, StageSettings>>, options: StageCheckOptions = {}): StageConfig => {
   const stage: unknown = scope.node.tryGetContext('stage') ?? 'dev';
   if (typeof stage !== 'string') throw new StageConfigError(`Context "stage" must be a string, got ${JSON.stringify(stage)}`);
-  return resolveStageConfig(stage, stages);
+  return resolveStageConfig(stage, stages, options);
 };

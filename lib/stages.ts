@@ -17,6 +17,20 @@ export interface CustomDomainSettings {
   readonly certificateArn: string;
 }
 
+/**
+ * A tenant that receives its own projects' events on an event bus of its own: the service puts
+ * one rule on its bus matching only `projectIds` and forwarding to `eventBusArn` (README,
+ * "EventBridge consumers"). The tenant's bus policy must let the service's account put events.
+ */
+export interface TenantEventBus {
+  /** A short name for the rule and its role: letters, digits and `-`. */
+  readonly id: string;
+  /** The tenant's projects (`prj_…`): only their events are forwarded. */
+  readonly projectIds: readonly string[];
+  /** The tenant's event bus, in the stage's region: `arn:aws:events:<region>:<tenant account>:event-bus/<name>`. */
+  readonly eventBusArn: string;
+}
+
 /** What a stage declares. Optional fields fall back to the defaults described on each. */
 export interface StageSettings {
   /** AWS account the stage deploys to. Without it (dev only) the stacks are environment-agnostic. */
@@ -44,21 +58,28 @@ export interface StageSettings {
   readonly maxWriteRequestUnits?: number;
   /** Optional custom domain for the API. */
   readonly customDomain?: CustomDomainSettings;
-  /** AWS accounts that may put rules of their own on the event bus (lib/constructs/event-consumers.ts). @default none */
-  readonly consumerAccounts?: readonly string[];
+  /**
+   * The operator's own AWS accounts (analytics, data lake) that may put rules of their own on the
+   * service bus and so receive EVERY tenant's events (lib/constructs/event-consumers.ts). Never a
+   * tenant's account: tenants get `tenantEventBuses`. @default none
+   */
+  readonly internalConsumerAccounts?: readonly string[];
+  /** Tenants that receive their own projects' events on their own bus (one forwarding rule each). @default none */
+  readonly tenantEventBuses?: readonly TenantEventBus[];
   /** Secrets Manager secret holding the Stripe key (created empty). @default `memberpass/<stage>/stripe-secret-key` */
   readonly stripeSecretName?: string;
   /** The Stripe Billing Meter's event name. @default 'access_code_redemption' */
   readonly stripeMeterEventName?: string;
 }
 
-/** The fields a stage with `protectData` must set. */
+/** The fields a stage with `protectData` must set (and none of them, nor any other, to an example value). */
 export const PROTECTED_STAGE_REQUIRES = ['account', 'region', 'alarmTopicArn', 'telegramBotUsername', 'maxWriteRequestUnits'] as const;
 
 /**
- * Every deployable stage. `prod` holds placeholders that are valid in shape, so that
- * `cdk synth -c stage=prod` works offline; replace them with the real account, topic and bot
- * before the first deploy (README, "Deploying").
+ * Every deployable stage. `prod` holds example values (documentation account ids, an `.example`
+ * domain, an example bot): `cdk synth -c stage=prod` refuses them, naming each field, until they
+ * are replaced with the real account, topic, certificate and bot (README, "Deploying"). The tests
+ * synthesize it anyway, through addServiceStacks' `allowExampleValues`, which no CLI flag reaches.
  */
 export const STAGES: Readonly<Record<string, StageSettings>> = {
   dev: {
@@ -74,7 +95,7 @@ export const STAGES: Readonly<Record<string, StageSettings>> = {
     region: 'eu-west-1',
     protectData: true,
     alarmTopicArn: 'arn:aws:sns:eu-west-1:111111111111:memberpass-prod-alarms',
-    telegramBotUsername: 'memberpass_bot',
+    telegramBotUsername: 'memberpass_example_bot',
     logLevel: 'INFO',
     // A 1000-code job writes about 3 items per code; 2000/s leaves room for several at once.
     maxWriteRequestUnits: 2000,
@@ -82,7 +103,5 @@ export const STAGES: Readonly<Record<string, StageSettings>> = {
       domainName: 'api.memberpass.example',
       certificateArn: 'arn:aws:acm:eu-west-1:111111111111:certificate/00000000-0000-4000-8000-000000000000',
     },
-    // A placeholder consumer account, valid in shape: replace with the real ones (README, EventBridge consumers).
-    consumerAccounts: ['222222222222'],
   },
 };

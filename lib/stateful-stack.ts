@@ -1,4 +1,4 @@
-import { EventConsumers } from './constructs/event-consumers';
+import { EventConsumers, serviceRulePrefix } from './constructs/event-consumers';
 import { BillingResources } from './constructs/billing';
 import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -72,6 +72,8 @@ export class StatefulStack extends Stack implements StatefulResources {
   readonly telegramWebhookSecret: secretsmanager.Secret;
   readonly cursorKey: secretsmanager.Secret;
   readonly billing: BillingResources;
+  /** The bus policy for internal consumers, the tenants' forwarding rules, the schema registry. */
+  readonly eventConsumers: EventConsumers;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     // Termination protection too: deleting the stack would be the one way around the table's own.
@@ -192,28 +194,43 @@ export class StatefulStack extends Stack implements StatefulResources {
       id: 'AwsSolutions-SQS3',
       reason: "This queue is a dead-letter destination itself: the event rules' targets send it what they failed to deliver. It is alarmed on, not consumed.",
     });
-    // Only rules of this stage's bus may send to it. A pattern, not the rules' ARNs: those live in
-    // the stateless stack, which already depends on this one.
+    // Only the service's own rules of this stage's bus may send to it: rules named with the
+    // service prefix, which consumer accounts cannot use (their rules must start with their
+    // account id, lib/constructs/event-consumers.ts). A pattern, not the rules' ARNs: those live
+    // in the stateless stack, which already depends on this one.
     this.eventTargetDeadLetterQueue.addToResourcePolicy(
       new iam.PolicyStatement({
         principals: [new iam.ServicePrincipal('events.amazonaws.com')],
         actions: ['sqs:SendMessage'],
         resources: [this.eventTargetDeadLetterQueue.queueArn],
         conditions: {
-          ArnLike: { 'aws:SourceArn': this.formatArn({ service: 'events', resource: 'rule', resourceName: `memberpass-${config.stage}/*` }) },
+          ArnLike: {
+            'aws:SourceArn': this.formatArn({ service: 'events', resource: 'rule', resourceName: `memberpass-${config.stage}/${serviceRulePrefix(config.stage)}*` }),
+          },
+          StringEquals: { 'aws:SourceAccount': this.account },
         },
       }),
     );
 
+    // Kept by a protected stage like the table: consumers' rules and the archive hang on it.
     this.eventBus = new events.EventBus(this, 'EventBus', { eventBusName: `memberpass-${config.stage}` });
-    // Every event the service publishes, replayable to a new subscriber or after a fault.
-    this.eventBus.archive('EventArchive', {
+    this.eventBus.applyRemovalPolicy(config.removalPolicy);
+    // Every event the service publishes, replayable to a new subscriber or after a fault; it is
+    // the service's record of what it published, so a protected stage keeps it too.
+    const archive = this.eventBus.archive('EventArchive', {
       description: `Every MemberPass event on memberpass-${config.stage}`,
       eventPattern: toCdkEventPattern(ALL_SERVICE_EVENTS) as events.EventPattern,
       retention: config.protectData ? Duration.days(365) : Duration.days(7),
     });
+    archive.applyRemovalPolicy(config.removalPolicy);
 
-    new EventConsumers(this, 'EventConsumers', { bus: this.eventBus, stage: config.stage, consumerAccounts: config.consumerAccounts });
+    this.eventConsumers = new EventConsumers(this, 'EventConsumers', {
+      bus: this.eventBus,
+      stage: config.stage,
+      internalConsumerAccounts: config.internalConsumerAccounts,
+      tenantEventBuses: config.tenantEventBuses,
+      deadLetterQueue: this.eventTargetDeadLetterQueue,
+    });
 
     new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'The service table' });
     new CfnOutput(this, 'GenerationQueueUrl', { value: this.generationQueue.queueUrl, description: 'Pipeline messages' });

@@ -1,4 +1,4 @@
-import { ArnFormat, CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { AccessLogField, AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   CfnRoute,
@@ -15,16 +15,17 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { Construct } from 'constructs';
 import { OUTBOX_ITEM_TYPE } from '../functions/contracts/outbox';
+import { keys } from '../functions/contracts/table';
 import { OPERATION_ENV } from '../functions/operations';
 import { API_ROUTES, type ApiRoute, type RouteAuth } from './api-routes';
 import { ServiceFunction } from './constructs/service-function';
+import { serviceRulePrefix, tenantRuleName } from './constructs/event-consumers';
 import { WEBHOOK_ROUTE_TIMEOUT_SECONDS, Webhooks } from './constructs/webhooks';
 import { EVENT_RULES, toCdkEventPattern } from '../functions/contracts/event-rules';
 import { ENV } from '../functions/contracts/env';
@@ -33,6 +34,7 @@ import { BillingFunctions } from './constructs/billing';
 import {
   DEAD_LETTER_CONSUMER,
   DELIVERER,
+  DELIVERY_SAFETY_MARGIN_MS,
   GENERATOR,
   MAX_RECEIVE_COUNT,
   RELAY_RETRY_ATTEMPTS,
@@ -69,15 +71,16 @@ export interface StatelessStackProps extends StackProps {
 /**
  * The code and its front door: one Lambda per route of API_ROUTES behind an HTTP API, with
  * access logs and throttling; the pipeline's functions (generator on the generation queue, its
- * dead-letter consumer, the sweeper on a schedule, the outbox relay on the table's stream); the
- * rules of the event bus; and the alarms. Holds no data, so it can be replaced at will.
+ * dead-letter consumer, the sweepers on schedules, the outbox relay and billing forwarder on the
+ * table's stream); webhooks; the rules of the event bus; and the alarms. Holds no data but the
+ * webhook queues (retained on a protected stage), so it can be replaced at will.
  */
 export class StatelessStack extends Stack {
   /** The HTTP API. */
   readonly api: HttpApi;
   /** The stage that serves the API at its root URL. */
   readonly stage: HttpStage;
-  /** Every function, by id: the route ids of API_ROUTES, then Generator, Deliverer, DeadLetter, Sweeper, OutboxRelay. */
+  /** Every function, by id: the route ids of API_ROUTES, the webhook and billing functions, Generator, Deliverer, DeadLetter, Sweeper, OutboxRelay, ExpirySweeper. */
   readonly functions: ReadonlyMap<string, ServiceFunction>;
   /** Generates codes, fed by the generation queue; queues each generated job's delivery. */
   readonly generator: ServiceFunction;
@@ -158,7 +161,7 @@ export class StatelessStack extends Stack {
         ),
       },
       // Account-level limits are shared with every other API in the region; cap this one below
-      // them. Per-route settings (ROUTE_THROTTLES) are applied once every route exists.
+      // them. Per-route settings (ROUTE_THROTTLES) are applied after the routes, below.
       throttle: DEFAULT_ROUTE_THROTTLE,
     });
 
@@ -177,7 +180,7 @@ export class StatelessStack extends Stack {
       return fn;
     };
 
-    const webhooks = new Webhooks(this, 'Webhooks', { stateful, newFunction, targetRetry: EVENT_TARGET_RETRY });
+    const webhooks = new Webhooks(this, 'Webhooks', { stateful, newFunction, targetRetry: EVENT_TARGET_RETRY, removalPolicy: config.removalPolicy });
 
     for (const route of routes) {
       const fn = newFunction(route.id, {
@@ -189,7 +192,7 @@ export class StatelessStack extends Stack {
       fn.function.addEnvironment(OPERATION_ENV, route.operation);
       // Each need of the catalog entry is a least-privilege grant plus its environment variable.
       const { needs } = route;
-      if (needs.table) fn.useTable(stateful.table, needs.table);
+      if (needs.table) fn.useTable(stateful.table, needs.table).deleteItems(stateful.table, route.deletes ?? []);
       if (needs.queue) fn.useQueue(ENV.QUEUE_URL, stateful.generationQueue);
       if (needs.botUsername) {
         // The function parses it at cold start: without it, every call would fail there.
@@ -248,6 +251,8 @@ export class StatelessStack extends Stack {
       recursiveLoop: lambda.RecursiveLoop.ALLOW,
     })
       .useTable(stateful.table, 'readWrite')
+      // A job's wait for its chat's turn is deleted when the turn comes (chat leases).
+      .deleteItems(stateful.table, [keys.chatLease('').pk])
       .useQueue(ENV.DELIVERY_QUEUE_URL, stateful.deliveryQueue);
     this.useTelegramBot(this.deliverer, config, stateful);
     // One message per invocation and at most DELIVERER.maxConcurrency invocations: the bot's
@@ -369,8 +374,8 @@ export class StatelessStack extends Stack {
 
   /**
    * Throttling per route: each `throttles` entry whose route key is a route of this API becomes
-   * that route's settings on the stage; entries for routes that do not exist are skipped (API
-   * Gateway refuses settings for an unknown route). Routes are found in the construct tree, so
+   * that route's settings on the stage; an entry whose route this API lacks (a test's reduced
+   * route table) is skipped, since API Gateway refuses settings for an unknown route. Routes are found in the construct tree, so
    * this works however they were declared. The stage waits for those routes.
    */
   private applyRouteThrottles(throttles: Readonly<Record<string, RouteThrottle>>): void {
@@ -397,61 +402,25 @@ export class StatelessStack extends Stack {
   }
 
   /**
-   * One rule per EVENT_RULES entry on the service bus, with the same patterns as the local
-   * bus. The webhook dispatchers are their targets once they exist; until then each rule
-   * delivers to one log group of routed events, so that routing can be watched in AWS
-   * (`aws logs tail`) and the rules are not dead weight. The bus's archive keeps every event
-   * whether or not a rule matches.
+   * One rule per EVENT_RULES entry on the service bus, with the same patterns as the local bus,
+   * named with the service's prefix (the only names the event-target dead-letter queue accepts).
+   * Their one target is the webhook dispatcher (Webhooks.routeEvents). No log group target: the
+   * bus's archive already keeps every event (replayable), and a second copy in CloudWatch Logs
+   * would cost per event and hold every event's data once more.
    */
   private addEventRules(config: StageConfig, stateful: StatefulResources): ReadonlyMap<string, events.Rule> {
-    const bus = stateful.eventBus;
-    // Named by CloudFormation: a fixed name, retained by a protected stage, would block
-    // recreating the stack. (EventBridge's /aws/events/ prefix is a console convention only.)
-    const routedEvents = new logs.LogGroup(this, 'RoutedEventsLogGroup', {
-      retention: config.logRetention,
-      removalPolicy: config.removalPolicy,
-    });
-    // EventBridge's rule target takes the log group ARN without the trailing `:*`.
-    const targetArn = this.formatArn({
-      service: 'logs',
-      resource: 'log-group',
-      resourceName: routedEvents.logGroupName,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
     const rules = new Map<string, events.Rule>();
     for (const rule of EVENT_RULES) {
       rules.set(
         rule.id,
         new events.Rule(this, `${rule.id}Rule`, {
-          eventBus: bus,
+          eventBus: stateful.eventBus,
+          ruleName: `${serviceRulePrefix(config.stage)}${rule.id}`,
           description: rule.description,
           eventPattern: toCdkEventPattern(rule.pattern) as events.EventPattern,
-          targets: [
-            {
-              bind: () => ({
-                arn: targetArn,
-                // Retried for an hour, then kept on the dead-letter queue (14 days), alarmed on.
-                retryPolicy: EVENT_TARGET_RETRY,
-                deadLetterConfig: { arn: stateful.eventTargetDeadLetterQueue.queueArn },
-              }),
-            },
-          ],
         }),
       );
     }
-    // The native resource policy (the aws-events-targets log group target would deploy a
-    // custom-resource Lambda to write it): these rules, and only they, may write the log group.
-    // EventBridge writes itself; no other service principal is needed.
-    new logs.ResourcePolicy(this, 'RoutedEventsLogPolicy', {
-      policyStatements: [
-        new iam.PolicyStatement({
-          principals: [new iam.ServicePrincipal('events.amazonaws.com')],
-          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-          resources: [routedEvents.logGroupArn],
-          conditions: { ArnEquals: { 'aws:SourceArn': [...rules.values()].map((r) => r.ruleArn) } },
-        }),
-      ],
-    });
     return rules;
   }
 
@@ -462,17 +431,35 @@ export class StatelessStack extends Stack {
       alarmTopicArn: config.alarmTopicArn,
       apiStage: this.stage,
       functions: this.functions,
-      streamConsumer: this.outboxRelay,
-      scheduled: { fn: this.sweeper, group: this.scheduleGroup },
+      longestNormalRunMs: {
+        // By design it sends until DELIVERY_SAFETY_MARGIN_MS remain, then hands over: a run of
+        // (timeout − margin) plus one send is normal. Past half the margin, a send or write hung.
+        Deliverer: {
+          ms: DELIVERER.timeoutSeconds * 1000 - DELIVERY_SAFETY_MARGIN_MS / 2,
+          why: `it hands over when ${DELIVERY_SAFETY_MARGIN_MS / 1000} s remain, so a Telegram send or a table write hung past half that margin; the next such run times out mid-job (the queue retries it, the chat lease waits).`,
+        },
+      },
+      streamConsumers: [
+        { id: 'OutboxRelay', fn: this.outboxRelay, lateWhat: 'events' },
+        { id: 'BillingForwarder', fn: this.functions.get('BillingForwarder')!, lateWhat: 'Stripe meter events (revenue)' },
+      ],
+      scheduled: {
+        group: this.scheduleGroup,
+        functions: [
+          { id: 'Sweeper', fn: this.sweeper, stalls: 'Stalled jobs stay stalled.' },
+          { id: 'ExpirySweeper', fn: this.expirySweep.sweeper, stalls: 'No code is stored as expired and no access_code.expired is sent (redemption still refuses expired codes).' },
+        ],
+      },
       table: stateful.table,
       workQueues: [
         {
           id: 'GenerationQueue',
           queue: stateful.generationQueue,
-          // Above SQS's longest delay (15 min), which the generator uses to wait out Telegram's 429s.
+          // Chunks are taken within seconds (the generator never waits on Telegram); 30 minutes
+          // is a generator that has stopped, not a busy one.
           maxAge: Duration.minutes(30),
           description:
-            'The oldest pipeline message has waited over 30 minutes: the generator is failing, throttled or too slow. See its errors and logs.',
+            'The oldest generation message has waited over 30 minutes: the generator is failing, throttled or too slow. See its errors and logs.',
         },
         {
           id: 'DeliveryQueue',
@@ -490,13 +477,13 @@ export class StatelessStack extends Stack {
           description:
             'Pipeline messages wait on the generation dead-letter queue: the DeadLetter function is failing to fail their jobs. See its logs.',
           // Its consumer empties it within seconds, so depth alone would rarely show that jobs were abandoned.
-          receivedDescription: `A pipeline message failed ${MAX_RECEIVE_COUNT} receives and was dead-lettered: its job was failed. See the Generator logs.`,
+          receivedDescription: `A pipeline message failed ${MAX_RECEIVE_COUNT} receives and was dead-lettered: its job was failed. See the Generator and Deliverer logs.`,
         },
         {
           id: 'RelayDeadLetterQueue',
           queue: stateful.relayDeadLetterQueue,
           description:
-            'The outbox relay gave up on stream records: their events were not published. The messages name the shard and sequence numbers; republish from the outbox items (kept 7 days).',
+            'The outbox relay or the billing forwarder gave up on stream records: events were not published, or billed redemptions not queued for Stripe. The messages name the function, shard and sequence numbers; republish from the outbox items (kept 7 days); the billing records stay queued in the table (admin usage counts them).',
         },
         {
           id: 'BillingDeadLetterQueue',
@@ -510,7 +497,11 @@ export class StatelessStack extends Stack {
           description: 'An event rule could not deliver events to its target for an hour; the events are on this queue (14 days).',
         },
       ],
-      eventRules: this.eventRules,
+      // The tenants' forwarding rules (stateful stack) by their fixed names: no cross-stack reference.
+      eventRules: new Map<string, Pick<events.IRule, 'ruleName'>>([
+        ...this.eventRules,
+        ...config.tenantEventBuses.map((tenant) => [`Tenant${tenant.id}`, { ruleName: tenantRuleName(config.stage, tenant.id) }] as const),
+      ]),
       eventBusName: stateful.eventBus.eventBusName,
     });
   }

@@ -28,9 +28,21 @@ export const TELEGRAM = {
    * (the chat lease), it is also the chat's pace across jobs.
    */
   messageIntervalMs: 1100,
+  /**
+   * The pause between two sends to a group (negative chat id): Telegram allows a group about 20
+   * messages a minute, one per 3 s; 3.1 s keeps a margin like the private pace's.
+   */
+  groupMessageIntervalMs: 3100,
   /** Share of the bot's limit the service plans for: room for 429 retries and the webhook's replies. */
   budgetShare: 0.75,
 } as const;
+
+/**
+ * The group pace that goes with a private pace: the production ratio (3100 / 1100), so that a
+ * pace scaled down for a test or a bench scales groups with it. 1100 gives 3100.
+ */
+export const groupMessageIntervalFor = (privateIntervalMs: number): number =>
+  Math.ceil((privateIntervalMs * TELEGRAM.groupMessageIntervalMs) / TELEGRAM.messageIntervalMs);
 
 /**
  * Every send comes from a deliverer invocation, each invocation handles one message (batch
@@ -38,8 +50,9 @@ export const TELEGRAM = {
  * retry waits retry_after first). So N concurrent invocations send at most
  * N × 1000 / messageIntervalMs messages a second, and the bot stays within
  * budgetShare × botMessagesPerSecond when N ≤ botMessagesPerSecond × budgetShare ×
- * messageIntervalMs / 1000 = 30 × 0.75 × 1.1 = 24. The batch processor's parallelism cannot
- * raise it: one record per batch. Bounded by construction, with no shared counter to keep.
+ * messageIntervalMs / 1000 = 30 × 0.75 × 1.1 = 24. Groups are paced slower (groupMessageIntervalMs),
+ * so they only lower the rate. The batch processor's parallelism cannot raise it: one record per
+ * batch. Bounded by construction, with no shared counter to keep.
  */
 export const DELIVERER = {
   /** One slice of a delivery: ~100 messages, then a hand-over to a fresh invocation. */
@@ -64,19 +77,24 @@ export const MAX_JOB_QUANTITY = 1000;
 /** Stop sending and hand over to a fresh invocation when less than this is left. */
 export const DELIVERY_SAFETY_MARGIN_MS = 10_000;
 
-/** Messages one deliverer invocation sends at the least before it hands over (at full pace). */
+/** Messages one deliverer invocation sends to a private chat before it hands over (at full pace). */
 export const MESSAGES_PER_DELIVERY_INVOCATION = Math.floor(
   (DELIVERER.timeoutSeconds * 1000 - DELIVERY_SAFETY_MARGIN_MS) / TELEGRAM.messageIntervalMs,
 );
 
+/** The same to a group, at the group pace: the fewest messages an invocation sends at full pace. */
+export const GROUP_MESSAGES_PER_DELIVERY_INVOCATION = Math.floor(
+  (DELIVERER.timeoutSeconds * 1000 - DELIVERY_SAFETY_MARGIN_MS) / TELEGRAM.groupMessageIntervalMs,
+);
+
 /**
  * Re-queues of one job onto the delivery queue before it fails with `too_many_handovers`. The
- * largest job needs ceil(1000 / 100) = 10 hand-overs at full pace; as many again are allowed
- * for long Telegram back-offs (each re-queues once), plus slack. Past this, the job is looping,
- * not progressing. The deliverer's recursive-loop detection is off (Allow) because of these
- * legitimate self-re-queues; this bound takes its place.
+ * largest job to a group needs ceil(1000 / 35) = 29 hand-overs at full pace (a private chat
+ * 10); as many again are allowed for long Telegram back-offs (each re-queues once), plus slack.
+ * Past this, the job is looping, not progressing. The deliverer's recursive-loop detection is
+ * off (Allow) because of these legitimate self-re-queues; this bound takes its place.
  */
-export const MAX_DELIVERY_HOPS = 2 * Math.ceil(MAX_JOB_QUANTITY / MESSAGES_PER_DELIVERY_INVOCATION) + 10;
+export const MAX_DELIVERY_HOPS = 2 * Math.ceil(MAX_JOB_QUANTITY / GROUP_MESSAGES_PER_DELIVERY_INVOCATION) + 10;
 
 /**
  * AWS's advice for an SQS event source: the queue's visibility timeout at least six times the

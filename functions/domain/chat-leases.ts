@@ -1,3 +1,6 @@
+/** True for a group, supergroup or channel: Telegram gives them negative chat ids, users positive ones. */
+export const isGroupChat = (chatId: string): boolean => chatId.trim().startsWith('-');
+
 /** A job as its chat's turns see it: who, and its place in line. */
 export interface WaitingJob {
   id: string;

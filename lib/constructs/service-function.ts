@@ -54,8 +54,8 @@ export interface ServiceFunctionProps {
 
 /**
  * DynamoDB actions per access level: what the functions' adapters call (GetCommand,
- * QueryCommand, PutCommand, UpdateCommand, TransactWriteCommand). No Lambda deletes or
- * batch-writes; one that comes to need it asks for it by name (`useTable`'s `extraActions`).
+ * QueryCommand, PutCommand, UpdateCommand, TransactWriteCommand). Deletes are granted apart,
+ * per partition (`deleteItems`); a batch read or write is asked for by name (`extraActions`).
  */
 export const TABLE_ACTIONS = {
   read: ['dynamodb:GetItem', 'dynamodb:Query'],
@@ -64,7 +64,7 @@ export const TABLE_ACTIONS = {
 } as const;
 
 /** Table actions beyond TABLE_ACTIONS that a function may be given explicitly. */
-export type ExtraTableAction = 'dynamodb:DeleteItem' | 'dynamodb:BatchWriteItem' | 'dynamodb:BatchGetItem';
+export type ExtraTableAction = 'dynamodb:BatchWriteItem' | 'dynamodb:BatchGetItem';
 
 /** What a bundle is made of besides its entry point: the function code, the locked dependencies, the compiler settings. */
 const BUNDLE_INPUTS = ['functions', 'package-lock.json', 'tsconfig.json'];
@@ -191,6 +191,23 @@ export class ServiceFunction extends Construct {
     // Indexes can only be queried.
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: indexArns }));
     this.function.addEnvironment('TABLE_NAME', table.tableName);
+    return this;
+  }
+
+  /**
+   * Lets the function delete items (DeleteItem, alone or in a transaction) only in partitions
+   * whose key starts with one of `partitionPrefixes` (`CHAT#`, …): a `dynamodb:LeadingKeys`
+   * condition, the finest IAM offers (it cannot name sort keys). Needs `useTable` for TABLE_NAME.
+   */
+  deleteItems(table: ITableV2, partitionPrefixes: readonly string[]): this {
+    if (partitionPrefixes.length === 0) return this;
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:DeleteItem'],
+        resources: [table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': partitionPrefixes.map((prefix) => `${prefix}*`) } },
+      }),
+    );
     return this;
   }
 

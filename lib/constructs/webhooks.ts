@@ -1,4 +1,4 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations, type RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -34,6 +34,8 @@ export interface WebhooksProps {
   readonly newFunction: NewFunction;
   /** How EventBridge retries invoking the dispatcher before dead-lettering the event. */
   readonly targetRetry: { readonly maximumRetryAttempts: number; readonly maximumEventAgeInSeconds: number };
+  /** What happens to the queues (pending deliveries, dead letters) when the stack goes: the stage's. */
+  readonly removalPolicy: RemovalPolicy;
 }
 
 /**
@@ -59,7 +61,8 @@ export class Webhooks extends Construct {
     const { stateful } = props;
     this.stateful = stateful;
     this.targetRetry = props.targetRetry;
-    const queueDefaults = { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true } as const;
+    // The queues hold pending deliveries and dead letters: a protected stage keeps them.
+    const queueDefaults = { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, removalPolicy: props.removalPolicy } as const;
     this.deliveryDeadLetterQueue = new sqs.Queue(this, 'DeliveryDeadLetterQueue', {
       ...queueDefaults,
       retentionPeriod: Duration.days(DEAD_LETTER_RETENTION_DAYS),
@@ -114,13 +117,17 @@ export class Webhooks extends Construct {
     );
   }
 
-  /** Grants an API function what its `webhooks` need asks for: the delivery queue (retry, test), deletes when asked. */
+  /**
+   * Grants an API function what its `webhooks` need asks for: sending to the delivery queue for
+   * the routes that may write (retry, test make attempts and queue the next); deletes are the
+   * route's `deletes` (lib/api-routes.ts). A read-only route (table `read`) gets the queue's URL
+   * without the grant: the wiring builds the same webhook parts for every webhook route
+   * (WebhookEnv needs the URL), and a read-only use case never sends.
+   */
   grantRoute(fn: ServiceFunction, needs: Needs): void {
     if (!needs.webhooks) return;
-    fn.useQueue(ENV.WEBHOOK_DELIVERY_QUEUE_URL, this.deliveryQueue);
-    if (needs.webhooks === 'delete') {
-      fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:DeleteItem'], resources: [this.stateful.table.tableArn] }));
-    }
+    if (needs.table === 'read') fn.function.addEnvironment(ENV.WEBHOOK_DELIVERY_QUEUE_URL, this.deliveryQueue.queueUrl);
+    else fn.useQueue(ENV.WEBHOOK_DELIVERY_QUEUE_URL, this.deliveryQueue);
   }
 
   /** Makes the dispatcher a target of each rule, with the retry policy and the event-target DLQ. */

@@ -12,7 +12,7 @@ import { CDK_JSON_CONTEXT, synthService, TEST_ENV } from './synth';
 // built-in validation still runs on it (see validation.test.ts for the whole app).
 const statefulTemplate = (stage: string): { template: Template; stack: StatefulStack } => {
   const app = new App({ context: CDK_JSON_CONTEXT });
-  const config = resolveStageConfig(stage);
+  const config = resolveStageConfig(stage, STAGES, { allowExampleValues: true });
   const stack = new StatefulStack(app, `MemberPass-${stage}-Stateful`, { env: config.env ?? TEST_ENV, config });
   return { template: Template.fromStack(stack), stack };
 };
@@ -202,7 +202,11 @@ describe('dead-letter queues', () => {
             Principal: { Service: 'events.amazonaws.com' },
             Action: 'sqs:SendMessage',
             Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
-            Condition: { ArnLike: { 'aws:SourceArn': `arn:aws:events:${TEST_ENV.region}:${TEST_ENV.account}:rule/memberpass-prod/*` } },
+            // Only the service's own rules (named memberpass-prod-…), never a consumer's.
+            Condition: {
+              ArnLike: { 'aws:SourceArn': `arn:aws:events:${TEST_ENV.region}:${TEST_ENV.account}:rule/memberpass-prod/memberpass-prod-*` },
+              StringEquals: { 'aws:SourceAccount': TEST_ENV.account },
+            },
           },
         ]),
       },
@@ -247,11 +251,52 @@ describe('data protection by stage', () => {
 
 describe('stage config', () => {
   const complete: StageSettings = STAGES.prod!;
+  // The shape checks, past the committed entry's example values (refused below).
   const resolve = (settings: Partial<StageSettings> & { protectData: boolean }, stage = 'prod') =>
-    resolveStageConfig(stage, { [stage]: settings as StageSettings });
+    resolveStageConfig(stage, { [stage]: settings as StageSettings }, { allowExampleValues: true });
+  /** prod with every example value replaced by a plausible real one. */
+  const filledIn: StageSettings = {
+    ...complete,
+    account: '246813579024',
+    alarmTopicArn: 'arn:aws:sns:eu-west-1:246813579024:memberpass-prod-alarms',
+    telegramBotUsername: 'acme_memberpass_bot',
+    customDomain: { domainName: 'api.acme-memberpass.com', certificateArn: 'arn:aws:acm:eu-west-1:246813579024:certificate/5f0c2d7e-1b3a-4c9e-8f21-7a6b5c4d3e2f' },
+  };
+
+  test('the committed prod stage holds example values, and a protected stage refuses them, naming every field', () => {
+    let message = '';
+    try {
+      resolveStageConfig('prod');
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^Stage "prod" protects data, so lib\/stages.ts still holds example values in /);
+    expect(message).toContain('account, alarmTopicArn, telegramBotUsername, customDomain.domainName, customDomain.certificateArn:');
+    // Consumers too: an example internal account or a tenant bus in an example account.
+    expect(() =>
+      resolveStageConfig('prod', {
+        prod: {
+          ...filledIn,
+          internalConsumerAccounts: ['135792468013', '222222222222'],
+          tenantEventBuses: [{ id: 'acme', projectIds: ['prj_1'], eventBusArn: 'arn:aws:events:eu-west-1:123456789012:event-bus/default' }],
+        },
+      }),
+    ).toThrow(/example values in internalConsumerAccounts\[1\], tenantEventBuses\[0\]\.eventBusArn:/);
+    // Missing fields and example values in one message.
+    const { alarmTopicArn: _topic, ...withoutTopic } = complete;
+    expect(() => resolveStageConfig('prod', { prod: withoutTopic })).toThrow(/must give it alarmTopicArn \(missing\); and it still holds example values in account,/);
+  });
+
+  test('the same stage with real values resolves; dev may keep its example bot', () => {
+    expect(resolveStageConfig('prod', { prod: filledIn }).env).toEqual({ account: '246813579024', region: 'eu-west-1' });
+    expect(resolveStageConfig('dev').telegramBotUsername).toBe(STAGES.dev!.telegramBotUsername);
+    expect(() => resolveStageConfig('prod', { prod: { ...filledIn, customDomain: { ...filledIn.customDomain!, domainName: 'api.memberpass.test' } } })).toThrow(
+      /example values in customDomain\.domainName:/,
+    );
+  });
 
   test('the committed prod stage is protected and pinned to its account, region, topic and bot', () => {
-    expect(resolveStageConfig('prod')).toMatchObject({
+    expect(resolveStageConfig('prod', STAGES, { allowExampleValues: true })).toMatchObject({
       protectData: true,
       env: { account: complete.account, region: complete.region },
       alarmTopicArn: complete.alarmTopicArn,

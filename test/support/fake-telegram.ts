@@ -46,6 +46,8 @@ export interface TelegramCall {
   at: number;
   /** True when it was refused for going over the chat's pace (`chatPace`). */
   chatLimited?: boolean;
+  /** True when it was refused for going over a group's limit (`groupLimit`). */
+  groupLimited?: boolean;
 }
 
 /** A document as the chat would have received it. */
@@ -71,7 +73,17 @@ export interface FakeTelegramOptions {
    * beyond it gets 429 and is marked `chatLimited`. Default: no per-chat limit.
    */
   chatPace?: { intervalMs: number; burst: number };
+  /**
+   * Telegram's limit for a group (a negative chat id): about 20 messages a minute, as at most
+   * `max` sends in any `windowMs` (scale the window down in tests). A send beyond it gets 429
+   * with the seconds until the oldest send leaves the window, and is marked `groupLimited`.
+   * `false` turns it off. Default `{ windowMs: 60_000, max: 20 }`, Telegram's own.
+   */
+  groupLimit?: { windowMs: number; max: number } | false;
 }
+
+/** Telegram's limit for one group: about 20 messages a minute. */
+export const TELEGRAM_GROUP_LIMIT = { windowMs: 60_000, max: 20 } as const;
 
 const MESSAGE_LIMIT = 4096;
 const CAPTION_LIMIT = 1024;
@@ -95,6 +107,8 @@ export class FakeTelegram {
   private throttle: { every: number; retryAfter: number; seen: number } | undefined;
   /** Per chat: tokens left and when they were counted (`chatPace`). */
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  /** Per group: when its accepted sends arrived, within the last `groupLimit.windowMs`. */
+  private readonly groupSends = new Map<string, number[]>();
   private nextMessageId = 1;
   /** Aborted by `close()`, so an answer still waiting out `latencyMs` does not keep the process alive. */
   private readonly closing = new AbortController();
@@ -161,6 +175,7 @@ export class FakeTelegram {
     this.scripted.length = 0;
     this.chatErrors.clear();
     this.buckets.clear();
+    this.groupSends.clear();
     this.throttle = undefined;
   }
 
@@ -231,7 +246,22 @@ export class FakeTelegram {
     const chatError = this.chatErrors.get(String(chatId));
     if (chatError) return chatError;
     if (this.knownChats && !this.knownChats.has(String(chatId))) return telegramErrors.chatNotFound();
-    return this.chatPace(call, String(chatId));
+    const group = this.groupLimit(call, String(chatId));
+    if (group) return group;
+    const refused = this.chatPace(call, String(chatId));
+    if (!refused && String(chatId).startsWith('-')) this.groupSends.get(String(chatId))?.push(call.at);
+    return refused;
+  }
+
+  /** Answers 429 to a send that would make a group's sends in the window more than its limit. */
+  private groupLimit(call: TelegramCall, chatId: string): TelegramErrorReply | undefined {
+    const limit = this.options.groupLimit ?? TELEGRAM_GROUP_LIMIT;
+    if (limit === false || !chatId.startsWith('-')) return undefined;
+    const recent = (this.groupSends.get(chatId) ?? []).filter((at) => call.at - at < limit.windowMs);
+    this.groupSends.set(chatId, recent);
+    if (recent.length < limit.max) return undefined;
+    call.groupLimited = true;
+    return telegramErrors.tooManyRequests(Math.max(1, Math.ceil((recent[0]! + limit.windowMs - call.at) / 1000)));
   }
 
   /** Takes a token from the chat's bucket, or answers 429 as Telegram does for a chat sent to too fast. */

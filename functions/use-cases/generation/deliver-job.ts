@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { DELIVERY_SAFETY_MARGIN_MS, MAX_DELIVERY_HOPS } from '../../contracts/pipeline-settings';
+import { DELIVERY_SAFETY_MARGIN_MS, MAX_DELIVERY_HOPS, groupMessageIntervalFor } from '../../contracts/pipeline-settings';
 import { deliverMessage, type DeliverMessage } from '../../contracts/queue-messages';
-import type { ChatLeases } from '../../domain/chat-leases';
+import { isGroupChat, type ChatLeases } from '../../domain/chat-leases';
 import { DeliveryRefusedError, DeliveryThrottledError } from '../../domain/errors';
 import type { CodeStore, JobStore } from '../../domain/ports';
 import { isTerminal, type Job, type JobFailure } from '../../domain/jobs';
@@ -19,8 +19,14 @@ export interface DeliveryDeps {
   deliveries: MessageQueue<DeliverMessage>;
   telegram: TelegramSender;
   clock: Clock;
-  /** Pause between two messages to one chat (Telegram allows about one a second). */
+  /** Pause between two messages to one private chat (Telegram allows about one a second). */
   messageIntervalMs: number;
+  /**
+   * Pause between two messages to one group (negative chat id; Telegram allows about 20 a
+   * minute). Default: `groupMessageIntervalFor(messageIntervalMs)`, 3100 ms for the production
+   * 1100 ms, so that a scaled-down private pace scales groups with it.
+   */
+  groupMessageIntervalMs?: number;
   /** Waits; injectable so tests need not. */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -63,8 +69,8 @@ const failDelivery = async (deps: DeliveryDeps, job: Job, failure: JobFailure): 
  * 3. Take the chat's lease. A busy chat: the job waits for its turn (recorded in the table) and
  *    this message ends; the holder hands the chat on when it is done. Nothing is sent yet.
  * 4. file: send the CSV once and complete. messages: send from the persisted cursor, one
- *    message per code, one per interval counted from the previous send (and a whole interval
- *    after the chat's previous sender, whoever it was), recording
+ *    message per code, one per interval (the group pace for a group, ~20 a minute) counted from
+ *    the previous send (and a whole interval after the chat's previous sender, whoever it was), recording
  *    the cursor after each send, so that a crash re-sends at most the message in flight; hand
  *    over to a new queue message, hop counted, before the time runs out.
  * 5. Completed or refused (a permanent Telegram refusal fails the job with its reason), the job
@@ -101,6 +107,7 @@ export const deliverJob = async (deps: DeliveryDeps, message: DeliverMessage, in
   }
 
   const sleep = deps.sleep ?? defaultSleep;
+  const intervalMs = isGroupChat(chatId) ? (deps.groupMessageIntervalMs ?? groupMessageIntervalFor(deps.messageIntervalMs)) : deps.messageIntervalMs;
   const handOver = async (delaySeconds = 0) => {
     // The leases go along with the message: nobody else (a duplicate message, the sweeper,
     // another job for the chat) sends before the next invocation, nor before Telegram allows
@@ -147,7 +154,7 @@ export const deliverJob = async (deps: DeliveryDeps, message: DeliverMessage, in
   try {
     // The chat's last message (this job's previous invocation, or the job before it) may have
     // left a moment ago.
-    await sleep(deps.messageIntervalMs);
+    await sleep(intervalMs);
     if (job.exportType === 'file') {
       const document = codesDocument(job, await deps.codes.jobCodes(jobId));
       if (!(await sendPaced(() => deps.telegram.sendDocument(chatId, document)))) return;
@@ -168,7 +175,7 @@ export const deliverJob = async (deps: DeliveryDeps, message: DeliverMessage, in
         if (!(await deps.jobs.recordDelivered(jobId, owner, delivered, deps.clock.now()))) return; // lease lost
         // The interval runs from the last send attempt, not from the end of the work after it:
         // one message per interval, rather than one per interval plus a send and a write.
-        if (delivered < job.quantity) await sleep(Math.max(0, deps.messageIntervalMs - (deps.clock.now().getTime() - sentAt)));
+        if (delivered < job.quantity) await sleep(Math.max(0, intervalMs - (deps.clock.now().getTime() - sentAt)));
       }
     }
     await complete();
