@@ -180,4 +180,11 @@ export const expiryKeys = {
   code: (code: string, expiresAt: string) => ({ gsi3pk: expiryPartition(expiryBucket(code)), gsi3sk: `${expiresAt}#${code}` }),
   /** A batch's job, found from the batch id (set-batch-expiry). */
   batchJob: (batchId: string, jobId: string) => ({ gsi3pk: `BATCH#${batchId}`, gsi3sk: `JOB#${jobId}` }),
+  /** A batch's expiry change (expire_batch): the expiry in force and how far its codes have moved. */
+  batchExpiry: (batchId: string) => ({ pk: `BATCH#${batchId}`, sk: 'EXPIRY' }),
+  /** A batch expiry change whose codes are still moving (removed once they all have), for the sweep. */
+  pendingBatchExpiry: (requestedAt: string, batchId: string) => ({ gsi3pk: PENDING_BATCH_EXPIRIES, gsi3sk: `${requestedAt}#${batchId}` }),
 } as const;
+
+/** The gsi3 partition of the batch expiry changes still in progress. */
+export const PENDING_BATCH_EXPIRIES = 'EXPIRY#BATCHES';

@@ -1,13 +1,20 @@
 import type { Clock } from '../domain/ports';
-import type { ExpiryStore } from '../domain/expiry-sweep';
+import type { BatchExpiry, ExpiryStore } from '../domain/expiry-sweep';
 import { METRIC, countMetric, logger, metrics } from '../observability';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { continueBatchExpiry } from './batch-expiry';
 
 /**
  * Codes one run expires at most: 2,000 codes are 40 transactions of 50 codes and their events,
  * seconds of work, so a run stays far inside its timeout and interval whatever the backlog.
  */
 export const EXPIRY_RUN_LIMIT = 2_000;
+/** Batch expiry changes one run reads (each then moves on until done or the run's time is up). */
+const BATCH_EXPIRIES_PER_RUN = 25;
+/** Changes moved on at once (each is a chain of transactions on its own progress item). */
+const BATCH_EXPIRIES_IN_FLIGHT = 4;
+/** How long a run works when its caller gives no deadline. */
+const DEFAULT_RUN_MS = 40_000;
 
 /** Dependencies of the expiry sweep. */
 export interface ExpirySweepDeps {
@@ -22,28 +29,69 @@ export interface ExpirySweepResult {
   expired: number;
   /** Whether due codes remained beyond this run's bound (the next run takes them). */
   backlogLeft: boolean;
+  /** Batch expiry changes this run carried to completion. */
+  batchExpiriesCompleted: number;
+  /** Codes those changes (and the ones still in progress) moved in this run. */
+  batchCodesMoved: number;
   durationMs: number;
 }
 
+/** Carries each pending batch expiry change on until it is done or `deadline` passes. */
+const moveBatchExpiries = async (deps: ExpirySweepDeps, deadline: number): Promise<{ completed: number; moved: number }> => {
+  const pending = [...(await deps.expiry.pendingBatchExpiries(BATCH_EXPIRIES_PER_RUN))];
+  let completed = 0;
+  let moved = 0;
+  const worker = async () => {
+    for (let change: BatchExpiry | undefined; (change = pending.shift()) !== undefined; ) {
+      // The index may lag behind the item: start from the item itself.
+      const start = (await deps.expiry.batchExpiry(change.batchId)) ?? change;
+      const end = await continueBatchExpiry(deps, start, deadline);
+      if (start.status === 'in_progress' && end.status === 'completed') completed++;
+      moved += end.expiresAt === start.expiresAt ? end.codesAffected - start.codesAffected : end.codesAffected;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(BATCH_EXPIRIES_IN_FLIGHT, pending.length) }, worker));
+  return { completed, moved };
+};
+
 /**
- * Expires the codes whose `expires_at` has passed: runs every minute.
- * 1. Read up to the run's bound of due codes from the expiry index (only live expiring codes
+ * Expires the codes whose `expires_at` has passed and moves batch expiry changes on: runs every minute.
+ * 1. Batch expiry changes still in progress (expire_batch answered before it moved every code,
+ *    or crashed): each carried on from its last committed step until done or `deadline`.
+ * 2. Read up to the run's bound of due codes from the expiry index (only live expiring codes
  *    are there, so the read grows with what is due, never with what is stored).
- * 2. Move each to `expired` with its access_code.expired event in one transaction per 50
+ * 3. Move each to `expired` with its access_code.expired event in one transaction per 50
  *    codes, conditional on the code still being active and due: a code redeemed meanwhile or
  *    expired by an overlapping run is skipped, so every code gets one event at most. A crash
  *    anywhere leaves the codes not yet moved in the index, and the next run takes them.
+ * Both run side by side; a failure of either fails the run after the other has finished.
  */
-export const sweepExpiredCodes = async (deps: ExpirySweepDeps): Promise<ExpirySweepResult> => {
+export const sweepExpiredCodes = async (deps: ExpirySweepDeps & { deadline?: number }): Promise<ExpirySweepResult> => {
   const started = Date.now();
+  const deadline = deps.deadline ?? started + DEFAULT_RUN_MS;
   const now = deps.clock.now();
-  const due = await deps.expiry.dueCodes(now, deps.runLimit ?? EXPIRY_RUN_LIMIT);
-  const expired = due.codes.length ? await deps.expiry.expireCodes(due.codes, now) : 0;
+  const [batches, due] = await Promise.allSettled([
+    moveBatchExpiries(deps, deadline),
+    (async () => {
+      const found = await deps.expiry.dueCodes(now, deps.runLimit ?? EXPIRY_RUN_LIMIT);
+      return { more: found.more, found: found.codes.length, expired: found.codes.length ? await deps.expiry.expireCodes(found.codes, now) : 0 };
+    })(),
+  ]);
   const durationMs = Date.now() - started;
+  const expired = due.status === 'fulfilled' ? due.value.expired : 0;
+  const backlogLeft = due.status === 'fulfilled' ? due.value.more : true;
   countMetric(METRIC.codesExpired, expired);
   // 1 when the run left due codes behind: sustained 1s are a backlog that is not draining.
-  metrics.addMetric(METRIC.expiryBacklog, MetricUnit.Count, due.more ? 1 : 0);
+  metrics.addMetric(METRIC.expiryBacklog, MetricUnit.Count, backlogLeft ? 1 : 0);
   metrics.addMetric(METRIC.sweepDuration, MetricUnit.Milliseconds, durationMs);
-  if (expired || due.more) logger.info('expiry sweep', { expired, found: due.codes.length, backlogLeft: due.more, durationMs });
-  return { expired, backlogLeft: due.more, durationMs };
+  const result: ExpirySweepResult = {
+    expired,
+    backlogLeft,
+    batchExpiriesCompleted: batches.status === 'fulfilled' ? batches.value.completed : 0,
+    batchCodesMoved: batches.status === 'fulfilled' ? batches.value.moved : 0,
+    durationMs,
+  };
+  if (expired || backlogLeft || result.batchCodesMoved) logger.info('expiry sweep', { ...result, found: due.status === 'fulfilled' ? due.value.found : undefined });
+  for (const outcome of [batches, due]) if (outcome.status === 'rejected') throw outcome.reason;
+  return result;
 };

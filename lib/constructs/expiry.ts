@@ -23,8 +23,9 @@ export interface ExpirySweepProps {
 /**
  * The expiry sweeper: a function of its own on a schedule of its own (same interval and group
  * as the job sweeper), so that a backlog of expiring codes never delays the recovery of stalled
- * jobs, and each has only its own grants: here Query on the expiry index (gsi3) and the item
- * writes a TransactWriteItems of updates and puts is authorized by, on the table. Nothing else.
+ * jobs, and each has only its own grants: here Query on the expiry index (gsi3), the item
+ * writes a TransactWriteItems of updates and puts is authorized by, and the reads that carry a
+ * batch expiry change on (its item, its batch's code list). Nothing else.
  */
 export class ExpirySweep extends Construct {
   /** The sweeper function. */
@@ -36,7 +37,7 @@ export class ExpirySweep extends Construct {
     super(scope, id);
     this.sweeper = new ServiceFunction(this, 'ExpirySweeper', {
       entry: 'functions/entrypoints/expiry-sweeper.ts',
-      description: 'The expiry sweeper: expires codes past expires_at, one access_code.expired event each (every minute)',
+      description: 'The expiry sweeper: expires codes past expires_at, one access_code.expired event each, and finishes batch expiry changes (every minute)',
       // Shorter than the interval, so that runs rarely overlap (overlaps are safe anyway).
       timeout: Duration.seconds(50),
       ...props.functionDefaults,
@@ -46,6 +47,8 @@ export class ExpirySweep extends Construct {
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem'], resources: [props.table.tableArn] }),
     );
+    // Batch expiry changes: the change's item (GetItem) and the batch's code list (Query on the table).
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:Query'], resources: [props.table.tableArn] }));
     this.sweeper.function.addEnvironment('TABLE_NAME', props.table.tableName);
     // A failed run is not retried: the next one is an interval away and does the same work.
     this.sweeper.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: props.every });
