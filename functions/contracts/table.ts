@@ -155,8 +155,12 @@ export const billingIndexKeys = (projectId: string, period: string, redemptionId
 /** The gsi1 partition of a project's billing records, pending or not. */
 export const billingPartition = (projectId: string, pending: boolean) => `BILLING#${projectId}${pending ? '#PENDING' : ''}`;
 
-/** Partitions the expiry index is spread over (a sweep reads each; writes spread over all). */
-export const EXPIRY_BUCKETS = 8;
+/**
+ * Partitions the expiry index is spread over (a sweep reads each in parallel; writes spread over
+ * all): at 10,000 codes/s generated or expired, about 310 index writes/s a key, a third of a
+ * partition's 1,000. Raising it is safe: codes keep their bucket, and the sweep reads every one.
+ */
+export const EXPIRY_BUCKETS = 32;
 
 /** The expiry bucket of a code: a stable hash of the code, so that writes spread evenly. */
 export const expiryBucket = (code: string): number => {

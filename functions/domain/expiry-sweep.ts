@@ -22,6 +22,13 @@ export interface DueCode {
   expiresAt: string;
 }
 
+/**
+ * Where a run's reading of the expiry index stands: per bucket still holding due keys, the key
+ * to read on from. Within one run, so that keys already handled are not read again while the
+ * index catches up with their removal.
+ */
+export type DueCursor = Record<number, Record<string, unknown>>;
+
 /** The access_code.expired event of one code. */
 export const expiredEvent = (code: DueCode, now: Date, eventId: string = newId('event')): EventEnvelope<AccessCodeExpiredData> => ({
   id: eventId,
@@ -70,9 +77,10 @@ export interface BatchExpiry {
 export interface ExpiryStore {
   /**
    * Up to `limit` live codes with `expires_at <= now`, soonest first within each bucket of the
-   * expiry index; `more` when some were left for a later run. Reads only due codes.
+   * expiry index, from where `from` (the `next` of the previous page) left each bucket; `more`
+   * when some were left. Reads only due codes.
    */
-  dueCodes(now: Date, limit: number): Promise<{ codes: DueCode[]; more: boolean }>;
+  dueCodes(now: Date, limit: number, from?: DueCursor): Promise<{ codes: DueCode[]; more: boolean; next: DueCursor }>;
   /**
    * active → expired for each code still active and due at `now`, each with its
    * access_code.expired event in the same transaction (batched); a code that is no longer

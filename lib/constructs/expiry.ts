@@ -69,10 +69,10 @@ export class ExpirySweep extends Construct {
       statistic: 'Minimum',
       period: Duration.minutes(5),
     });
-    // Minimum 1 over 5 minutes: every run in it left codes behind; three such periods in a row
-    // is a backlog growing faster than 2,000 codes a minute drain it.
+    // Minimum 1 over 5 minutes: every run in it worked until its time was up and still left
+    // due codes; three such periods in a row is a backlog growing faster than the sweep drains it.
     monitoring.alarm('ExpiryBacklogAlarm', backlog, {
-      alarmDescription: 'Every expiry sweep for 15 minutes left due codes behind: codes are being expired late. See the ExpirySweeper logs (found, expired, durationMs).',
+      alarmDescription: 'Every expiry sweep for 15 minutes ran out of time with due codes left: codes are being expired late. See the ExpirySweeper logs (found, expired, pages, durationMs) and docs/CAPACITY.md (Expiry).',
       threshold: 1,
       evaluationPeriods: 3,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

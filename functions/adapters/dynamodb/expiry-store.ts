@@ -3,7 +3,7 @@ import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateComma
 import { expiredAt, notExpiredAt } from '../../contracts/expiry-conditions';
 import { outboxItem } from '../../contracts/outbox';
 import { EXPIRY_BUCKETS, PENDING_BATCH_EXPIRIES, expiryBound, expiryKeys, expiryPartition, indexKeys, keys } from '../../contracts/table';
-import { expiredEvent, type BatchExpiry, type BatchRef, type DueCode, type ExpiryStore } from '../../domain/expiry-sweep';
+import { expiredEvent, type BatchExpiry, type BatchRef, type DueCode, type DueCursor, type ExpiryStore } from '../../domain/expiry-sweep';
 import { codeStatusChange, type DynamoCodeStore } from './code-store';
 import { cancellationCodes, pause } from './transactions';
 
@@ -12,8 +12,8 @@ type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[numb
 
 /** DynamoDB allows 100 items per transaction: 50 codes, each with its event. */
 export const CODES_PER_TRANSACTION = 50;
-/** Transactions of one run in flight at once. */
-const TRANSACTIONS_IN_FLIGHT = 4;
+/** Transactions of one page in flight at once (a page of 2,000 codes is 40 transactions). */
+const TRANSACTIONS_IN_FLIGHT = 8;
 /**
  * Codes of one step of a batch expiry change: with the change's progress item, 49 codes and
  * their events (expiring at once) or 99 code updates (moving to a later instant) fill a
@@ -68,13 +68,18 @@ export class DynamoExpiryStore implements ExpiryStore {
     private readonly codes: Pick<DynamoCodeStore, 'jobCodes'>,
   ) {}
 
-  /** Every bucket read in parallel, each up to its share of `limit`, keys up to `now` only. */
-  async dueCodes(now: Date, limit: number): Promise<{ codes: DueCode[]; more: boolean }> {
-    const share = Math.max(1, Math.ceil(limit / EXPIRY_BUCKETS));
+  /**
+   * Every bucket read in parallel, each up to its share of `limit`, keys up to `now` only, each
+   * from where `from` left it (a bucket `from` found empty is not read again).
+   */
+  async dueCodes(now: Date, limit: number, from?: DueCursor): Promise<{ codes: DueCode[]; more: boolean; next: DueCursor }> {
+    const open = Array.from({ length: EXPIRY_BUCKETS }, (_, bucket) => bucket).filter((bucket) => !from || from[bucket] !== undefined);
+    const share = Math.max(1, Math.ceil(limit / Math.max(1, open.length)));
+    const next: DueCursor = {};
     const buckets = await Promise.all(
-      Array.from({ length: EXPIRY_BUCKETS }, async (_, bucket) => {
+      open.map(async (bucket) => {
         const found: DueCode[] = [];
-        let start: Item | undefined;
+        let start: Record<string, unknown> | undefined = from?.[bucket];
         do {
           const page = await this.db.send(
             new QueryCommand({
@@ -89,10 +94,11 @@ export class DynamoExpiryStore implements ExpiryStore {
           found.push(...(page.Items ?? []).map(dueFromItem));
           start = page.LastEvaluatedKey;
         } while (start && found.length < share);
-        return { found, more: Boolean(start) };
+        if (start) next[bucket] = start;
+        return found;
       }),
     );
-    return { codes: buckets.flatMap((b) => b.found), more: buckets.some((b) => b.more) };
+    return { codes: buckets.flat(), more: Object.keys(next).length > 0, next };
   }
 
   async expireCodes(codes: readonly DueCode[], now: Date): Promise<number> {
