@@ -9,6 +9,12 @@ import { continueBatchExpiry } from './batch-expiry';
  * reads page after page until none are due or its time is nearly up.
  */
 export const EXPIRY_PAGE_SIZE = 2_000;
+/**
+ * Codes a run expires a second at most (docs/CAPACITY.md, Expiry: about 4 table and 4 index
+ * write units a code), so that a backlog drains at a known share of the table's write ceiling
+ * instead of throttling redemptions; a page that went faster waits before the next.
+ */
+export const EXPIRY_CODES_PER_SECOND = 1_000;
 /** Batch expiry changes one run reads (each then moves on until done or the run's time is up). */
 const BATCH_EXPIRIES_PER_RUN = 25;
 /** Changes moved on at once (each is a chain of transactions on its own progress item). */
@@ -22,6 +28,8 @@ export interface ExpirySweepDeps {
   clock: Clock;
   /** Due codes per page (EXPIRY_PAGE_SIZE unless a test says otherwise). */
   pageSize?: number;
+  /** Codes per second at most (EXPIRY_CODES_PER_SECOND unless a test says otherwise). */
+  codesPerSecond?: number;
 }
 
 /** What one run did. */
@@ -60,6 +68,8 @@ const moveBatchExpiries = async (deps: ExpirySweepDeps, deadline: number): Promi
 const drainDueCodes = async (deps: ExpirySweepDeps, now: Date, deadline: number): Promise<{ expired: number; found: number; pages: number; more: boolean }> => {
   let cursor: DueCursor | undefined;
   const drained = { expired: 0, found: 0, pages: 0, more: false };
+  const started = Date.now();
+  const rate = deps.codesPerSecond ?? EXPIRY_CODES_PER_SECOND;
   do {
     const page = await deps.expiry.dueCodes(now, deps.pageSize ?? EXPIRY_PAGE_SIZE, cursor);
     drained.pages++;
@@ -67,6 +77,9 @@ const drainDueCodes = async (deps: ExpirySweepDeps, now: Date, deadline: number)
     if (page.codes.length) drained.expired += await deps.expiry.expireCodes(page.codes, now);
     drained.more = page.more;
     cursor = page.next;
+    // Ahead of the rate: wait until the codes handled so far are due at it (never past the deadline).
+    const wait = Math.min(started + (drained.found * 1000) / rate, deadline) - Date.now();
+    if (drained.more && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   } while (drained.more && Date.now() < deadline);
   return drained;
 };
@@ -82,8 +95,9 @@ const drainDueCodes = async (deps: ExpirySweepDeps, now: Date, deadline: number)
  *    codes, conditional on the code still being active and due: a code redeemed meanwhile or
  *    expired by an overlapping run is skipped, so every code gets one event at most. A crash
  *    anywhere leaves the codes not yet moved in the index, and the next run takes them.
- * 4. Again from 2, each bucket read on after the keys already handled, until no due key is left
- *    or `deadline` has passed (a backlog left is the next run's first page).
+ * 4. Again from 2, each bucket read on after the keys already handled, at most
+ *    `EXPIRY_CODES_PER_SECOND`, until no due key is left or `deadline` has passed (a backlog
+ *    left is the next run's first page).
  * Changes and due codes are worked on side by side; a failure of either fails the run after the
  * other has finished.
  */

@@ -38,8 +38,9 @@ export class ExpirySweep extends Construct {
     this.sweeper = new ServiceFunction(this, 'ExpirySweeper', {
       entry: 'functions/entrypoints/expiry-sweeper.ts',
       description: 'The expiry sweeper: expires codes past expires_at, one access_code.expired event each, and finishes batch expiry changes (every minute)',
-      // Shorter than the interval, so that runs rarely overlap (overlaps are safe anyway).
-      timeout: Duration.seconds(50),
+      // A run works until 10 s before its timeout: 70 s is a full minute of work a minute (a
+      // run overlaps the next by its last page at most; overlaps are safe, each code once).
+      timeout: Duration.seconds(70),
       ...props.functionDefaults,
     });
     const role = this.sweeper.role;

@@ -74,7 +74,8 @@ export class DynamoExpiryStore implements ExpiryStore {
    */
   async dueCodes(now: Date, limit: number, from?: DueCursor): Promise<{ codes: DueCode[]; more: boolean; next: DueCursor }> {
     const open = Array.from({ length: EXPIRY_BUCKETS }, (_, bucket) => bucket).filter((bucket) => !from || from[bucket] !== undefined);
-    const share = Math.max(1, Math.ceil(limit / Math.max(1, open.length)));
+    // Rounded down, so a page holds at most `limit` codes (at least one a bucket: at most the bucket count).
+    const share = Math.max(1, Math.floor(limit / Math.max(1, open.length)));
     const next: DueCursor = {};
     const buckets = await Promise.all(
       open.map(async (bucket) => {
