@@ -30,18 +30,10 @@ export interface ApiRoute {
   deletes?: readonly string[];
 }
 
-/**
- * Partitions an operation deletes items in, by catalog name, beyond what its needs imply
- * (webhooks `'delete'` implies the endpoint's partition): a redemption refused after it reserved
- * the month's usage counter deletes that counter again (functions/adapters/dynamodb/redemption-store.ts).
- */
-const OPERATION_DELETES: Readonly<Record<string, readonly string[]>> = {
-  redeem_access_code: [keys.usage('', '').pk],
-};
-
 /** The partitions `entry`'s function deletes in: its own, or, for the MCP endpoint, every tool's. */
 const deletesOf = (entry: CatalogEntry): string[] => {
-  const own = (name: string, needs: Needs) => [...(OPERATION_DELETES[name] ?? []), ...(needs.webhooks === 'delete' ? [keys.webhookEndpoint('').pk] : [])];
+  // Only deleting an endpoint deletes items (its partition); no other operation deletes anything.
+  const own = (_name: string, needs: Needs) => (needs.webhooks === 'delete' ? [keys.webhookEndpoint('').pk] : []);
   // The MCP endpoint runs any tool: the union of theirs.
   const all = entry.name === 'mcp' ? TOOLS.flatMap((tool) => own(tool.name, tool.needs)) : own(entry.name, entry.needs);
   return [...new Set(all)].sort();

@@ -10,7 +10,9 @@ import { localLambdaContext, runInvocation } from './lambda-context';
 export const localExpirySweep = (ports: Pick<PipelinePorts, 'stores' | 'clock'>): (() => Promise<void>) => {
   const handler = makeExpirySweeper(expirySweepDeps(ports));
   return async () => {
-    const context = localLambdaContext({ functionName: 'ExpirySweeper', remainingMs: () => 50_000 });
+    // The Lambda's 70-second timeout (lib/constructs/expiry.ts), counting down from the start of the run.
+    const until = Date.now() + 70_000;
+    const context = localLambdaContext({ functionName: 'ExpirySweeper', remainingMs: () => until - Date.now() });
     return runInvocation(context, () => handler(undefined, context));
   };
 };

@@ -22,6 +22,13 @@ export interface DueCode {
   expiresAt: string;
 }
 
+/**
+ * Where a run's reading of the expiry index stands: per bucket still holding due keys, the key
+ * to read on from. Within one run, so that keys already handled are not read again while the
+ * index catches up with their removal.
+ */
+export type DueCursor = Record<number, Record<string, unknown>>;
+
 /** The access_code.expired event of one code. */
 export const expiredEvent = (code: DueCode, now: Date, eventId: string = newId('event')): EventEnvelope<AccessCodeExpiredData> => ({
   id: eventId,
@@ -37,18 +44,43 @@ export interface BatchRef {
   batchId: string;
   jobId: string;
   teamId: string;
+  projectId: string;
   planId: string;
+  /** The expiry the batch was generated with (null: never). */
+  expiresAt: string | null;
   /** Whether every code of the batch is stored (an earlier expiry needs them all there). */
   generated: boolean;
 }
 
-/** The codes whose expiry has passed, and the moves out of `active` the sweep makes. */
+/**
+ * A batch's expiry change, recorded before any code moves: the expiry in force for the batch and
+ * how far the move of its codes has come. Codes move in slot order; `nextSlot` and
+ * `codesAffected` change in the same transaction as the codes they count.
+ */
+export interface BatchExpiry {
+  batchId: string;
+  jobId: string;
+  projectId: string;
+  planId: string;
+  /** The batch's new expiry. */
+  expiresAt: string;
+  /** `in_progress` while codes are left to move; `completed` once every one has. */
+  status: 'in_progress' | 'completed';
+  /** Active codes this change moved to `expiresAt` so far (expired at once when it has passed). */
+  codesAffected: number;
+  /** The first slot not yet moved. */
+  nextSlot: number;
+  requestedAt: string;
+}
+
+/** The codes whose expiry has passed, the moves out of `active` the sweep makes, and batch expiry changes. */
 export interface ExpiryStore {
   /**
    * Up to `limit` live codes with `expires_at <= now`, soonest first within each bucket of the
-   * expiry index; `more` when some were left for a later run. Reads only due codes.
+   * expiry index, from where `from` (the `next` of the previous page) left each bucket; `more`
+   * when some were left. Reads only due codes.
    */
-  dueCodes(now: Date, limit: number): Promise<{ codes: DueCode[]; more: boolean }>;
+  dueCodes(now: Date, limit: number, from?: DueCursor): Promise<{ codes: DueCode[]; more: boolean; next: DueCursor }>;
   /**
    * active → expired for each code still active and due at `now`, each with its
    * access_code.expired event in the same transaction (batched); a code that is no longer
@@ -57,9 +89,23 @@ export interface ExpiryStore {
   expireCodes(codes: readonly DueCode[], now: Date): Promise<number>;
   /** The batch's job, or undefined. */
   findBatch(batchId: string): Promise<BatchRef | undefined>;
+  /** The batch's expiry change (strongly consistent), or undefined when none was made. */
+  batchExpiry(batchId: string): Promise<BatchExpiry | undefined>;
   /**
-   * Moves the expiry of the batch's still-active codes to `expiresAt` where that is earlier
-   * than theirs (redeemed and expired codes untouched). Returns how many codes moved.
+   * Records `expiresAt` as the batch's expiry unless a change at or before it is already
+   * recorded (a later one is replaced, and its move starts again from the first slot). Moves no
+   * code. Returns the change in force and whether this call made it.
    */
-  cutBatchExpiry(batch: BatchRef, expiresAt: Date): Promise<number>;
+  recordBatchExpiry(batch: BatchRef, expiresAt: Date, now: Date): Promise<{ expiry: BatchExpiry; changed: boolean }>;
+  /** Batch expiry changes still in progress (from an index that may lag: each step is fenced). */
+  pendingBatchExpiries(limit: number): Promise<BatchExpiry[]>;
+  /**
+   * One step of a change's move: the next codes from `nextSlot`, each still active with a later
+   * (or no) expiry, moved to `expiresAt` — expired at once, each with its access_code.expired
+   * event, when `expiresAt` has passed at `now` — in one transaction with the change's progress.
+   * With no code left the change becomes `completed`. Returns the change as it now stands, or
+   * undefined when `expiry` is no longer the change's state (another worker moved it on, or an
+   * earlier expiry replaced it): nothing was written, read it again.
+   */
+  moveBatchCodes(expiry: BatchExpiry, now: Date): Promise<BatchExpiry | undefined>;
 }

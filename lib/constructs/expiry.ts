@@ -23,8 +23,9 @@ export interface ExpirySweepProps {
 /**
  * The expiry sweeper: a function of its own on a schedule of its own (same interval and group
  * as the job sweeper), so that a backlog of expiring codes never delays the recovery of stalled
- * jobs, and each has only its own grants: here Query on the expiry index (gsi3) and the item
- * writes a TransactWriteItems of updates and puts is authorized by, on the table. Nothing else.
+ * jobs, and each has only its own grants: here Query on the expiry index (gsi3), the item
+ * writes a TransactWriteItems of updates and puts is authorized by, and the reads that carry a
+ * batch expiry change on (its item, its batch's code list). Nothing else.
  */
 export class ExpirySweep extends Construct {
   /** The sweeper function. */
@@ -36,9 +37,10 @@ export class ExpirySweep extends Construct {
     super(scope, id);
     this.sweeper = new ServiceFunction(this, 'ExpirySweeper', {
       entry: 'functions/entrypoints/expiry-sweeper.ts',
-      description: 'The expiry sweeper: expires codes past expires_at, one access_code.expired event each (every minute)',
-      // Shorter than the interval, so that runs rarely overlap (overlaps are safe anyway).
-      timeout: Duration.seconds(50),
+      description: 'The expiry sweeper: expires codes past expires_at, one access_code.expired event each, and finishes batch expiry changes (every minute)',
+      // A run works until 10 s before its timeout: 70 s is a full minute of work a minute (a
+      // run overlaps the next by its last page at most; overlaps are safe, each code once).
+      timeout: Duration.seconds(70),
       ...props.functionDefaults,
     });
     const role = this.sweeper.role;
@@ -46,6 +48,8 @@ export class ExpirySweep extends Construct {
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem'], resources: [props.table.tableArn] }),
     );
+    // Batch expiry changes: the change's item (GetItem) and the batch's code list (Query on the table).
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:Query'], resources: [props.table.tableArn] }));
     this.sweeper.function.addEnvironment('TABLE_NAME', props.table.tableName);
     // A failed run is not retried: the next one is an interval away and does the same work.
     this.sweeper.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: props.every });
@@ -66,10 +70,10 @@ export class ExpirySweep extends Construct {
       statistic: 'Minimum',
       period: Duration.minutes(5),
     });
-    // Minimum 1 over 5 minutes: every run in it left codes behind; three such periods in a row
-    // is a backlog growing faster than 2,000 codes a minute drain it.
+    // Minimum 1 over 5 minutes: every run in it worked until its time was up and still left
+    // due codes; three such periods in a row is a backlog growing faster than the sweep drains it.
     monitoring.alarm('ExpiryBacklogAlarm', backlog, {
-      alarmDescription: 'Every expiry sweep for 15 minutes left due codes behind: codes are being expired late. See the ExpirySweeper logs (found, expired, durationMs).',
+      alarmDescription: 'Every expiry sweep for 15 minutes ran out of time with due codes left: codes are being expired late. See the ExpirySweeper logs (found, expired, pages, durationMs) and docs/CAPACITY.md (Expiry).',
       threshold: 1,
       evaluationPeriods: 3,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -54,17 +54,18 @@ export interface ServiceFunctionProps {
 
 /**
  * DynamoDB actions per access level: what the functions' adapters call (GetCommand,
- * QueryCommand, PutCommand, UpdateCommand, TransactWriteCommand). Deletes are granted apart,
+ * BatchGetCommand, QueryCommand, PutCommand, UpdateCommand, TransactWriteCommand). Deletes are granted apart,
  * per partition (`deleteItems`); a batch read or write is asked for by name (`extraActions`).
  */
 export const TABLE_ACTIONS = {
-  read: ['dynamodb:GetItem', 'dynamodb:Query'],
+  // BatchGetItem: the free allotment's shards are read in one call (AccountReader.freeAllotmentUsed).
+  read: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
   // TransactWriteItems is authorized per item action, hence ConditionCheckItem and the writes.
   write: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
 } as const;
 
 /** Table actions beyond TABLE_ACTIONS that a function may be given explicitly. */
-export type ExtraTableAction = 'dynamodb:BatchWriteItem' | 'dynamodb:BatchGetItem';
+export type ExtraTableAction = 'dynamodb:BatchWriteItem';
 
 /** What a bundle is made of besides its entry point: the function code, the locked dependencies, the compiler settings. */
 const BUNDLE_INPUTS = ['functions', 'package-lock.json', 'tsconfig.json'];

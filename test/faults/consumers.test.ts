@@ -28,6 +28,7 @@ import { makeHandler as makeExpirySweeper } from '../../functions/handlers/sched
 import { makeHandler as makeJobSweeper } from '../../functions/handlers/schedule/job-sweeper';
 import { makeHandler as makeBillingForwarder } from '../../functions/handlers/stream/billing-forwarder';
 import { makeHandler as makeOutboxRelay } from '../../functions/handlers/stream/outbox-relay';
+import { cutBatchExpiry } from '../../functions/use-cases/batch-expiry';
 import { STALE_AFTER_MS } from '../../functions/use-cases/job-sweeper';
 import { redeemAccessCode } from '../../functions/use-cases/redeem-access-code';
 import { generatedEvent } from '../../functions/use-cases/generation/generate-chunk';
@@ -712,6 +713,38 @@ describe('the expiry sweeper', () => {
 
     expect(outcomes.map((outcome) => outcome.error)).toEqual([undefined, undefined]);
     await expectExpiredOnce(batchId, codes);
+  });
+
+  /** A batch cut to now whose change is recorded but none of whose codes has moved (the request left it all to the sweep). */
+  const cutBatch = async () => {
+    const codes = await storedCodes(table, team, { quantity: DUE, expiresAt: new Date(clock.now().getTime() + 365 * 86_400_000) });
+    const batchId = (await table.scanAll()).find((item) => item.type === 'access_code' && item.code === codes[0])!.batch_id as string;
+    const answer = await cutBatchExpiry({ expiry: stores.expiry, clock, inlineMoveMs: 0 }, { batchId });
+    expect(answer).toMatchObject({ changed: true, status: 'in_progress', codes_affected: 0 });
+    return { codes, batchId };
+  };
+
+  test.each([1, 2, 3])('a batch cut to now, the sweep crashing after step %i of 3, then the next run: every code expired, one event each, counted once', async (k) => {
+    const { codes, batchId } = await cutBatch();
+    const crashing = sweeperCrashingAfter(k);
+
+    expect((await invoke(crashing.handler, undefined, 'ExpirySweeper')).error).toBeDefined();
+    expect((await stores.expiry.batchExpiry(batchId))!.codesAffected).toBe(Math.min(DUE, 49 * k));
+    expect((await invoke(sweeperCrashingAfter(0).handler, undefined, 'ExpirySweeper')).error).toBeUndefined();
+
+    await expectExpiredOnce(batchId, codes);
+    expect(await stores.expiry.batchExpiry(batchId)).toMatchObject({ status: 'completed', codesAffected: DUE });
+  });
+
+  test('a batch cut to now, moved by two runs at once: every code expired, one event each, counted once', async () => {
+    const { codes, batchId } = await cutBatch();
+    const run = () => invoke(sweeperCrashingAfter(0).handler, undefined, 'ExpirySweeper');
+
+    const outcomes = await concurrently(2, run);
+
+    expect(outcomes.map((outcome) => outcome.error)).toEqual([undefined, undefined]);
+    await expectExpiredOnce(batchId, codes);
+    expect(await stores.expiry.batchExpiry(batchId)).toMatchObject({ status: 'completed', codesAffected: DUE });
   });
 });
 

@@ -298,15 +298,13 @@ describe('9. small ones', () => {
     const expected: Record<string, unknown[]> = {
       Deliverer: [['CHAT#*']],
       DeleteWebhookEndpoint: [['WHENDPOINT#*']],
-      RedeemAccessCode: [['PROJECT#*']],
       // It serves every tool: the union of theirs.
-      Mcp: [['PROJECT#*', 'WHENDPOINT#*']],
+      Mcp: [['WHENDPOINT#*']],
     };
     for (const id of functionIds()) {
       expect([id, scoped(id)]).toEqual([id, expected[id] ?? []]);
       const actions = view.statementsOf(id).flatMap(actionsOf);
       expect(actions).not.toContain('dynamodb:BatchWriteItem');
-      expect(actions).not.toContain('dynamodb:BatchGetItem');
     }
   });
 

@@ -2,7 +2,8 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { LRUCache } from 'lru-cache';
 import { outboxItem } from '../../contracts/outbox';
-import { ALLOTMENT_SHARDS, allotmentKeys, billingIndexKeys, billingPartition, keys, notExpiredAt, redemptionKeys } from '../../contracts/table';
+import { notExpiredAt } from '../../contracts/expiry-conditions';
+import { ALLOTMENT_SHARDS, allotmentKeys, billingIndexKeys, billingPartition, keys, redemptionKeys } from '../../contracts/table';
 import type { AccessCodeRecord } from '../../domain/access-code-record';
 import type { UsageRef } from '../../domain/billing';
 import { billingPeriodOf } from '../../domain/billing-period';

@@ -42,7 +42,10 @@ export const httpInput = <S extends InputSchema>(operation: ToolOperation<ToolNe
     // A body whose every field is optional may be left out altogether (POST …/expire).
     const optionalOnly = bodyFields.every((field) => (input.entries[field] as { type?: string }).type === 'optional');
     const body = !hasBody && optionalOnly ? {} : decodeJsonObject(event.body, event.isBase64Encoded);
-    for (const field of bodyFields) if (field in body) gathered[field] = body[field];
+    // A strict schema refuses unknown fields, so it must see them; bound fields still never come from the body.
+    const taken = (input as { type?: string }).type === 'strict_object' ? Object.keys(body).filter((field) => !bound.has(field)) : bodyFields;
+    // defineProperty: a body key `__proto__` stays a field (to be refused), never the object's prototype.
+    for (const field of taken) if (field in body) Object.defineProperty(gathered, field, { value: body[field], enumerable: true, writable: true, configurable: true });
   }
   for (const field of http.pathParams) {
     const value = event.pathParameters?.[field];
