@@ -16,6 +16,7 @@ import { makeTelegramSender } from '../functions/adapters/telegram/factory';
 import { systemClock } from '../functions/domain/ports';
 import * as admin from '../functions/use-cases/admin';
 import { API_ROUTES } from '../lib/api-routes';
+import type { AwsBehaviour } from '../local/aws-behaviour';
 import { ensureTable, localClientConfig } from '../local/dynamodb-local';
 import { localHandlers } from '../local/handlers';
 import { startHttpServer } from '../local/http-server';
@@ -60,6 +61,8 @@ export const startBenchStack = async (options: {
   telegram?: TelegramSender;
   messageIntervalMs?: number;
   webhooks?: { allowPrivateUrls: boolean };
+  /** AWS's conflicts and throttles on the stack's table client, with its consumed capacity recorded. */
+  awsBehaviour?: AwsBehaviour;
 }): Promise<BenchStack> => {
   const dataDir = mkdtempSync(join(tmpdir(), `memberpass-bench-${options.name}-`));
   const control = new DynamoDBClient(localClientConfig(options.dynamoEndpoint));
@@ -74,6 +77,7 @@ export const startBenchStack = async (options: {
     telegram,
     ...(options.messageIntervalMs === undefined ? {} : { messageIntervalMs: options.messageIntervalMs }),
     ...(options.webhooks ? { webhooks: options.webhooks } : {}),
+    ...(options.awsBehaviour ? { awsBehaviour: options.awsBehaviour } : {}),
   });
   const http = await startHttpServer(
     API_ROUTES,

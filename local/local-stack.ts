@@ -175,12 +175,12 @@ export const startLocalPipeline = async (options: {
   stripe?: LocalStripeOptions;
   /** The billing queue's retry settings (tests make them fast). */
   billingQueue?: LocalBillingQueueOptions;
-  /** Makes the table client behave like DynamoDB where DynamoDB Local does not. */
-  awsBehaviour?: AwsBehaviourOptions;
+  /** Makes the table client behave like DynamoDB where DynamoDB Local does not (and records its capacity). */
+  awsBehaviour?: AwsBehaviour;
 }): Promise<{ deps: ApiDeps & Pick<ServiceDeps, 'webhooks'>; pipeline: LocalPipeline; stop(): Promise<void> }> => {
   const clock = options.clock ?? systemClock;
   const db = makeDocumentClient(localClientConfig(options.dynamoEndpoint));
-  if (options.awsBehaviour) new AwsBehaviour(options.awsBehaviour).install(db);
+  options.awsBehaviour?.install(db);
   const stores = tableStores(db, options.tableName);
   // The redrive policy of both queues in AWS: after MAX_RECEIVE_COUNT receives, onto the
   // dead-letter queue, whose own consumer fails the job.
@@ -335,7 +335,7 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
       : `outbox folder ${join(options.dataDir, 'telegram-outbox')} (set TELEGRAM_BOT_TOKEN for a real bot)`;
     const local = await startLocalPipeline({
       dynamoEndpoint: dynamo.endpoint,
-      ...(options.awsBehaviour ? { awsBehaviour: options.awsBehaviour } : {}),
+      ...(options.awsBehaviour ? { awsBehaviour: new AwsBehaviour(options.awsBehaviour) } : {}),
       tableName: options.tableName,
       dataDir: options.dataDir,
       telegram,

@@ -18,7 +18,7 @@ import { startHttpServer } from '../../local/http-server';
 import { EVENTS_FILE } from '../../local/in-process-bus';
 import type { InProcessQueue } from '../../local/in-process-queue';
 import { startLocalPipeline, type LocalPipeline } from '../../local/local-stack';
-import type { AwsBehaviourOptions } from '../../local/aws-behaviour';
+import { AwsBehaviour, type AwsBehaviourOptions } from '../../local/aws-behaviour';
 import type { LocalWebhookOptions } from '../../local/webhooks';
 import type { LocalBillingQueueOptions, LocalStripeOptions } from '../../local/billing';
 import { httpCaller, TEST_WEBHOOK_SECRET, type ApiAnswer, type CallOptions } from './api';
@@ -92,7 +92,7 @@ export const startPipelineHarness = async (
     webhooks: { storeOptions: { deliveryRetentionDays: 3650 }, ...options.webhooks },
     ...(options.stripe ? { stripe: options.stripe } : {}),
     ...(options.billingQueue ? { billingQueue: options.billingQueue } : {}),
-    ...(options.awsBehaviour ? { awsBehaviour: options.awsBehaviour } : {}),
+    ...(options.awsBehaviour ? { awsBehaviour: new AwsBehaviour(options.awsBehaviour) } : {}),
   });
   const deps = local.deps as unknown as ApiDeps & { queue: InProcessQueue };
   const apiQueue: JobQueue = {
