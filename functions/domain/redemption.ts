@@ -13,7 +13,7 @@ export const MAX_SUBSCRIBER_ID_LENGTH = 128;
 const UNPRINTABLE = /[\p{C}\p{Zl}\p{Zp}]/u;
 
 /** Holds at least one character that is not white space. */
-const NOT_BLANK = /\S/u;
+const NOT_BLANK = /\S/;
 
 /** Why a subscriber id is not acceptable, or undefined when it is: 1..128 printable characters, not white space alone. */
 export const subscriberIdProblem = (value: string): string | undefined => {

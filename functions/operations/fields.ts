@@ -7,7 +7,7 @@ export const boundedInteger = (field: string, min: number, max: number) => {
 };
 
 /** Holds at least one character that is not white space: a blank identifier names nothing. */
-export const NOT_BLANK = /\S/u;
+export const NOT_BLANK = /\S/;
 
 /**
  * A resource id as sent by callers: a string of at most 100 characters, not blank (white space
@@ -26,7 +26,7 @@ export const oneOf = <const T extends readonly string[]>(field: string, options:
 export const optionalBoolean = (field: string) => v.optional(v.boolean(`${field} must be true or false.`));
 
 /** RFC 3339's date-time (JSON Schema's `date-time` format): a `T`, seconds, an optional fraction, `Z` or `±hh:mm`. */
-const RFC3339_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/u;
+const RFC3339_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
 
 /** Whether an RFC 3339 date-time names a day the calendar has (no 30 February, 29 February only in leap years). */
 export const isCalendarDate = (value: string): boolean => {

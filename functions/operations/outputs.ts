@@ -16,7 +16,7 @@ const count = (description?: string) =>
   description ? v.pipe(v.number(), v.integer(), v.minValue(0), v.description(description)) : v.pipe(v.number(), v.integer(), v.minValue(0));
 
 /** An amount of money in the currency's own decimals, as a string ("1.41"). */
-const money = (description: string) => v.pipe(v.string(), v.regex(/^\d+(\.\d+)?$/u), v.description(description));
+const money = (description: string) => v.pipe(v.string(), v.regex(/^\d+(\.\d+)?$/), v.description(description));
 
 /** An opaque listing cursor, null on the last page. */
 const nextCursor = v.pipe(v.nullable(v.string()), v.description('Pass it back as cursor for the next page; null on the last one.'));
@@ -100,7 +100,7 @@ export const RedemptionOutput = v.object({
   access_code: v.pipe(v.string(), v.description('The code, masked (masked_ and its last five symbols).')),
   redeemed_at: instant(),
   billing: v.object({
-    period: v.pipe(v.string(), v.regex(/^\d{4}-(0[1-9]|1[0-2])$/u), v.description('The calendar month (UTC) the redemption counts in, YYYY-MM.')),
+    period: v.pipe(v.string(), v.regex(/^\d{4}-(0[1-9]|1[0-2])$/), v.description('The calendar month (UTC) the redemption counts in, YYYY-MM.')),
     free_allotment: count('Free redemptions per period in the project’s tier.'),
     overage: v.pipe(v.boolean(), v.description('Whether this redemption is billed as metered overage.')),
     unit_price: money('The price of one redemption beyond the allotment.'),

@@ -24,7 +24,7 @@ const cursor = v.pipe(v.string(), v.maxLength(2048, 'cursor is not one this list
 const limit = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(WEBHOOK_PAGE_MAX));
 const idMessage = 'must be a non-blank string of at most 64 characters';
 // Not blank: white space alone names no project.
-const id = v.pipe(v.string(), v.regex(/\S/u, idMessage), v.minLength(1, idMessage), v.maxLength(64, idMessage));
+const id = v.pipe(v.string(), v.regex(/\S/, idMessage), v.minLength(1, idMessage), v.maxLength(64, idMessage));
 
 /** `POST /v1/webhook-endpoints`. */
 export const CreateWebhookEndpointInputSchema = v.strictObject({
