@@ -222,7 +222,9 @@ export const documentedErrors = (): DocumentedErrors => {
   const document = openApiDocument(CATALOG) as any;
   const codesByStatus = new Map<number, string[]>();
   for (const [name, response] of Object.entries<any>(document.components.responses)) {
-    const status = Number(/^Error(\d{3})$/.exec(name)?.[1]);
+    // The front door's answers (429, 413) are not the service's envelopes.
+    if (!/^Error\d{3}$/.test(name)) continue;
+    const status = Number(name.slice('Error'.length));
     const codes = response.content['application/json'].schema.allOf[1].properties.error.properties.code.enum as string[];
     codesByStatus.set(status, codes);
   }

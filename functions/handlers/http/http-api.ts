@@ -19,11 +19,18 @@ export const PROTECTED_RESOURCE_PATH = '/.well-known/oauth-protected-resource';
 /** The realm of every bearer challenge. */
 const REALM = 'memberpass';
 
-/** The service's public base URL as the caller reached it (API Gateway's domain, or the local server's host). */
+/** A host as a URL may carry it: a name or an IPv4 address, or an IPv6 one in brackets, and a port. */
+const URL_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * The service's public base URL as the caller reached it (API Gateway's domain, or the local
+ * server's host). Headers are the caller's to write: a scheme other than https/http, or a host
+ * that is no host, would publish a URL that is none (found by the response checks of the fuzz).
+ */
 export const baseUrlOf = (event: APIGatewayProxyEventV2): string => {
-  const host = event.headers?.host ?? event.requestContext.domainName;
+  const host = [event.headers?.host, event.requestContext.domainName].find((candidate) => candidate !== undefined && URL_HOST.test(candidate)) ?? 'localhost';
   // API Gateway sets x-forwarded-proto (https); the local server sets none and speaks plain HTTP.
-  const scheme = event.headers?.['x-forwarded-proto']?.split(',')[0]?.trim() || 'http';
+  const scheme = event.headers?.['x-forwarded-proto']?.split(',')[0]?.trim().toLowerCase() === 'https' ? 'https' : 'http';
   return `${scheme}://${host}`;
 };
 
