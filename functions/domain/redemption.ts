@@ -15,12 +15,14 @@ const UNPRINTABLE = /[\p{C}\p{Zl}\p{Zp}]/u;
 /** Holds at least one character that is not white space. */
 const NOT_BLANK = /\S/;
 
+const BLANK_SUBSCRIBER_ID = 'subscriber_id must not be empty or blank (white space only).';
+
 /** Why a subscriber id is not acceptable, or undefined when it is: 1..128 printable characters, not white space alone. */
 export const subscriberIdProblem = (value: string): string | undefined => {
   const length = [...value].length;
   if (length < 1 || length > MAX_SUBSCRIBER_ID_LENGTH) return `subscriber_id must be 1 to ${MAX_SUBSCRIBER_ID_LENGTH} characters.`;
   if (UNPRINTABLE.test(value)) return 'subscriber_id must contain printable characters only.';
-  if (!NOT_BLANK.test(value)) return 'subscriber_id must not be blank (white space only).';
+  if (!NOT_BLANK.test(value)) return BLANK_SUBSCRIBER_ID;
   return undefined;
 };
 
@@ -41,10 +43,10 @@ export const RedeemAccessCodeBodySchema = v.strictObject({
   ),
   subscriber_id: v.pipe(
     v.string('subscriber_id must be a string.'),
-    v.regex(NOT_BLANK, 'subscriber_id must not be blank (white space only).'),
-    v.minLength(1, `subscriber_id must be 1 to ${MAX_SUBSCRIBER_ID_LENGTH} characters.`),
-    v.check((value) => subscriberIdProblem(value) === undefined, (issue) => subscriberIdProblem(String(issue.input)) ?? 'subscriber_id is not valid.'),
-    v.metadata({ maxLength: MAX_SUBSCRIBER_ID_LENGTH }),
+    v.regex(NOT_BLANK, BLANK_SUBSCRIBER_ID),
+    // What the pattern refuses is its one issue; the check adds length and printability.
+    v.check((value) => !NOT_BLANK.test(value) || subscriberIdProblem(value) === undefined, (issue) => subscriberIdProblem(String(issue.input)) ?? 'subscriber_id is not valid.'),
+    v.metadata({ minLength: 1, maxLength: MAX_SUBSCRIBER_ID_LENGTH }),
     v.description(
       `Your own id for the subscriber (1 to ${MAX_SUBSCRIBER_ID_LENGTH} printable characters, not white space alone). The same subscriber redeeming the same code again gets the same answer.`,
     ),

@@ -91,7 +91,7 @@ describe('strict input over HTTP', () => {
   test('blank identifiers are refused: white space alone names nothing', async () => {
     const redeem = await fuzz.api.call('POST', '/v1/access-codes/redeem', { token, json: { code: fuzz.values['code.active'], subscriber_id: '   ' } });
     expect(redeem.status).toBe(422);
-    expect(redeem.body.error.details).toEqual([{ path: 'subscriber_id', message: 'subscriber_id must not be blank (white space only).' }]);
+    expect(redeem.body.error.details).toEqual([{ path: 'subscriber_id', message: 'subscriber_id must not be empty or blank (white space only).' }]);
     const tab = await fuzz.api.call('POST', '/v1/access-codes/redeem', { token, json: { code: '  ', subscriber_id: '\t\u00a0' } });
     expect(tab.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(['code', 'subscriber_id']);
     const preview = await fuzz.api.call('POST', '/v1/access-codes/preview', { token, json: { plan_id: '   ', quantity: 5 } });
