@@ -20,11 +20,20 @@ export abstract class AppError extends Error {
   }
 }
 
-/** No token, or a token the service does not know. */
+/** The auth scheme a 401's `WWW-Authenticate` challenge names. */
+export type AuthScheme = 'Bearer' | 'X-Telegram-Bot-Api-Secret-Token';
+
+/**
+ * No token, or a token the service does not know. The default message tells the caller what to
+ * do: the service runs no OAuth flow, so the only cure is the bearer token its operator issued.
+ */
 export class AuthenticationRequiredError extends AppError {
   readonly code = 'AUTHENTICATION_REQUIRED';
   readonly status = 401;
-  constructor(message = 'A valid bearer token is required.') {
+  constructor(
+    message = 'Send the bearer token you were given, as "Authorization: Bearer <token>". Tokens are issued by the operator of this service (admin CLI); there is no OAuth authorization server to get one from.',
+    readonly scheme: AuthScheme = 'Bearer',
+  ) {
     super(message);
   }
 }

@@ -3,6 +3,7 @@ import { CUSTOM_EXPIRY_TYPES, EXPIRY_PRESETS, MAX_CUSTOM_EXPIRY, type ExpiryRequ
 import { bulkGenerateAccessCodes } from '../use-cases/bulk-generate-access-codes';
 import { boundedInteger, oneOf, optionalBoolean, resourceId } from './fields';
 import { defineOperation } from './operation';
+import { BulkGenerateOutput } from './outputs';
 
 /** The largest custom amount of any unit; the per-unit maximum is a rule across fields below. */
 const LARGEST_CUSTOM_EXPIRY = Math.max(...Object.values(MAX_CUSTOM_EXPIRY));
@@ -21,7 +22,7 @@ const customAmountMessage = (unit: unknown) => {
  * keeping the flat documented object.
  */
 export const BulkGenerateInput = v.pipe(
-  v.object({
+  v.strictObject({
     plan_id: v.pipe(resourceId('plan_id'), v.description('UUID of the plan to attach the generated codes to.')),
     quantity: v.pipe(boundedInteger('quantity', 1, 1000), v.description('How many access codes to generate (1-1000).')),
     export_type: v.pipe(
@@ -113,12 +114,18 @@ const expiryOf = (input: v.InferOutput<typeof BulkGenerateInput>): ExpiryRequest
 export const bulkGenerateAccessCodesOperation = defineOperation({
   kind: 'tool',
   name: 'bulk_generate_access_codes',
-  description:
+  // The spec's purpose text, whole: agents act on its billing and delivery guidance.
+  description: [
     'Bulk-generate access codes for a plan. The underlying job can take minutes for large batches, so the tool returns a job_id immediately; clients poll get_job_status until status=completed. The access_code.generated event emits once per batch when the worker finishes.',
+    'Billing model: generation is free. The Stripe metered overage triggers on redemption when the creator\'s tier free allotment is exhausted. The response embeds a preview so callers can still surface the worst-case cost ("if all N get redeemed"). For a cost-only query, call preview_access_code_cost.',
+    'Delivery is Telegram-only. export_type must be file (CSV via bot) or messages (one Telegram message per code via bot) — both require the creator account to have a linked Telegram chat. Agents that need programmatic access must also call list_access_codes after the batch completes.',
+  ].join('\n\n'),
   abilities: ['project-access-code:create'],
   input: BulkGenerateInput,
   // A replay with the same Idempotency-Key answers the first job, but without one each call queues a job.
-  annotations: { readOnlyHint: false, idempotentHint: false },
+  output: BulkGenerateOutput,
+  // Open world: the codes are sent to the creator's Telegram chat (a file, or one message each).
+  annotations: { readOnlyHint: false, idempotentHint: false, destructiveHint: false, openWorldHint: true },
   http: {
     method: 'POST',
     path: '/v1/access-codes/bulk-generate',

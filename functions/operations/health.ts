@@ -1,5 +1,6 @@
 import { makeHandler } from '../handlers/http/health';
 import { defineRoute } from './operation';
+import { HealthOutput } from './outputs';
 
 /** `GET /health`: public, for monitoring and the local stack. */
 export const healthRoute = defineRoute({
@@ -8,6 +9,7 @@ export const healthRoute = defineRoute({
   description: 'Whether the service can serve.',
   auth: 'public',
   http: { method: 'GET', path: '/health' },
+  responses: { 200: { description: 'The table can be read.', body: HealthOutput }, 500: 'error', 503: 'error' },
   needs: { table: 'read' },
   makeHandler: (deps) => makeHandler(deps),
 });

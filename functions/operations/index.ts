@@ -4,7 +4,7 @@ import { getJobStatusOperation } from './get-job-status';
 import { healthRoute } from './health';
 import { listAccessCodesOperation } from './list-access-codes';
 import { mcpRoute, mcpSessionRoute, mcpStreamRoute } from './mcp';
-import { oauthProtectedResourceRoute } from './oauth-protected-resource';
+import { mcpProtectedResourceRoute, oauthProtectedResourceRoute } from './oauth-protected-resource';
 import { openApiRoute } from './openapi';
 import type { CatalogEntry, ToolOperation } from './operation';
 import { previewAccessCodeCostOperation } from './preview-access-code-cost';
@@ -50,6 +50,7 @@ export const CATALOG: readonly CatalogEntry[] = [
   mcpStreamRoute,
   mcpSessionRoute,
   oauthProtectedResourceRoute,
+  mcpProtectedResourceRoute,
   openApiRoute(() => CATALOG),
 ];
 

@@ -1,7 +1,33 @@
 import type { HttpHandler } from '../handlers/http/http-api';
 import { makeMcpMethodNotAllowedHandler, MCP_PATH } from '../handlers/mcp/endpoint';
 import type { McpDeps } from '../handlers/mcp/mcp-handler';
-import { defineRoute, type Needs, type SpecialRoute, type ToolNeeds, type ToolOperation } from './operation';
+import * as v from 'valibot';
+import { defineRoute, type Needs, type RouteResponse, type SpecialRoute, type ToolNeeds, type ToolOperation } from './operation';
+import { ErrorEnvelope, JsonRpcErrorBody, JsonRpcMessageBody, JsonRpcResponseBody } from './outputs';
+
+/** A refusal of the MCP transport: a JSON-RPC error with no id. */
+const transportRefusal = (description: string): RouteResponse => ({ description, body: JsonRpcErrorBody });
+
+/** Everything `POST /mcp` can answer: the SDK transport's own refusals are JSON-RPC errors, ours the envelope. */
+const MCP_RESPONSES: Readonly<Record<number, RouteResponse>> = {
+  200: { description: 'The JSON-RPC response to the request (a tool failure is a result with isError: true carrying the error envelope).', body: JsonRpcResponseBody },
+  202: { description: 'A notification (or a response from the client) was accepted; no body.' },
+  400: transportRefusal(
+    'Not one JSON-RPC message: malformed JSON (-32700), a batch (-32600: send one message per request), two initialize requests, or an unsupported MCP-Protocol-Version header.',
+  ),
+  401: 'error',
+  406: transportRefusal('The Accept header does not list both application/json and text/event-stream.'),
+  // The SDK's own limit (4 MiB) answers JSON-RPC; the local server's (10 MB) the envelope.
+  413: { description: 'The body is too large.', body: v.union([JsonRpcErrorBody, ErrorEnvelope]) },
+  415: transportRefusal('The body is not declared as application/json.'),
+  500: 'error',
+};
+
+/** What `GET` and `DELETE /mcp` answer. */
+const MCP_405: Readonly<Record<number, RouteResponse>> = {
+  405: { description: 'A stateless server has no stream and no session: not offered. Allow: POST.', body: JsonRpcErrorBody, headers: { Allow: 'POST' } },
+  500: 'error',
+};
 
 /**
  * What the MCP endpoint needs: the union of its tools' needs (it runs any of them), and nothing
@@ -43,6 +69,8 @@ export const mcpRoute = (tools: readonly ToolOperation<any, any, any>[]): Specia
     description: 'The Model Context Protocol endpoint (Streamable HTTP, stateless, JSON responses): every tool of this API as an MCP tool.',
     auth: 'bearer',
     http: { method: 'POST', path: MCP_PATH },
+    requestBody: { description: 'One JSON-RPC 2.0 message (batches are refused: each call counts against the rate limit on its own).', body: JsonRpcMessageBody },
+    responses: MCP_RESPONSES,
     needs: unionOfNeeds(tools),
     // DepsFor<ToolNeeds> cannot be resolved for a needs value computed at run time; the wiring
     // built exactly `needs`, which covers every tool's own needs.
@@ -57,6 +85,7 @@ export const mcpStreamRoute = defineRoute({
   description: 'The MCP endpoint has no server-to-client SSE stream (stateless server): 405.',
   auth: 'public',
   http: { method: 'GET', path: MCP_PATH },
+  responses: MCP_405,
   needs: {},
   makeHandler: () => makeMcpMethodNotAllowedHandler(),
 });
@@ -68,6 +97,7 @@ export const mcpSessionRoute = defineRoute({
   description: 'The MCP endpoint keeps no sessions (stateless server), so there is none to end: 405.',
   auth: 'public',
   http: { method: 'DELETE', path: MCP_PATH },
+  responses: MCP_405,
   needs: {},
   makeHandler: () => makeMcpMethodNotAllowedHandler(),
 });

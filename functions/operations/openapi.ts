@@ -1,4 +1,5 @@
 import { makeOpenApiHandler, OPENAPI_PATH } from '../handlers/http/openapi';
+import * as v from 'valibot';
 import { defineRoute, type CatalogEntry, type SpecialRoute } from './operation';
 
 /**
@@ -12,6 +13,7 @@ export const openApiRoute = (catalog: () => readonly CatalogEntry[]): SpecialRou
     description: 'The OpenAPI 3.1 document of this API, generated from the operation catalog.',
     auth: 'public',
     http: { method: 'GET', path: OPENAPI_PATH },
+    responses: { 200: { description: 'The OpenAPI 3.1 document.', body: v.record(v.string(), v.unknown()) }, 500: 'error' },
     needs: {},
     makeHandler: () => makeOpenApiHandler(catalog()),
   });

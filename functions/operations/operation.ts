@@ -68,8 +68,17 @@ export type DepsFor<N extends Needs> = Pick<
   | (N extends { webhooks: true | 'delete' } ? 'webhooks' : never)
 >;
 
-/** An input schema: one object over path, query, header and body fields, maybe with cross-field rules in a pipe. */
-export type InputSchema = v.GenericSchema<Record<string, unknown>> & { readonly entries: v.ObjectEntries };
+/**
+ * An input schema: one strict object over path, query, header and body fields (an unknown field
+ * is refused, never dropped), maybe with cross-field rules in a pipe.
+ */
+export type InputSchema = v.GenericSchema<Record<string, unknown>> & { readonly type: 'strict_object'; readonly entries: v.ObjectEntries };
+
+/**
+ * An output schema: the `data` of a success, declarative (no transform or check) so that it is
+ * published as JSON Schema in the OpenAPI document and as the MCP tool's outputSchema.
+ */
+export type OutputSchema = v.GenericSchema;
 
 /** HTTP methods the API uses. */
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -90,19 +99,23 @@ export interface HttpBinding<S extends InputSchema> {
   readonly headers: Readonly<Partial<Record<keyof S['entries'] & string, string>>>;
 }
 
-/** Hints for tool clients (MCP's tool annotations). */
+/** Hints for tool clients (MCP's tool annotations), each stated by every tool. */
 export interface ToolAnnotations {
   /** Changes nothing. */
   readonly readOnlyHint: boolean;
   /** Calling it again with the same input has no further effect. */
   readonly idempotentHint: boolean;
+  /** May delete or overwrite something that cannot be had back (MCP: not only additive updates). */
+  readonly destructiveHint: boolean;
+  /** Reaches beyond this service: messages a Telegram chat or calls a URL outside it. */
+  readonly openWorldHint: boolean;
 }
 
 /** What a tool needs at least: the table, where bearer tokens are looked up. */
 export type ToolNeeds = Needs & { readonly table: TableNeed };
 
 /** An authenticated operation: a tool over HTTP today, over MCP later. */
-export interface ToolOperation<N extends ToolNeeds = ToolNeeds, S extends InputSchema = InputSchema, O = unknown> {
+export interface ToolOperation<N extends ToolNeeds = ToolNeeds, S extends InputSchema = InputSchema, O extends OutputSchema = OutputSchema> {
   readonly kind: 'tool';
   /** The tool name (snake_case); the Lambda and route ids are its PascalCase (`operationId`). */
   readonly name: string;
@@ -112,15 +125,23 @@ export interface ToolOperation<N extends ToolNeeds = ToolNeeds, S extends InputS
   readonly abilities: readonly Ability[];
   /** Every field of the operation, wherever HTTP carries it; declarative, so a JSON Schema can be made of it. */
   readonly input: S;
+  /** The `data` of its success answer (HTTP and MCP alike). */
+  readonly output: O;
   readonly annotations: ToolAnnotations;
   readonly http: HttpBinding<S>;
   readonly needs: N;
   /** Calls the operation's use case with validated input. */
-  run(deps: DepsFor<N>, principal: Principal, input: v.InferOutput<S>): Promise<O>;
+  run(deps: DepsFor<N>, principal: Principal, input: v.InferOutput<S>): Promise<v.InferOutput<O>>;
 }
 
 /** How a special route is protected ('bearer': its function checks the token itself, as the MCP endpoint does). */
 export type RouteAuth = 'public' | 'telegram-secret' | 'bearer';
+
+/**
+ * One answer a special route can give, for its OpenAPI document: an error envelope of the
+ * catalog's codes (`'error'`), or a body of its own (`body`, none when absent).
+ */
+export type RouteResponse = 'error' | { readonly description: string; readonly body?: v.GenericSchema; readonly headers?: Readonly<Record<string, string>> };
 
 /** A route outside the bearer-token tools (health, Telegram's webhook): its own handler factory. */
 export interface SpecialRoute<N extends Needs = Needs> {
@@ -129,6 +150,10 @@ export interface SpecialRoute<N extends Needs = Needs> {
   readonly description: string;
   readonly auth: RouteAuth;
   readonly http: { readonly method: HttpMethod; readonly path: string };
+  /** Every status it can answer, and what with. */
+  readonly responses: Readonly<Record<number, RouteResponse>>;
+  /** Its JSON request body, when it reads one. */
+  readonly requestBody?: { readonly description: string; readonly body: v.GenericSchema };
   readonly needs: N;
   makeHandler(deps: DepsFor<N>): HttpHandler;
 }
@@ -137,7 +162,7 @@ export interface SpecialRoute<N extends Needs = Needs> {
 export type CatalogEntry = ToolOperation<any, any, any> | SpecialRoute<any>;
 
 /** Declares a tool, inferring its needs, schema and output types. */
-export const defineOperation = <const N extends ToolNeeds, S extends InputSchema, O>(operation: ToolOperation<N, S, O>) => operation;
+export const defineOperation = <const N extends ToolNeeds, S extends InputSchema, O extends OutputSchema>(operation: ToolOperation<N, S, O>) => operation;
 
 /** Declares a special route, inferring its needs. */
 export const defineRoute = <const N extends Needs>(route: SpecialRoute<N>) => route;

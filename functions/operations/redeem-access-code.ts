@@ -2,6 +2,7 @@ import { RedeemAccessCodeBodySchema } from '../domain/redemption';
 import { METRIC, countMetric } from '../observability';
 import { redeemAccessCode } from '../use-cases/redeem-access-code';
 import { defineOperation } from './operation';
+import { RedemptionOutput } from './outputs';
 
 /** redeem_access_code: `POST /v1/access-codes/redeem`. */
 export const redeemAccessCodeOperation = defineOperation({
@@ -12,7 +13,8 @@ export const redeemAccessCodeOperation = defineOperation({
   abilities: ['project-access-code:redeem'],
   input: RedeemAccessCodeBodySchema,
   // Not read-only: it creates a subscription. Idempotent for the same subscriber (same answer).
-  annotations: { readOnlyHint: false, idempotentHint: true },
+  output: RedemptionOutput,
+  annotations: { readOnlyHint: false, idempotentHint: true, destructiveHint: false, openWorldHint: false },
   http: { method: 'POST', path: '/v1/access-codes/redeem', successStatus: 200, pathParams: [], queryParams: [], headers: {} },
   needs: { table: 'readWrite' },
   run: async (deps, principal, input) => {

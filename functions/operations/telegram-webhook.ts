@@ -1,5 +1,7 @@
 import { makeHandler } from '../handlers/http/telegram-webhook';
+import * as v from 'valibot';
 import { defineRoute } from './operation';
+import { TelegramWebhookOutput } from './outputs';
 
 /** `POST /telegram/webhook`: the bot's updates, authenticated by Telegram's secret token header. */
 export const telegramWebhookRoute = defineRoute({
@@ -8,6 +10,9 @@ export const telegramWebhookRoute = defineRoute({
   description: "Receives the bot's updates from Telegram (linking a creator chat with /start).",
   auth: 'telegram-secret',
   http: { method: 'POST', path: '/telegram/webhook' },
+  requestBody: { description: 'A Telegram Update; anything the bot does not read is ignored.', body: v.record(v.string(), v.unknown()) },
+  // 422: a body that is not a JSON object is refused before any update is read.
+  responses: { 200: { description: 'The update was handled.', body: TelegramWebhookOutput }, 401: 'error', 422: 'error', 500: 'error' },
   needs: { table: 'readWrite', bot: true, webhookSecret: true },
   makeHandler: (deps) => makeHandler({ ...deps, links: deps.accounts }),
 });

@@ -20,6 +20,16 @@ import {
 } from '../use-cases/webhook-endpoints';
 import { resourceId } from './fields';
 import { defineOperation, type DepsFor } from './operation';
+import {
+  DeletedWebhookEndpointOutput,
+  ListWebhookDeliveriesOutput,
+  ListWebhookEndpointsOutput,
+  RotatedSecretOutput,
+  TestWebhookOutput,
+  WebhookDeliveryOutput,
+  WebhookEndpointOutput,
+  WebhookEndpointWithSecretOutput,
+} from './outputs';
 
 // The webhook endpoints API: every operation needs view-any, since an endpoint receives every
 // code of the project's events (spec: "tokens subscribing to access_code.* events must carry
@@ -47,7 +57,9 @@ export const createWebhookEndpointOperation = defineOperation({
     "Subscribes an HTTPS URL to a project's access code events (access_code.generated, .redeemed, .expired, or access_code.* for all). Returns the endpoint with its signing secret (whsec_…), shown only here and on rotation.",
   abilities: ABILITIES,
   input: CreateWebhookEndpointInputSchema,
-  annotations: { readOnlyHint: false, idempotentHint: false },
+  output: WebhookEndpointWithSecretOutput,
+  // Open world: the service will POST events to the URL given (and resolves its host now).
+  annotations: { readOnlyHint: false, idempotentHint: false, destructiveHint: false, openWorldHint: true },
   http: { method: 'POST', path: '/v1/webhook-endpoints', successStatus: 201, pathParams: [], queryParams: [], headers: {} },
   needs: NEEDS,
   run: (deps, principal: Principal, input) => createWebhookEndpoint(useCaseDeps(deps), principal, input),
@@ -60,7 +72,8 @@ export const listWebhookEndpointsOperation = defineOperation({
   description: "A page of a project's webhook endpoints, oldest first, with whether each is enabled and, if disabled, why and since when.",
   abilities: ABILITIES,
   input: ListWebhookEndpointsInputSchema,
-  annotations: { readOnlyHint: true, idempotentHint: true },
+  output: ListWebhookEndpointsOutput,
+  annotations: { readOnlyHint: true, idempotentHint: true, destructiveHint: false, openWorldHint: false },
   http: { method: 'GET', path: '/v1/webhook-endpoints', successStatus: 200, pathParams: [], queryParams: ['project_id', 'cursor', 'limit'], headers: {} },
   needs: READ_NEEDS,
   run: (deps, principal, input) => listWebhookEndpoints(useCaseDeps(deps), principal, input),
@@ -72,8 +85,9 @@ export const getWebhookEndpointOperation = defineOperation({
   name: 'get_webhook_endpoint',
   description: 'One webhook endpoint (never its secret).',
   abilities: ABILITIES,
-  input: v.object({ endpoint_id: endpointId }),
-  annotations: { readOnlyHint: true, idempotentHint: true },
+  input: v.strictObject({ endpoint_id: endpointId }),
+  output: WebhookEndpointOutput,
+  annotations: { readOnlyHint: true, idempotentHint: true, destructiveHint: false, openWorldHint: false },
   http: { method: 'GET', path: '/v1/webhook-endpoints/{endpoint_id}', successStatus: 200, pathParams: ['endpoint_id'], queryParams: [], headers: {} },
   needs: READ_NEEDS,
   run: (deps, principal, input) => getWebhookEndpoint(useCaseDeps(deps), principal, input.endpoint_id),
@@ -85,8 +99,10 @@ export const updateWebhookEndpointOperation = defineOperation({
   name: 'update_webhook_endpoint',
   description: "Changes a webhook endpoint's url, events, description or enabled state; enabled: true re-enables a disabled endpoint.",
   abilities: ABILITIES,
-  input: v.object({ endpoint_id: endpointId, ...UpdateWebhookEndpointInputSchema.entries }),
-  annotations: { readOnlyHint: false, idempotentHint: true },
+  input: v.strictObject({ endpoint_id: endpointId, ...UpdateWebhookEndpointInputSchema.entries }),
+  output: WebhookEndpointOutput,
+  // Destructive: the URL and events given replace the old ones. Open world: a new URL is resolved now and sent events later.
+  annotations: { readOnlyHint: false, idempotentHint: true, destructiveHint: true, openWorldHint: true },
   http: { method: 'PATCH', path: '/v1/webhook-endpoints/{endpoint_id}', successStatus: 200, pathParams: ['endpoint_id'], queryParams: [], headers: {} },
   needs: NEEDS,
   run: (deps, principal, { endpoint_id, ...changes }) => updateWebhookEndpoint(useCaseDeps(deps), principal, endpoint_id, changes),
@@ -98,13 +114,15 @@ export const deleteWebhookEndpointOperation = defineOperation({
   name: 'delete_webhook_endpoint',
   description: 'Deletes a webhook endpoint: it receives nothing more.',
   abilities: ABILITIES,
-  input: v.object({ endpoint_id: endpointId }),
-  annotations: { readOnlyHint: false, idempotentHint: false },
+  input: v.strictObject({ endpoint_id: endpointId }),
+  output: DeletedWebhookEndpointOutput,
+  // Irreversible: the endpoint, its secret and its delivery history are gone.
+  annotations: { readOnlyHint: false, idempotentHint: false, destructiveHint: true, openWorldHint: false },
   http: { method: 'DELETE', path: '/v1/webhook-endpoints/{endpoint_id}', successStatus: 200, pathParams: ['endpoint_id'], queryParams: [], headers: {} },
   needs: { table: 'readWrite', webhooks: 'delete' },
   run: async (deps, principal, input) => {
     await deleteWebhookEndpoint(useCaseDeps(deps), principal, input.endpoint_id);
-    return { id: input.endpoint_id, deleted: true };
+    return { id: input.endpoint_id, deleted: true as const };
   },
 });
 
@@ -115,8 +133,10 @@ export const rotateWebhookSecretOperation = defineOperation({
   description:
     'Makes a new signing secret current and returns it (shown only here). For 24 hours every delivery is signed with the old secret too, so receivers can switch without missing one.',
   abilities: ABILITIES,
-  input: v.object({ endpoint_id: endpointId }),
-  annotations: { readOnlyHint: false, idempotentHint: false },
+  input: v.strictObject({ endpoint_id: endpointId }),
+  output: RotatedSecretOutput,
+  // Destructive: the old secret stops signing after 24 hours and cannot be had back.
+  annotations: { readOnlyHint: false, idempotentHint: false, destructiveHint: true, openWorldHint: false },
   http: { method: 'POST', path: '/v1/webhook-endpoints/{endpoint_id}/rotate-secret', successStatus: 200, pathParams: ['endpoint_id'], queryParams: [], headers: {} },
   needs: NEEDS,
   run: (deps, principal, input) => rotateWebhookSecret(useCaseDeps(deps), principal, input.endpoint_id),
@@ -129,8 +149,9 @@ export const listWebhookDeliveriesOperation = defineOperation({
   description:
     "A page of an endpoint's deliveries, newest first, optionally of one status (pending, succeeded, failed), each with its event, status and attempts (time, response status, duration, error, first bytes of the response).",
   abilities: ABILITIES,
-  input: v.object({ endpoint_id: endpointId, ...ListWebhookDeliveriesInputSchema.entries }),
-  annotations: { readOnlyHint: true, idempotentHint: true },
+  input: v.strictObject({ endpoint_id: endpointId, ...ListWebhookDeliveriesInputSchema.entries }),
+  output: ListWebhookDeliveriesOutput,
+  annotations: { readOnlyHint: true, idempotentHint: true, destructiveHint: false, openWorldHint: false },
   http: {
     method: 'GET',
     path: '/v1/webhook-endpoints/{endpoint_id}/deliveries',
@@ -149,8 +170,10 @@ export const retryWebhookDeliveryOperation = defineOperation({
   name: 'retry_webhook_delivery',
   description: 'Sends a failed delivery again now, with the same webhook-id, and returns it with the new attempt.',
   abilities: ABILITIES,
-  input: v.object({ endpoint_id: endpointId, delivery_id: deliveryId }),
-  annotations: { readOnlyHint: false, idempotentHint: false },
+  input: v.strictObject({ endpoint_id: endpointId, delivery_id: deliveryId }),
+  output: WebhookDeliveryOutput,
+  // Open world: it POSTs the event to the endpoint's URL now.
+  annotations: { readOnlyHint: false, idempotentHint: false, destructiveHint: false, openWorldHint: true },
   http: {
     method: 'POST',
     path: '/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry',
@@ -169,8 +192,10 @@ export const sendTestWebhookOperation = defineOperation({
   name: 'send_test_webhook',
   description: 'Sends a signed webhook.test event to the endpoint now and reports the attempt; nothing is stored or retried.',
   abilities: ABILITIES,
-  input: v.object({ endpoint_id: endpointId }),
-  annotations: { readOnlyHint: false, idempotentHint: false },
+  input: v.strictObject({ endpoint_id: endpointId }),
+  output: TestWebhookOutput,
+  // Open world: it POSTs a signed test event to the endpoint's URL now.
+  annotations: { readOnlyHint: false, idempotentHint: false, destructiveHint: false, openWorldHint: true },
   http: { method: 'POST', path: '/v1/webhook-endpoints/{endpoint_id}/test', successStatus: 200, pathParams: ['endpoint_id'], queryParams: [], headers: {} },
   needs: READ_NEEDS,
   run: (deps, principal, input) => sendTestWebhook(useCaseDeps(deps), principal, input.endpoint_id),

@@ -2,7 +2,8 @@ import * as v from 'valibot';
 import { EVENT_SUBSCRIPTIONS } from '../domain/webhooks';
 
 // The inputs of the webhook endpoint operations. Declarative only (no transform or check), so
-// that the operation catalog can publish them as JSON Schema.
+// that the operation catalog can publish them as JSON Schema; strict, so that an unknown field is
+// refused, never dropped.
 
 /** The longest endpoint URL accepted. */
 export const WEBHOOK_URL_MAX_LENGTH = 2048;
@@ -21,10 +22,12 @@ const events = v.pipe(
 const description = v.pipe(v.string(), v.maxLength(WEBHOOK_DESCRIPTION_MAX_LENGTH, `description must be at most ${WEBHOOK_DESCRIPTION_MAX_LENGTH} characters`));
 const cursor = v.pipe(v.string(), v.maxLength(2048, 'cursor is not one this listing returned'));
 const limit = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(WEBHOOK_PAGE_MAX));
-const id = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
+const idMessage = 'must be a non-blank string of at most 64 characters';
+// Not blank: white space alone names no project.
+const id = v.pipe(v.string(), v.regex(/\S/, idMessage), v.minLength(1, idMessage), v.maxLength(64, idMessage));
 
 /** `POST /v1/webhook-endpoints`. */
-export const CreateWebhookEndpointInputSchema = v.object({
+export const CreateWebhookEndpointInputSchema = v.strictObject({
   project_id: id,
   url,
   events,
@@ -33,7 +36,7 @@ export const CreateWebhookEndpointInputSchema = v.object({
 export type CreateWebhookEndpointInput = v.InferOutput<typeof CreateWebhookEndpointInputSchema>;
 
 /** `PATCH /v1/webhook-endpoints/{id}`: absent fields stay; `description: null` clears it. */
-export const UpdateWebhookEndpointInputSchema = v.object({
+export const UpdateWebhookEndpointInputSchema = v.strictObject({
   url: v.optional(url),
   events: v.optional(events),
   enabled: v.optional(v.boolean()),
@@ -42,7 +45,7 @@ export const UpdateWebhookEndpointInputSchema = v.object({
 export type UpdateWebhookEndpointInput = v.InferOutput<typeof UpdateWebhookEndpointInputSchema>;
 
 /** `GET /v1/webhook-endpoints?project_id=…`. */
-export const ListWebhookEndpointsInputSchema = v.object({
+export const ListWebhookEndpointsInputSchema = v.strictObject({
   project_id: id,
   cursor: v.optional(cursor),
   limit: v.optional(limit),
@@ -50,7 +53,7 @@ export const ListWebhookEndpointsInputSchema = v.object({
 export type ListWebhookEndpointsInput = v.InferOutput<typeof ListWebhookEndpointsInputSchema>;
 
 /** `GET /v1/webhook-endpoints/{id}/deliveries?status=…&cursor=…`. */
-export const ListWebhookDeliveriesInputSchema = v.object({
+export const ListWebhookDeliveriesInputSchema = v.strictObject({
   status: v.optional(v.picklist(['pending', 'succeeded', 'failed'])),
   cursor: v.optional(cursor),
   limit: v.optional(limit),

@@ -20,10 +20,14 @@ import {
   initialSecrets,
   newWebhookEndpointId,
   signingSecrets,
+  type AttemptOutcome,
   type AttemptResult,
+  type DeliveryStatus,
+  type EndpointDisabledReason,
   type EventSubscription,
   type WebhookEndpoint,
   type WebhookEvent,
+  type WebhookEventType,
 } from '../domain/webhooks';
 import { deliverWebhook } from './deliver-webhook';
 import {
@@ -62,7 +66,7 @@ export interface WebhookEndpointView {
   description: string | null;
   enabled: boolean;
   /** Why and when it stopped receiving deliveries; null while enabled. */
-  disabled: { at: string; reason: string; message: string } | null;
+  disabled: { at: string; reason: EndpointDisabledReason; message: string } | null;
   created_at: string;
   last_success_at: string | null;
   /** The first failure since the last success; null when not failing. */
@@ -78,15 +82,15 @@ export interface WebhookAttemptView {
   error: string | null;
   /** The first bytes (at most 1 KiB) of the response body. */
   response_snippet: string;
-  outcome: string;
+  outcome: AttemptOutcome;
 }
 
 /** One delivery as the deliveries listing shows it. */
 export interface WebhookDeliveryView {
   id: string;
   event_id: string;
-  event_type: string;
-  status: string;
+  event_type: WebhookEventType;
+  status: DeliveryStatus;
   attempt_count: number;
   next_attempt_at: string | null;
   failure_reason: string | null;

@@ -47,9 +47,11 @@ describe('the operation catalog', () => {
     for (const param of tool.http.path.match(/\{(\w+)\}/g) ?? []) expect(tool.http.pathParams).toContain(param.slice(1, -1));
   });
 
-  test.each(TOOLS.map((tool) => [tool.name, tool] as const))('%s has an input that JSON Schema can describe', (_name, tool) => {
+  test.each(TOOLS.map((tool) => [tool.name, tool] as const))('%s has a strict input that JSON Schema can describe, and an output it can describe', (_name, tool) => {
     const schema = toJsonSchema(tool.input, { errorMode: 'ignore' });
-    expect(schema).toMatchObject({ type: 'object' });
+    expect(schema).toMatchObject({ type: 'object', additionalProperties: false });
+    // The output is declarative: generating its schema without errorMode 'ignore' does not throw.
+    expect(toJsonSchema(tool.output)).toMatchObject({ type: 'object' });
     expect(Object.keys(schema.properties ?? {}).sort()).toEqual(Object.keys(tool.input.entries).sort());
   });
 
@@ -119,31 +121,57 @@ describe('the generic HTTP handler gathers one input from where the binding says
       tool('list_access_codes'),
       event({ pathParameters: { plan_id: 'pln_1' }, queryStringParameters: { limit: '0010', status: 'active', cursor: '123', other: '1' } }),
     );
-    expect(gathered).toEqual({ plan_id: 'pln_1', limit: 10, status: 'active', cursor: '123' });
-    expect(parseWith(tool('list_access_codes').input, gathered)).toEqual({ plan_id: 'pln_1', limit: 10, status: 'active', cursor: '123' });
+    expect(gathered).toEqual({ fields: { plan_id: 'pln_1', limit: 10, status: 'active', cursor: '123' } });
+    expect(parseWith(tool('list_access_codes').input, gathered.fields)).toEqual({ plan_id: 'pln_1', limit: 10, status: 'active', cursor: '123' });
   });
 
   test('a query value that is no number stays a string, for the schema to refuse on its field', () => {
     const gathered = httpInput(tool('list_access_codes'), event({ pathParameters: { plan_id: 'p' }, queryStringParameters: { limit: '1e2' } }));
-    expect(gathered.limit).toBe('1e2');
-    expect(() => parseWith(tool('list_access_codes').input, gathered)).toThrow(ValidationFailedError);
+    expect(gathered.fields.limit).toBe('1e2');
+    expect(() => parseWith(tool('list_access_codes').input, gathered.fields)).toThrow(ValidationFailedError);
   });
 
-  test('headers by their header name; a bound field in the body is ignored, and its error names the header', () => {
+  test('headers by their header name; a bound field in the body is refused as misplaced, never taken, and errors name the header', () => {
     const gathered = httpInput(
       tool('bulk_generate_access_codes'),
       event({ headers: { 'content-type': 'application/json', 'idempotency-key': ' bad key ' }, body: JSON.stringify({ quantity: 5, idempotency_key: 'from-body' }) }),
     );
-    expect(gathered).toEqual({ quantity: 5, idempotency_key: ' bad key ' });
+    expect(gathered.fields).toEqual({ quantity: 5, idempotency_key: ' bad key ' });
+    expect(gathered.misplaced).toEqual([{ path: 'idempotency_key', message: 'idempotency_key is sent as the idempotency-key header, not in the body.' }]);
     try {
-      parseWith(tool('bulk_generate_access_codes').input, gathered, { idempotency_key: 'idempotency-key' });
+      parseWith(tool('bulk_generate_access_codes').input, gathered.fields, { idempotency_key: 'idempotency-key' }, gathered.misplaced);
       throw new Error('expected a ValidationFailedError');
     } catch (error) {
-      expect((error as ValidationFailedError).details).toContainEqual({
-        path: 'idempotency-key',
-        message: 'Idempotency-Key must be 1 to 255 visible ASCII characters.',
-      });
+      const details = (error as ValidationFailedError).details;
+      expect(details).toContainEqual({ path: 'idempotency-key', message: 'Idempotency-Key must be 1 to 255 visible ASCII characters.' });
+      expect(details).toContainEqual({ path: 'idempotency_key', message: 'idempotency_key is sent as the idempotency-key header, not in the body.' });
     }
+  });
+
+  test('every key of the body reaches the strict schema: unknown ones are each named (with the likely field), none dropped', () => {
+    const gathered = httpInput(
+      tool('expire_batch'),
+      event({ pathParameters: { batch_id: 'btc_1' }, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ expire_at: '2026-01-01T00:00:00Z', color: 'red' }) }),
+    );
+    expect(gathered.fields).toEqual({ batch_id: 'btc_1', expire_at: '2026-01-01T00:00:00Z', color: 'red' });
+    expect(() => parseWith(tool('expire_batch').input, gathered.fields)).toThrow(ValidationFailedError);
+    try {
+      parseWith(tool('expire_batch').input, gathered.fields);
+    } catch (error) {
+      expect((error as ValidationFailedError).details).toEqual([
+        { path: 'expire_at', message: 'expire_at is not a field of this operation (did you mean expires_at?).' },
+        { path: 'color', message: 'color is not a field of this operation.' },
+      ]);
+    }
+  });
+
+  test('a write without body fields still reads a body it is sent, to refuse what is in it', () => {
+    const rotate = tool('rotate_webhook_secret');
+    const gathered = httpInput(rotate, event({ pathParameters: { endpoint_id: 'whe_1' }, headers: { 'content-type': 'application/json' }, body: '{"grace_hours":0}' }));
+    expect(gathered.fields).toEqual({ endpoint_id: 'whe_1', grace_hours: 0 });
+    expect(() => parseWith(rotate.input, gathered.fields)).toThrow(ValidationFailedError);
+    expect(httpInput(rotate, event({ pathParameters: { endpoint_id: 'whe_1' } })).fields).toEqual({ endpoint_id: 'whe_1' });
+    expect(() => httpInput(rotate, event({ pathParameters: { endpoint_id: 'whe_1' }, headers: { 'content-type': 'application/json' }, body: '[1]' }))).toThrow(ValidationFailedError);
   });
 
   test('a body labelled as something other than JSON is refused before it is read', () => {

@@ -1,7 +1,8 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { toJsonSchema } from '@valibot/to-json-schema';
+import { jsonSchemaOf } from '../../functions/handlers/json-schema';
 import { TOOLS } from '../../functions/operations';
+import { tableSnapshot } from '../support/fuzz-harness';
 import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
 import { createCreator, startPipelineHarness, type PipelineHarness } from '../support/pipeline';
 
@@ -21,11 +22,16 @@ const connect = async (token: string): Promise<Client> => {
   return client;
 };
 
-/** The `error` of a tool error result, after checking that text and structured content agree. */
+/**
+ * The `error` of a tool error result: the envelope as JSON text, and no structured content (that
+ * is the success's `{data}`, as the tool's outputSchema says).
+ */
 const toolError = (result: any): { code: string; message: string; details: Array<{ path: string; message: string }> } => {
   expect(result.isError).toBe(true);
-  expect(JSON.parse(result.content[0].text)).toEqual(result.structuredContent);
-  return result.structuredContent.error;
+  expect(result.structuredContent).toBeUndefined();
+  const envelope = JSON.parse(result.content[0].text);
+  expect(Object.keys(envelope)).toEqual(['error']);
+  return envelope.error;
 };
 
 /** The `data` of a successful tool result, after checking that text and structured content agree. */
@@ -60,18 +66,78 @@ describe('the MCP endpoint, with the official MCP client', () => {
     expect(byName.get('bulk_generate_access_codes')!.inputSchema.required).toEqual(['plan_id', 'quantity', 'export_type', 'expiry_preset']);
     expect(byName.get('preview_access_code_cost')!.inputSchema.required).toEqual(['plan_id', 'quantity']);
     expect(byName.get('bulk_generate_access_codes')!.description).toContain('poll get_job_status until status=completed');
-    expect(byName.get('bulk_generate_access_codes')!.annotations).toMatchObject({ readOnlyHint: false, idempotentHint: false, destructiveHint: false });
-    expect(byName.get('list_access_codes')!.annotations).toMatchObject({ readOnlyHint: true, idempotentHint: true });
+    expect(byName.get('bulk_generate_access_codes')!.annotations).toEqual({ readOnlyHint: false, idempotentHint: false, destructiveHint: false, openWorldHint: true });
+    expect(byName.get('list_access_codes')!.annotations).toEqual({ readOnlyHint: true, idempotentHint: true, destructiveHint: false, openWorldHint: false });
+    // Irreversible: expiring a batch, deleting an endpoint.
+    expect(byName.get('expire_batch')!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
+    expect(byName.get('delete_webhook_endpoint')!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
+    // Reaching outside: Telegram messages, calls to webhook URLs.
+    for (const name of ['bulk_generate_access_codes', 'create_webhook_endpoint', 'update_webhook_endpoint', 'retry_webhook_delivery', 'send_test_webhook']) {
+      expect([name, byName.get(name)!.annotations!.openWorldHint]).toEqual([name, true]);
+    }
+    for (const name of ['preview_access_code_cost', 'get_job_status', 'list_access_codes', 'redeem_access_code', 'expire_batch', 'delete_webhook_endpoint']) {
+      expect([name, byName.get(name)!.annotations!.openWorldHint]).toEqual([name, false]);
+    }
+    // Every hint is stated, none left to the client's default.
+    for (const tool of tools) expect(Object.keys(tool.annotations ?? {}).sort()).toEqual(['destructiveHint', 'idempotentHint', 'openWorldHint', 'readOnlyHint']);
+    // The spec's agent guidance, whole.
+    const bulk = byName.get('bulk_generate_access_codes')!.description!;
+    expect(bulk).toContain('Billing model: generation is free. The Stripe metered overage triggers on redemption');
+    expect(bulk).toContain('Delivery is Telegram-only.');
+    expect(bulk).toContain('Agents that need programmatic access must also call list_access_codes after the batch completes.');
+    // redeem_access_code: every field described and bounded.
+    const redeem = byName.get('redeem_access_code')!.inputSchema as any;
+    expect(redeem.additionalProperties).toBe(false);
+    expect(redeem.properties.code).toMatchObject({ type: 'string', minLength: 1, maxLength: 64, pattern: '\\S', description: expect.any(String) });
+    expect(redeem.properties.subscriber_id).toMatchObject({ type: 'string', minLength: 1, maxLength: 128, pattern: '\\S', description: expect.stringContaining('printable') });
     expect(tools.map((tool) => tool.name).sort()).toEqual(TOOLS.map((tool) => tool.name).sort());
   });
 
-  test("each tool's inputSchema is the JSON Schema of the very valibot schema its HTTP route validates with", async () => {
+  test("each tool's inputSchema and outputSchema are the JSON Schemas of the very valibot schemas its HTTP route validates with and answers", async () => {
     const client = await connect(creator.tokens.all!);
     const { tools } = await client.listTools();
     for (const operation of TOOLS) {
-      const { $schema: _ignored, ...expected } = toJsonSchema(operation.input, { errorMode: 'ignore' }) as Record<string, unknown>;
-      expect(tools.find((tool) => tool.name === operation.name)!.inputSchema).toEqual(expected);
+      const tool = tools.find((t) => t.name === operation.name)!;
+      expect(tool.inputSchema).toEqual(jsonSchemaOf(operation.input));
+      expect(tool.outputSchema).toEqual({ type: 'object', properties: { data: jsonSchemaOf(operation.output) }, required: ['data'] });
     }
+  });
+
+  test('an unknown argument is a tool error naming it, the very envelope the HTTP route answers, and nothing is queued', async () => {
+    const client = await connect(creator.tokens.all!);
+    const args = { plan_id: creator.planId, quantity: 5, export_type: 'file', expiry_preset: 'no_expiry', quantitty: 5, notify: true };
+    const before = await tableSnapshot(harness.table);
+    const result = await client.callTool({ name: 'bulk_generate_access_codes', arguments: args });
+    const error = toolError(result);
+    expect(error.code).toBe('VALIDATION_FAILED');
+    expect(error.details).toEqual([
+      { path: 'quantitty', message: 'quantitty is not a field of this operation (did you mean quantity?).' },
+      { path: 'notify', message: 'notify is not a field of this operation.' },
+    ]);
+    const http = await harness.call('POST', '/v1/access-codes/bulk-generate', { token: creator.tokens.all!, json: args });
+    expect(http.status).toBe(422);
+    expect(http.body).toEqual(JSON.parse((result.content as any)[0].text));
+    expect(await tableSnapshot(harness.table)).toBe(before);
+  });
+
+  test('a JSON-RPC batch is refused whole with HTTP 400 and -32600, before any call in it runs: batches do not multiply the rate limit', async () => {
+    const call = (id: number) => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: { name: 'bulk_generate_access_codes', arguments: { plan_id: creator.planId, quantity: 1, export_type: 'file', expiry_preset: 'no_expiry' } },
+    });
+    const before = await tableSnapshot(harness.table);
+    const response = await fetch(`${harness.apiUrl}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${creator.tokens.all!}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify([1, 2, 3, 4, 5].map(call)),
+    });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as any;
+    expect(body).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32600 } });
+    expect(body.error.message).toMatch(/batches are not accepted; send one message per request/);
+    expect(await tableSnapshot(harness.table)).toBe(before);
   });
 
   test("the spec's example prompts: preview 200 codes, generate 10 as a file with no expiry, poll get_job_status to completed, list the 10 codes", async () => {
@@ -192,10 +258,11 @@ describe('the MCP endpoint, with the official MCP client', () => {
     expect(badInitialize.error.message).toContain('params.protocolVersion');
     // A call that fits is still answered by the tool.
     const fine = await post({ jsonrpc: '2.0', id: 10, method: 'tools/call', params: { name: 'get_job_status', arguments: { job_id: 'mjb_nope' } } });
-    expect(fine.result.structuredContent.error.code).toBe('RESOURCE_NOT_FOUND');
+    expect(fine.result.isError).toBe(true);
+    expect(JSON.parse(fine.result.content[0].text).error.code).toBe('RESOURCE_NOT_FOUND');
   });
 
-  test('without a token, or with an unknown one, /mcp answers HTTP 401 with WWW-Authenticate pointing at the resource metadata', async () => {
+  test('without a token, or with an unknown one, /mcp answers HTTP 401 with WWW-Authenticate pointing at its resource metadata (RFC 9728 path form)', async () => {
     const initialize = {
       jsonrpc: '2.0',
       id: 1,
@@ -209,12 +276,19 @@ describe('the MCP endpoint, with the official MCP client', () => {
         body: JSON.stringify(initialize),
       });
       expect(response.status).toBe(401);
-      expect(response.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${harness.apiUrl}/.well-known/oauth-protected-resource"`);
-      expect(((await response.json()) as any).error.code).toBe('AUTHENTICATION_REQUIRED');
+      const metadata = `resource_metadata="${harness.apiUrl}/.well-known/oauth-protected-resource/mcp"`;
+      expect(response.headers.get('www-authenticate')).toEqual(
+        headers.authorization ? expect.stringMatching(/^Bearer realm="memberpass", error="invalid_token", error_description="[^"]+", resource_metadata=/) : `Bearer realm="memberpass", ${metadata}`,
+      );
+      expect(response.headers.get('www-authenticate')).toContain(metadata);
+      const error = ((await response.json()) as any).error;
+      expect(error.code).toBe('AUTHENTICATION_REQUIRED');
+      // What a client that cannot run OAuth here must do, in words.
+      expect(error.message).toMatch(/Send the bearer token you were given/);
     }
     await expect(connect('mpk_unknown')).rejects.toThrow();
 
-    const metadata = await harness.call('GET', '/.well-known/oauth-protected-resource');
+    const metadata = await harness.call('GET', '/.well-known/oauth-protected-resource/mcp');
     expect(metadata.status).toBe(200);
     expect(metadata.body).toMatchObject({ resource: `${harness.apiUrl}/mcp`, bearer_methods_supported: ['header'] });
   });

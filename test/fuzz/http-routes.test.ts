@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { CATALOG, TOOLS, type CatalogEntry, type ToolOperation } from '../../functions/operations';
 import { API_ROUTES } from '../../lib/api-routes';
 import { TEST_WEBHOOK_SECRET } from '../support/api';
-import { documentedErrors, envelopeProblem, snapshotDiff, startFuzzApi, tableSnapshot, TOKEN_NAMES, type FuzzApi } from '../support/fuzz-harness';
+import { documentedErrors, envelopeProblem, responseChecker, snapshotDiff, startFuzzApi, tableSnapshot, TOKEN_NAMES, type FuzzApi } from '../support/fuzz-harness';
 import {
   authChoice,
   bodyChoice,
@@ -22,9 +22,11 @@ import {
 
 // Property-based fuzzing of every HTTP route of the catalog, over real HTTP against the local
 // server (the same router and handlers as `npm start`) on DynamoDB Local. For any request:
-// never a 5xx; every refusal is exactly the documented envelope with a code the OpenAPI
-// document lists for that status, on a status the document lists for that route; and a refusal
-// writes nothing (the whole table, read consistently, is the same before and after).
+// never a 5xx; every answer, success or refusal, is on a status the OpenAPI document lists for
+// that route, with a body that fits the schema the document gives it there (ajv, JSON Schema
+// 2020-12 with formats); every refusal is exactly the documented envelope with a code the
+// document lists for that status; and a refusal writes nothing (the whole table, read
+// consistently, is the same before and after).
 
 /** Runs per route: bounded so that both fuzz suites stay well under a minute in `npm test`. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
@@ -51,6 +53,7 @@ const routeName = (entry: CatalogEntry) => `${entry.name}: ${entry.http.method} 
 let fuzz: FuzzApi;
 let lastSnapshot: string;
 const documented = documentedErrors();
+const checker = responseChecker();
 /** Route → `status code` → how many answers (printed with FUZZ_STATS=1, to see how deep the fuzz reaches). */
 const seen = new Map<string, Map<string, number>>();
 
@@ -251,6 +254,8 @@ const checkAnswer = async (entry: CatalogEntry, testCase: HttpCase) => {
     if (entry.kind === 'tool' && (body === undefined || !('data' in body))) fail('a success without {"data": …}');
     // JSON-RPC's "Internal error" is the MCP face of a 5xx.
     for (const message of Array.isArray(body) ? body : [body]) if (isMcp && message?.error?.code === -32603) fail('a JSON-RPC internal error (-32603)');
+    const problem = checker.problem(entry, status, body);
+    if (problem) fail(problem);
     return;
   }
   if (snapshot !== before) fail(`a refusal that wrote to the table (${snapshotDiff(before, snapshot)})`);
@@ -261,17 +266,13 @@ const checkAnswer = async (entry: CatalogEntry, testCase: HttpCase) => {
     if (body?.error?.code === undefined) fail('not the error envelope');
     return;
   }
-  if (isMcp && status !== 401) {
-    // The MCP transport's own refusals (bad JSON-RPC, Accept, protocol version) are JSON-RPC errors, as the MCP spec has them.
-    if (!isJsonRpcError(body)) fail('an MCP transport refusal that is not a JSON-RPC error');
-    return;
-  }
+  // The MCP transport's own refusals (bad JSON-RPC, Accept, protocol version, a batch) are JSON-RPC errors, as the MCP spec has them.
+  if (isMcp && status !== 401 && !isJsonRpcError(body)) fail('an MCP transport refusal that is not a JSON-RPC error');
   const response$ = documented.responsesOf(entry).get(status);
   if (!response$) fail(`status ${status} is not among the documented responses of this route (${[...documented.responsesOf(entry).keys()].join(', ')})`);
-  if (response$!.envelope) {
-    const problem = envelopeProblem(body, status, documented);
-    if (problem) fail(problem);
-  } else if (body === null || typeof body !== 'object') fail('not a JSON object');
+  const problem = checker.problem(entry, status, body) ?? (response$!.envelope ? envelopeProblem(body, status, documented) : undefined);
+  if (problem) fail(problem);
+  if (status === 401 && !response.headers.get('www-authenticate')) fail('a 401 without WWW-Authenticate');
 };
 
 describe('fuzzing every HTTP route of the catalog (fast-check, over real HTTP on DynamoDB Local)', () => {

@@ -2,14 +2,16 @@ import fc from 'fast-check';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { TOOLS, type ToolOperation } from '../../functions/operations';
-import { documentedErrors, envelopeProblem, snapshotDiff, startFuzzApi, tableSnapshot, TOKEN_NAMES, type FuzzApi } from '../support/fuzz-harness';
+import { documentedErrors, envelopeProblem, responseChecker, snapshotDiff, startFuzzApi, tableSnapshot, TOKEN_NAMES, type FuzzApi } from '../support/fuzz-harness';
 import { operationInput, resolvePlaceholders } from '../support/fuzz-inputs';
 
 // Property-based fuzzing of every MCP tool, through the official MCP client over Streamable
 // HTTP against the local server's /mcp on DynamoDB Local. For any arguments: the call answers
-// (no JSON-RPC error, no INTERNAL_ERROR); a tool error carries exactly the documented envelope,
-// the same as text and as structured content, with a code the OpenAPI document lists for one
-// of that tool's documented statuses; a tool error writes nothing.
+// (no JSON-RPC error, no INTERNAL_ERROR); a success's structured content fits the outputSchema
+// tools/list gave (checked by the client itself, and again here with ajv) and its text is the
+// same JSON; a tool error carries exactly the documented envelope as text (and no structured
+// content, which is the success's shape), with a code the OpenAPI document lists for one of that
+// tool's documented statuses; a tool error writes nothing.
 
 /** Runs per tool: bounded so that both fuzz suites stay well under a minute in `npm test`. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 20);
@@ -30,6 +32,9 @@ let fuzz: FuzzApi;
 let lastSnapshot: string;
 const clients = new Map<string, Client>();
 const documented = documentedErrors();
+const checker = responseChecker();
+/** Tool name → the outputSchema tools/list gave. */
+const outputSchemas = new Map<string, object>();
 /** Tool → outcome → how many calls (printed with FUZZ_STATS=1). */
 const seen = new Map<string, Map<string, number>>();
 
@@ -45,6 +50,7 @@ beforeAll(async () => {
     );
     clients.set(name, client);
   }
+  for (const tool of (await clients.get('all')!.listTools()).tools) outputSchemas.set(tool.name, tool.outputSchema!);
   lastSnapshot = await tableSnapshot(fuzz.table);
 });
 afterAll(async () => {
@@ -88,25 +94,30 @@ const checkCall = async (tool: ToolOperation<any, any, any>, testCase: McpCase) 
   const before = lastSnapshot;
   lastSnapshot = snapshot;
   const counts = seen.get(tool.name) ?? new Map<string, number>();
-  const key = result.isError ? String(result.structuredContent?.error?.code) : 'data';
-  seen.set(tool.name, counts.set(key, (counts.get(key) ?? 0) + 1));
-
-  let text: unknown;
+  let text: any;
   try {
     text = JSON.parse(result.content?.[0]?.text);
   } catch {
     fail('the text content is not JSON', result);
   }
-  if (JSON.stringify(text) !== JSON.stringify(result.structuredContent)) fail('the text and the structured content differ', result);
+  const key = result.isError ? String(text?.error?.code) : 'data';
+  seen.set(tool.name, counts.set(key, (counts.get(key) ?? 0) + 1));
   if (!result.isError) {
+    if (JSON.stringify(text) !== JSON.stringify(result.structuredContent)) fail('the text and the structured content differ', result);
     if (!result.structuredContent || !('data' in result.structuredContent)) fail('a success without {"data": …}', result);
+    const problem = checker.toolProblem(outputSchemas.get(tool.name)!, result.structuredContent);
+    if (problem) fail(problem, result);
+    // The same answer over HTTP would fit the OpenAPI document's schema for the route's success.
+    const http = checker.problem(tool, tool.http.successStatus, result.structuredContent);
+    if (http) fail(http, result);
     return;
   }
-  const code = result.structuredContent?.error?.code;
+  if (result.structuredContent !== undefined) fail('a tool error with structured content (that is the success’s shape)', result);
+  const code = text?.error?.code;
   if (code === 'INTERNAL_ERROR') fail('INTERNAL_ERROR (the MCP face of a 5xx)', result);
   const status = [...documented.codesByStatus].find(([, codes]) => codes.includes(code))?.[0];
   if (status === undefined) fail(`the code ${code} is not documented`, result);
-  const problem = envelopeProblem(result.structuredContent, status!, documented);
+  const problem = envelopeProblem(text, status!, documented) ?? checker.problem(tool, status!, text);
   if (problem) fail(problem, result);
   if (!documentedCodesOf(tool).has(code)) fail(`the code ${code} is not among this tool's documented answers`, result);
   if (snapshot !== before) fail(`a tool error that wrote to the table (${snapshotDiff(before, snapshot)})`, result);

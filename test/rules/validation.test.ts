@@ -72,8 +72,11 @@ describe('PreviewAccessCodeCostBody', () => {
     ]);
   });
 
-  test('ignores fields the contract does not define', () => {
-    expect(parseWith(PreviewAccessCodeCostBody, { plan_id: 'pln_1', quantity: 3, extra: true })).toEqual({ plan_id: 'pln_1', quantity: 3 });
+  test('refuses fields the contract does not define, naming each (a typo is never dropped silently)', () => {
+    expect(detailsOf(() => parseWith(PreviewAccessCodeCostBody, { plan_id: 'pln_1', quantity: 3, extra: true, quantiy: 4 }))).toEqual([
+      { path: 'extra', message: 'extra is not a field of this operation.' },
+      { path: 'quantiy', message: 'quantiy is not a field of this operation (did you mean quantity?).' },
+    ]);
   });
 });
 

@@ -1,4 +1,9 @@
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { DynamoCodeStore } from '../../functions/adapters/dynamodb/code-store';
 import { DynamoWebhookStore } from '../../functions/adapters/dynamodb/webhook-store';
+import { EVENT_API_VERSION } from '../../functions/contracts/events';
+import { deliveryIdFor } from '../../functions/domain/webhooks';
 import { DnsWebhookUrlGuard } from '../../functions/adapters/webhooks/url-guard';
 import type { Ability } from '../../functions/domain/abilities';
 import type { WebhookSender } from '../../functions/domain/webhook-ports';
@@ -75,6 +80,9 @@ export const startFuzzApi = async (): Promise<FuzzApi> => {
   const active = await storedCodes(table, team, { quantity: 3 });
   const [expired] = await storedCodes(table, team, { quantity: 1, expiresAt: new Date('2020-01-01T00:00:00Z') });
   const [otherCode] = await storedCodes(table, other, { quantity: 1 });
+  // A generated batch of its own, for expire_batch (expiring it touches none of the codes above).
+  const [spare] = await storedCodes(table, team, { quantity: 1, expiresAt: new Date('2099-01-01T00:00:00Z') });
+  const spareBatch = (await new DynamoCodeStore(table.db, table.tableName).getCode(spare!))!.batchId;
 
   const values: Record<string, string> = {};
   for (const [name, token] of Object.entries(team.tokens)) values[`token.${name}`] = token;
@@ -116,10 +124,33 @@ export const startFuzzApi = async (): Promise<FuzzApi> => {
     'redeem',
   );
   const page = expectOk(await api.call('GET', `/v1/plans/${team.planId}/access-codes?limit=1`, { token }), 'list access codes');
+  // A delivery that failed after one attempt: the deliveries listing has an item, and retry has something to retry.
+  const eventId = 'evt_fuzz_seed';
+  const deliveryId = deliveryIdFor(eventId, endpoint.id);
+  const seededAt = new Date().toISOString();
+  await store.createDeliveryIfAbsent({
+    id: deliveryId,
+    endpointId: endpoint.id,
+    projectId: team.projectId,
+    eventId,
+    eventType: 'access_code.redeemed',
+    event: { id: eventId, type: 'access_code.redeemed', created_at: seededAt, api_version: EVENT_API_VERSION, project_id: team.projectId, data: {} } as never,
+    status: 'pending',
+    attemptCount: 0,
+    nextAttemptAt: seededAt,
+    failureReason: null,
+    createdAt: seededAt,
+  });
+  await store.recordAttempt(
+    deliveryId,
+    { attempt: 1, at: seededAt, status: 500, durationMs: 3, error: 'HTTP 500', responseSnippet: 'oops', outcome: 'failed' },
+    { status: 'failed', reason: 'seeded: failed once' },
+  );
   Object.assign(values, {
     'job.own': job.job_id,
-    'batch.own': job.batch_id,
+    'batch.own': spareBatch,
     'endpoint.own': endpoint.id,
+    'delivery.own': deliveryId,
     'subscription.own': subscription.subscription_id,
     'cursor.codes': page.next_cursor,
     'webhook.url': `https://${WEBHOOK_HOST}/memberpass`,
@@ -191,7 +222,9 @@ export const documentedErrors = (): DocumentedErrors => {
   const document = openApiDocument(CATALOG) as any;
   const codesByStatus = new Map<number, string[]>();
   for (const [name, response] of Object.entries<any>(document.components.responses)) {
-    const status = Number(/^Error(\d{3})$/.exec(name)?.[1]);
+    // The front door's answers (429, 413) are not the service's envelopes.
+    if (!/^Error\d{3}$/.test(name)) continue;
+    const status = Number(name.slice('Error'.length));
     const codes = response.content['application/json'].schema.allOf[1].properties.error.properties.code.enum as string[];
     codesByStatus.set(status, codes);
   }
@@ -200,6 +233,67 @@ export const documentedErrors = (): DocumentedErrors => {
     responsesOf: (entry) => {
       const responses = document.paths[entry.http.path][entry.http.method.toLowerCase()].responses as Record<string, any>;
       return new Map(Object.entries(responses).map(([status, response]) => [Number(status), { envelope: typeof response.$ref === 'string' }]));
+    },
+  };
+};
+
+/** Checks answers against the schemas the OpenAPI document gives them. */
+export interface ResponseChecker {
+  /**
+   * Why `body` does not fit the schema documented for this route and status (the success's
+   * `{data}` from the operation's output, an error's envelope, a special route's own), or
+   * undefined when it fits; a status with no documented response, or one documented without a
+   * body that came with one, is a problem too.
+   */
+  problem(entry: CatalogEntry, status: number, body: unknown): string | undefined;
+  /** The same for an MCP tool's structured content on success, against the outputSchema tools/list gave. */
+  toolProblem(outputSchema: object, structuredContent: unknown): string | undefined;
+}
+
+/** `#/components/…` references of the document replaced by what they point to (the document has no cycles). */
+const resolveRefs = (value: unknown, document: any): unknown => {
+  if (Array.isArray(value)) return value.map((item) => resolveRefs(item, document));
+  if (value === null || typeof value !== 'object') return value;
+  const ref = (value as { $ref?: unknown }).$ref;
+  if (typeof ref === 'string' && ref.startsWith('#/')) {
+    const target = ref.slice(2).split('/').reduce((node: any, key) => node[key.replaceAll('~1', '/').replaceAll('~0', '~')], document);
+    return resolveRefs(target, document);
+  }
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, resolveRefs(item, document)]));
+};
+
+/**
+ * A response checker over `document` (by default the very document the service serves), with
+ * ajv's JSON Schema 2020-12 (OpenAPI 3.1's dialect) and its formats (date-time, uri), strict:
+ * an unknown keyword or format in a schema is itself an error.
+ */
+export const responseChecker = (document: any = openApiDocument(CATALOG)): ResponseChecker => {
+  const ajv = new Ajv2020({ allErrors: true, strict: true });
+  addFormats(ajv);
+  const validators = new Map<string, ReturnType<typeof ajv.compile> | 'no body' | undefined>();
+  const validatorOf = (entry: CatalogEntry, status: number) => {
+    const key = `${entry.http.method} ${entry.http.path} ${status}`;
+    if (!validators.has(key)) {
+      const response = document.paths[entry.http.path]?.[entry.http.method.toLowerCase()]?.responses?.[String(status)];
+      const resolved = resolveRefs(response, document) as any;
+      const schema = resolved?.content?.['application/json']?.schema;
+      validators.set(key, resolved === undefined ? undefined : schema === undefined ? 'no body' : ajv.compile(schema));
+    }
+    return validators.get(key);
+  };
+  const toolValidators = new Map<string, ReturnType<typeof ajv.compile>>();
+  const describe = (errors: typeof ajv.errors) => ajv.errorsText(errors, { dataVar: 'body' });
+  return {
+    problem: (entry, status, body) => {
+      const validate = validatorOf(entry, status);
+      if (validate === undefined) return `status ${status} is not among the documented responses of ${entry.http.method} ${entry.http.path}`;
+      if (validate === 'no body') return body === undefined ? undefined : `status ${status} is documented without a body, and came with one`;
+      return validate(body) ? undefined : `the body does not fit its documented schema: ${describe(validate.errors)}`;
+    },
+    toolProblem: (outputSchema, structuredContent) => {
+      const key = JSON.stringify(outputSchema);
+      const validate = toolValidators.get(key) ?? toolValidators.set(key, ajv.compile(outputSchema)).get(key)!;
+      return validate(structuredContent) ? undefined : `the structured content does not fit the tool's outputSchema: ${describe(validate.errors)}`;
     },
   };
 };

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { AppError, MethodNotAllowedError, UnsupportedMediaTypeError } from '../../domain/errors';
+import { AppError, AuthenticationRequiredError, MethodNotAllowedError, UnsupportedMediaTypeError } from '../../domain/errors';
 import { logger } from '../../observability';
 import { withObservability } from '../middleware';
 
@@ -13,13 +13,55 @@ export const jsonResponse = (statusCode: number, payload: unknown, headers: Reco
   body: JSON.stringify(payload),
 });
 
+/** Where the protected resource metadata (RFC 9728) of the whole API is served; `<this>/mcp` is the MCP endpoint's. */
+export const PROTECTED_RESOURCE_PATH = '/.well-known/oauth-protected-resource';
+
+/** The realm of every bearer challenge. */
+const REALM = 'memberpass';
+
+/** A host as a URL may carry it: a name or an IPv4 address, or an IPv6 one in brackets, and a port. */
+const URL_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * The service's public base URL as the caller reached it (API Gateway's domain, or the local
+ * server's host). Headers are the caller's to write: a scheme other than https/http, or a host
+ * that is no host, would publish a URL that is none (found by the response checks of the fuzz).
+ */
+export const baseUrlOf = (event: APIGatewayProxyEventV2): string => {
+  const host = [event.headers?.host, event.requestContext.domainName].find((candidate) => candidate !== undefined && URL_HOST.test(candidate)) ?? 'localhost';
+  // API Gateway sets x-forwarded-proto (https); the local server sets none and speaks plain HTTP.
+  const scheme = event.headers?.['x-forwarded-proto']?.split(',')[0]?.trim().toLowerCase() === 'https' ? 'https' : 'http';
+  return `${scheme}://${host}`;
+};
+
+/**
+ * The `WWW-Authenticate` challenge of a 401 (RFC 7235 requires one). Bearer, per RFC 6750: the
+ * realm; `error="invalid_token"` only when a token was sent (none was: no error code); and, per
+ * RFC 9728, where the protected resource metadata is (`resourcePath` '/mcp' for the MCP endpoint's).
+ */
+export const authenticateChallenge = (error: AuthenticationRequiredError, event?: APIGatewayProxyEventV2, resourcePath = ''): string => {
+  if (error.scheme !== 'Bearer') return `${error.scheme} realm="telegram-webhook"`;
+  const params = [`realm="${REALM}"`];
+  if (event && bearerToken(event) !== undefined) {
+    params.push('error="invalid_token"', 'error_description="The bearer token is unknown or revoked; send the token the operator issued you."');
+  }
+  if (event?.requestContext) params.push(`resource_metadata="${baseUrlOf(event)}${PROTECTED_RESOURCE_PATH}${resourcePath}"`);
+  return `Bearer ${params.join(', ')}`;
+};
+
 /**
  * Maps any error to the documented envelope, in this one place; unknown errors become a 500 that
- * says nothing internal. A 405 also names the allowed methods in `Allow`, as HTTP requires.
+ * says nothing internal. A 405 also names the allowed methods in `Allow`, as HTTP requires, and a
+ * 401 its challenge in `WWW-Authenticate` (from the request, `event`, when there is one).
  */
-export const errorResponse = (error: unknown, requestId?: string): APIGatewayProxyStructuredResultV2 => {
+export const errorResponse = (error: unknown, requestId?: string, event?: APIGatewayProxyEventV2): APIGatewayProxyStructuredResultV2 => {
   if (error instanceof AppError) {
-    const headers = error instanceof MethodNotAllowedError ? { allow: error.allow.join(', ') } : undefined;
+    const headers: Record<string, string> | undefined =
+      error instanceof MethodNotAllowedError
+        ? { allow: error.allow.join(', ') }
+        : error instanceof AuthenticationRequiredError
+          ? { 'www-authenticate': authenticateChallenge(error, event) }
+          : undefined;
     return jsonResponse(error.status, { error: { code: error.code, message: error.message, details: error.details } }, headers);
   }
   logger.error('unhandled error', { error: error as Error });
@@ -36,7 +78,7 @@ export const errorResponse = (error: unknown, requestId?: string): APIGatewayPro
 export const withHttpMiddleware = (handler: HttpHandler): HttpHandler =>
   withObservability<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(handler).use({
       onError: async (request) => {
-        request.response = errorResponse(request.error, request.context.awsRequestId);
+        request.response = errorResponse(request.error, request.context.awsRequestId, request.event);
       },
     });
 

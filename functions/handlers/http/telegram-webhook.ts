@@ -29,7 +29,7 @@ const sameSecret = (given: string | undefined, expected: string): boolean => {
 export const makeHandler = (deps: TelegramWebhookDeps) =>
   withHttpMiddleware(async (event) => {
     if (!sameSecret(event.headers?.['x-telegram-bot-api-secret-token'], deps.webhookSecret)) {
-      throw new AuthenticationRequiredError('The Telegram webhook secret token is missing or wrong.');
+      throw new AuthenticationRequiredError('The Telegram webhook secret token is missing or wrong.', 'X-Telegram-Bot-Api-Secret-Token');
     }
     const update = decodeJsonObject(event.body, event.isBase64Encoded) as TelegramUpdate;
     const outcome = await handleTelegramUpdate(deps, update);

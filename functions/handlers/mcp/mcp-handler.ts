@@ -14,20 +14,24 @@ import { AppError, AuthenticationRequiredError, TokenMissingAbilityError } from 
 import { logger } from '../../observability';
 import type { ServiceDeps, ToolOperation } from '../../operations/operation';
 import { authenticate } from '../../use-cases/authenticate';
-import { bearerToken, errorResponse, withHttpMiddleware, type HttpHandler } from '../http/http-api';
+import { authenticateChallenge, bearerToken, errorResponse, jsonResponse, withHttpMiddleware, type HttpHandler } from '../http/http-api';
 import { runTool } from '../http/operation-handler';
 import { toolDefinition } from './tools';
-import { baseUrlOf, PROTECTED_RESOURCE_PATH } from './endpoint';
+import { baseUrlOf, MCP_PATH } from './endpoint';
 
 
 /** What the MCP endpoint is given: the table's stores at least, and whatever its tools need. */
 export type McpDeps = Partial<ServiceDeps> & Pick<ServiceDeps, 'clock' | 'accounts'>;
 
 
-/** A tool error result: the documented envelope as structured content and as text. */
+/**
+ * A tool error result: the documented envelope, the same JSON as the HTTP route's refusal, as
+ * text. Not as structured content: that must match the tool's outputSchema (the success's
+ * `{data}`), and clients such as the official SDK check it against it whether or not isError.
+ */
 const toolError = (code: string, message: string, details: unknown[]): CallToolResult => {
   const envelope = { error: { code, message, details } };
-  return { isError: true, structuredContent: envelope, content: [{ type: 'text', text: JSON.stringify(envelope) }] };
+  return { isError: true, content: [{ type: 'text', text: JSON.stringify(envelope) }] };
 };
 
 /** What a failed call tells the agent: the documented code of an AppError, a bare INTERNAL_ERROR otherwise. */
@@ -50,7 +54,7 @@ const mcpServer = (tools: readonly ToolOperation<any, any, any>[], deps: McpDeps
     // An unknown tool is a protocol error (the client asked for something tools/list never offered).
     if (!operation) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
     try {
-      const data = await runTool(operation, deps as never, token, () => ({ ...(request.params.arguments ?? {}) }));
+      const data = await runTool(operation, deps as never, token, () => ({ fields: { ...(request.params.arguments ?? {}) } }));
       const result = { data };
       return { structuredContent: result, content: [{ type: 'text', text: JSON.stringify(result) }] };
     } catch (error) {
@@ -124,13 +128,37 @@ export const invalidParamsNotInternal = (requestBody: string, result: APIGateway
   return { ...result, headers, body: JSON.stringify(fixed) };
 };
 
-/** The 401 of the MCP authorization spec: the envelope, plus where to learn how to authenticate. */
+/**
+ * The 401 of the MCP authorization spec: the envelope (whose message says to send the bearer token
+ * the operator issued), and a challenge pointing at the MCP endpoint's own resource metadata.
+ */
 const unauthorized = (event: APIGatewayProxyEventV2, error: AuthenticationRequiredError): APIGatewayProxyStructuredResultV2 => {
   const answer = errorResponse(error);
-  return {
-    ...answer,
-    headers: { ...answer.headers, 'www-authenticate': `Bearer resource_metadata="${baseUrlOf(event)}${PROTECTED_RESOURCE_PATH}"` },
-  };
+  return { ...answer, headers: { ...answer.headers, 'www-authenticate': authenticateChallenge(error, event, MCP_PATH) } };
+};
+
+/** The request body as text. */
+const bodyText = (event: APIGatewayProxyEventV2): string =>
+  event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+
+/**
+ * A JSON-RPC batch (an array body) is refused whole, before any of it runs: the front door
+ * throttles requests, so one request carrying many calls would multiply every budget (the SDK
+ * takes up to 100 a request). MCP itself dropped batching in its 2025-06-18 revision; one
+ * message per request is what every client sends. Malformed JSON is left to the SDK (-32700).
+ */
+const batchRefusal = (text: string): APIGatewayProxyStructuredResultV2 | undefined => {
+  if (!text.trimStart().startsWith('[')) return undefined;
+  try {
+    if (!Array.isArray(JSON.parse(text))) return undefined;
+  } catch {
+    return undefined;
+  }
+  return jsonResponse(400, {
+    jsonrpc: '2.0',
+    error: { code: ErrorCode.InvalidRequest, message: 'Invalid Request: JSON-RPC batches are not accepted; send one message per request (each call counts against the rate limit on its own).' },
+    id: null,
+  });
 };
 
 /**
@@ -149,13 +177,15 @@ export const makeMcpHandler = (tools: readonly ToolOperation<any, any, any>[], d
       if (error instanceof AuthenticationRequiredError) return unauthorized(event, error);
       if (!(error instanceof TokenMissingAbilityError)) throw error;
     }
+    const text = bodyText(event);
+    const refused = batchRefusal(text);
+    if (refused) return refused;
     const server = mcpServer(tools, deps, token!, context.awsRequestId);
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     try {
       await server.connect(transport);
       const answer = await fromWebResponse(await transport.handleRequest(toWebRequest(event)));
-      const body = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-      return invalidParamsNotInternal(body, answer);
+      return invalidParamsNotInternal(text, answer);
     } finally {
       await transport.close();
       await server.close();
