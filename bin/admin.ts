@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { DynamoAccountStore } from '../functions/adapters/dynamodb/account-store';
-import { DynamoRedemptionStore } from '../functions/adapters/dynamodb/redemption-store';
+import { DynamoBillingStore } from '../functions/adapters/dynamodb/billing-store';
 import { billingPeriodOf } from '../functions/domain/billing-period';
 import { usageReport } from '../functions/use-cases/usage-report';
 import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
@@ -120,12 +120,12 @@ const tierFromFlags = (defaults?: admin.TierInput): admin.TierInput => ({
 /** Opens the target table; the returned `close` releases whatever was started for it. */
 const expiryStoreOf = (db: DynamoDBDocumentClient, tableName: string) => new DynamoExpiryStore(db, tableName, new DynamoCodeStore(db, tableName));
 
-const openTarget = async (): Promise<{ store: DynamoAccountStore; billing: DynamoRedemptionStore; expiry: DynamoExpiryStore; dataDir?: string; close(): Promise<void> }> => {
+const openTarget = async (): Promise<{ store: DynamoAccountStore; billing: DynamoBillingStore; expiry: DynamoExpiryStore; dataDir?: string; close(): Promise<void> }> => {
   if (values.table) {
     const db = makeDocumentClient();
     return {
       store: new DynamoAccountStore(db, values.table),
-      billing: new DynamoRedemptionStore(db, values.table),
+      billing: new DynamoBillingStore(db, values.table),
       expiry: expiryStoreOf(db, values.table),
       close: async () => db.destroy(),
     };
@@ -136,7 +136,7 @@ const openTarget = async (): Promise<{ store: DynamoAccountStore; billing: Dynam
     const db = makeDocumentClient(localClientConfig(running.dynamodb_endpoint));
     return {
       store: new DynamoAccountStore(db, running.table_name),
-      billing: new DynamoRedemptionStore(db, running.table_name),
+      billing: new DynamoBillingStore(db, running.table_name),
       expiry: expiryStoreOf(db, running.table_name),
       dataDir,
       close: async () => db.destroy(),
@@ -151,7 +151,7 @@ const openTarget = async (): Promise<{ store: DynamoAccountStore; billing: Dynam
   const db = makeDocumentClient(localClientConfig(dynamo.endpoint));
   return {
     store: new DynamoAccountStore(db, tableName),
-    billing: new DynamoRedemptionStore(db, tableName),
+    billing: new DynamoBillingStore(db, tableName),
     expiry: expiryStoreOf(db, tableName),
     dataDir,
     close: async () => {

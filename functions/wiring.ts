@@ -9,6 +9,7 @@ import { makeDocumentClient } from './adapters/dynamodb/client';
 import { DynamoCodeStore } from './adapters/dynamodb/code-store';
 import { DynamoJobStore } from './adapters/dynamodb/job-store';
 import { DynamoRedemptionStore } from './adapters/dynamodb/redemption-store';
+import { DynamoBillingStore } from './adapters/dynamodb/billing-store';
 import { DynamoTableProbe } from './adapters/dynamodb/table-probe';
 import { EventBridgePublisher } from './adapters/eventbridge/event-bridge-publisher';
 import { makeSqsClient } from './adapters/sqs/client';
@@ -105,8 +106,10 @@ export interface TableStores {
   codes: CodeStore;
   chats: ChatLeases;
   tableProbe: TableProbe;
-  /** Redemptions, subscriptions and billing records (the billing ledger). */
+  /** Redemptions and subscriptions. */
   redemptions: DynamoRedemptionStore;
+  /** Billing records of billed redemptions (the billing ledger). */
+  billing: DynamoBillingStore;
   /** The expiry index and the expiry moves (expiry sweep, set-batch-expiry). */
   expiry: ExpiryStore;
 }
@@ -121,6 +124,7 @@ export const tableStores = (db: DynamoDBDocumentClient, tableName: string): Tabl
     chats: new DynamoChatLeases(db, tableName),
     tableProbe: new DynamoTableProbe(db, tableName),
     redemptions: new DynamoRedemptionStore(db, tableName),
+    billing: new DynamoBillingStore(db, tableName),
     expiry: new DynamoExpiryStore(db, tableName, codes),
   };
 };
@@ -336,9 +340,9 @@ export const productionBillingForwarderDeps = (): { billing: BillingQueue } => (
 });
 
 /** The billing function's dependencies, wherever it runs: the biller, and the table's billing records as its ledger. */
-export const billingDeps = (ports: { stores: Pick<TableStores, 'redemptions'>; biller: UsageBiller; clock: Clock }): BillRedemptionDeps => ({
+export const billingDeps = (ports: { stores: Pick<TableStores, 'billing'>; biller: UsageBiller; clock: Clock }): BillRedemptionDeps => ({
   biller: ports.biller,
-  ledger: ports.stores.redemptions,
+  ledger: ports.stores.billing,
   clock: ports.clock,
 });
 

@@ -185,7 +185,7 @@ export const startLocalBilling = async (options: {
   clientConfig: DynamoDBClientConfig;
   tableName: string;
   dataDir: string;
-  stores: Pick<TableStores, 'redemptions'>;
+  stores: Pick<TableStores, 'billing'>;
   clock: Clock;
   stripe?: LocalStripeOptions;
   queue?: LocalBillingQueueOptions;

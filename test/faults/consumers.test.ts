@@ -574,7 +574,7 @@ describe('billing: the forwarder and the billing consumer', () => {
   const expectBilledOnce = async ({ customer, redemptionIds }: { customer: string; redemptionIds: readonly string[] }) => {
     const identifiers = stripe.meterEvents.filter((event) => event.payload.stripe_customer_id === customer).map((event) => event.identifier);
     expect(identifiers.sort()).toEqual([...redemptionIds].sort());
-    for (const id of redemptionIds) expect(await stores.redemptions.isBilled(id)).toBe(true);
+    for (const id of redemptionIds) expect(await stores.billing.isBilled(id)).toBe(true);
   };
 
   test.each([1, 2, 3])('the forwarder crashes after sending record %i of 3, the stream retries from the failed record: each redemption billed once', async (k) => {
@@ -606,7 +606,7 @@ describe('billing: the forwarder and the billing consumer', () => {
   // The billing consumer's writes for one message: Stripe's meter event, then the ledger's mark.
   const writes: Write[] = [
     { label: 'report the meter event to Stripe', target: () => biller, method: 'reportUsage', nth: 1 },
-    storeWrite('mark the redemption billed', 'redemptions', 'markBilled'),
+    storeWrite('mark the redemption billed', 'billing', 'markBilled'),
   ];
 
   test.each(numbered(writes))('the billing consumer crashes after write %s, the message is redelivered: one meter event', async (_name, write) => {

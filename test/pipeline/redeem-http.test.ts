@@ -8,6 +8,7 @@ import { dynamoEndpoint } from '../support/dynamodb';
 import { makeHandler as makeBillingHandler } from '../../functions/handlers/queue/billing';
 import { StripeMeterBiller } from '../../functions/adapters/stripe/stripe-meter-biller';
 import { billingDeps } from '../../functions/wiring';
+import { DynamoBillingStore } from '../../functions/adapters/dynamodb/billing-store';
 import * as admin from '../../functions/use-cases/admin';
 import { startFakeStripe, type FakeStripe } from '../support/fake-stripe';
 import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
@@ -172,7 +173,7 @@ describe('redeeming over HTTP', () => {
 
     // The forwarder crashed after sending but before its checkpoint: the record comes again,
     // to a queue that has forgotten it (in AWS: after the FIFO queue's five-minute deduplication window).
-    const replay = new LocalBillingQueue(makeBillingHandler(billingDeps({ stores: h.deps, biller: new StripeMeterBiller(KEY, { apiBase: stripe.apiBase }), clock: h.clock })));
+    const replay = new LocalBillingQueue(makeBillingHandler(billingDeps({ stores: { billing: new DynamoBillingStore(h.table.db, h.table.tableName) }, biller: new StripeMeterBiller(KEY, { apiBase: stripe.apiBase }), clock: h.clock })));
     await replay.send([{ redemption_id: record.redemption_id, project_id: record.project_id, period: record.period, stripe_customer_id: t.customer!, redeemed_at: record.redeemed_at }]);
     await replay.idle();
     expect(stripe.eventsFor(t.customer!)).toHaveLength(1);
@@ -184,11 +185,11 @@ describe('redeeming over HTTP', () => {
     const codes = await storedCodes(h.table, t, { quantity: 12 });
     for (const [i, code] of codes.entries()) expect((await redeem(t, code, `usr_${i}`)).status).toBe(200);
     await settle();
-    const pending = await h.deps.redemptions.pendingForProject(t.projectId);
+    const pending = await new DynamoBillingStore(h.table.db, h.table.tableName).pendingForProject(t.projectId);
     expect(pending.map((r) => r.state)).toEqual(['pending', 'pending']);
 
     const customer = 'cus_late';
-    const set = await admin.setTier({ accounts: h.table.accounts, billing: h.deps.redemptions, clock: h.clock }, { projectId: t.projectId, tier: TIER, stripeCustomerId: customer });
+    const set = await admin.setTier({ accounts: h.table.accounts, billing: new DynamoBillingStore(h.table.db, h.table.tableName), clock: h.clock }, { projectId: t.projectId, tier: TIER, stripeCustomerId: customer });
     expect(set).toMatchObject({ pending_usage_queued: 2 });
     await settle();
     expect(new Set(stripe.eventsFor(customer).map((e) => e.identifier))).toEqual(new Set(pending.map((r) => r.redemptionId)));
@@ -211,7 +212,7 @@ describe('redeeming over HTTP', () => {
         clientConfig: localClientConfig(dynamoEndpoint()),
         tableName: h.table.tableName,
         dataDir: h.dataDir,
-        stores: h.deps,
+        stores: { billing: new DynamoBillingStore(h.table.db, h.table.tableName) },
         clock: h.clock,
         stripe: { secretKey: KEY, apiBase: stripe.apiBase },
       });
