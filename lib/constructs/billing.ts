@@ -133,7 +133,7 @@ export class BillingFunctions extends Construct {
         description: 'Claims billed redemptions into billing windows and sends each as one Stripe meter event',
         timeout: Duration.seconds(BILLING_FUNCTION_TIMEOUT_SECONDS),
       })
-      .useTable(table, 'readWrite', ['dynamodb:BatchGetItem'])
+      .useTable(table, 'readWrite')
       .useSecret(ENV.STRIPE_SECRET_NAME, resources.stripeSecret);
     this.billing.function.addEnvironment(ENV.STRIPE_METER_EVENT_NAME, config.stripeMeterEventName);
     this.billing.function.addEventSource(
@@ -150,7 +150,7 @@ export class BillingFunctions extends Construct {
         description: 'The billing sweeper: queues due billing windows and what the stream path left behind (every minute)',
         timeout: Duration.seconds(50),
       })
-      .useTable(table, 'readWrite', ['dynamodb:BatchGetItem'])
+      .useTable(table, 'readWrite')
       .useQueue(ENV.BILLING_QUEUE_URL, resources.queue);
     // A failed run is not retried: the next one is an interval away and does the same work.
     this.sweeper.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: props.every });

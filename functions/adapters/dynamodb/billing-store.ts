@@ -1,6 +1,5 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
   GetCommand,
   QueryCommand,
   TransactWriteCommand,
@@ -26,8 +25,8 @@ import type { BillingRecord, BillingState, BillingStore, BillingWindow } from '.
 type Item = Record<string, any>;
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
-/** BatchGetItem takes at most 100 keys a call. */
-const BATCH_GET_MAX = 100;
+/** Reads in flight at once when reading a window's records. */
+const PARALLEL_GETS = 50;
 
 /** A stored billing record item as the domain's record. */
 export const billingRecordFromItem = (item: Item): BillingRecord => ({
@@ -392,17 +391,12 @@ export class DynamoBillingStore implements BillingStore {
     return items;
   }
 
+  /** Strongly consistent reads of several items, in parallel (GetItem: no batch grant needed); missing ones are left out. */
   private async batchGet(keyList: Item[]): Promise<Item[]> {
     const found: Item[] = [];
-    for (let start = 0; start < keyList.length; start += BATCH_GET_MAX) {
-      let pending: Item[] | undefined = keyList.slice(start, start + BATCH_GET_MAX);
-      for (let round = 0; pending && pending.length > 0; round++) {
-        if (round > 20) throw new Error('BatchGetItem kept returning unprocessed keys');
-        const result = await this.db.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }));
-        found.push(...(result.Responses?.[this.tableName] ?? []));
-        pending = result.UnprocessedKeys?.[this.tableName]?.Keys as Item[] | undefined;
-        if (pending?.length) await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** Math.min(round, 5)));
-      }
+    for (let start = 0; start < keyList.length; start += PARALLEL_GETS) {
+      const items = await Promise.all(keyList.slice(start, start + PARALLEL_GETS).map((key) => this.get(key)));
+      found.push(...items.filter((item): item is Item => item !== undefined));
     }
     return found;
   }
