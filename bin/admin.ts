@@ -7,9 +7,10 @@
  */
 import { parseArgs } from 'node:util';
 import { DynamoAccountStore } from '../functions/adapters/dynamodb/account-store';
-import { DynamoRedemptionStore } from '../functions/adapters/dynamodb/redemption-store';
+import { DynamoBillingStore } from '../functions/adapters/dynamodb/billing-store';
 import { billingPeriodOf } from '../functions/domain/billing-period';
 import { usageReport } from '../functions/use-cases/usage-report';
+import { replayParked } from '../functions/use-cases/bill-redemption';
 import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
 import { AppError } from '../functions/domain/errors';
 import { systemClock } from '../functions/domain/ports';
@@ -34,7 +35,10 @@ Commands:
   set-tier        --project <project_id> --free-allotment <n> --unit-price <minor units> --currency <ISO>
                   [--stripe-customer <cus_…>]   (with a customer, the project's pending usage is sent out)
   usage           --project <project_id> [--period YYYY-MM (default: this month, UTC)]
-                  redemptions, free, billable, billed, pending, failed and queued of the period
+                  the price, redemptions, free, billable, and of the billable: billed, pending, queued,
+                  sending, retrying (since, last error) and parked
+  billing replay  [--project <project_id>]   queues parked usage again for the project's current
+                  Stripe customer, each record once (after fixing why Stripe refused it)
   seed-demo       idempotently creates the demo team, project, plan and an all-abilities token
   set-batch-expiry --batch <btc_…> --expires-at <ISO time | now>
                   moves the expiry of the batch's unredeemed codes earlier (a leaked CSV);
@@ -120,12 +124,12 @@ const tierFromFlags = (defaults?: admin.TierInput): admin.TierInput => ({
 /** Opens the target table; the returned `close` releases whatever was started for it. */
 const expiryStoreOf = (db: DynamoDBDocumentClient, tableName: string) => new DynamoExpiryStore(db, tableName, new DynamoCodeStore(db, tableName));
 
-const openTarget = async (): Promise<{ store: DynamoAccountStore; billing: DynamoRedemptionStore; expiry: DynamoExpiryStore; dataDir?: string; close(): Promise<void> }> => {
+const openTarget = async (): Promise<{ store: DynamoAccountStore; billing: DynamoBillingStore; expiry: DynamoExpiryStore; dataDir?: string; close(): Promise<void> }> => {
   if (values.table) {
     const db = makeDocumentClient();
     return {
       store: new DynamoAccountStore(db, values.table),
-      billing: new DynamoRedemptionStore(db, values.table),
+      billing: new DynamoBillingStore(db, values.table),
       expiry: expiryStoreOf(db, values.table),
       close: async () => db.destroy(),
     };
@@ -136,7 +140,7 @@ const openTarget = async (): Promise<{ store: DynamoAccountStore; billing: Dynam
     const db = makeDocumentClient(localClientConfig(running.dynamodb_endpoint));
     return {
       store: new DynamoAccountStore(db, running.table_name),
-      billing: new DynamoRedemptionStore(db, running.table_name),
+      billing: new DynamoBillingStore(db, running.table_name),
       expiry: expiryStoreOf(db, running.table_name),
       dataDir,
       close: async () => db.destroy(),
@@ -151,7 +155,7 @@ const openTarget = async (): Promise<{ store: DynamoAccountStore; billing: Dynam
   const db = makeDocumentClient(localClientConfig(dynamo.endpoint));
   return {
     store: new DynamoAccountStore(db, tableName),
-    billing: new DynamoRedemptionStore(db, tableName),
+    billing: new DynamoBillingStore(db, tableName),
     expiry: expiryStoreOf(db, tableName),
     dataDir,
     close: async () => {
@@ -198,6 +202,10 @@ const run = async (command: string, target: Awaited<ReturnType<typeof openTarget
       if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(period)) throw new UsageError(`--period must be YYYY-MM, got "${period}".`);
       return usageReport(deps, { projectId: required('project'), period });
     }
+    case 'billing': {
+      if (positionals[1] !== 'replay') throw new UsageError('Usage: billing replay [--project <project_id>]');
+      return replayParked({ billing: target.billing, accounts: target.store, clock: systemClock }, values.project ? { projectId: values.project } : {});
+    }
     case 'seed-demo': {
       const demoFile = target.dataDir ? demoFilePath(target.dataDir) : undefined;
       const known = demoFile ? readJsonFile<DemoFile>(demoFile)?.token : undefined;
@@ -229,7 +237,7 @@ const main = async () => {
     console.log(USAGE);
     process.exit(command || values.help ? 0 : 2);
   }
-  if (!['create-team', 'create-project', 'create-plan', 'create-token', 'link-telegram', 'set-tier', 'usage', 'seed-demo', 'set-batch-expiry'].includes(command)) {
+  if (!['create-team', 'create-project', 'create-plan', 'create-token', 'link-telegram', 'set-tier', 'usage', 'billing', 'seed-demo', 'set-batch-expiry'].includes(command)) {
     throw new UsageError(`Unknown command "${command}".`);
   }
   const target = await openTarget();

@@ -1,7 +1,7 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type * as v from 'valibot';
+import * as v from 'valibot';
 import { AesGcmCursorCodec, cursorKeyFromSecret } from './adapters/crypto/aes-gcm-cursor-codec';
 import { DynamoAccountStore } from './adapters/dynamodb/account-store';
 import { DynamoChatLeases } from './adapters/dynamodb/chat-leases';
@@ -10,13 +10,16 @@ import { ACCOUNT_READ_TTLS, withAccountReadCache } from './adapters/account-read
 import { DynamoCodeStore } from './adapters/dynamodb/code-store';
 import { DynamoJobStore } from './adapters/dynamodb/job-store';
 import { DynamoRedemptionStore } from './adapters/dynamodb/redemption-store';
+import { DynamoBillingStore } from './adapters/dynamodb/billing-store';
 import { DynamoTableProbe } from './adapters/dynamodb/table-probe';
 import { EventBridgePublisher } from './adapters/eventbridge/event-bridge-publisher';
 import { makeSqsClient } from './adapters/sqs/client';
-import { SqsBillingQueue } from './adapters/sqs/sqs-billing-queue';
+import { SqsBillingQueue, SqsVisibilityRedelivery } from './adapters/sqs/sqs-billing-queue';
 import { makeUsageBiller } from './adapters/stripe/factory';
-import type { BillingQueue, UsageBiller } from './domain/billing';
-import type { BillRedemptionDeps } from './use-cases/bill-redemption';
+import { BILLING_POLICY, type BillingPolicy, type BillingQueue, type Redelivery, type UsageBiller } from './domain/billing';
+import { STRIPE_KEY_MAX_AGE_SECONDS, type StripeKeyReader } from './adapters/stripe/rotating-key-biller';
+import type { BillingSweepDeps } from './use-cases/bill-redemption';
+import type { BillingHandlerDeps } from './handlers/queue/billing';
 import { SqsJobQueue } from './adapters/sqs/sqs-job-queue';
 import { BOT_TOKEN_MAX_AGE_SECONDS, RotatingTokenTelegramSender, type BotTokenReader } from './adapters/telegram/rotating-token-sender';
 import {
@@ -109,10 +112,12 @@ export interface TableStores {
   codes: CodeStore;
   chats: ChatLeases;
   tableProbe: TableProbe;
-  /** Redemptions, subscriptions and billing records (the billing ledger). */
+  /** Redemptions and subscriptions. */
   redemptions: DynamoRedemptionStore;
   /** The account reads of redemption, with projects cached too (`ACCOUNT_READ_TTLS`). */
   redemptionAccounts: AccountReader;
+  /** Billing records of billed redemptions (the billing ledger). */
+  billing: DynamoBillingStore;
   /** The expiry index and the expiry moves (expiry sweep, set-batch-expiry). */
   expiry: ExpiryStore;
 }
@@ -129,6 +134,7 @@ export const tableStores = (db: DynamoDBDocumentClient, tableName: string): Tabl
     chats: new DynamoChatLeases(db, tableName),
     tableProbe: new DynamoTableProbe(db, tableName),
     redemptions: new DynamoRedemptionStore(db, tableName),
+    billing: new DynamoBillingStore(db, tableName),
     expiry: new DynamoExpiryStore(db, tableName, codes),
   };
 };
@@ -343,23 +349,59 @@ export const productionBillingForwarderDeps = (): { billing: BillingQueue } => (
   billing: new SqsBillingQueue(tracer.captureAWSv3Client(makeSqsClient()), parseEnv(BillingForwarderEnv).BILLING_QUEUE_URL),
 });
 
-/** The billing function's dependencies, wherever it runs: the biller, and the table's billing records as its ledger. */
-export const billingDeps = (ports: { stores: Pick<TableStores, 'redemptions'>; biller: UsageBiller; clock: Clock }): BillRedemptionDeps => ({
+/** The billing function's dependencies, wherever it runs: the biller, the table's billing records, the queue's redelivery. */
+export const billingDeps = (ports: {
+  stores: Pick<TableStores, 'billing'>;
+  biller: UsageBiller;
+  clock: Clock;
+  redelivery: Redelivery;
+  policy?: BillingPolicy;
+}): BillingHandlerDeps => ({
+  billing: ports.stores.billing,
   biller: ports.biller,
-  ledger: ports.stores.redemptions,
   clock: ports.clock,
+  redelivery: ports.redelivery,
+  policy: ports.policy ?? BILLING_POLICY,
 });
 
-/** Production wiring of the billing function: the Stripe key is read from its secret at cold start. */
-export const productionBillingDeps = async (): Promise<BillRedemptionDeps> => {
+/** The billing sweep's dependencies, wherever it runs. */
+export const billingSweepDeps = (ports: { stores: Pick<TableStores, 'billing' | 'accounts'>; queue: BillingQueue; clock: Clock; policy?: BillingPolicy }): BillingSweepDeps => ({
+  billing: ports.stores.billing,
+  accounts: ports.stores.accounts,
+  queue: ports.queue,
+  clock: ports.clock,
+  policy: ports.policy ?? BILLING_POLICY,
+});
+
+/**
+ * Production wiring of the billing function. The Stripe key is read from its secret at cold
+ * start (a missing secret fails fast), then again once the cached value is older than
+ * STRIPE_KEY_MAX_AGE_SECONDS, and at once when Stripe answers 401/403: a rotated key takes
+ * effect without a redeploy.
+ */
+export const productionBillingDeps = async (): Promise<BillingHandlerDeps> => {
   const env = parseEnv(BillingEnv);
-  const secretKey = await secretString(env.STRIPE_SECRET_NAME);
+  const readKey: StripeKeyReader = ({ forceFetch }) => secretString(env.STRIPE_SECRET_NAME, { maxAge: STRIPE_KEY_MAX_AGE_SECONDS, forceFetch });
+  await readKey({ forceFetch: false });
+  const sqs = tracer.captureAWSv3Client(makeSqsClient());
   return billingDeps({
     stores: productionTable(),
-    biller: makeUsageBiller({ secretKey, eventName: env.STRIPE_METER_EVENT_NAME, ...(env.STRIPE_API_BASE ? { apiBase: env.STRIPE_API_BASE } : {}) }),
+    biller: makeUsageBiller({ readKey, eventName: env.STRIPE_METER_EVENT_NAME, ...(env.STRIPE_API_BASE ? { apiBase: env.STRIPE_API_BASE } : {}) }),
     clock: systemClock,
+    redelivery: new SqsVisibilityRedelivery(sqs),
   });
 };
+
+/** Environment of the billing sweeper: the table and the billing FIFO queue. */
+const BillingSweeperEnv = v.object({ ...TableEnv.entries, ...BillingForwarderEnv.entries });
+
+/** Production wiring of the billing sweeper. */
+export const productionBillingSweepDeps = (): BillingSweepDeps =>
+  billingSweepDeps({
+    stores: productionTable(),
+    queue: new SqsBillingQueue(tracer.captureAWSv3Client(makeSqsClient()), parseEnv(BillingSweeperEnv).BILLING_QUEUE_URL),
+    clock: systemClock,
+  });
 
 /** The expiry sweep's dependencies. */
 export const expirySweepDeps = (ports: Pick<PipelinePorts, 'stores' | 'clock'>): ExpirySweepDeps => ({

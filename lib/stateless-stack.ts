@@ -326,12 +326,14 @@ export class StatelessStack extends Stack {
       }),
     );
 
-    new BillingFunctions(this, 'BillingConsumers', {
+    const billing = new BillingFunctions(this, 'BillingConsumers', {
       config,
       table: stateful.table,
       resources: stateful.billing,
       streamDeadLetterQueue: stateful.relayDeadLetterQueue,
       newFunction,
+      every: SWEEP_INTERVAL,
+      group: this.scheduleGroup,
     });
 
     this.expirySweep = new ExpirySweep(this, 'Expiry', {
@@ -348,6 +350,7 @@ export class StatelessStack extends Stack {
     this.monitoring = this.addMonitoring(config, stateful);
     webhooks.addAlarms(this.monitoring);
     this.expirySweep.addAlarms(this.monitoring);
+    billing.addAlarms(this.monitoring);
     // Lambda cuts a recursive loop off silently (a dropped message): only the Deliverer may loop
     // (recursiveLoop Allow, bounded by the hop counter); any drop still pages.
     for (const [id, fn] of [['Generator', this.generator], ['Deliverer', this.deliverer]] as const) {
@@ -489,7 +492,7 @@ export class StatelessStack extends Stack {
           id: 'BillingDeadLetterQueue',
           queue: stateful.billing.deadLetterQueue,
           description:
-            'Billed redemptions wait on the billing dead-letter queue: Stripe refused or was unreachable for over an hour. Fix the cause, then redrive the queue; the meter event identifier keeps a retry from billing twice.',
+            'Billing messages kept crashing the billing function and were dead-lettered. The usage they name stays in the table and the billing sweep sends it once the function works; see the Billing logs.',
         },
         {
           id: 'EventTargetDeadLetterQueue',

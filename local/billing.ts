@@ -3,24 +3,34 @@ import { join } from 'node:path';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { makeUsageBiller } from '../functions/adapters/stripe/factory';
-import { billingMessageGroup, billingMessageOfRecord, type BillingMessage, type BillingQueue } from '../functions/domain/billing';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
+import type { StripeKeyReader } from '../functions/adapters/stripe/rotating-key-biller';
+import {
+  BILLING_POLICY,
+  billingMessageDeduplicationId,
+  billingMessageGroup,
+  type BillingMessage,
+  type BillingPolicy,
+  type BillingQueue,
+  type ReceivedMessage,
+  type Redelivery,
+} from '../functions/domain/billing';
+import { sweepBilling, type BillingSweepResult } from '../functions/use-cases/bill-redemption';
 import type { Clock } from '../functions/domain/ports';
 import { makeHandler as makeBillingHandler } from '../functions/handlers/queue/billing';
 import { makeHandler as makeBillingForwarder } from '../functions/handlers/stream/billing-forwarder';
 import { logger } from '../functions/observability';
-import { billingDeps, type TableStores } from '../functions/wiring';
+import { billingDeps, billingSweepDeps, type TableStores } from '../functions/wiring';
 import { localLambdaContext, runInvocation } from './lambda-context';
 import { StreamPoller } from './stream-poller';
 
 /** The billing queue's settings, as in AWS (lib/constructs/billing.ts). */
 export const BILLING_QUEUE = {
-  /** Receives before a message goes to the dead-letter queue: with the backoff below, over an hour of Stripe outage. */
-  maxReceiveCount: 40,
-  /** First retry delay; doubled each receive, capped (AWS: the visibility timeout). */
+  /** Receives before a message goes to the dead-letter queue (a message that keeps crashing the function). */
+  maxReceiveCount: 20,
+  /** Delay before a redelivery the handler did not set one for (AWS: the visibility timeout). */
   retryDelayMs: 1_000,
-  maxRetryDelayMs: 120_000,
+  /** How long SQS deduplicates a message by its deduplication id. */
+  deduplicationMs: 5 * 60_000,
 } as const;
 
 /** A message the local billing queue gave up on (in AWS: on the billing dead-letter queue). */
@@ -33,7 +43,6 @@ export interface BillingDeadLetter {
 export interface LocalBillingQueueOptions {
   maxReceiveCount?: number;
   retryDelayMs?: number;
-  maxRetryDelayMs?: number;
   /** How a retry waits (default a timer); tests pass one that moves a fake clock instead. */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -42,29 +51,39 @@ type SqsFifoHandler = (event: SQSEvent, context: ReturnType<typeof localLambdaCo
 
 /**
  * The billing FIFO queue in process: one message at a time per group (the Stripe customer),
- * groups in parallel, deduplicated by redemption id, each message handed to the billing
- * function's own handler as a one-record SQS event, retried with a doubling delay, and kept
- * in `deadLetters` after `maxReceiveCount` receives.
+ * groups in parallel, deduplicated by deduplication id for five minutes, each message handed
+ * to the billing function's own handler as a one-record SQS event, redelivered after the delay
+ * the handler set (`Redelivery`, SQS's visibility change) or `retryDelayMs`, and kept in
+ * `deadLetters` after `maxReceiveCount` receives.
  */
-export class LocalBillingQueue implements BillingQueue {
+export class LocalBillingQueue implements BillingQueue, Redelivery {
   /** Messages given up on. */
   readonly deadLetters: BillingDeadLetter[] = [];
-  private readonly seen = new Set<string>();
+  /** Messages handed to the handler, receives included. */
+  receives = 0;
+  private readonly seen = new Map<string, number>();
   private readonly groups = new Map<string, Promise<void>>();
+  private readonly delays = new Map<string, number>();
+  private readonly handler: SqsFifoHandler;
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
   private stopped = false;
 
+  /** `handlerOf` builds the billing handler on this queue's redelivery (its visibility changes). */
   constructor(
-    private readonly handler: SqsFifoHandler,
+    handlerOf: (redelivery: Redelivery) => SqsFifoHandler,
     private readonly options: LocalBillingQueueOptions = {},
-  ) {}
+  ) {
+    this.handler = handlerOf(this);
+  }
 
   async send(messages: readonly BillingMessage[]): Promise<void> {
+    const now = Date.now();
     for (const message of messages) {
-      // SQS FIFO's content deduplication by MessageDeduplicationId (the redemption id).
-      if (this.seen.has(message.redemption_id)) continue;
-      this.seen.add(message.redemption_id);
+      const id = billingMessageDeduplicationId(message);
+      const seenAt = this.seen.get(id);
+      if (seenAt !== undefined && now - seenAt < BILLING_QUEUE.deduplicationMs) continue;
+      this.seen.set(id, now);
       const group = billingMessageGroup(message);
       this.inFlight++;
       const next = (this.groups.get(group) ?? Promise.resolve()).then(() => this.deliver(message, group)).finally(() => this.settled());
@@ -72,13 +91,18 @@ export class LocalBillingQueue implements BillingQueue {
     }
   }
 
-  /** Resolves once every message sent so far was billed or dead-lettered. */
+  /** The delay before the next receive of a message (the handler's visibility change). */
+  async after(message: ReceivedMessage, delayMs: number): Promise<void> {
+    this.delays.set(message.messageId, delayMs);
+  }
+
+  /** Resolves once every message sent so far was handled or dead-lettered. */
   idle(): Promise<void> {
     if (this.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Stops retrying; messages in flight end after their current attempt. */
+  /** Stops redelivering; messages in flight end after their current receive. */
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.allSettled([...this.groups.values()]);
@@ -91,8 +115,6 @@ export class LocalBillingQueue implements BillingQueue {
 
   private async deliver(message: BillingMessage, group: string): Promise<void> {
     const maxReceives = this.options.maxReceiveCount ?? BILLING_QUEUE.maxReceiveCount;
-    const base = this.options.retryDelayMs ?? BILLING_QUEUE.retryDelayMs;
-    const cap = this.options.maxRetryDelayMs ?? BILLING_QUEUE.maxRetryDelayMs;
     const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
     const messageId = randomUUID();
     for (let receive = 1; receive <= maxReceives && !this.stopped; receive++) {
@@ -106,7 +128,7 @@ export class LocalBillingQueue implements BillingQueue {
           SenderId: 'local',
           ApproximateFirstReceiveTimestamp: String(Date.now()),
           MessageGroupId: group,
-          MessageDeduplicationId: message.redemption_id,
+          MessageDeduplicationId: billingMessageDeduplicationId(message),
         },
         messageAttributes: {},
         md5OfBody: '',
@@ -115,16 +137,19 @@ export class LocalBillingQueue implements BillingQueue {
         awsRegion: 'local',
       } as SQSRecord;
       const context = localLambdaContext({ functionName: 'Billing', remainingMs: () => 30_000 });
+      this.receives++;
       try {
         const response = await runInvocation(context, () => this.handler({ Records: [record] }, context));
         if (!response || response.batchItemFailures.length === 0) return;
       } catch (error) {
         logger.warn('billing invocation failed', { error: error as Error });
       }
-      if (receive < maxReceives) await sleep(Math.min(cap, base * 2 ** (receive - 1)));
+      const delay = this.delays.get(messageId) ?? this.options.retryDelayMs ?? BILLING_QUEUE.retryDelayMs;
+      this.delays.delete(messageId);
+      if (receive < maxReceives && !this.stopped) await sleep(delay);
     }
     if (!this.stopped) {
-      logger.error('billing message dead-lettered', { redemption_id: message.redemption_id });
+      logger.error('billing message dead-lettered', { message });
       this.deadLetters.push({ message, receives: maxReceives });
     }
   }
@@ -134,71 +159,68 @@ export class LocalBillingQueue implements BillingQueue {
 export interface LocalStripeOptions {
   /** STRIPE_SECRET_KEY: bill through stripe-node; without it, `<data dir>/stripe-ledger.jsonl`. */
   secretKey?: string;
+  /** A reader of a key that may change while running (tests of rotation); takes precedence over `secretKey`. */
+  readKey?: StripeKeyReader;
   /** STRIPE_API_BASE, e.g. a fake Stripe on 127.0.0.1. */
   apiBase?: string;
   /** STRIPE_METER_EVENT_NAME. */
   eventName?: string;
 }
 
-/**
- * Unlike SQS, the in-process queue is lost with the process: records the stream had handed over
- * (and checkpointed) but that were not billed yet are still `queued` in the table, so a start
- * sends every `queued` record again (a scan: the local table is small). One already billed by
- * Stripe before the crash is answered as a duplicate there: billed once.
- */
-const resendQueued = async (clientConfig: DynamoDBClientConfig, tableName: string, queue: BillingQueue): Promise<void> => {
-  const db = makeDocumentClient(clientConfig);
-  try {
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await db.send(
-        new ScanCommand({
-          TableName: tableName,
-          FilterExpression: '#type = :type AND #state = :queued',
-          ExpressionAttributeNames: { '#type': 'type', '#state': 'state' },
-          ExpressionAttributeValues: { ':type': 'billing_record', ':queued': 'queued' },
-          ExclusiveStartKey: start,
-        }),
-      );
-      const messages = (page.Items ?? []).flatMap((item) => billingMessageOfRecord(item) ?? []);
-      if (messages.length > 0) await queue.send(messages);
-      start = page.LastEvaluatedKey;
-    } while (start);
-  } finally {
-    db.destroy();
-  }
-};
-
 /** The local billing path, as `startLocalPipeline` runs it. */
 export interface LocalBilling {
   queue: LocalBillingQueue;
   poller: StreamPoller;
+  /** Runs one billing sweep now (the timer runs one every `sweepIntervalMs`). */
+  sweep(options?: { grace?: number }): Promise<BillingSweepResult>;
   stop(): Promise<void>;
 }
+
+/** How often the local stack runs the billing sweep, as EventBridge Scheduler does in AWS. */
+export const LOCAL_BILLING_SWEEP_INTERVAL_MS = 60_000;
 
 /**
  * The billing path of the local stack, composed like AWS: a second reader of the table's
  * stream (a second event source mapping) runs the billing forwarder, which feeds the billing
- * queue, whose consumer is the billing function's handler on `billingDeps`.
+ * queue, whose consumer is the billing function's handler on `billingDeps`; the billing sweep
+ * runs on a timer. Unlike SQS, the in-process queue is lost with the process: a start runs one
+ * sweep that takes every queued record and every unsettled window at once (no grace: nothing
+ * else is working on them yet), so a crash never strands usage.
  */
 export const startLocalBilling = async (options: {
   clientConfig: DynamoDBClientConfig;
   tableName: string;
   dataDir: string;
-  stores: Pick<TableStores, 'redemptions'>;
+  stores: Pick<TableStores, 'billing' | 'accounts'>;
   clock: Clock;
   stripe?: LocalStripeOptions;
   queue?: LocalBillingQueueOptions;
+  policy?: BillingPolicy;
+  /** Default LOCAL_BILLING_SWEEP_INTERVAL_MS; 0 runs no timer. */
+  sweepIntervalMs?: number;
 }): Promise<LocalBilling> => {
   const stripe = options.stripe ?? {};
+  const policy = options.policy ?? BILLING_POLICY;
   const biller = makeUsageBiller({
+    ...(stripe.readKey ? { readKey: stripe.readKey } : {}),
     ...(stripe.secretKey ? { secretKey: stripe.secretKey } : {}),
     ...(stripe.apiBase ? { apiBase: stripe.apiBase } : {}),
     ...(stripe.eventName ? { eventName: stripe.eventName } : {}),
     ledgerDir: options.dataDir,
     clock: options.clock,
   });
-  const queue = new LocalBillingQueue(makeBillingHandler(billingDeps({ stores: options.stores, biller, clock: options.clock })) as SqsFifoHandler, options.queue);
+  const queue = new LocalBillingQueue(
+    (redelivery: Redelivery) => makeBillingHandler(billingDeps({ stores: options.stores, biller, clock: options.clock, redelivery, policy })) as SqsFifoHandler,
+    options.queue,
+  );
+  const sweepDeps = billingSweepDeps({ stores: options.stores, queue, clock: options.clock, policy });
+  let sweeping: Promise<BillingSweepResult> | undefined;
+  const sweep = (sweepOptions: { grace?: number; now?: Date } = {}): Promise<BillingSweepResult> => {
+    // One at a time, like a scheduled function that finishes within its interval.
+    const run = (sweeping ?? Promise.resolve()).catch(() => undefined).then(() => sweepBilling(sweepDeps, sweepOptions));
+    sweeping = run;
+    return run;
+  };
   const poller = new StreamPoller({
     clientConfig: options.clientConfig,
     tableName: options.tableName,
@@ -207,12 +229,23 @@ export const startLocalBilling = async (options: {
     functionName: 'BillingForwarder',
   });
   await poller.start();
-  await resendQueued(options.clientConfig, options.tableName, queue);
+  await sweep({ grace: 0, now: new Date(options.clock.now().getTime() + policy.claimLeaseMs) });
+  const interval = options.sweepIntervalMs ?? LOCAL_BILLING_SWEEP_INTERVAL_MS;
+  const timer =
+    interval > 0
+      ? setInterval(() => {
+          sweep().catch((error: unknown) => logger.error('billing sweep failed', { error: error as Error }));
+        }, interval)
+      : undefined;
+  timer?.unref();
   return {
     queue,
     poller,
+    sweep,
     stop: async () => {
+      if (timer) clearInterval(timer);
       await poller.stop();
+      await sweeping?.catch(() => undefined);
       await queue.stop();
     },
   };

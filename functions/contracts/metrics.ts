@@ -23,6 +23,14 @@ export const METRIC = {
   meterEventsSent: 'meterEventsSent',
   /** Stripe calls that failed (retried or refused). */
   stripeFailures: 'stripeFailures',
+  /** Billed redemptions Stripe has taken (the sum of the meter events' values). */
+  billedUnits: 'billedUnits',
+  /** Billing messages left with a window Stripe did not take, to be retried (a key refused, throttled, 5xx, unreachable). */
+  billingRetries: 'billingRetries',
+  /** Billing windows parked: Stripe refused the payload for good, or kept failing past the retry horizon. */
+  billingParked: 'billingParked',
+  /** Billing windows overdue at a billing sweep (due for over 10 minutes): usage is waiting on Stripe. */
+  billingOverdue: 'billingOverdue',
   /** Codes the expiry sweep moved to expired in one run. */
   codesExpired: 'codesExpired',
   /** 1 when an expiry sweep left due codes for the next run, else 0. */

@@ -1,4 +1,5 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { decodeTime } from 'ulid';
 /** A code's stored status (the domain's AccessCodeStatus). */
 type AccessCodeStatus = 'active' | 'redeemed' | 'expired';
 
@@ -142,18 +143,70 @@ export const redemptionKeys = {
   billingRecord: (redemptionId: string) => ({ pk: `BILLING#${redemptionId}`, sk: 'BILLING' }),
 } as const;
 
+/** gsi1 partitions each of a project's billing partitions is spread over (one takes about 1,000 writes/s). */
+export const BILLING_SHARDS = 8;
+
+/** The shard of a billing record: a stable hash of its redemption id. */
+export const billingShard = (redemptionId: string): number => fnv1a(redemptionId) % BILLING_SHARDS;
+
 /**
- * `gsi1` keys of a billing record: a project's records by period. Records kept pending (no
- * Stripe customer) sit in a partition of their own, so that sending them once a customer is set
- * reads only them.
+ * Index keys of a billing record, written with it in the redemption's commit. `gsi1`: a
+ * project's records by period, spread over `BILLING_SHARDS` partitions; records kept pending
+ * (no Stripe customer) sit in partitions of their own, so that sending them once a customer is
+ * set reads only them. `gsi3`: the sparse billing due index (`billingDueKeys`), due at the
+ * commit (the redemption id is a ULID of the commit time), so a record the stream path loses
+ * is found by the billing sweep.
  */
 export const billingIndexKeys = (projectId: string, period: string, redemptionId: string, pending: boolean) => ({
-  gsi1pk: billingPartition(projectId, pending),
+  gsi1pk: billingPartition(projectId, pending, billingShard(redemptionId)),
   gsi1sk: `${period}#${redemptionId}`,
+  ...billingDueKeys(redemptionId, ulidTime(redemptionId)),
 });
 
-/** The gsi1 partition of a project's billing records, pending or not. */
-export const billingPartition = (projectId: string, pending: boolean) => `BILLING#${projectId}${pending ? '#PENDING' : ''}`;
+/** The gsi1 partition of a shard of a project's billing records, pending or not. */
+export const billingPartition = (projectId: string, pending: boolean, shard: number) => `BILLING#${projectId}${pending ? '#PENDING' : ''}#${shard}`;
+
+/** Partitions of the billing due index (gsi3): a sweep reads each; writes spread over all. */
+export const BILLING_DUE_BUCKETS = 16;
+
+/** The gsi3 partition of one billing due bucket. */
+export const billingDuePartition = (bucket: number) => `BILLING#DUE#${bucket}`;
+
+const dueSk = (dueAtMs: number) => String(Math.max(0, Math.floor(dueAtMs))).padStart(15, '0');
+
+/**
+ * Keys of the sparse billing due index (gsi3) of a billing record or window (by its id): due at
+ * `dueAtMs`. Only what still has to reach Stripe carries them; `gsi3sk <= billingDueBound(t)` is due at t.
+ */
+export const billingDueKeys = (id: string, dueAtMs: number) => ({ gsi3pk: billingDuePartition(fnv1a(id) % BILLING_DUE_BUCKETS), gsi3sk: `${dueSk(dueAtMs)}#${id}` });
+
+/** Sorts after every due key of instant `atMs` and before those of any later instant. */
+export const billingDueBound = (atMs: number) => `${dueSk(atMs)}#~`;
+
+/** The gsi3 partition of parked billing records (Stripe refused their payload; replayed by an operator). */
+export const BILLING_PARKED_PARTITION = 'BILLING#PARKED';
+
+/** gsi3 keys of a parked billing record: by project, for `admin billing replay`. */
+export const billingParkedKeys = (projectId: string, redemptionId: string) => ({ gsi3pk: BILLING_PARKED_PARTITION, gsi3sk: `${projectId}#${redemptionId}` });
+
+/** A billing window (one meter event of a customer's billed redemptions), by its id. */
+export const billingWindowKey = (windowId: string) => ({ pk: `BILLWIN#${windowId}`, sk: 'WINDOW' });
+
+/** The instant a ULID-bearing id (`rdm_01…`) was made; 0 for anything else. */
+const ulidTime = (id: string): number => {
+  try {
+    return decodeTime(id.slice(id.indexOf('_') + 1));
+  } catch {
+    return 0;
+  }
+};
+
+/** FNV-1a (32 bit): cheap and stable across runtimes; only the spread matters. */
+const fnv1a = (text: string): number => {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return hash;
+};
 
 /**
  * Partitions the expiry index is spread over (a sweep reads each in parallel; writes spread over

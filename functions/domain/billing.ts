@@ -1,27 +1,32 @@
 import * as v from 'valibot';
 
-/** One billable redemption, as the biller reports it: one unit of the overage meter. */
+/**
+ * One meter event: `value` billed redemptions of one customer, under an identifier that names
+ * the billing window holding them, so that sending it again can never bill twice.
+ */
 export interface MeteredUsage {
-  /** The redemption's id: Stripe's meter event `identifier`, so a retry can never bill twice. */
-  redemptionId: string;
+  /** Stripe's meter event `identifier`: the billing window's id. */
+  identifier: string;
   stripeCustomerId: string;
-  /** When the redemption committed (the meter event's `timestamp`). */
+  /** The meter event's `timestamp` (Stripe takes the past 35 days, up to 5 minutes ahead). */
   timestamp: Date;
-  value: 1;
+  /** Billed redemptions in the event, ≥ 1. */
+  value: number;
 }
 
 /**
  * Reports billable usage to the billing provider (Stripe Billing Meters in production).
  * Implementations resolve when the usage is recorded, including when it had been recorded
- * before under the same `redemptionId` (a duplicate is success); they throw
- * `BillingUnavailableError` when trying again later can help (5xx, 429, network, timeout) and
- * `BillingRejectedError` when it cannot (any other 4xx).
+ * before under the same identifier (a duplicate is success); they throw
+ * `BillingUnavailableError` when trying again later can help (401, 403, 409, 429, 5xx,
+ * network, timeout) and `BillingRejectedError` when it cannot (any other 4xx: the payload
+ * itself is refused).
  */
 export interface UsageBiller {
   reportUsage(usage: MeteredUsage): Promise<void>;
 }
 
-/** The provider could not take the usage now (5xx, 429, unreachable, timed out): retry later. */
+/** The provider could not take the usage now (a key refused, rate limited, 5xx, unreachable): retry later. */
 export class BillingUnavailableError extends Error {
   constructor(
     message: string,
@@ -34,7 +39,7 @@ export class BillingUnavailableError extends Error {
   }
 }
 
-/** The provider refused the usage for good (a 4xx other than 429 and the duplicate answer). */
+/** The provider refused the payload for good (a 4xx other than 401, 403, 409, 429 and the duplicate answer). */
 export class BillingRejectedError extends Error {
   constructor(
     message: string,
@@ -48,47 +53,151 @@ export class BillingRejectedError extends Error {
   }
 }
 
-/** Which redemption a ledger mark is about, with the project and period its counters live under. */
-export interface UsageRef {
+/**
+ * Where a billed redemption stands. `pending`: its project had no Stripe customer at commit
+ * time. `queued`: waiting to be put in a billing window. `sending`: held by a window that has
+ * not reached Stripe yet (retried until it does). `billed`: Stripe has it (final). `parked`:
+ * Stripe refused its window's payload for good; `admin billing replay` queues it again.
+ * `no_charge`: beyond the allotment at a price of 0: counted in usage, never billed, never due.
+ */
+export type BillingState = 'pending' | 'queued' | 'sending' | 'billed' | 'parked' | 'no_charge';
+
+/** The billing record of one billed redemption, written in the redemption's own commit. */
+export interface BillingRecord {
   redemptionId: string;
   projectId: string;
-  /** Billing period, `YYYY-MM` (UTC). */
+  /** `YYYY-MM` (UTC) of the redemption. */
   period: string;
+  /** The project's Stripe customer when the record was (re)queued; null while pending. */
+  stripeCustomerId: string | null;
+  redeemedAt: string;
+  state: BillingState;
+  /** The billing window holding it (sending, billed, parked). */
+  windowId: string | null;
+  /** Why Stripe refused its window, when parked. */
+  reason: string | null;
+  updatedAt: string;
 }
 
+/** Where a billing window stands: `sending` until Stripe takes it (`billed`) or refuses its payload (`parked`). */
+export type BillingWindowState = 'sending' | 'billed' | 'parked';
+
 /**
- * Where the billing state of each billable redemption is kept (the code store, later), for the
- * admin's usage report and to send pending usage once the project has a Stripe customer.
- * Every mark is idempotent, and `billed` is final: a later pending or failed mark of a billed
- * redemption changes nothing.
+ * One meter event in the making: the billed redemptions of one customer and period that were
+ * claimed together, in one transaction, so that each redemption is in exactly one window and a
+ * window's event is the same on every try.
  */
-export interface BillingLedger {
-  /** True once `markBilled` was recorded for this redemption. */
-  isBilled(redemptionId: string): Promise<boolean>;
-  /** The provider has the usage. */
-  markBilled(ref: UsageRef, at: Date): Promise<void>;
-  /** Billable, but the project has no Stripe customer yet: kept, to go out once it has one. */
-  markPending(ref: UsageRef, at: Date): Promise<void>;
-  /** The provider refused it for good; kept with the reason for an operator. */
-  markFailed(ref: UsageRef, reason: string, at: Date): Promise<void>;
+export interface BillingWindow {
+  /** `bwn_<ulid>`: the meter event's identifier. */
+  id: string;
+  stripeCustomerId: string;
+  period: string;
+  redemptionIds: string[];
+  /** The meter event's timestamp: the latest redemption of the window. */
+  timestamp: string;
+  state: BillingWindowState;
+  /** Tries that Stripe did not take. */
+  attempts: number;
+  /** Not sent again before this instant (ISO). */
+  nextAttemptAt: string;
+  /** The first failed try, while the window keeps failing. */
+  firstFailureAt: string | null;
+  lastError: string | null;
+  createdAt: string;
 }
+
+/** Most redemptions in one window: its claim and its billed mark are each one transaction of window + records (≤ 100 items). */
+export const MAX_WINDOW_SIZE = 50;
+
+/** How billing retries and sweeps; `BILLING_POLICY` in production, scaled down in tests. */
+export interface BillingPolicy {
+  /** First retry delay after a failed try; doubled each try up to `retryCapMs`. */
+  retryBaseMs: number;
+  retryCapMs: number;
+  /** Tries the billing queue itself redelivers (its visibility backoff); later tries are the sweep's. */
+  queueRetryAttempts: number;
+  /** A failing window is retried until its newest redemption is this old, then parked: Stripe takes timestamps of the past 35 days. */
+  retryHorizonMs: number;
+  /** How long a window just claimed is left to the call that claimed it before the sweep takes it over. */
+  claimLeaseMs: number;
+  /**
+   * How old a queued or pending record must be before the sweep takes it: the fast path
+   * (stream → forwarder → queue) normally has it by then, and a pending record's project has
+   * by then been re-read past any cache of the commit path.
+   */
+  sweepGraceMs: number;
+  /** Most due items one sweep takes per bucket (the next sweep takes the rest). */
+  sweepLimit: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Production billing policy. */
+export const BILLING_POLICY: BillingPolicy = {
+  retryBaseMs: 1_000,
+  retryCapMs: 3_600_000,
+  // 1 + 2 + … + 2^11 s ≈ 68 minutes on the queue, then hourly by the sweep.
+  queueRetryAttempts: 12,
+  retryHorizonMs: 34 * DAY_MS,
+  claimLeaseMs: 60_000,
+  sweepGraceMs: 30_000,
+  sweepLimit: 500,
+};
+
+/** The delay before try `attempts + 1` after `attempts` failed tries (≥ 1). */
+export const retryDelayMs = (policy: Pick<BillingPolicy, 'retryBaseMs' | 'retryCapMs'>, attempts: number): number =>
+  Math.min(policy.retryCapMs, policy.retryBaseMs * 2 ** Math.min(40, Math.max(0, attempts - 1)));
+
+const STRIPE_PAST_LIMIT_MS = 35 * DAY_MS;
+/** Margin inside Stripe's 35 days, so that a timestamp accepted here is not refused on arrival. */
+const STRIPE_PAST_MARGIN_MS = DAY_MS;
+
+/**
+ * The meter event's timestamp for a window: its newest redemption, brought into Stripe's
+ * accepted range (the past 35 days, not in the future). Only a replay of usage parked for over
+ * a month moves it: such usage is billed late rather than never.
+ */
+export const meterTimestamp = (window: Pick<BillingWindow, 'timestamp'>, now: Date): Date => {
+  const at = new Date(window.timestamp).getTime();
+  const earliest = now.getTime() - STRIPE_PAST_LIMIT_MS + STRIPE_PAST_MARGIN_MS;
+  return new Date(Math.min(now.getTime(), Math.max(earliest, at)));
+};
+
+/** The meter event of a window. */
+export const usageOfWindow = (window: BillingWindow, now: Date): MeteredUsage => ({
+  identifier: window.id,
+  stripeCustomerId: window.stripeCustomerId,
+  timestamp: meterTimestamp(window, now),
+  value: window.redemptionIds.length,
+});
 
 /** `YYYY-MM`, a calendar month. */
 const PERIOD = /^\d{4}-(0[1-9]|1[0-2])$/;
+const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
+const Customer = v.pipe(v.string(), v.minLength(1), v.maxLength(255));
 
 /**
- * The billing queue's message: one billable redemption, written in the redemption's own commit
- * (through the outbox) and consumed by the billing function. Versioned by its fields: add
- * optional ones only.
+ * The billing queue's messages. `records`: billing records of one customer and period that
+ * became `queued`, to be claimed into a window and sent. `window`: a window to (re)send.
+ * Versioned by its fields: add optional ones only.
  */
-export const BillingMessageSchema = v.object({
-  redemption_id: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
-  project_id: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
-  period: v.pipe(v.string(), v.regex(PERIOD, 'period must be YYYY-MM.')),
-  /** The project's Stripe customer at commit time; null keeps the usage pending. */
-  stripe_customer_id: v.nullable(v.pipe(v.string(), v.minLength(1), v.maxLength(255))),
-  redeemed_at: v.pipe(v.string(), v.isoTimestamp('redeemed_at must be an ISO 8601 timestamp.')),
-});
+export const BillingMessageSchema = v.variant('kind', [
+  v.object({
+    kind: v.literal('records'),
+    stripe_customer_id: Customer,
+    period: v.pipe(v.string(), v.regex(PERIOD, 'period must be YYYY-MM.')),
+    redemption_ids: v.pipe(v.array(Id), v.minLength(1), v.maxLength(MAX_WINDOW_SIZE)),
+  }),
+  v.object({
+    kind: v.literal('window'),
+    stripe_customer_id: Customer,
+    window_id: Id,
+    /** The window's failed tries when it was queued. */
+    attempts: v.pipe(v.number(), v.integer(), v.minValue(0)),
+    /** When it was queued (ISO): with the id, the queue's deduplication id. */
+    queued_at: v.pipe(v.string(), v.maxLength(40)),
+  }),
+]);
 
 /** A billing queue message, as parsed. */
 export type BillingMessage = v.InferOutput<typeof BillingMessageSchema>;
@@ -103,27 +212,117 @@ export const parseBillingMessage = (body: string): BillingMessage | undefined =>
   }
 };
 
-/** The message group of a billing message on a FIFO queue: Stripe takes one call per customer at a time. */
-export const billingMessageGroup = (message: BillingMessage): string => message.stripe_customer_id ?? `pending:${message.project_id}`;
+/** The message group of a billing message on a FIFO queue: Stripe takes one meter call per customer at a time. */
+export const billingMessageGroup = (message: BillingMessage): string => message.stripe_customer_id;
 
 /**
- * The billing queue (SQS FIFO in AWS): each message goes to its customer's group
- * (`billingMessageGroup`), deduplicated by its redemption id, so one customer's calls to Stripe
- * are serialised while different customers go in parallel.
+ * The FIFO deduplication id: the same records forwarded twice within SQS's five minutes (a
+ * stream retry) are queued once; a window is queued each time it is due (a copy is a no-op
+ * once the window is settled, and Stripe's identifier covers a second send).
+ */
+export const billingMessageDeduplicationId = (message: BillingMessage): string =>
+  (message.kind === 'window' ? `w:${message.window_id}:${message.queued_at}` : `r:${fnv(message.redemption_ids.join(','))}:${message.redemption_ids[0]}`).slice(0, 128);
+
+const fnv = (text: string): string => {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return hash.toString(36);
+};
+
+/**
+ * The billing queue (SQS FIFO in AWS): one group per Stripe customer, so that one customer's
+ * meter calls go one at a time while different customers go in parallel.
  */
 export interface BillingQueue {
-  /** Enqueues all messages or throws; sending one again (same redemption) is harmless. */
+  /** Enqueues all messages or throws; sending one again is harmless. */
   send(messages: readonly BillingMessage[]): Promise<void>;
 }
 
-/** The billing message of a stored billing record that is `queued` (has a customer), else undefined. */
-export const billingMessageOfRecord = (item: Record<string, unknown>): BillingMessage | undefined => {
-  if (item.type !== 'billing_record' || item.state !== 'queued' || typeof item.stripe_customer_id !== 'string') return undefined;
-  return v.parse(BillingMessageSchema, {
-    redemption_id: item.redemption_id,
-    project_id: item.project_id,
-    period: item.period,
-    stripe_customer_id: item.stripe_customer_id,
-    redeemed_at: item.redeemed_at,
-  });
+/** A received billing queue message, as far as redelivering it goes. */
+export interface ReceivedMessage {
+  messageId: string;
+  receiptHandle: string;
+  /** The queue's ARN. */
+  eventSourceARN: string;
+}
+
+/** Makes the queue deliver a received message again after a delay (SQS: its visibility timeout). */
+export interface Redelivery {
+  after(message: ReceivedMessage, delayMs: number): Promise<void>;
+}
+
+/** The queued billing records as `records` messages: one per customer and period, at most `MAX_WINDOW_SIZE` ids each. */
+export const recordsMessages = (records: ReadonlyArray<Pick<BillingRecord, 'redemptionId' | 'stripeCustomerId' | 'period'>>): BillingMessage[] => {
+  const groups = new Map<string, { customer: string; period: string; ids: string[] }>();
+  for (const record of records) {
+    if (!record.stripeCustomerId) continue;
+    const key = `${record.stripeCustomerId}\u0000${record.period}`;
+    const group = groups.get(key) ?? { customer: record.stripeCustomerId, period: record.period, ids: [] };
+    group.ids.push(record.redemptionId);
+    groups.set(key, group);
+  }
+  const messages: BillingMessage[] = [];
+  for (const group of groups.values()) {
+    for (let start = 0; start < group.ids.length; start += MAX_WINDOW_SIZE) {
+      messages.push({ kind: 'records', stripe_customer_id: group.customer, period: group.period, redemption_ids: group.ids.slice(start, start + MAX_WINDOW_SIZE) });
+    }
+  }
+  return messages;
 };
+
+/** The `window` message that (re)sends a window, queued at `now`. */
+export const windowMessage = (window: Pick<BillingWindow, 'id' | 'stripeCustomerId' | 'attempts'>, now: Date): BillingMessage => ({
+  kind: 'window',
+  stripe_customer_id: window.stripeCustomerId,
+  window_id: window.id,
+  attempts: window.attempts,
+  queued_at: now.toISOString(),
+});
+
+/** The billing record of a stored item, when it is one that is `queued` with a customer (what the forwarder forwards). */
+export const queuedRecordOfItem = (item: Record<string, unknown>): Pick<BillingRecord, 'redemptionId' | 'stripeCustomerId' | 'period'> | undefined => {
+  if (item.type !== 'billing_record' || item.state !== 'queued' || typeof item.stripe_customer_id !== 'string' || !item.stripe_customer_id) return undefined;
+  if (typeof item.redemption_id !== 'string' || typeof item.period !== 'string') return undefined;
+  return { redemptionId: item.redemption_id, stripeCustomerId: item.stripe_customer_id, period: item.period };
+};
+
+/**
+ * The billing records of billed redemptions and their windows (DynamoDB). Every move is
+ * conditional on the state it moves from, so two callers racing move a record once.
+ */
+export interface BillingStore {
+  /** The records by redemption id (strongly consistent); missing ones are left out. */
+  records(redemptionIds: readonly string[]): Promise<BillingRecord[]>;
+  /**
+   * Claims `records` (queued, of `window.stripeCustomerId` and `window.period`) into the new
+   * window, all or none: false when one of them was moved meanwhile (read again and retry).
+   */
+  createWindow(window: BillingWindow, at: Date): Promise<boolean>;
+  window(windowId: string): Promise<BillingWindow | undefined>;
+  windows(windowIds: readonly string[]): Promise<BillingWindow[]>;
+  /** Stripe has the window's event: the window and its records become billed, together. Idempotent. */
+  markWindowBilled(window: BillingWindow, at: Date): Promise<void>;
+  /** A try failed in a way a later one can cure: counts it and sets when the next is due. */
+  recordWindowFailure(window: BillingWindow, failure: { attempts: number; nextAttemptAt: Date; error: string; firstFailureAt: Date }, at: Date): Promise<void>;
+  /** Stripe refused the window's payload for good: the window and its records are parked. */
+  parkWindow(window: BillingWindow, reason: string, at: Date): Promise<void>;
+  /** Windows due to be sent (the claim's lease or the retry delay is over) and records not yet in one, older than `before`. */
+  due(input: { windowsDueBy: Date; recordsOlderThan: Date; limit: number }): Promise<{ windows: BillingWindow[]; records: BillingRecord[] }>;
+  /** A pending record whose project still has no customer leaves the sweep's index; set-tier queues it later. */
+  settlePending(record: BillingRecord, at: Date): Promise<void>;
+  /** Moves the project's pending records to `queued` for `stripeCustomerId`; how many moved. */
+  requeuePending(projectId: string, stripeCustomerId: string, at: Date): Promise<number>;
+  /** Parked records (of one project, or all); oldest first. */
+  parkedRecords(projectId?: string): Promise<BillingRecord[]>;
+  /** Moves a pending or parked record to `queued` for `stripeCustomerId`, once; false when it is not in `from` any more. */
+  requeueRecord(record: BillingRecord, from: 'pending' | 'parked', stripeCustomerId: string, at: Date): Promise<boolean>;
+  /** A project's pending records. */
+  pendingForProject(projectId: string): Promise<BillingRecord[]>;
+  /** A project's billing records of one period. */
+  billingRecords(projectId: string, period: string): Promise<BillingRecord[]>;
+  /** True once the redemption's usage is at Stripe. */
+  isBilled(redemptionId: string): Promise<boolean>;
+}
+
+/** What the billing use case asks of the billing store's records. */
+export type BillingLedger = Pick<BillingStore, 'isBilled'>;

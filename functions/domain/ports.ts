@@ -1,12 +1,11 @@
 import type { Tier } from './cost';
-import type { BillingLedger } from './billing';
 import type { EventEnvelope } from '../contracts/events';
 import type { PipelineMessage } from '../contracts/queue-messages';
 import type { AccessCodeRecord, AccessCodeStatus } from './access-code-record';
 import type { CodeGenerator } from './access-codes';
 import type { Job, JobFailure } from './jobs';
 import type { ApiToken, Plan, Project, Team } from './model';
-import type { BillingRecord, CodeForRedemption, Redemption, RedemptionIds, Subscription } from './redemption';
+import type { CodeForRedemption, Redemption, RedemptionIds, Subscription } from './redemption';
 
 /** Reads of the account data (teams, projects, plans, tokens, usage) the API needs. */
 export interface AccountReader {
@@ -256,20 +255,3 @@ export interface RedemptionStore {
   getSubscription(subscriptionId: string): Promise<Subscription | undefined>;
 }
 
-/**
- * The billing records of billed redemptions, as the billing consumer and the admin's usage
- * report see them. Every mark is idempotent and conditional: a redemption never committed
- * cannot be marked, and `billed` is final.
- */
-export interface BillingRecords extends BillingLedger {
-  /**
-   * Moves the project's pending records to `queued` for `stripeCustomerId` (the billing stream
-   * consumer then forwards them); returns how many moved. Idempotent: a record already moved
-   * is left alone.
-   */
-  requeuePending(projectId: string, stripeCustomerId: string, at: Date): Promise<number>;
-  /** The project's records kept pending (no Stripe customer), oldest period first. */
-  pendingForProject(projectId: string): Promise<BillingRecord[]>;
-  /** A project's billing records of one period. */
-  billingRecords(projectId: string, period: string): Promise<BillingRecord[]>;
-}

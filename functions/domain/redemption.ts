@@ -294,25 +294,3 @@ export const redemptionCommit = (
     ),
   };
 };
-
-/**
- * Where a billed redemption stands: `queued` for the billing consumer, `pending` while the
- * project has no Stripe customer, `billed` once Stripe has it (final), `failed` when Stripe
- * refused it for good.
- */
-export type BillingState = 'queued' | 'pending' | 'billed' | 'failed';
-
-/** The billing record of one billed redemption, committed with it. */
-export interface BillingRecord {
-  redemptionId: string;
-  projectId: string;
-  period: string;
-  /** The project's Stripe customer at commit time; null when it had none. */
-  stripeCustomerId: string | null;
-  redeemedAt: string;
-  /** `no_charge` for a redemption beyond the allotment at a price of 0: counted, never billed. */
-  state: BillingState | 'no_charge';
-  /** Why Stripe refused it, when failed. */
-  reason: string | null;
-  updatedAt: string;
-}

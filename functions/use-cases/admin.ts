@@ -4,14 +4,15 @@ import type { Tier } from '../domain/cost';
 import { ResourceNotFoundError, ValidationFailedError, type FieldIssue } from '../domain/errors';
 import { newId } from '../domain/ids';
 import { isCurrency } from '../domain/money';
-import type { AccountStore, BillingRecords, Clock } from '../domain/ports';
+import type { BillingStore } from '../domain/billing';
+import type { AccountStore, Clock } from '../domain/ports';
 
 /** Dependencies of the operator's account administration. */
 export interface AdminDeps {
   accounts: AccountStore;
   clock: Clock;
   /** The billing records: `set-tier --stripe-customer` sends a project's pending usage out. */
-  billing?: BillingRecords;
+  billing?: Pick<BillingStore, 'requeuePending'>;
 }
 
 /** Largest unit price accepted, in minor units, so that any cost stays an exact integer. */
@@ -132,8 +133,10 @@ export const linkTelegram = async (deps: AdminDeps, input: { projectId: string; 
  * Replaces a project's creator tier (and optionally its Stripe customer).
  * 1. Store the tier and customer: redemptions from now on are queued for that customer.
  * 2. With a customer, move the usage kept pending to `queued` for it; the billing forwarder
- *    sends each on. A crash between 1 and 2 leaves them pending: running the command again
- *    moves them (each move is conditional, so nothing is sent twice).
+ *    sends each on. A crash between 1 and 2 leaves them pending: the billing sweep queues
+ *    those it has not looked at yet, and running the command again moves the rest (each move
+ *    is conditional, so nothing is sent twice). Redemptions committed on a read of the project
+ *    from before step 1 (a cache of a few seconds) are pending too: the sweep queues them.
  */
 export const setTier = async (deps: AdminDeps, input: { projectId: string; tier: TierInput; stripeCustomerId?: string }) => {
   const tier = validateTier(input.tier);

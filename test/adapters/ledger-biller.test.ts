@@ -5,8 +5,8 @@ import type { MeteredUsage } from '../../functions/domain/billing';
 import { LedgerUsageBiller, ledgerFile, readLedger } from '../../functions/adapters/stripe/ledger-biller';
 import { FakeClock } from '../support/clock';
 
-const usage = (redemptionId: string, stripeCustomerId = 'cus_A'): MeteredUsage => ({
-  redemptionId,
+const usage = (identifier: string, stripeCustomerId = 'cus_A'): MeteredUsage => ({
+  identifier,
   stripeCustomerId,
   timestamp: new Date('2026-05-01T11:59:30.250Z'),
   value: 1,

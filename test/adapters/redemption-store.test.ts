@@ -27,68 +27,6 @@ const billedRedemptions = async (count: number, stripeCustomerId?: string) => {
   return { team, ids, period, ref: (redemptionId: string) => ({ redemptionId, projectId: team.projectId, period }) };
 };
 
-const stateOf = async (redemptionId: string) =>
-  (await table.db.send(new GetCommand({ TableName: table.tableName, Key: redemptionKeys.billingRecord(redemptionId), ConsistentRead: true }))).Item;
-
-describe('billing records', () => {
-  test('a billed redemption commits a queued record with its Stripe customer, found by project and period', async () => {
-    const { ids, team, period } = await billedRedemptions(2, 'cus_1');
-    const records = await store.billingRecords(team.projectId, period);
-    expect(records.map((r) => [r.redemptionId, r.state, r.stripeCustomerId]).sort()).toEqual([
-      [ids[0], 'queued', 'cus_1'],
-      [ids[1], 'queued', 'cus_1'],
-    ].sort());
-    expect(await store.pendingForProject(team.projectId)).toEqual([]);
-  });
-
-  test('marks are idempotent, billed is final, and failed keeps its reason', async () => {
-    const { ids, ref } = await billedRedemptions(3, 'cus_2');
-    const at = new Date('2026-11-21T12:00:00Z');
-
-    await store.markBilled(ref(ids[0]!), at);
-    await store.markBilled(ref(ids[0]!), new Date('2026-11-21T13:00:00Z'));
-    await store.markFailed(ref(ids[0]!), 'too late', at);
-    await store.markPending(ref(ids[0]!), at);
-    expect(await stateOf(ids[0]!)).toMatchObject({ state: 'billed', updated_at: at.toISOString() });
-    expect(await store.isBilled(ids[0]!)).toBe(true);
-
-    await store.markFailed(ref(ids[1]!), 'No such customer', at);
-    await store.markFailed(ref(ids[1]!), 'No such customer', at);
-    expect(await stateOf(ids[1]!)).toMatchObject({ state: 'failed', reason: 'No such customer' });
-    expect(await store.isBilled(ids[1]!)).toBe(false);
-
-    await store.markPending(ref(ids[2]!), at);
-    await store.markBilled(ref(ids[2]!), at);
-    expect(await stateOf(ids[2]!)).toMatchObject({ state: 'billed' });
-    expect((await stateOf(ids[2]!))!.reason).toBeUndefined();
-  });
-
-  test('concurrent marks of one record leave it billed when any of them billed it', async () => {
-    const { ids, ref } = await billedRedemptions(1, 'cus_3');
-    const at = new Date();
-    await Promise.all([store.markPending(ref(ids[0]!), at), store.markBilled(ref(ids[0]!), at), store.markFailed(ref(ids[0]!), 'x', at), store.markBilled(ref(ids[0]!), at)]);
-    expect(await stateOf(ids[0]!)).toMatchObject({ state: 'billed' });
-  });
-
-  test('a redemption that never committed, or another project\'s, cannot be marked', async () => {
-    const { ids, period } = await billedRedemptions(1, 'cus_4');
-    await expect(store.markBilled({ redemptionId: 'rdm_01HXNEVERCOMMITTED', projectId: 'prj_x', period }, new Date())).rejects.toThrow(/no billing record/);
-    await expect(store.markBilled({ redemptionId: ids[0]!, projectId: 'prj_other', period }, new Date())).rejects.toThrow(/no billing record/);
-    expect(await stateOf(ids[0]!)).toMatchObject({ state: 'queued' });
-  });
-
-  test('usage kept pending is listed for its project until it is billed', async () => {
-    const { ids, ref, team, period } = await billedRedemptions(3);
-    expect((await store.pendingForProject(team.projectId)).map((r) => r.redemptionId).sort()).toEqual([...ids].sort());
-    expect((await store.pendingForProject(team.projectId)).every((r) => r.stripeCustomerId === null)).toBe(true);
-
-    await store.markBilled(ref(ids[0]!), new Date());
-
-    expect((await store.pendingForProject(team.projectId)).map((r) => r.redemptionId).sort()).toEqual([ids[1], ids[2]].sort());
-    expect((await store.billingRecords(team.projectId, period)).map((r) => r.state).sort()).toEqual(['billed', 'pending', 'pending']);
-  });
-});
-
 describe('the code\'s status transition', () => {
   test('moves an active code of the plan to redeemed, and refuses a redeemed, expired or foreign one', async () => {
     const team = await redemptionTeam(table);

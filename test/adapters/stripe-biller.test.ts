@@ -2,6 +2,7 @@ import { ConfigurationError } from '../../functions/contracts/env';
 import { BillingRejectedError, BillingUnavailableError, type MeteredUsage } from '../../functions/domain/billing';
 import { makeUsageBiller } from '../../functions/adapters/stripe/factory';
 import { LedgerUsageBiller } from '../../functions/adapters/stripe/ledger-biller';
+import { RotatingKeyStripeBiller } from '../../functions/adapters/stripe/rotating-key-biller';
 import { StripeMeterBiller, apiBaseOptions } from '../../functions/adapters/stripe/stripe-meter-biller';
 import { startFakeStripe, type FakeStripe } from '../support/fake-stripe';
 
@@ -10,8 +11,8 @@ import { startFakeStripe, type FakeStripe } from '../support/fake-stripe';
 const KEY = 'sk_test_fake_key_1234';
 const NOW = new Date('2026-05-01T12:00:00.000Z');
 
-const usage = (redemptionId: string, stripeCustomerId = 'cus_A', timestamp = new Date('2026-05-01T11:59:30.250Z')): MeteredUsage => ({
-  redemptionId,
+const usage = (identifier: string, stripeCustomerId = 'cus_A', timestamp = new Date('2026-05-01T11:59:30.250Z')): MeteredUsage => ({
+  identifier,
   stripeCustomerId,
   timestamp,
   value: 1,
@@ -79,7 +80,7 @@ describe('Stripe meter biller (stripe-node against the fake Stripe)', () => {
     }
   });
 
-  it.each([500, 502, 503, 429, 409])('surfaces a %i as retryable, records nothing, and the next try goes through', async (status) => {
+  it.each([500, 502, 503, 429, 409, 401, 403])('surfaces a %i as retryable, records nothing, and the next try goes through', async (status) => {
     fake.failNext(1, status);
 
     const first = await outcome(biller.reportUsage(usage('rdm_05')));
@@ -112,7 +113,7 @@ describe('Stripe meter biller (stripe-node against the fake Stripe)', () => {
     expect(fake.meterEvents).toEqual([]);
   });
 
-  it.each([401, 403, 404])('surfaces a %i as permanent', async (status) => {
+  it.each([400, 402, 404])('surfaces a %i as permanent (the payload itself is refused)', async (status) => {
     fake.failNext(1, status);
 
     const error = await outcome(biller.reportUsage(usage('rdm_08')));
@@ -121,12 +122,12 @@ describe('Stripe meter biller (stripe-node against the fake Stripe)', () => {
     expect((error as BillingRejectedError).status).toBe(status);
   });
 
-  it('surfaces a wrong key as permanent without repeating the key in the error', async () => {
+  it('surfaces a wrong key as retryable (an operator fixes the key) without repeating the key in the error', async () => {
     const wrongKey = 'sk_test_wrong_secret_9876';
     const error = await outcome(new StripeMeterBiller(wrongKey, { apiBase: fake.apiBase }).reportUsage(usage('rdm_09')));
 
-    expect(error).toBeInstanceOf(BillingRejectedError);
-    expect((error as BillingRejectedError).status).toBe(401);
+    expect(error).toBeInstanceOf(BillingUnavailableError);
+    expect((error as BillingUnavailableError).status).toBe(401);
     expect((error as Error).message).not.toContain(wrongKey);
     expect(fake.meterEvents).toEqual([]);
   });
@@ -185,5 +186,62 @@ describe('Stripe biller configuration', () => {
     expect(makeUsageBiller({ secretKey: KEY })).toBeInstanceOf(StripeMeterBiller);
     expect(makeUsageBiller({ ledgerDir: '/tmp/unused-ledger' })).toBeInstanceOf(LedgerUsageBiller);
     expect(() => makeUsageBiller({})).toThrow(ConfigurationError);
+  });
+});
+
+describe('Stripe key rotation (a bounded cache, read afresh on 401/403)', () => {
+  const OLD = 'sk_test_old_key_1111';
+  const NEW = 'sk_test_new_key_2222';
+  let fake: FakeStripe;
+  beforeEach(async () => {
+    // Stripe knows only the new key: the old one was rolled.
+    fake = await startFakeStripe({ apiKey: NEW, now: () => NOW });
+  });
+  afterEach(() => fake.close());
+
+  /** A secret whose cached read lags behind the stored value until it is read with forceFetch (as Powertools' getSecret with maxAge does). */
+  const secret = (stored: string) => {
+    const reads: boolean[] = [];
+    let cached: string | undefined;
+    const state = { stored };
+    const reader = async ({ forceFetch }: { forceFetch: boolean }) => {
+      reads.push(forceFetch);
+      if (forceFetch || cached === undefined) cached = state.stored;
+      return cached;
+    };
+    return { reader, reads, state };
+  };
+
+  it('on a 401 reads the key afresh and sends again with the new one, once', async () => {
+    const s = secret(OLD);
+    const biller = new RotatingKeyStripeBiller(s.reader, { apiBase: fake.apiBase });
+    await expect(biller.reportUsage(usage('bwn_1'))).rejects.toBeInstanceOf(BillingUnavailableError);
+    expect(fake.meterEvents).toEqual([]);
+
+    s.state.stored = NEW; // the operator puts the rolled key in the secret; nobody redeploys
+    await biller.reportUsage(usage('bwn_1'));
+
+    expect(fake.meterEvents.map((event) => event.identifier)).toEqual(['bwn_1']);
+    // A forced read that finds the same key does not call again: one call per try until the rotation.
+    expect(fake.calls.map((call) => [call.apiKey, call.status])).toEqual([
+      [OLD, 401],
+      [OLD, 401],
+      [NEW, 200],
+    ]);
+    // Cached read, forced read after the 401; cached (stale) read, forced read that finds the new key.
+    expect(s.reads).toEqual([false, true, false, true]);
+  });
+
+  it('a refused key that is still the one stored stays a retryable refusal', async () => {
+    const s = secret(OLD);
+    const error = await outcome(new RotatingKeyStripeBiller(s.reader, { apiBase: fake.apiBase }).reportUsage(usage('bwn_2')));
+    expect(error).toBeInstanceOf(BillingUnavailableError);
+    expect((error as BillingUnavailableError).status).toBe(401);
+    expect(fake.calls).toHaveLength(1);
+    expect(s.reads).toEqual([false, true]);
+  });
+
+  it('is what the factory builds for a key reader', () => {
+    expect(makeUsageBiller({ readKey: async () => NEW })).toBeInstanceOf(RotatingKeyStripeBiller);
   });
 });

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { EventEnvelope } from '../../functions/contracts/events';
 import { OUTBOX_ITEM_TYPE } from '../../functions/contracts/outbox';
@@ -15,7 +15,8 @@ import { DynamoCodeStore } from '../../functions/adapters/dynamodb/code-store';
 import { DynamoExpiryStore } from '../../functions/adapters/dynamodb/expiry-store';
 import { StripeMeterBiller } from '../../functions/adapters/stripe/stripe-meter-biller';
 import { makeTelegramSender } from '../../functions/adapters/telegram/factory';
-import type { BillingMessage } from '../../functions/domain/billing';
+import { BILLING_POLICY, type BillingMessage } from '../../functions/domain/billing';
+import { billingRecordItem } from '../support/billing-records';
 import { CHUNK_SIZE, type Job } from '../../functions/domain/jobs';
 import type { TelegramSender } from '../../functions/domain/ports';
 import { deliveryIdFor, generateWebhookSecret } from '../../functions/domain/webhooks';
@@ -545,21 +546,19 @@ describe('billing: the forwarder and the billing consumer', () => {
     // Stripe judges a meter event's timestamp by its own clock: the suite's (it moves on as queues wait).
     stripe = await startFakeStripe({ apiKey: STRIPE_KEY, now: () => clock.now() });
     biller = new StripeMeterBiller(STRIPE_KEY, { apiBase: stripe.apiBase });
-    billing = makeBilling(billingDeps({ stores, biller, clock }));
+    // Every failed try goes back to the queue (the test plays it), none waits for a sweep.
+    const policy = { ...BILLING_POLICY, queueRetryAttempts: 1_000 };
+    billing = makeBilling(billingDeps({ stores, biller, clock, redelivery: { after: async () => undefined }, policy }));
     forwarder = makeBillingForwarder({ billing: billingQueue });
   });
   afterAll(async () => stripe?.close());
 
-  /** Three over-allotment redemptions committed (each with its billing record), as stream records. */
+  /** Three billed redemptions committed (their billing records, as the commit writes them), as stream records. */
   const committedRedemptions = async () => {
     const customer = `cus_${Math.random().toString(36).slice(2, 10)}`;
-    const payer = await redemptionTeam(table, { freeAllotment: 0, unitPriceMinor: 3, currency: 'USD' }, customer);
-    const codes = await storedCodes(table, payer, { quantity: 3 });
-    const deps = redemptionDeps(table, clock);
-    for (const [i, code] of codes.entries()) await redeemAccessCode(deps, payer.principal, { code, subscriber_id: `subscriber-${i}` });
-    const items = (await table.scanAll()).filter((item) => item.type === 'billing_record' && item.project_id === payer.projectId);
-    expect(items).toHaveLength(3);
-    return { customer, redemptionIds: items.map((item) => String(item.redemption_id)).sort(), records: items.map((item) => streamRecord('INSERT', item)) };
+    const items = [0, 1, 2].map(() => billingRecordItem(`prj_${customer}`, customer, clock.now()));
+    for (const item of items) await table.db.send(new PutCommand({ TableName: table.tableName, Item: item }));
+    return { customer, redemptionIds: items.map((item) => item.redemption_id).sort(), records: items.map((item) => streamRecord('INSERT', item)) };
   };
 
   /** Plays the billing queue: each message as its own one-record batch (a FIFO group's turn), failed ones again, until none is left. */
@@ -572,22 +571,21 @@ describe('billing: the forwarder and the billing consumer', () => {
     }
   };
 
-  /** Stripe holds exactly one meter event per redemption of the customer (by identifier), and each is marked billed. */
+  /** Stripe holds each redemption of the customer exactly once (identifiers once, values summing to the redemptions), each marked billed. */
   const expectBilledOnce = async ({ customer, redemptionIds }: { customer: string; redemptionIds: readonly string[] }) => {
-    const identifiers = stripe.meterEvents.filter((event) => event.payload.stripe_customer_id === customer).map((event) => event.identifier);
-    expect(identifiers.sort()).toEqual([...redemptionIds].sort());
-    for (const id of redemptionIds) expect(await stores.redemptions.isBilled(id)).toBe(true);
+    const events = stripe.meterEvents.filter((event) => event.payload.stripe_customer_id === customer);
+    expect(new Set(events.map((event) => event.identifier)).size).toBe(events.length);
+    expect(events.reduce((sum, event) => sum + Number(event.payload.value), 0)).toBe(redemptionIds.length);
+    for (const id of redemptionIds) expect(await stores.billing.isBilled(id)).toBe(true);
   };
 
-  test.each([1, 2, 3])('the forwarder crashes after sending record %i of 3, the stream retries from the failed record: each redemption billed once', async (k) => {
+  test('the forwarder crashes sending the batch, the stream retries it: each redemption billed once', async () => {
     const committed = await committedRedemptions();
-    const { records } = committed;
-    const crashed = crash({ label: `forward ${k}`, target: () => billingQueue, method: 'send', nth: k });
+    const crashed = crash({ label: 'forward', target: () => billingQueue, method: 'send', nth: 1 });
 
-    await streamUntilDone(forwarder, records);
+    await streamUntilDone(forwarder, committed.records);
     expect(crashed.crashes()).toBe(1);
-    // Past the FIFO's five-minute deduplication window a re-sent record is a second message.
-    expect(queue.sent.length).toBeGreaterThanOrEqual(3);
+    expect(queue.sent.length).toBeGreaterThanOrEqual(1);
     await billUntilDone(queue.take());
 
     await expectBilledOnce(committed);
@@ -599,22 +597,24 @@ describe('billing: the forwarder and the billing consumer', () => {
 
     await streamUntilDone(forwarder, records);
     await Promise.all([streamUntilDone(forwarder, [...records].reverse()), streamUntilDone(forwarder, records)]);
-    expect(queue.sent).toHaveLength(9);
-    await billUntilDone(queue.take());
+    // One aggregated message per batch.
+    expect(queue.sent).toHaveLength(3);
+    await billUntilDone(queue.take(), true);
 
     await expectBilledOnce(committed);
   });
 
-  // The billing consumer's writes for one message: Stripe's meter event, then the ledger's mark.
+  // The billing consumer's writes for one message: the claim of the records into a window,
+  // Stripe's meter event, then the mark of the window and its records as billed.
   const writes: Write[] = [
+    storeWrite('claim the records into a window', 'billing', 'createWindow'),
     { label: 'report the meter event to Stripe', target: () => biller, method: 'reportUsage', nth: 1 },
-    storeWrite('mark the redemption billed', 'redemptions', 'markBilled'),
+    storeWrite('mark the window billed', 'billing', 'markWindowBilled'),
   ];
 
-  test.each(numbered(writes))('the billing consumer crashes after write %s, the message is redelivered: one meter event', async (_name, write) => {
+  test.each(numbered(writes))('the billing consumer crashes after write %s, the message is redelivered: billed once', async (_name, write) => {
     const committed = await committedRedemptions();
-    const { records } = committed;
-    await streamUntilDone(forwarder, records);
+    await streamUntilDone(forwarder, committed.records);
     const crashed = crash(write);
 
     await billUntilDone(queue.take());
@@ -623,10 +623,9 @@ describe('billing: the forwarder and the billing consumer', () => {
     await expectBilledOnce(committed);
   });
 
-  test('every billing message delivered twice, one after the other, then three times at once and reversed: one meter event each', async () => {
+  test('every billing message delivered twice, one after the other, then three times at once and reversed: billed once', async () => {
     const committed = await committedRedemptions();
-    const { records } = committed;
-    await streamUntilDone(forwarder, records);
+    await streamUntilDone(forwarder, committed.records);
     const messages = queue.take();
 
     await billUntilDone([...messages, ...messages]);
@@ -635,10 +634,9 @@ describe('billing: the forwarder and the billing consumer', () => {
     await expectBilledOnce(committed);
   });
 
-  test('every billing message delivered three times at once before any was billed: one meter event each', async () => {
+  test('every billing message delivered three times at once before any was billed: billed once', async () => {
     const committed = await committedRedemptions();
-    const { records } = committed;
-    await streamUntilDone(forwarder, records);
+    await streamUntilDone(forwarder, committed.records);
     const messages = queue.take();
 
     await billUntilDone([...messages, ...messages, ...messages], true);

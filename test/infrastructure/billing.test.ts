@@ -1,3 +1,4 @@
+import { BILLING_POLICY } from '../../functions/domain/billing';
 import { BILLING_MAX_RECEIVE_COUNT } from '../../lib/constructs/billing';
 import { actionsOf, inspect } from './inspect';
 import { synthService, type SynthesizedService } from './synth';
@@ -24,12 +25,13 @@ const arnOf = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
 const resolved = (value: unknown) => JSON.stringify(view.fromStateful(value));
 
 describe('the billing queue', () => {
-  test('is FIFO, deduplicated per customer group, and dead-letters into a FIFO queue after bounded receives', () => {
+  test('is FIFO, deduplicated per customer group, and dead-letters into a FIFO queue only after more receives than the queue retries itself', () => {
     const queue = view.statefulResources[ids.queue]!.Properties;
     expect(queue).toMatchObject({ FifoQueue: true, ContentBasedDeduplication: false, DeduplicationScope: 'messageGroup', FifoThroughputLimit: 'perMessageGroupId' });
     expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: arnOf(ids.dlq), maxReceiveCount: BILLING_MAX_RECEIVE_COUNT });
-    // Over an hour of Stripe outage before a message gives up.
-    expect(queue.VisibilityTimeout * BILLING_MAX_RECEIVE_COUNT).toBeGreaterThan(3600);
+    expect(BILLING_MAX_RECEIVE_COUNT).toBeGreaterThan(BILLING_POLICY.queueRetryAttempts);
+    // Longer than one invocation of the billing function.
+    expect(queue.VisibilityTimeout).toBeGreaterThan(view.functionOf('Billing').resource.Properties.Timeout);
     expect(view.statefulResources[ids.dlq]!.Properties).toMatchObject({ FifoQueue: true, MessageRetentionPeriod: 14 * 24 * 3600 });
   });
 
@@ -81,6 +83,26 @@ describe('the billing functions', () => {
     expect(mappings).toHaveLength(1);
     expect(mappings[0]!.Properties).toMatchObject({ BatchSize: 1, FunctionResponseTypes: ['ReportBatchItemFailures'] });
     expect(resolved(mappings[0]!.Properties.EventSourceArn)).toBe(JSON.stringify(arnOf(ids.queue)));
+  });
+
+  test('the billing sweeper runs every minute, may read and write the table and send to the billing queue, and reads no secret', () => {
+    const schedules = Object.values(view.resources).filter((r) => r.Type === 'AWS::Scheduler::Schedule' && resolved(r.Properties).includes(view.functionOf('BillingSweeper').id));
+    expect(schedules).toHaveLength(1);
+    expect(schedules[0]!.Properties.ScheduleExpression).toBe('rate(1 minute)');
+    const statements = view.statementsOf('BillingSweeper');
+    expect(statements.some((s) => actionsOf(s).includes('sqs:SendMessage') && resolved(s.Resource) === JSON.stringify(arnOf(ids.queue)))).toBe(true);
+    expect(statements.some((s) => actionsOf(s).includes('dynamodb:UpdateItem'))).toBe(true);
+    expect(statements.some((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')))).toBe(false);
+  });
+
+  test('retries, overdue windows, parked usage and a stopped sweeper are alarmed', () => {
+    const alarms = Object.values(view.resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
+    const onMetric = (name: string) => alarms.filter((alarm) => alarm.Properties.MetricName === name);
+    for (const name of ['billingRetries', 'billingOverdue', 'billingParked']) {
+      expect(onMetric(name)).toHaveLength(1);
+      expect(onMetric(name)[0]!.Properties.AlarmActions?.length ?? 0).toBeGreaterThan(0);
+    }
+    expect(alarms.some((alarm) => alarm.Properties.MetricName === 'Invocations' && resolved(alarm.Properties.Dimensions).includes(view.functionOf('BillingSweeper').id))).toBe(true);
   });
 
   test('POST /v1/access-codes/redeem has its own throttle', () => {

@@ -20,6 +20,7 @@ const PIPELINE_ENTRIES: Record<string, string> = {
   WebhookDelivery: 'functions/entrypoints/webhook-delivery.ts',
   BillingForwarder: 'functions/entrypoints/billing-forwarder.ts',
   Billing: 'functions/entrypoints/billing.ts',
+  BillingSweeper: 'functions/entrypoints/billing-sweeper.ts',
   ExpirySweeper: 'functions/entrypoints/expiry-sweeper.ts',
 };
 const ALL_FUNCTION_IDS = [...API_ROUTES.map((route) => route.id), ...Object.keys(PIPELINE_ENTRIES)];

@@ -8,6 +8,7 @@ import { dynamoEndpoint } from '../support/dynamodb';
 import { makeHandler as makeBillingHandler } from '../../functions/handlers/queue/billing';
 import { StripeMeterBiller } from '../../functions/adapters/stripe/stripe-meter-biller';
 import { billingDeps } from '../../functions/wiring';
+import { DynamoBillingStore } from '../../functions/adapters/dynamodb/billing-store';
 import * as admin from '../../functions/use-cases/admin';
 import { startFakeStripe, type FakeStripe } from '../support/fake-stripe';
 import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
@@ -83,8 +84,21 @@ const redeemedEvents = (): EventEnvelope<Record<string, string>>[] => {
     .filter((event) => event.type === 'access_code.redeemed');
 };
 
-/** The redemption id (the meter event's identifier) behind a subscription. */
+/** The redemption id behind a subscription. */
 const redemptionIdOf = async (subscriptionId: string) => (await h.deps.redemptions.getSubscription(subscriptionId))!.redemptionId;
+
+const billingStore = () => new DynamoBillingStore(h.table.db, h.table.tableName);
+
+/** Units Stripe has for a customer: the sum of its meter events' values (each event a billing window). */
+const unitsAt = (customer: string) => stripe.eventsFor(customer).reduce((sum, e) => sum + Number(e.payload.value), 0);
+
+/** The redemptions whose billing record is billed, in a window whose identifier Stripe has exactly once. */
+const billedAtStripe = async (customer: string, redemptionIds: readonly string[]) => {
+  const identifiers = stripe.eventsFor(customer).map((e) => e.identifier);
+  expect(new Set(identifiers).size).toBe(identifiers.length);
+  const records = await billingStore().records(redemptionIds);
+  return records.filter((r) => r.state === 'billed' && r.windowId && identifiers.includes(r.windowId)).map((r) => r.redemptionId).sort();
+};
 
 describe('redeeming over HTTP', () => {
   test('50 subscribers racing for one code: one subscription, 49 CODE_ALREADY_REDEEMED, one masked event', async () => {
@@ -115,12 +129,9 @@ describe('redeeming over HTTP', () => {
     expect(overage).toHaveLength(15);
 
     await settle();
-    const events = stripe.eventsFor(t.customer!);
-    expect(events).toHaveLength(15);
-    const identifiers = new Set(events.map((e) => e.identifier));
-    expect(identifiers.size).toBe(15);
-    expect(identifiers).toEqual(new Set(await Promise.all(overage.map((d) => redemptionIdOf(d.subscription_id)))));
-    expect(events.every((e) => e.payload.value === '1' && e.payload.stripe_customer_id === t.customer)).toBe(true);
+    const overageIds = await Promise.all(overage.map((d) => redemptionIdOf(d.subscription_id)));
+    expect(unitsAt(t.customer!)).toBe(15);
+    expect(await billedAtStripe(t.customer!, overageIds)).toEqual([...overageIds].sort());
     expect(h.pipeline.billing.queue.deadLetters).toHaveLength(0);
   }, TIMEOUT_MS);
 
@@ -135,9 +146,9 @@ describe('redeeming over HTTP', () => {
 
     await settle();
     expect(stripe.answered(500).length).toBeGreaterThan(0);
-    const events = stripe.eventsFor(t.customer!);
-    expect(events).toHaveLength(15);
-    expect(new Set(events.map((e) => e.identifier))).toEqual(new Set(await Promise.all(overage.map((d) => redemptionIdOf(d.subscription_id)))));
+    const overageIds = await Promise.all(overage.map((d) => redemptionIdOf(d.subscription_id)));
+    expect(unitsAt(t.customer!)).toBe(15);
+    expect(await billedAtStripe(t.customer!, overageIds)).toEqual([...overageIds].sort());
     expect(h.pipeline.billing.queue.deadLetters).toHaveLength(0);
   }, TIMEOUT_MS);
 
@@ -153,8 +164,9 @@ describe('redeeming over HTTP', () => {
     expect(first.body.data.billing.overage).toBe(true);
 
     await settle();
-    const identifier = await redemptionIdOf(first.body.data.subscription_id);
-    expect(stripe.eventsFor(t.customer!).map((e) => e.identifier)).toEqual([identifier]);
+    const redemptionId = await redemptionIdOf(first.body.data.subscription_id);
+    expect(unitsAt(t.customer!)).toBe(1);
+    expect(await billedAtStripe(t.customer!, [redemptionId])).toEqual([redemptionId]);
     expect(redeemedEvents().filter((e) => e.data.subscription_id === first.body.data.subscription_id)).toHaveLength(1);
     const shown = await h.call('GET', `/v1/subscriptions/${first.body.data.subscription_id}`, { token: t.token });
     expect(shown.status).toBe(200);
@@ -166,16 +178,17 @@ describe('redeeming over HTTP', () => {
     const codes = await storedCodes(h.table, t, { quantity: 11 });
     for (const [i, code] of codes.entries()) expect((await redeem(t, code, `usr_${i}`)).status).toBe(200);
     await settle();
-    expect(stripe.eventsFor(t.customer!)).toHaveLength(1);
-    const [event] = stripe.eventsFor(t.customer!);
-    const record = (await h.table.scanAll()).find((item) => item.type === 'billing_record' && item.redemption_id === event!.identifier) as Record<string, string> & { redemption_id: string; project_id: string; period: string; redeemed_at: string };
+    expect(unitsAt(t.customer!)).toBe(1);
+    const record = (await h.table.scanAll()).find((item) => item.type === 'billing_record' && item.project_id === t.projectId) as Record<string, string>;
 
     // The forwarder crashed after sending but before its checkpoint: the record comes again,
     // to a queue that has forgotten it (in AWS: after the FIFO queue's five-minute deduplication window).
-    const replay = new LocalBillingQueue(makeBillingHandler(billingDeps({ stores: h.deps, biller: new StripeMeterBiller(KEY, { apiBase: stripe.apiBase }), clock: h.clock })));
-    await replay.send([{ redemption_id: record.redemption_id, project_id: record.project_id, period: record.period, stripe_customer_id: t.customer!, redeemed_at: record.redeemed_at }]);
+    const replay = new LocalBillingQueue((redelivery) =>
+      makeBillingHandler(billingDeps({ stores: { billing: billingStore() }, biller: new StripeMeterBiller(KEY, { apiBase: stripe.apiBase }), clock: h.clock, redelivery })),
+    );
+    await replay.send([{ kind: 'records', stripe_customer_id: t.customer!, period: record.period!, redemption_ids: [record.redemption_id!] }]);
     await replay.idle();
-    expect(stripe.eventsFor(t.customer!)).toHaveLength(1);
+    expect(unitsAt(t.customer!)).toBe(1);
     expect(replay.deadLetters).toHaveLength(0);
   }, TIMEOUT_MS);
 
@@ -184,15 +197,15 @@ describe('redeeming over HTTP', () => {
     const codes = await storedCodes(h.table, t, { quantity: 12 });
     for (const [i, code] of codes.entries()) expect((await redeem(t, code, `usr_${i}`)).status).toBe(200);
     await settle();
-    const pending = await h.deps.redemptions.pendingForProject(t.projectId);
+    const pending = await billingStore().pendingForProject(t.projectId);
     expect(pending.map((r) => r.state)).toEqual(['pending', 'pending']);
 
     const customer = 'cus_late';
-    const set = await admin.setTier({ accounts: h.table.accounts, billing: h.deps.redemptions, clock: h.clock }, { projectId: t.projectId, tier: TIER, stripeCustomerId: customer });
+    const set = await admin.setTier({ accounts: h.table.accounts, billing: billingStore(), clock: h.clock }, { projectId: t.projectId, tier: TIER, stripeCustomerId: customer });
     expect(set).toMatchObject({ pending_usage_queued: 2 });
     await settle();
-    expect(new Set(stripe.eventsFor(customer).map((e) => e.identifier))).toEqual(new Set(pending.map((r) => r.redemptionId)));
-    expect(stripe.eventsFor(customer)).toHaveLength(2);
+    expect(unitsAt(customer)).toBe(2);
+    expect(await billedAtStripe(customer, pending.map((r) => r.redemptionId))).toEqual(pending.map((r) => r.redemptionId).sort());
   }, TIMEOUT_MS);
 
   // Last: it stops the harness's billing path, as a crash would.
@@ -204,16 +217,17 @@ describe('redeeming over HTTP', () => {
     await h.pipeline.billing.stop();
     const committed = await redeem(t, codes[10]!, 'usr_crash');
     expect(committed.body.data.billing.overage).toBe(true);
-    expect(stripe.eventsFor(t.customer!)).toHaveLength(0);
+    expect(unitsAt(t.customer!)).toBe(0);
 
     const restart = () =>
       startLocalBilling({
         clientConfig: localClientConfig(dynamoEndpoint()),
         tableName: h.table.tableName,
         dataDir: h.dataDir,
-        stores: h.deps,
+        stores: { billing: billingStore(), accounts: h.table.accounts },
         clock: h.clock,
         stripe: { secretKey: KEY, apiBase: stripe.apiBase },
+        sweepIntervalMs: 0,
       });
     for (let run = 0; run < 2; run++) {
       const billing = await restart();
@@ -221,6 +235,8 @@ describe('redeeming over HTTP', () => {
       await billing.queue.idle();
       await billing.stop();
     }
-    expect(stripe.eventsFor(t.customer!).map((e) => e.identifier)).toEqual([await redemptionIdOf(committed.body.data.subscription_id)]);
+    const redemptionId = await redemptionIdOf(committed.body.data.subscription_id);
+    expect(unitsAt(t.customer!)).toBe(1);
+    expect(await billedAtStripe(t.customer!, [redemptionId])).toEqual([redemptionId]);
   }, TIMEOUT_MS);
 });

@@ -1,6 +1,7 @@
 import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
 import { DynamoCodeStore } from '../../functions/adapters/dynamodb/code-store';
 import { DynamoRedemptionStore } from '../../functions/adapters/dynamodb/redemption-store';
+import { DynamoBillingStore } from '../../functions/adapters/dynamodb/billing-store';
 import { randomCode } from '../../functions/domain/access-codes';
 import type { Principal } from '../../functions/domain/model';
 import type { Clock } from '../../functions/domain/ports';
@@ -52,5 +53,5 @@ export const storedCodes = async (
 /** The use cases' dependencies over one test table. */
 export const redemptionDeps = (table: TestTable, clock: Clock) => {
   const redemptions = new DynamoRedemptionStore(table.db, table.tableName);
-  return { accounts: table.accounts, redemptions, billing: redemptions, clock };
+  return { accounts: table.accounts, redemptions, billing: new DynamoBillingStore(table.db, table.tableName), clock };
 };

@@ -1,19 +1,16 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { LRUCache } from 'lru-cache';
 import { outboxItem } from '../../contracts/outbox';
 import { notExpiredAt } from '../../contracts/expiry-conditions';
-import { ALLOTMENT_SHARDS, allotmentKeys, billingIndexKeys, billingPartition, keys, redemptionKeys } from '../../contracts/table';
+import { ALLOTMENT_SHARDS, allotmentKeys, billingIndexKeys, keys, redemptionKeys } from '../../contracts/table';
 import type { AccessCodeRecord } from '../../domain/access-code-record';
-import type { UsageRef } from '../../domain/billing';
 import { billingPeriodOf } from '../../domain/billing-period';
-import type { BillingRecords, RedemptionCommitResult, RedemptionRequest, RedemptionStore } from '../../domain/ports';
+import type { RedemptionCommitResult, RedemptionRequest, RedemptionStore } from '../../domain/ports';
 import {
   allotmentShardSize,
   redemptionCommit,
   storedAnswer,
-  type BillingRecord,
-  type BillingState,
   type CodeForRedemption,
   type Redemption,
   type RedemptionAnswer,
@@ -101,26 +98,16 @@ export const codeForRedemption = (item: Item): CodeForRedemption => ({
       : null,
 });
 
-const billingRecordFromItem = (item: Item): BillingRecord => ({
-  redemptionId: item.redemption_id,
-  projectId: item.project_id,
-  period: item.period,
-  stripeCustomerId: item.stripe_customer_id ?? null,
-  redeemedAt: item.redeemed_at,
-  state: item.state,
-  reason: item.reason ?? null,
-  updatedAt: item.updated_at,
-});
-
 /**
- * Redemptions, subscriptions and billing records in the service's DynamoDB table. One
+ * Redemptions and subscriptions in the service's DynamoDB table (billing records are written in
+ * the same commit; the billing store moves them on). One
  * transaction per redemption commits everything it changes, so that a redemption is either
  * entirely there (code, allotment unit or usage record, subscription, event) or not at all, and
  * no item is written by every redemption of a project: the code is the redemption's own, the
  * allotment is spread over `ALLOTMENT_SHARDS` items, and a redemption beyond it writes no
  * shared item at all (see docs/CAPACITY.md).
  */
-export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
+export class DynamoRedemptionStore implements RedemptionStore {
   /** Per period: the shards this function saw used up, and whether all of them are. */
   private readonly allotments = new LRUCache<string, { empty: Set<number>; usedUp: boolean }>(ALLOTMENT_MEMORY);
   private readonly generatedJobs = new LRUCache<string, true>(GENERATED_JOBS);
@@ -299,13 +286,16 @@ export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
     });
     if (commit.usage) {
       const state = commit.usage.state;
+      // A no_charge record is only counted: it stays out of the billing due index.
+      const { gsi3pk, gsi3sk, ...listing } = billingIndexKeys(project.id, period, ids.redemptionId, state === 'pending');
       items.push({
         Put: {
           TableName: this.tableName,
           Item: {
             ...redemptionKeys.billingRecord(ids.redemptionId),
             type: 'billing_record',
-            ...billingIndexKeys(project.id, period, ids.redemptionId, state === 'pending'),
+            ...listing,
+            ...(state === 'no_charge' ? {} : { gsi3pk, gsi3sk }),
             redemption_id: ids.redemptionId,
             project_id: project.id,
             period,
@@ -334,130 +324,6 @@ export class DynamoRedemptionStore implements RedemptionStore, BillingRecords {
       redemptionId: item.redemption_id,
       answer: storedAnswer(item.answer),
     };
-  }
-
-  async isBilled(redemptionId: string): Promise<boolean> {
-    return (await this.get(redemptionKeys.billingRecord(redemptionId)))?.state === 'billed';
-  }
-
-  async markBilled(ref: UsageRef, at: Date): Promise<void> {
-    await this.mark(ref, 'billed', at);
-  }
-
-  async markPending(ref: UsageRef, at: Date): Promise<void> {
-    await this.mark(ref, 'pending', at);
-  }
-
-  async markFailed(ref: UsageRef, reason: string, at: Date): Promise<void> {
-    await this.mark(ref, 'failed', at, reason);
-  }
-
-  /**
-   * Moves a billing record to `state` unless it is there already or billed (final). The record
-   * must exist: only a committed redemption can be billed, so a mark of anything else is a bug
-   * and throws. The record changes partition with the state (pending ones sit apart).
-   */
-  private async mark(ref: UsageRef, state: Exclude<BillingState, 'queued'>, at: Date, reason?: string): Promise<void> {
-    const partition = billingPartition(ref.projectId, state === 'pending');
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: redemptionKeys.billingRecord(ref.redemptionId),
-          UpdateExpression:
-            reason === undefined
-              ? 'SET #state = :state, updated_at = :at, gsi1pk = :partition REMOVE reason'
-              : 'SET #state = :state, updated_at = :at, gsi1pk = :partition, reason = :reason',
-          ConditionExpression: 'attribute_exists(pk) AND project_id = :project AND #state <> :billed AND #state <> :state',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: {
-            ':state': state,
-            ':at': at.toISOString(),
-            ':partition': partition,
-            ':project': ref.projectId,
-            ':billed': 'billed',
-            ...(reason === undefined ? {} : { ':reason': reason }),
-          },
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const current = await this.get(redemptionKeys.billingRecord(ref.redemptionId));
-      if (!current || current.project_id !== ref.projectId) throw new Error(`no billing record for redemption ${ref.redemptionId} of project ${ref.projectId}`);
-      // Already in that state, or billed (final): nothing to do.
-    }
-  }
-
-  /**
-   * Each pending record moves to `queued` with the customer, out of the pending partition, in
-   * one conditional update (only while still pending): that MODIFY on the table's stream is what
-   * the billing forwarder picks up, so a record moved twice by two admins is forwarded once.
-   */
-  async requeuePending(projectId: string, stripeCustomerId: string, at: Date): Promise<number> {
-    let moved = 0;
-    for (const record of await this.pendingForProject(projectId)) {
-      try {
-        await this.db.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: redemptionKeys.billingRecord(record.redemptionId),
-            UpdateExpression: 'SET #state = :queued, stripe_customer_id = :customer, gsi1pk = :partition, updated_at = :at',
-            ConditionExpression: 'project_id = :project AND #state = :pending',
-            ExpressionAttributeNames: { '#state': 'state' },
-            ExpressionAttributeValues: {
-              ':queued': 'queued',
-              ':pending': 'pending',
-              ':customer': stripeCustomerId,
-              ':partition': billingPartition(projectId, false),
-              ':project': projectId,
-              ':at': at.toISOString(),
-            },
-          }),
-        );
-        moved++;
-      } catch (error) {
-        // Moved already (the index lags), or billed meanwhile: nothing to do.
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      }
-    }
-    return moved;
-  }
-
-  async pendingForProject(projectId: string): Promise<BillingRecord[]> {
-    return this.queryBilling(billingPartition(projectId, true), '');
-  }
-
-  async billingRecords(projectId: string, period: string): Promise<BillingRecord[]> {
-    const [settled, pending] = await Promise.all([
-      this.queryBilling(billingPartition(projectId, false), `${period}#`),
-      this.queryBilling(billingPartition(projectId, true), `${period}#`),
-    ]);
-    // The index is eventually consistent: a record moving partitions may show in both for a moment.
-    const byId = new Map<string, BillingRecord>();
-    for (const record of [...settled, ...pending]) {
-      const seen = byId.get(record.redemptionId);
-      if (!seen || seen.updatedAt < record.updatedAt) byId.set(record.redemptionId, record);
-    }
-    return [...byId.values()].sort((a, b) => a.redeemedAt.localeCompare(b.redeemedAt) || a.redemptionId.localeCompare(b.redemptionId));
-  }
-
-  private async queryBilling(partition: string, prefix: string): Promise<BillingRecord[]> {
-    const records: BillingRecord[] = [];
-    let start: Item | undefined;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'gsi1',
-          KeyConditionExpression: prefix ? 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)' : 'gsi1pk = :pk',
-          ExpressionAttributeValues: { ':pk': partition, ...(prefix ? { ':prefix': prefix } : {}) },
-          ExclusiveStartKey: start,
-        }),
-      );
-      records.push(...(page.Items ?? []).map(billingRecordFromItem));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return records;
   }
 
   private async get(key: Item, consistent = true): Promise<Item | undefined> {

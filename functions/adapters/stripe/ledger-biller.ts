@@ -28,9 +28,9 @@ interface LedgerState {
 const states = new Map<string, LedgerState>();
 
 /**
- * The `UsageBiller` port for the local stack without a Stripe key: each billed redemption
- * becomes one line of `<dataDir>/stripe-ledger.jsonl` with the meter event's fields, once per
- * redemption id, even across restarts (the ids on file are read first) and concurrent calls
+ * The `UsageBiller` port for the local stack without a Stripe key: each meter event (a billing
+ * window: `value` billed redemptions) becomes one line of `<dataDir>/stripe-ledger.jsonl` with the meter event's fields, once per
+ * identifier, even across restarts (the ids on file are read first) and concurrent calls
  * (one lock per file, shared by every instance in the process). Another process appending to
  * the same file at the same time is not guarded against: the local stack is one process.
  */
@@ -44,15 +44,15 @@ export class LedgerUsageBiller implements UsageBiller {
     this.path = resolve(ledgerFile(dataDir));
   }
 
-  /** Appends the usage unless its redemption id is on file already (then it is a duplicate: success). */
+  /** Appends the usage unless its identifier is on file already (then it is a duplicate: success). */
   reportUsage(usage: MeteredUsage): Promise<void> {
     const state = this.state();
     const append = state.tail.then(async () => {
       const ledger = await state.loaded;
-      if (ledger.ids.has(usage.redemptionId)) return;
+      if (ledger.ids.has(usage.identifier)) return;
       const entry: LedgerEntry = {
         event_name: this.options.eventName ?? DEFAULT_METER_EVENT_NAME,
-        identifier: usage.redemptionId,
+        identifier: usage.identifier,
         timestamp: Math.floor(usage.timestamp.getTime() / 1000),
         payload: { stripe_customer_id: usage.stripeCustomerId, value: String(usage.value) },
         recorded_at: (this.options.clock ?? systemClock).now().toISOString(),
@@ -60,7 +60,7 @@ export class LedgerUsageBiller implements UsageBiller {
       // A line torn by a crash mid-write stays on its own line rather than swallowing this one.
       await appendFile(this.path, `${ledger.needsNewline ? '\n' : ''}${JSON.stringify(entry)}\n`, 'utf8');
       ledger.needsNewline = false;
-      ledger.ids.add(usage.redemptionId);
+      ledger.ids.add(usage.identifier);
     });
     // A failed append must not block the ones queued behind it; this call still sees its error.
     state.tail = append.catch(() => undefined);

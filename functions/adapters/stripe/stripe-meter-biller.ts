@@ -14,12 +14,11 @@ export interface StripeMeterBillerOptions {
   /** Per-request timeout. Default 10 s: a billing function must not hang on a stalled socket. */
   timeoutMs?: number;
   /**
-   * Retries inside the client. Default 0: the billing queue already retries with backoff and
-   * dead-letters after a bounded number of receives, and its message stays invisible (so its
-   * customer's FIFO group waits) only as long as one attempt; in-client retries would sleep
-   * inside the function and multiply with the queue's. The meter event's `identifier` makes a
-   * redelivery harmless either way. (stripe-node still retries a closed keep-alive socket
-   * once, whatever this says; the identifier covers that too.)
+   * Retries inside the client. Default 0: a window Stripe did not take is retried with backoff
+   * by the billing queue and then the billing sweep, from the window's own record; in-client
+   * retries would sleep inside the function and multiply with those. The meter event's
+   * `identifier` makes a re-send harmless either way. (stripe-node still retries a closed
+   * keep-alive socket once, whatever this says; the identifier covers that too.)
    */
   maxNetworkRetries?: number;
 }
@@ -50,13 +49,13 @@ export class StripeMeterBiller implements UsageBiller {
     this.eventName = options.eventName ?? DEFAULT_METER_EVENT_NAME;
   }
 
-  /** Sends one meter event for the redemption; a duplicate identifier counts as sent. */
+  /** Sends one meter event; a duplicate identifier counts as sent. */
   async reportUsage(usage: MeteredUsage): Promise<void> {
     try {
       await this.stripe.billing.meterEvents.create({
         event_name: this.eventName,
         payload: { stripe_customer_id: usage.stripeCustomerId, value: String(usage.value) },
-        identifier: usage.redemptionId,
+        identifier: usage.identifier,
         timestamp: Math.floor(usage.timestamp.getTime() / 1000),
       });
     } catch (error) {
@@ -72,10 +71,12 @@ const isDuplicate = (error: unknown): boolean =>
   (error.code === DUPLICATE_CODE || DUPLICATE_MESSAGE.test(error.message));
 
 /**
- * Maps whatever stripe-node threw to the port's contract. No status (connection refused, reset,
- * timeout), 5xx, 429, 409 (a lock held by a concurrent request) and Stripe's rate-limit errors
- * are worth another try; every other 4xx is deterministic. Messages carry Stripe's own
- * message only, never the key.
+ * Maps whatever stripe-node threw to the port's contract. Worth another try: no status
+ * (connection refused, reset, timeout), 5xx, 429 and Stripe's rate-limit errors, 409 (a lock
+ * held by a concurrent request), and 401/403: a mistyped, revoked or restricted key is fixed by
+ * an operator (the key is read again within minutes, see RotatingKeyStripeBiller), after which
+ * the same usage goes through. Every other 4xx refuses the payload itself: no retry can cure it.
+ * Messages carry Stripe's own message only, never the key.
  */
 export const toBillingError = (error: unknown): Error => {
   if (error instanceof Stripe.errors.StripeError) {
@@ -83,15 +84,19 @@ export const toBillingError = (error: unknown): Error => {
     const retryable =
       status === undefined ||
       status >= 500 ||
-      status === 429 ||
+      status === 401 ||
+      status === 403 ||
       status === 409 ||
+      status === 429 ||
       error instanceof Stripe.errors.StripeRateLimitError ||
-      error instanceof Stripe.errors.StripeConnectionError;
-    if (retryable) return new BillingUnavailableError(`Stripe meter event failed transiently: ${error.message}`, status, { cause: error });
-    return new BillingRejectedError(`Stripe refused the meter event: ${error.message}`, status, error.code, { cause: error });
+      error instanceof Stripe.errors.StripeConnectionError ||
+      error instanceof Stripe.errors.StripeAuthenticationError ||
+      error instanceof Stripe.errors.StripePermissionError;
+    if (retryable) return new BillingUnavailableError(`Stripe meter event failed, to be retried (${status ?? 'no answer'}): ${error.message}`, status, { cause: error });
+    return new BillingRejectedError(`Stripe refused the meter event (${status}): ${error.message}`, status, error.code, { cause: error });
   }
   const detail = error instanceof Error ? error.message : String(error);
-  return new BillingUnavailableError(`Stripe meter event failed transiently: ${detail}`, undefined, { cause: error });
+  return new BillingUnavailableError(`Stripe meter event failed, to be retried: ${detail}`, undefined, { cause: error });
 };
 
 /**

@@ -1,36 +1,44 @@
 import { SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { BillingRejectedError, parseBillingMessage } from '../../domain/billing';
+import { parseBillingMessage, type Redelivery } from '../../domain/billing';
 import { METRIC, countMetric, logger } from '../../observability';
-import { billRedemption, type BillRedemptionDeps } from '../../use-cases/bill-redemption';
+import { billMessage, type BillRedemptionDeps } from '../../use-cases/bill-redemption';
 import { withObservability } from '../middleware';
 
 /** Raised for a body that is no billing message: it goes to the dead-letter queue for an operator. */
 export class MalformedBillingMessageError extends Error {}
 
+/** Raised to have the queue deliver a message again later (its visibility set to the retry delay first). */
+export class BillingRetryLaterError extends Error {}
+
+/** What the billing function runs on. */
+export interface BillingHandlerDeps extends BillRedemptionDeps {
+  redelivery: Redelivery;
+}
+
 /**
- * The billing function on the billing FIFO queue: one Stripe meter event per message.
- * A failure (Stripe 5xx/429/unreachable) is reported; the FIFO processor then fails the rest
- * of the batch too, so a customer's messages keep their order, and the queue redelivers after
- * its visibility timeout, until its redrive policy moves the message to the dead-letter queue.
+ * The billing function on the billing FIFO queue (one message per invocation, one customer per
+ * message group): claims the message's records into windows and sends each as one meter event.
+ * A window Stripe did not take is retried with backoff: the first `queueRetryAttempts` tries by
+ * the queue (the message's visibility set to the delay, its customer's group waiting meanwhile,
+ * as its next calls would fail the same way), every later one by the billing sweep from the
+ * window's next try time, so that the message is consumed and nothing rides on its retention.
  */
-export const makeHandler = (deps: BillRedemptionDeps) => {
+export const makeHandler = (deps: BillingHandlerDeps) => {
   const bill = async (record: SQSRecord): Promise<void> => {
     const message = parseBillingMessage(record.body);
     if (!message) throw new MalformedBillingMessageError(`message ${record.messageId} is not a billing message`);
-    try {
-      const outcome = await billRedemption(deps, message);
-      if (outcome === 'billed') countMetric(METRIC.meterEventsSent);
-      if (outcome === 'failed') countMetric(METRIC.stripeFailures);
-    } catch (error) {
-      countMetric(METRIC.stripeFailures);
-      logger.warn('billing failed; the queue will retry', {
-        redemption_id: message.redemption_id,
-        receive_count: record.attributes.ApproximateReceiveCount,
-        error: error instanceof BillingRejectedError ? error.message : (error as Error),
-      });
-      throw error;
-    }
+    const result = await billMessage(deps, message);
+    if (result.meterEvents > 0) countMetric(METRIC.meterEventsSent, result.meterEvents);
+    if (result.billedUnits > 0) countMetric(METRIC.billedUnits, result.billedUnits);
+    if (result.failures > 0) countMetric(METRIC.stripeFailures, result.failures);
+    if (result.parked > 0) countMetric(METRIC.billingParked, result.parked);
+    if (!result.retry) return;
+    countMetric(METRIC.billingRetries);
+    if (result.retry.attempts > deps.policy.queueRetryAttempts) return;
+    await deps.redelivery.after(record, result.retry.delayMs);
+    logger.info('billing message to be redelivered', { receive_count: record.attributes.ApproximateReceiveCount, retry_in_ms: result.retry.delayMs });
+    throw new BillingRetryLaterError(`Stripe did not take the usage; retry in ${result.retry.delayMs} ms`);
   };
   return withObservability<SQSEvent, SQSBatchResponse>(async (event, context) =>
     // A processor per invocation: it holds the batch's state.

@@ -1,8 +1,7 @@
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { billingMessageOfRecord, type BillingMessage, type BillingQueue } from '../../domain/billing';
+import { queuedRecordOfItem, recordsMessages, type BillingQueue, type BillingRecord } from '../../domain/billing';
 import { logger } from '../../observability';
 import { withObservability } from '../middleware';
 import type { StreamHandler } from './outbox-relay';
@@ -12,38 +11,39 @@ export interface BillingForwarderDeps {
   billing: BillingQueue;
 }
 
+type QueuedRecord = Pick<BillingRecord, 'redemptionId' | 'stripeCustomerId' | 'period'>;
+
 /**
- * The billing message a stream record carries: a billing record written (INSERT by the
- * redemption's commit, MODIFY by `requeuePending`) in state `queued`. Everything else,
- * including the later marks (billed, failed), is not billing work. In AWS the event source
+ * The billing record a stream record carries when it is billing work: a billing record written
+ * (INSERT by the redemption's commit, MODIFY by a requeue) in state `queued`. Everything else,
+ * including the later moves (sending, billed, parked), is not. In AWS the event source
  * mapping's filter already passes only these; the check here keeps the local poller honest.
  */
-export const billingMessageOf = (record: DynamoDBRecord): BillingMessage | undefined => {
+export const queuedRecordOf = (record: DynamoDBRecord): QueuedRecord | undefined => {
   const image = record.dynamodb?.NewImage;
   if ((record.eventName !== 'INSERT' && record.eventName !== 'MODIFY') || image?.type?.S !== 'billing_record' || image.state?.S !== 'queued') return undefined;
-  if (record.eventName === 'MODIFY' && record.dynamodb?.OldImage?.state?.S === 'queued') return undefined;
-  return billingMessageOfRecord(unmarshall(image as Record<string, AttributeValue>));
+  return queuedRecordOfItem(unmarshall(image as Record<string, AttributeValue>));
 };
 
 /**
- * The billing forwarder: the table's stream → the billing FIFO queue.
- * 1. Pick the billing records that became `queued`; ignore every other record.
- * 2. Send each as a billing message (its customer's group, deduplicated by redemption id).
- * 3. Report failed records so the event source mapping retries from the first of them; a
- *    record sent twice is dropped by the queue's deduplication, or by Stripe's identifier.
+ * The billing forwarder: the table's stream → the billing FIFO queue, aggregated.
+ * 1. Pick the billing records of the batch that became `queued`; ignore every other record.
+ * 2. Group them by customer and period, at most MAX_WINDOW_SIZE a message: each message becomes
+ *    one meter event (value = its redemptions), so a burst reaches Stripe in a few calls.
+ * 3. A failed send fails the whole batch, retried by the event source mapping: a record sent
+ *    twice is claimed once (the claim is conditional on `queued`), and one the stream gives up
+ *    on is claimed by the billing sweep.
  */
-export const makeHandler = (deps: BillingForwarderDeps): StreamHandler => {
-  const forward = async (record: DynamoDBRecord): Promise<void> => {
-    const message = billingMessageOf(record);
-    if (!message) return;
+export const makeHandler = (deps: BillingForwarderDeps): StreamHandler =>
+  withObservability<DynamoDBStreamEvent, DynamoDBBatchResponse>(async (event) => {
+    const queued = event.Records.flatMap((record) => queuedRecordOf(record) ?? []);
+    const messages = recordsMessages(queued);
     try {
-      await deps.billing.send([message]);
+      if (messages.length > 0) await deps.billing.send(messages);
     } catch (error) {
-      logger.error('billing record not forwarded; it will be retried', { redemption_id: message.redemption_id, error: error as Error });
-      throw error;
+      logger.error('billing records not forwarded; the batch will be retried', { records: queued.length, error: error as Error });
+      const first = event.Records[0]?.dynamodb?.SequenceNumber;
+      return { batchItemFailures: first ? [{ itemIdentifier: first }] : [] };
     }
-  };
-  return withObservability<DynamoDBStreamEvent, DynamoDBBatchResponse>(async (event, context) =>
-    processPartialResponse(event, forward, new BatchProcessor(EventType.DynamoDBStreams), { context }),
-  );
-};
+    return { batchItemFailures: [] };
+  });
