@@ -145,8 +145,13 @@ describe('POST /v1/batches/{batch_id}/expire', () => {
         const answer = await expire(batchId, {}, crashingApi);
         crashing.crashAfter(5);
         await expect(sweep(crashing.db)).rejects.toThrow('injected crash');
-        await sweep();
-        const final = await expire(batchId);
+        // The next sweep finishes it; on a slow machine a run that reaches its time budget leaves
+        // the rest to the next run, so a bounded series of runs is what is asserted.
+        let final = await expire(batchId);
+        for (let run = 1; run <= 10 && final.body.data.status !== 'completed'; run++) {
+          await sweep();
+          final = await expire(batchId);
+        }
 
         // The request committed one step (49 codes and their events) and answered what it knew.
         expect(answer.status).toBe(202);
