@@ -9,7 +9,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../functions/contracts/env';
 import { METRIC } from '../../functions/contracts/metrics';
-import { BILLING_POLICY } from '../../functions/domain/billing';
+import { BILLING_POLICY } from '../../functions/contracts/billing-policy';
 import type { ServiceMonitoring } from '../monitoring';
 import type { StageConfig } from '../stage-config';
 import { scheduleFunction } from './function-schedule';

@@ -149,7 +149,8 @@ describe('POST /v1/batches/{batch_id}/expire', () => {
         // the rest to the next run, so a bounded series of runs is what is asserted.
         let final = await expire(batchId);
         for (let run = 1; run <= 10 && final.body.data.status !== 'completed'; run++) {
-          await sweep();
+          // A run that fails (DynamoDB Local timing out on a loaded machine) is one the schedule repeats.
+          await sweep().catch(() => undefined);
           final = await expire(batchId);
         }
 
