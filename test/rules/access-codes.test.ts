@@ -1,4 +1,5 @@
-import { canonicalCode, CODE_ALPHABET, CODE_LENGTH, displayCode, maskCode, randomCode } from '../../functions/domain/access-codes';
+import { createHmac } from 'node:crypto';
+import { canonicalCode, CODE_ALPHABET, CODE_LENGTH, derivedCode, displayCode, maskCode, newCodeSeed, randomCode } from '../../functions/domain/access-codes';
 
 describe('access codes', () => {
   test('are 12 Crockford base32 symbols: 60 bits of entropy', () => {
@@ -19,6 +20,22 @@ describe('access codes', () => {
   test('do not repeat in a large sample', () => {
     const sample = new Set(Array.from({ length: 20_000 }, randomCode));
     expect(sample.size).toBe(20_000);
+  });
+
+  test("derived: the same seed, slot and attempt give the same code; any other input another, in the same alphabet", () => {
+    const seed = newCodeSeed();
+    expect(derivedCode(seed, 7, 0)).toBe(derivedCode(Buffer.from(seed), 7, 0));
+    const codes = new Set<string>();
+    for (let slot = 0; slot < 2000; slot++) for (const attempt of [0, 1]) codes.add(derivedCode(seed, slot, attempt));
+    codes.add(derivedCode(newCodeSeed(), 7, 0));
+    expect(codes.size).toBe(4001);
+    for (const code of codes) expect(code).toMatch(/^[0-9A-HJKMNP-TV-Z]{12}$/);
+  });
+
+  test('derived: HMAC-SHA256 of "slot:attempt" under the seed, 5 bits of each of its first 12 bytes (no code follows from another without the seed)', () => {
+    const seed = Buffer.alloc(32, 7);
+    const digest = createHmac('sha256', seed).update('41:2').digest();
+    expect(derivedCode(seed, 41, 2)).toBe(Array.from(digest.subarray(0, 12), (byte) => CODE_ALPHABET[byte & 31]).join(''));
   });
 
   test('are shown in groups of four', () => {
