@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { TokenBucket } from '../../functions/use-cases/generation/generate-chunk';
 import { canonicalCode, CODE_ALPHABET, CODE_LENGTH, derivedCode, displayCode, maskCode, newCodeSeed, randomCode } from '../../functions/domain/access-codes';
 
 describe('access codes', () => {
@@ -57,5 +58,22 @@ describe('access codes', () => {
 
   test('are masked to their last five symbols in events', () => {
     expect(maskCode('7KQ29XMD4TRV')).toBe('masked_D4TRV');
+  });
+});
+
+describe("the generator's pace (TokenBucket)", () => {
+  test('lets a burst through at once, then holds callers at the rate, in order, however many ask at once', async () => {
+    let now = 0;
+    const slept: number[] = [];
+    const bucket = new TokenBucket(100, 10, () => now, async (ms) => {
+      slept.push(ms);
+      now += ms;
+    });
+    const order: number[] = [];
+    await Promise.all(Array.from({ length: 60 }, (_, i) => bucket.take(1).then(() => order.push(i))));
+    expect(order).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    // 10 at once, the other 50 at 100 a second: 500 ms of (simulated) waiting, no more.
+    expect(now).toBeCloseTo(500, 6);
+    expect(slept).toHaveLength(50);
   });
 });
