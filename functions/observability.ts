@@ -1,6 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 import { METRIC, METRICS_NAMESPACE } from './contracts/metrics';
 
 export { METRIC, METRICS_NAMESPACE };
@@ -10,11 +9,6 @@ const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'memberpass-access-co
 /** The service's structured logger (Powertools); level from POWERTOOLS_LOG_LEVEL. */
 export const logger = new Logger({ serviceName });
 
-/**
- * The service's tracer (Powertools). It records only inside Lambda with X-Ray on; elsewhere
- * (the local stack, tests) it is a no-op, so wiring can capture every SDK client unconditionally.
- */
-export const tracer = new Tracer({ serviceName });
 
 
 /**

@@ -1,4 +1,3 @@
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as v from 'valibot';
@@ -15,13 +14,12 @@ import { DynamoTableProbe } from './adapters/dynamodb/table-probe';
 import { EventBridgePublisher } from './adapters/eventbridge/event-bridge-publisher';
 import { makeSqsClient } from './adapters/sqs/client';
 import { SqsBillingQueue, SqsVisibilityRedelivery } from './adapters/sqs/sqs-billing-queue';
-import { makeUsageBiller } from './adapters/stripe/factory';
 import { BILLING_POLICY, type BillingPolicy, type BillingQueue, type Redelivery, type UsageBiller } from './domain/billing';
-import { STRIPE_KEY_MAX_AGE_SECONDS, type StripeKeyReader } from './adapters/stripe/rotating-key-biller';
+import type { StripeKeyReader } from './adapters/stripe/rotating-key-biller';
+import { STRIPE_KEY_MAX_AGE_SECONDS } from './contracts/billing-policy';
 import type { BillingSweepDeps } from './use-cases/bill-redemption';
 import type { BillingHandlerDeps } from './handlers/queue/billing';
 import { SqsJobQueue } from './adapters/sqs/sqs-job-queue';
-import { BOT_TOKEN_MAX_AGE_SECONDS, RotatingTokenTelegramSender, type BotTokenReader } from './adapters/telegram/rotating-token-sender';
 import {
   BillingEnv,
   BillingForwarderEnv,
@@ -57,9 +55,9 @@ import {
 import type { DepsFor, Needs, ServiceDeps } from './operations/operation';
 import type { DeliveryDeps } from './use-cases/generation/deliver-job';
 import type { DeadLetterDeps } from './use-cases/generation/fail-dead-lettered-job';
-import type { GenerateDeps } from './use-cases/generation/generate-chunk';
+import { TokenBucket, type GenerateDeps } from './use-cases/generation/generate-chunk';
+import { GENERATOR } from './contracts/pipeline-settings';
 import type { JobSweeperDeps } from './use-cases/job-sweeper';
-import { tracer } from './observability';
 import { DynamoWebhookStore, type DynamoWebhookStoreOptions } from './adapters/dynamodb/webhook-store';
 import { SqsWebhookRetryScheduler } from './adapters/sqs/webhook-retry-scheduler';
 import { HttpWebhookSender } from './adapters/webhooks/http-webhook-sender';
@@ -86,23 +84,40 @@ export interface ApiDeps {
   redemptionAccounts: AccountReader;
 }
 
+// Cold starts: a function's bundle holds what its entry point reaches (esbuild drops the rest),
+// so what only some functions or some paths use is imported where it is used, with import():
+// Secrets Manager (functions that read a secret, on first read), Telegram (on the first send),
+// Stripe (the billing function). No tracing SDK wraps the clients: Lambda's active tracing
+// records each invocation without one.
+
 const secretString = async (name: string, options: { maxAge?: number; forceFetch?: boolean } = {}): Promise<string> => {
+  const { getSecret } = await import('@aws-lambda-powertools/parameters/secrets');
   const value = await getSecret(name, options);
   if (typeof value !== 'string' || !value) throw new ConfigurationError(`the secret ${name} is empty`);
   return value;
 };
 
 /**
- * The bot's sender. Its token is read from Secrets Manager at cold start (callers await it at
- * module load, so a missing secret fails fast), then again once the cached value is older than
- * BOT_TOKEN_MAX_AGE_SECONDS, and at once when Telegram answers 401: a rotated token takes
- * effect without a redeploy.
+ * The bot's sender, loaded with its token on the first send (an invocation that sends nothing
+ * pays for neither). The token is read from Secrets Manager then, again once the cached value is
+ * older than BOT_TOKEN_MAX_AGE_SECONDS, and at once when Telegram answers 401: a rotated token
+ * takes effect without a redeploy. A missing secret fails that first send (its message is
+ * retried, then dead-lettered and alarmed on).
  */
 const productionBot = async (env: v.InferOutput<typeof BotEnv>): Promise<TelegramSender> => {
-  const readToken: BotTokenReader = ({ forceFetch }) =>
-    secretString(env.TELEGRAM_BOT_TOKEN_SECRET, { maxAge: BOT_TOKEN_MAX_AGE_SECONDS, forceFetch });
-  await readToken({ forceFetch: false });
-  return new RotatingTokenTelegramSender(readToken, env.TELEGRAM_API_ROOT ? { apiRoot: env.TELEGRAM_API_ROOT } : {});
+  let loaded: Promise<TelegramSender> | undefined;
+  const sender = () =>
+    (loaded ??= import('./adapters/telegram/rotating-token-sender').then(
+      ({ BOT_TOKEN_MAX_AGE_SECONDS, RotatingTokenTelegramSender }) =>
+        new RotatingTokenTelegramSender(
+          ({ forceFetch }) => secretString(env.TELEGRAM_BOT_TOKEN_SECRET, { maxAge: BOT_TOKEN_MAX_AGE_SECONDS, forceFetch }),
+          env.TELEGRAM_API_ROOT ? { apiRoot: env.TELEGRAM_API_ROOT } : {},
+        ),
+    ));
+  return {
+    sendDocument: async (chatId, document) => (await sender()).sendDocument(chatId, document),
+    sendMessage: async (chatId, text) => (await sender()).sendMessage(chatId, text),
+  };
 };
 
 /** The stores of the service table. */
@@ -145,7 +160,7 @@ let tableDeps: TableStores | undefined;
 export const productionTable = (): TableStores => {
   if (tableDeps) return tableDeps;
   const env = parseEnv(TableEnv);
-  tableDeps = tableStores(makeDocumentClient({}, (client) => tracer.captureAWSv3Client(client)), env.TABLE_NAME);
+  tableDeps = tableStores(makeDocumentClient({}), env.TABLE_NAME);
   return tableDeps;
 };
 
@@ -218,17 +233,25 @@ const noQueue: JobQueue = {
 /** Production wiring of the HTTP handlers; the queue only where QUEUE_URL is configured. */
 export const productionDeps = (): ApiDeps => {
   const queueUrl = process.env.QUEUE_URL;
-  const queue = queueUrl ? new SqsJobQueue(tracer.captureAWSv3Client(makeSqsClient()), parseEnv(QueueEnv).QUEUE_URL) : noQueue;
+  const queue = queueUrl ? new SqsJobQueue(makeSqsClient(), parseEnv(QueueEnv).QUEUE_URL) : noQueue;
   return { ...productionTable(), cursors: productionCursors(), queue, clock: systemClock };
 };
 
-/** An SQS queue of messages of type M at `url`, on a traced client. */
-const sqsQueue = <M>(url: string): MessageQueue<M> => new SqsJobQueue<M>(tracer.captureAWSv3Client(makeSqsClient()), url);
+/** An SQS queue of messages of type M at `url`. */
+const sqsQueue = <M>(url: string): MessageQueue<M> => new SqsJobQueue<M>(makeSqsClient(), url);
 
-/** Production wiring of the generator. */
+/**
+ * Production wiring of the generator: its code writes paced at GENERATOR.codesPerSecond per
+ * instance (one bucket for every chunk the instance runs at once), so that with at most
+ * GENERATOR.maxConcurrency instances generation never takes more of the table than
+ * docs/CAPACITY.md gives it.
+ */
 export const productionGeneratorDeps = (): GenerateDeps => {
   const env = parseEnv(GeneratorEnv);
-  return generatorDeps({ stores: productionTable(), deliveries: sqsQueue<DeliverMessage>(env.DELIVERY_QUEUE_URL), clock: systemClock });
+  return {
+    ...generatorDeps({ stores: productionTable(), deliveries: sqsQueue<DeliverMessage>(env.DELIVERY_QUEUE_URL), clock: systemClock }),
+    pace: new TokenBucket(GENERATOR.codesPerSecond),
+  };
 };
 
 /** Production wiring of the deliverer: reads the bot token from Secrets Manager at cold start. */
@@ -265,7 +288,7 @@ export const productionDeadLetterDeps = (): DeadLetterDeps => deadLetterDeps({ s
 export const productionOperationDeps = async <N extends Needs>(needs: N): Promise<DepsFor<N>> => {
   const deps: Partial<ServiceDeps> = { clock: systemClock };
   if (needs.table) Object.assign(deps, productionTable());
-  if (needs.queue) deps.queue = new SqsJobQueue(tracer.captureAWSv3Client(makeSqsClient()), parseEnv(QueueEnv).QUEUE_URL);
+  if (needs.queue) deps.queue = new SqsJobQueue(makeSqsClient(), parseEnv(QueueEnv).QUEUE_URL);
   if (needs.cursorKey) deps.cursors = productionCursors();
   if (needs.botUsername) deps.botUsername = parseEnv(TelegramLinkEnv).TELEGRAM_BOT_USERNAME;
   const [telegram, webhookSecret] = await Promise.all([
@@ -280,7 +303,7 @@ export const productionOperationDeps = async <N extends Needs>(needs: N): Promis
 
 /** Production wiring of the outbox relay: the service's event bus. */
 export const productionRelayDeps = (): { publisher: EventPublisher } => ({
-  publisher: new EventBridgePublisher(tracer.captureAWSv3Client(new EventBridgeClient({})), parseEnv(RelayEnv).EVENT_BUS_NAME),
+  publisher: new EventBridgePublisher(new EventBridgeClient({}), parseEnv(RelayEnv).EVENT_BUS_NAME),
 });
 
 // ---- webhooks ----------------------------------------------------------------------------
@@ -336,9 +359,9 @@ export const productionWebhookPorts = (): WebhookPorts => {
   if (webhookDeps) return webhookDeps;
   const env = parseEnv(WebhookEnv);
   webhookDeps = webhookPorts({
-    db: makeDocumentClient({}, (client) => tracer.captureAWSv3Client(client)),
+    db: makeDocumentClient({}),
     tableName: env.TABLE_NAME,
-    scheduler: new SqsWebhookRetryScheduler(tracer.captureAWSv3Client(makeSqsClient()), env.WEBHOOK_DELIVERY_QUEUE_URL),
+    scheduler: new SqsWebhookRetryScheduler(makeSqsClient(), env.WEBHOOK_DELIVERY_QUEUE_URL),
     allowPrivate: env.WEBHOOK_ALLOW_PRIVATE_URLS === '1',
   });
   return webhookDeps;
@@ -346,7 +369,7 @@ export const productionWebhookPorts = (): WebhookPorts => {
 
 /** Production wiring of the billing forwarder: the billing FIFO queue. */
 export const productionBillingForwarderDeps = (): { billing: BillingQueue } => ({
-  billing: new SqsBillingQueue(tracer.captureAWSv3Client(makeSqsClient()), parseEnv(BillingForwarderEnv).BILLING_QUEUE_URL),
+  billing: new SqsBillingQueue(makeSqsClient(), parseEnv(BillingForwarderEnv).BILLING_QUEUE_URL),
 });
 
 /** The billing function's dependencies, wherever it runs: the biller, the table's billing records, the queue's redelivery. */
@@ -382,8 +405,9 @@ export const billingSweepDeps = (ports: { stores: Pick<TableStores, 'billing' | 
 export const productionBillingDeps = async (): Promise<BillingHandlerDeps> => {
   const env = parseEnv(BillingEnv);
   const readKey: StripeKeyReader = ({ forceFetch }) => secretString(env.STRIPE_SECRET_NAME, { maxAge: STRIPE_KEY_MAX_AGE_SECONDS, forceFetch });
-  await readKey({ forceFetch: false });
-  const sqs = tracer.captureAWSv3Client(makeSqsClient());
+  // The key and the Stripe client's module load side by side: neither waits for the other.
+  const [, { makeUsageBiller }] = await Promise.all([readKey({ forceFetch: false }), import('./adapters/stripe/factory')]);
+  const sqs = makeSqsClient();
   return billingDeps({
     stores: productionTable(),
     biller: makeUsageBiller({ readKey, eventName: env.STRIPE_METER_EVENT_NAME, ...(env.STRIPE_API_BASE ? { apiBase: env.STRIPE_API_BASE } : {}) }),
@@ -399,7 +423,7 @@ const BillingSweeperEnv = v.object({ ...TableEnv.entries, ...BillingForwarderEnv
 export const productionBillingSweepDeps = (): BillingSweepDeps =>
   billingSweepDeps({
     stores: productionTable(),
-    queue: new SqsBillingQueue(tracer.captureAWSv3Client(makeSqsClient()), parseEnv(BillingSweeperEnv).BILLING_QUEUE_URL),
+    queue: new SqsBillingQueue(makeSqsClient(), parseEnv(BillingSweeperEnv).BILLING_QUEUE_URL),
     clock: systemClock,
   });
 

@@ -97,8 +97,10 @@ export const STAGES: Readonly<Record<string, StageSettings>> = {
     alarmTopicArn: 'arn:aws:sns:eu-west-1:111111111111:memberpass-prod-alarms',
     telegramBotUsername: 'memberpass_example_bot',
     logLevel: 'INFO',
-    // A 1000-code job writes about 3 items per code; 2000/s leaves room for several at once.
-    maxWriteRequestUnits: 2000,
+    // Sized in docs/CAPACITY.md ("Generation and the prod write ceiling"): generation (≤ 500
+    // codes/s, ≈ 515 WRU/s) and the expiry sweep (1,000 codes/s, 4,000 WRU/s) at full pace
+    // leave ≈ 3,500 WRU/s, about 250 billed redemptions/s, on the table; each index has as much.
+    maxWriteRequestUnits: 8000,
     customDomain: {
       domainName: 'api.memberpass.example',
       certificateArn: 'arn:aws:acm:eu-west-1:111111111111:certificate/00000000-0000-4000-8000-000000000000',

@@ -32,3 +32,6 @@ export const BILLING_POLICY: BillingPolicy = {
   sweepGraceMs: 30_000,
   sweepLimit: 500,
 };
+
+/** How long a Stripe key read from Secrets Manager is trusted before it is read again. */
+export const STRIPE_KEY_MAX_AGE_SECONDS = 300;

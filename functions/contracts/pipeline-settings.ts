@@ -12,10 +12,18 @@ export const GENERATOR = {
   batchSize: 5,
   /**
    * At most this many generator invocations at once (the event source mapping's
-   * MaximumConcurrency, minimum 2): bounds the load on the table. The generator never talks to
-   * Telegram; the deliverer does, under its own bound.
+   * MaximumConcurrency, minimum 2): with `codesPerSecond`, bounds generation's share of the
+   * table (docs/CAPACITY.md). The generator never talks to Telegram; the deliverer does, under
+   * its own bound.
    */
-  maxConcurrency: 10,
+  maxConcurrency: 2,
+  /**
+   * Code writes per second of one generator instance (a token bucket over all its chunks): at
+   * most maxConcurrency × 250 = 500 codes/s service-wide, so one plan's index partitions (every
+   * code of a plan shares one gsi1 and one gsi2 key) take at most half of DynamoDB's 1,000
+   * writes/s a partition from generation, and a 1,000-code job stores in about 4 s.
+   */
+  codesPerSecond: 250,
 } as const;
 
 /** Telegram's published limits, and how the service stays under them. */

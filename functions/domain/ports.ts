@@ -180,14 +180,21 @@ export interface CodePage {
   next: CodePosition | null;
 }
 
+/** A write rate limit: `take(n)` resolves when n more writes may go. */
+export interface Pace {
+  take(count: number): Promise<void>;
+}
+
 /** Storage of the access codes: generation writes them, listing, redemption and expiry read and move them. */
 export interface CodeStore {
   /**
-   * Stores one code per slot not yet filled, each unique service-wide (a collision draws a new
-   * code). Slots filled before (a redelivered chunk) are left alone and not counted again.
-   * Returns how many slots this call filled.
+   * Stores one code per slot not yet filled, each unique service-wide (a collision takes the
+   * slot's next candidate). Slots filled before (a redelivered chunk, or the same chunk running
+   * at once) are left alone and not counted again. `slots` are whole chunks of the job
+   * (`chunkSlots`). Returns how many slots this call filled. `pace`, when given, is asked
+   * before each code's write.
    */
-  storeCodes(job: Job, slots: readonly number[], generate: CodeGenerator, now: Date): Promise<number>;
+  storeCodes(job: Job, slots: readonly number[], generate: CodeGenerator, now: Date, pace?: Pace): Promise<number>;
   /** The job's codes in slot order from slot `fromSlot` on (strongly consistent). */
   jobCodes(jobId: string, fromSlot?: number, limit?: number): Promise<Array<{ slot: number; code: string }>>;
   /**

@@ -1,4 +1,7 @@
-import { CODE_ALPHABET, randomCode } from '../../functions/domain/access-codes';
+import { createHmac } from 'node:crypto';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { CODE_ALPHABET, derivedCode, type CodeGenerator } from '../../functions/domain/access-codes';
+import { keys } from '../../functions/contracts/table';
 import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
 import { DynamoCodeStore } from '../../functions/adapters/dynamodb/code-store';
 import { InvalidCursorError, type CodePosition } from '../../functions/domain/ports';
@@ -47,41 +50,78 @@ describe('creating a job under an Idempotency-Key', () => {
 });
 
 describe('storing codes', () => {
+  const codeItems = async (jobId: string) => (await table.scanAll()).filter((item) => item.type === 'access_code' && item.job_id === jobId);
+
   test('fills every slot once with a unique code, and a redelivered chunk changes nothing', async () => {
     const job = queuedJob({ quantity: 300 });
     await jobs.createJob(job);
-    expect(await codes.storeCodes(job, slots(250), randomCode, now())).toBe(250);
-    expect(await codes.storeCodes(job, slots(50, 250), randomCode, now())).toBe(50);
+    expect(await codes.storeCodes(job, slots(250), derivedCode, now())).toBe(250);
+    expect(await codes.storeCodes(job, slots(50, 250), derivedCode, now())).toBe(50);
     const before = await codes.jobCodes(job.id);
 
-    expect(await codes.storeCodes(job, slots(250), randomCode, now())).toBe(0);
+    expect(await codes.storeCodes(job, slots(250), derivedCode, now())).toBe(0);
     expect(await jobs.countStored(job.id)).toBe(300);
     const after = await codes.jobCodes(job.id);
     expect(after).toEqual(before);
     expect(after.map((c) => c.slot)).toEqual(slots(300));
     expect(new Set(after.map((c) => c.code)).size).toBe(300);
-    const codeItems = (await table.scanAll()).filter((item) => item.type === 'access_code' && item.job_id === job.id);
-    expect(codeItems).toHaveLength(300);
+    expect(await codes.jobCodes(job.id, 240, 20)).toEqual(after.slice(240, 260));
+    const items = await codeItems(job.id);
+    expect(items).toHaveLength(300);
+    expect(new Map(items.map((item) => [item.slot, item.code]))).toEqual(new Map(after.map((c) => [c.slot, c.code])));
+  });
+
+  test('takes whole chunks only', async () => {
+    const job = queuedJob({ quantity: 300 });
+    await jobs.createJob(job);
+    await expect(codes.storeCodes(job, slots(10), derivedCode, now())).rejects.toThrow(/whole chunks/);
   });
 
   test('two workers on the same chunk at once store it once', async () => {
     const job = queuedJob({ quantity: 200 });
     await jobs.createJob(job);
-    const counts = await Promise.all([
-      codes.storeCodes(job, slots(200), randomCode, now()),
-      codes.storeCodes(job, slots(200), randomCode, now()),
-    ]);
+    const counts = await Promise.all([codes.storeCodes(job, slots(200), derivedCode, now()), codes.storeCodes(job, slots(200), derivedCode, now())]);
     expect(counts[0]! + counts[1]!).toBe(200);
     expect(await jobs.countStored(job.id)).toBe(200);
     expect(new Set((await codes.jobCodes(job.id)).map((c) => c.code)).size).toBe(200);
+    expect(await codeItems(job.id)).toHaveLength(200);
   });
 
-  test('draws again on collision, so codes stay unique service-wide even in a tiny code space', async () => {
+  test('a late duplicate of a chunk leaves a redeemed code redeemed', async () => {
+    const job = queuedJob({ quantity: 3 });
+    await jobs.createJob(job);
+    await codes.storeCodes(job, slots(3), derivedCode, now());
+    const [first] = await codes.jobCodes(job.id);
+    await table.db.send(
+      new UpdateCommand({ TableName: table.tableName, Key: keys.code(first!.code), UpdateExpression: 'SET #s = :r', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':r': 'redeemed' } }),
+    );
+    expect(await codes.storeCodes(job, slots(3), derivedCode, now())).toBe(0);
+    expect((await codes.getCode(first!.code))?.status).toBe('redeemed');
+  });
+
+  test("a collision with another job's code takes the slot's next candidate and leaves the other code alone", async () => {
+    // Both jobs' slot 0 first proposes the same code: the second job must move on.
+    const clash: CodeGenerator = (seed, slot, attempt) => (slot === 0 && attempt === 0 ? 'CLASH0000000' : derivedCode(seed, slot, attempt));
+    const a = queuedJob({ quantity: 2 });
+    const b = queuedJob({ quantity: 2 });
+    await jobs.createJob(a);
+    await jobs.createJob(b);
+    expect(await codes.storeCodes(a, slots(2), clash, now())).toBe(2);
+    expect(await codes.storeCodes(b, slots(2), clash, now())).toBe(2);
+    expect(await codes.storeCodes(b, slots(2), clash, now())).toBe(0);
+    expect((await codes.getCode('CLASH0000000'))?.jobId).toBe(a.id);
+    const bCodes = await codes.jobCodes(b.id);
+    expect(bCodes[0]!.code).not.toBe('CLASH0000000');
+    expect(await codeItems(b.id)).toHaveLength(2);
+  });
+
+  test('takes the next candidate on collision, so codes stay unique service-wide even in a tiny code space', async () => {
     // 5^6 = 15,625 possible codes for 1,000: dozens of collisions, all of which must be resolved.
     let draws = 0;
-    const tiny = () => {
+    const tiny: CodeGenerator = (seed, slot, attempt) => {
       draws++;
-      return Array.from({ length: 12 }, (_, i) => (i < 6 ? CODE_ALPHABET[Math.floor(Math.random() * 5)] : '0')).join('');
+      const bytes = createHmac('sha256', seed).update(`${slot}:${attempt}`).digest();
+      return Array.from({ length: 12 }, (_, i) => (i < 6 ? CODE_ALPHABET[bytes[i]! % 5] : '0')).join('');
     };
     const a = queuedJob({ quantity: 500, planId: 'pln_tiny' });
     const b = queuedJob({ quantity: 500, planId: 'pln_tiny' });
@@ -89,10 +129,13 @@ describe('storing codes', () => {
     await jobs.createJob(b);
     await Promise.all([codes.storeCodes(a, slots(250), tiny, now()), codes.storeCodes(b, slots(250), tiny, now())]);
     await Promise.all([codes.storeCodes(a, slots(250, 250), tiny, now()), codes.storeCodes(b, slots(250, 250), tiny, now())]);
+    // The same chunks again, at once: every slot finds its own code, none is stored twice.
+    await Promise.all([codes.storeCodes(a, slots(250), tiny, now()), codes.storeCodes(a, slots(250), tiny, now())]);
     const all = [...(await codes.jobCodes(a.id)), ...(await codes.jobCodes(b.id))].map((c) => c.code);
     expect(all).toHaveLength(1000);
     expect(new Set(all).size).toBe(1000);
-    expect(draws).toBeGreaterThan(1000);
+    expect(draws).toBeGreaterThan(1500);
+    expect((await codeItems(a.id)).length + (await codeItems(b.id)).length).toBe(1000);
   });
 });
 
@@ -147,7 +190,7 @@ describe('listing codes', () => {
     const other = queuedJob({ quantity: 20, planId: 'pln_list' });
     for (const j of [job, other]) {
       await jobs.createJob(j);
-      await codes.storeCodes(j, slots(j.quantity), randomCode, now());
+      await codes.storeCodes(j, slots(j.quantity), derivedCode, now());
     }
     const seen: string[] = [];
     let after: CodePosition | undefined;
@@ -169,7 +212,7 @@ describe('listing codes', () => {
   test('filters by the status as shown: past its expiry an active code is expired', async () => {
     const job = queuedJob({ quantity: 3, planId: 'pln_expiry', expiresAt: '2026-12-01T00:00:00.000Z' });
     await jobs.createJob(job);
-    await codes.storeCodes(job, slots(3), randomCode, now());
+    await codes.storeCodes(job, slots(3), derivedCode, now());
     const list = (status: 'active' | 'expired', asOf: string) =>
       codes.listCodes('pln_expiry', { status, asOf: new Date(asOf) }, { limit: 10 }).then((page) => page.codes.length);
     expect([await list('active', '2026-11-30T23:59:59Z'), await list('expired', '2026-11-30T23:59:59Z')]).toEqual([3, 0]);

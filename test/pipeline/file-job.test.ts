@@ -1,4 +1,5 @@
 import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
+import { streamWritesPerItem } from '../support/table-stream';
 import {
   DISPLAY_CODE,
   HARNESS_START,
@@ -26,8 +27,10 @@ afterAll(async () => {
 });
 
 describe('a file job through the whole pipeline', () => {
-  test('1000 codes end completed: one CSV document of 1000 distinct codes, the same 1000 listed, one generated event', async () => {
+  test('1000 codes end completed: one CSV document of 1000 distinct codes, the same 1000 listed, one generated event, at most 1.3 item writes a code', async () => {
     const creator = await createCreator(harness);
+    await harness.idle();
+    const writesBefore = await streamWritesPerItem(harness.table.tableName);
     const answer = await bulkGenerate(harness, creator.token, {
       plan_id: creator.planId,
       quantity: 1000,
@@ -41,6 +44,13 @@ describe('a file job through the whole pipeline', () => {
 
     const job = await waitForJob(harness, creator.token, jobId, 280_000);
     expect(job).toMatchObject({ status: 'completed', generated_count: 1000, delivered_count: 1000, failure: null });
+    // Every item write of the job, from the API's to the delivery's, as the table's stream holds them.
+    await harness.idle();
+    const writesAfter = await streamWritesPerItem(harness.table.tableName);
+    let writes = 0;
+    for (const [key, count] of writesAfter) writes += count - (writesBefore.get(key) ?? 0);
+    expect(writes).toBeGreaterThanOrEqual(1000);
+    expect(writes / 1000).toBeLessThanOrEqual(1.3);
     const expiresAt = new Date(HARNESS_START.getTime() + 7 * 86_400_000).toISOString();
     expect(job.expires_at).toBe(expiresAt);
 

@@ -1,19 +1,11 @@
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import {
-  GetCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-  type QueryCommandInput,
-  type TransactWriteCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { expiryOrder, statusParts, type AccessCodeRecord, type AccessCodeStatus, type StatusPart } from '../../domain/access-code-record';
-import type { CodeGenerator } from '../../domain/access-codes';
-import { CHUNK_SIZE, type Job } from '../../domain/jobs';
-import { InvalidCursorError, type CodeFilter, type CodePage, type CodePosition, type CodeStore } from '../../domain/ports';
+import { CODE_LENGTH, newCodeSeed, type CodeGenerator } from '../../domain/access-codes';
+import { CHUNK_SIZE, chunkSlots, type Job } from '../../domain/jobs';
+import { InvalidCursorError, type CodeFilter, type CodePage, type CodePosition, type CodeStore, type Pace } from '../../domain/ports';
 import {
-  LAST_SLOT_SK,
   expiryBound,
   expiryKeys,
   indexKeys,
@@ -22,17 +14,21 @@ import {
   planCodesPartition,
   planStatusPartition,
   prefixEnd,
-  slotSk,
 } from '../../contracts/table';
-import { cancellationCodes, pause } from './transactions';
 
 type Item = Record<string, any>;
-type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
-/** DynamoDB allows 100 items per transaction: 49 slots × (slot + code) + the chunk counter. */
-const SLOTS_PER_TRANSACTION = 49;
-/** Attempts at storing one group of slots before giving up (collisions, conflicts). */
-const MAX_STORE_ATTEMPTS = 25;
+/** A chunk's part of its record's sort key: zero-padded, so that chunks sort in slot order. */
+const chunkSk = (chunk: number | '~') => (chunk === '~' ? chunk : String(chunk).padStart(6, '0'));
+
+/** Conditional puts of one storeCodes call in flight at once. */
+const PUTS_IN_FLIGHT = 32;
+/**
+ * Candidates tried for one slot before giving up. At 10^9 codes stored, a candidate collides
+ * with probability 10^9 / 2^60 ≈ 8.7e-10, so a second attempt is already rare; eight in a row
+ * only happen in a code space shrunk for a test, or when something else is wrong.
+ */
+const MAX_CANDIDATES = 8;
 /**
  * Most index items one listing request may read, whatever its filter (a page is at most 500):
  * a filter that matches little answers a short page with a cursor instead of reading on.
@@ -114,16 +110,47 @@ export class DynamoCodeStore implements CodeStore {
     private readonly tableName: string,
   ) {}
 
-  async storeCodes(job: Job, slots: readonly number[], generate: CodeGenerator, now: Date): Promise<number> {
-    // Slots fall into fixed groups (chunk, 49-slot window), each with its own counter item, so
-    // that groups are independent transactions that can run side by side without conflicts.
-    const groups = new Map<string, number[]>();
+  /**
+   * Stores the code of every slot given (whole chunks, see the port) with one conditional put
+   * each, then one record per chunk that lists its codes. A slot's code is derived from the job's
+   * seed (`generate(seed, slot, attempt)`), so every delivery of a chunk proposes the same code
+   * for a slot. A put refused because the key exists answers with the item there (ALL_OLD):
+   * this job's and this slot's → stored earlier (by a redelivery or a twin running at once), not
+   * stored again; anything else → a collision with another code, which is never overwritten (nor
+   * a redemption or an expiry undone): the slot takes its next candidate. Since codes are never
+   * deleted, the first candidate that is free or already this slot's is the same for every
+   * delivery: a slot ends with exactly one code.
+   */
+  async storeCodes(job: Job, slots: readonly number[], generate: CodeGenerator, now: Date, pace?: Pace): Promise<number> {
+    const chunks = new Map<number, number[]>();
     for (const slot of slots) {
-      const group = `${String(Math.floor(slot / CHUNK_SIZE)).padStart(4, '0')}#${String(Math.floor((slot % CHUNK_SIZE) / SLOTS_PER_TRANSACTION)).padStart(2, '0')}`;
-      groups.set(group, [...(groups.get(group) ?? []), slot]);
+      const chunk = Math.floor(slot / CHUNK_SIZE);
+      chunks.set(chunk, [...(chunks.get(chunk) ?? []), slot]);
     }
-    const counts = await Promise.all([...groups].map(([group, groupSlots]) => this.storeGroup(job, group, groupSlots, generate, now)));
-    const stored = counts.reduce((sum, n) => sum + n, 0);
+    for (const [chunk, chunkSlotsGiven] of chunks) {
+      const whole = chunkSlots(job.quantity, chunk);
+      if (chunkSlotsGiven.length !== whole.length || chunkSlotsGiven.some((slot, i) => slot !== whole[i])) {
+        throw new Error(`storeCodes takes whole chunks in slot order: chunk ${chunk} of job ${job.id} was given ${chunkSlotsGiven.length} of its ${whole.length} slots`);
+      }
+    }
+    const seed = await this.codeSeed(job.id);
+    const codes = new Map<number, string>();
+    let stored = 0;
+    let next = 0;
+    const ordered = [...chunks.values()].flat();
+    const worker = async () => {
+      while (next < ordered.length) {
+        const slot = ordered[next++]!;
+        await pace?.take(1);
+        const result = await this.storeSlot(job, slot, seed, generate, now);
+        codes.set(slot, result.code);
+        if (result.stored) stored++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PUTS_IN_FLIGHT, ordered.length) }, worker));
+    for (const [chunk, chunkSlotsGiven] of chunks) {
+      await this.recordChunk(job.id, chunk, chunkSlotsGiven.map((slot) => codes.get(slot)!), now);
+    }
     if (stored > 0) {
       // Progress moves the job's updated_at: the job sweeper tells a stalled job by it.
       await this.db.send(
@@ -138,53 +165,90 @@ export class DynamoCodeStore implements CodeStore {
     return stored;
   }
 
-  /**
-   * Stores a group of slots in one transaction: per slot a claim (so a redelivered chunk
-   * cannot fill it twice) and the code (unique service-wide), plus the group's counter, so
-   * that counts can never drift from what is stored. A cancelled transaction says which
-   * condition failed: a claimed slot is dropped, a colliding code is drawn again.
-   */
-  private async storeGroup(job: Job, group: string, slots: number[], generate: CodeGenerator, now: Date): Promise<number> {
-    const pending = new Map<number, string>(slots.map((slot) => [slot, generate()]));
-    for (let attempt = 1; pending.size > 0; attempt++) {
-      if (attempt > MAX_STORE_ATTEMPTS) throw new Error(`could not store ${pending.size} codes of job ${job.id} after ${MAX_STORE_ATTEMPTS} attempts`);
-      const entries = [...pending.entries()];
-      const items: TransactItem[] = [];
-      for (const [slot, code] of entries) {
-        items.push({
-          Put: {
-            TableName: this.tableName,
-            Item: { ...keys.jobSlot(job.id, slot), type: 'slot', slot, code },
-            ConditionExpression: 'attribute_not_exists(pk)',
-          },
-        });
-        items.push({ Put: { TableName: this.tableName, Item: codeItem(job, slot, code, now), ConditionExpression: 'attribute_not_exists(pk)' } });
-      }
-      items.push({
-        Update: {
-          TableName: this.tableName,
-          Key: keys.jobChunkCounter(job.id, group),
-          UpdateExpression: 'ADD #stored :n SET #type = :type, updated_at = :now',
-          ExpressionAttributeNames: { '#type': 'type', '#stored': 'stored' },
-          ExpressionAttributeValues: { ':n': entries.length, ':type': 'chunk', ':now': now.toISOString() },
-        },
-      });
+  /** Puts the first candidate of `slot` that is free, or finds the one stored for it before. */
+  private async storeSlot(job: Job, slot: number, seed: Uint8Array, generate: CodeGenerator, now: Date): Promise<{ code: string; stored: boolean }> {
+    for (let attempt = 0; attempt < MAX_CANDIDATES; attempt++) {
+      const code = generate(seed, slot, attempt);
       try {
-        await this.db.send(new TransactWriteCommand({ TransactItems: items }));
-        return entries.length;
+        await this.db.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: codeItem(job, slot, code, now),
+            ConditionExpression: 'attribute_not_exists(pk)',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return { code, stored: true };
       } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        const codes = cancellationCodes(error);
-        entries.forEach(([slot], index) => {
-          if (codes[2 * index] === 'ConditionalCheckFailed') pending.delete(slot);
-          else if (codes[2 * index + 1] === 'ConditionalCheckFailed') pending.set(slot, generate());
-        });
-        if (codes.some((code) => code === 'TransactionConflict' || code === 'ThrottlingError')) {
-          await pause(Math.min(1000, 20 * 2 ** attempt) * Math.random());
-        }
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        const old = error.Item ?? (await this.rawCode(code));
+        if (old?.job_id?.S === job.id && old.slot?.N === String(slot)) return { code, stored: false };
       }
     }
-    return 0;
+    throw new Error(`no free code for slot ${slot} of job ${job.id} after ${MAX_CANDIDATES} candidates`);
+  }
+
+  /** The stored item of a code as DynamoDB answers it, for a refusal that came without one. */
+  private async rawCode(code: string): Promise<Record<string, AttributeValue> | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: keys.code(code), ConsistentRead: true }));
+    return Item ? marshall(Item) : undefined;
+  }
+
+  /**
+   * The job's code seed: made by the first chunk to ask (a conditional write, so chunks running
+   * at once agree on the winner's), read by every other. It stays on the job item, which nothing
+   * returns to a caller.
+   */
+  private async codeSeed(jobId: string): Promise<Uint8Array> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.job(jobId), ProjectionExpression: 'code_seed', ConsistentRead: true }),
+    );
+    if (Item?.code_seed) return Item.code_seed as Uint8Array;
+    const seed = newCodeSeed();
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.job(jobId),
+          UpdateExpression: 'SET code_seed = :seed',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(code_seed)',
+          ExpressionAttributeValues: { ':seed': seed },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return seed;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const old = error.Item?.code_seed?.B ?? (await this.db.send(new GetCommand({ TableName: this.tableName, Key: keys.job(jobId), ConsistentRead: true }))).Item?.code_seed;
+      if (!old) throw new Error(`job ${jobId} does not exist`);
+      return old as Uint8Array;
+    }
+  }
+
+  /**
+   * The chunk's record: how many slots it holds and their codes in slot order (one string), so
+   * that counting a job's progress and listing its codes read one item a chunk. Written once all
+   * its codes are stored; a redelivery's identical record is refused by its condition.
+   */
+  private async recordChunk(jobId: string, chunk: number, codes: string[], now: Date): Promise<void> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...keys.jobChunkCounter(jobId, chunkSk(chunk)),
+            type: 'chunk',
+            first_slot: chunk * CHUNK_SIZE,
+            stored: codes.length,
+            codes: codes.join(''),
+            updated_at: now.toISOString(),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   async jobCodes(jobId: string, fromSlot = 0, limit?: number): Promise<Array<{ slot: number; code: string }>> {
@@ -195,13 +259,26 @@ export class DynamoCodeStore implements CodeStore {
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-          ExpressionAttributeValues: { ':pk': keys.job(jobId).pk, ':from': slotSk(fromSlot), ':to': LAST_SLOT_SK },
+          ExpressionAttributeValues: {
+            ':pk': keys.job(jobId).pk,
+            ':from': keys.jobChunkCounter(jobId, chunkSk(Math.floor(fromSlot / CHUNK_SIZE))).sk,
+            ':to': keys.jobChunkCounter(jobId, '~').sk,
+          },
           ConsistentRead: true,
           ExclusiveStartKey: start,
-          ...(limit ? { Limit: limit - codes.length } : {}),
+          // A chunk holds CHUNK_SIZE codes: read no more chunks than the limit needs.
+          ...(limit ? { Limit: Math.ceil((limit - codes.length) / CHUNK_SIZE) + 1 } : {}),
         }),
       );
-      for (const item of page.Items ?? []) codes.push({ slot: item.slot, code: item.code });
+      for (const item of page.Items ?? []) {
+        const all = String(item.codes);
+        for (let i = 0; i < item.stored; i++) {
+          const slot = Number(item.first_slot) + i;
+          if (slot < fromSlot) continue;
+          if (limit && codes.length >= limit) break;
+          codes.push({ slot, code: all.slice(i * CODE_LENGTH, (i + 1) * CODE_LENGTH) });
+        }
+      }
       start = page.LastEvaluatedKey;
     } while (start && (!limit || codes.length < limit));
     return codes;

@@ -7,8 +7,7 @@ import { StripeMeterBiller, type StripeMeterBillerOptions } from './stripe-meter
  */
 export type StripeKeyReader = (options: { forceFetch: boolean }) => Promise<string>;
 
-/** How long a Stripe key read from Secrets Manager is trusted before it is read again. */
-export const STRIPE_KEY_MAX_AGE_SECONDS = 300;
+export { STRIPE_KEY_MAX_AGE_SECONDS } from '../../contracts/billing-policy';
 
 /** Stripe answers 401 to a key it does not know (revoked, mistyped) and 403 to a restricted key without the permission. */
 const isKeyRefused = (error: unknown): boolean => error instanceof BillingUnavailableError && (error.status === 401 || error.status === 403);
