@@ -445,6 +445,37 @@ describe('the DynamoDB webhook store', () => {
   });
 });
 
+describe('the deliveries listing cursor', () => {
+  it('pages with an opaque cursor, and refuses one forged within the same endpoint, altered, or issued for another filter (422 on cursor)', async () => {
+    const mine = await freshProject();
+    const who = principalOf(mine);
+    const endpoint = await create(who, mine.projectId, ['access_code.*']);
+    for (let n = 0; n < 3; n++) {
+      clock.advance(1_000);
+      await dispatchWebhooks(dispatchDeps, generated(mine.projectId));
+    }
+
+    const first = await webhooks.listWebhookDeliveries(deps, who, endpoint.id, { limit: 1 });
+    const second = await webhooks.listWebhookDeliveries(deps, who, endpoint.id, { limit: 1, cursor: first.next_cursor! });
+    const rawKey = (await store.listDeliveries(endpoint.id, { limit: 1 })).next!;
+    // A position of one's own endpoint, made by hand as the plain key (what a cursor used to be).
+    const forged = Buffer.from(JSON.stringify({ ...rawKey, gsi1sk: 'WHDELIVERY#9999' })).toString('base64url');
+    const flipped = first.next_cursor!.slice(0, -2) + (first.next_cursor!.endsWith('AA') ? 'AB' : 'AA');
+    const refused = [
+      { limit: 1, cursor: forged },
+      { limit: 1, cursor: Buffer.from(JSON.stringify(rawKey)).toString('base64url') },
+      { limit: 1, cursor: flipped },
+      { limit: 1, status: 'pending' as const, cursor: first.next_cursor! },
+    ];
+
+    expect(second.deliveries[0]!.id).not.toBe(first.deliveries[0]!.id);
+    expect(first.next_cursor).not.toContain(endpoint.id);
+    for (const input of refused) {
+      await expect(webhooks.listWebhookDeliveries(deps, who, endpoint.id, input)).rejects.toMatchObject({ status: 422, details: [{ path: 'cursor' }] });
+    }
+  });
+});
+
 describe('webhook endpoint inputs', () => {
   const valid = { project_id: 'prj_1', url: 'https://example.com/hooks', events: ['access_code.*'] };
 
