@@ -3,6 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -139,7 +140,16 @@ export class Webhooks extends Construct {
       .useQueue(ENV.WEBHOOK_DELIVERY_QUEUE_URL, this.deliveryQueue);
     // A failed run is not retried: the next one is a minute away and does the same work.
     this.sweeper.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: every });
-    scheduleFunction(this, 'SweepSchedule', { function: this.sweeper.function, every, description: 'Runs the webhook delivery sweeper' });
+  }
+
+  /** Runs the sweeper every minute in the service's schedule group (whose errors are alarmed on). */
+  scheduleSweep(group: scheduler.IScheduleGroup): scheduler.Schedule {
+    return scheduleFunction(this, 'SweepSchedule', {
+      function: this.sweeper.function,
+      every: Duration.seconds(SWEEP_INTERVAL_SECONDS),
+      description: 'Runs the webhook delivery sweeper',
+      group,
+    });
   }
 
   /**
