@@ -11,6 +11,7 @@ import { makeHandler as makeWebhookDelivery } from '../functions/handlers/queue/
 import { makeHandler as makeWebhookSweeper } from '../functions/handlers/schedule/webhook-sweeper';
 import { EndpointGate } from '../functions/use-cases/deliver-webhook';
 import { webhookDeliveryDeps, webhookDispatchDeps, webhookPorts, type WebhookPorts } from '../functions/wiring';
+import type { AwsBehaviour } from './aws-behaviour';
 import type { InProcessEventBus } from './in-process-bus';
 import { InProcessQueue } from './in-process-queue';
 import { localLambdaContext, runInvocation } from './lambda-context';
@@ -37,6 +38,12 @@ export interface LocalWebhookOptions {
    * once at start, which re-queues what a stopped stack left due. 0: only `sweep()` runs it.
    */
   sweepIntervalMs?: number;
+  /**
+   * Records (and shapes like AWS) every table call of the client the webhooks run on: the
+   * benchmark reads the writes an attempt costs from it. The client is the stack's, so it sees
+   * whatever else the stack does too.
+   */
+  capacity?: AwsBehaviour;
 }
 
 /** The local webhooks' moving parts. */
@@ -74,6 +81,7 @@ export const startLocalWebhooks = (options: {
   webhooks?: LocalWebhookOptions;
 }): LocalWebhooks => {
   const settings = options.webhooks ?? {};
+  settings.capacity?.install(options.db);
   const queue = new InProcessQueue<WebhookDeliveryMessage>({
     queueName: 'webhook-delivery',
     visibilityTimeoutSeconds: WEBHOOK_DELIVERY_VISIBILITY_TIMEOUT_SECONDS,
