@@ -247,8 +247,14 @@ export const SWEEP_GRACE_SECONDS = 60;
 export const sweepCheckAt = (dueAt: string, queued: boolean): string =>
   queued ? new Date(Date.parse(dueAt) + SWEEP_GRACE_SECONDS * 1000).toISOString() : dueAt;
 
-/** Sends to one endpoint in flight at once in one deliverer environment; more wait `DEFER_SECONDS` on the queue. */
+/**
+ * Sends in flight at once to one endpoint that is new, slow or not answering, in one deliverer
+ * environment; more wait on the queue. An endpoint answering within `SLOW_SEND_MS` has no cap.
+ */
 export const ENDPOINT_IN_FLIGHT_CAP = 4;
+
+/** A send answered within this is fast: its endpoint may use every slot of the environment. */
+export const SLOW_SEND_MS = 1_000;
 
 /** How long a delivery over its endpoint's in-flight cap waits before it is looked at again. */
 export const DEFER_SECONDS = 5;

@@ -9,6 +9,7 @@ import type {
 import {
   DEFER_SECONDS,
   ENDPOINT_IN_FLIGHT_CAP,
+  SLOW_SEND_MS,
   QUEUE_DELAY_CAP_SECONDS,
   disabledMessage,
   failingTooLong,
@@ -21,34 +22,64 @@ import {
   type WebhookAttempt,
 } from '../domain/webhooks';
 
+/** What the gate answers: a slot (release it with how the send went), or how long to wait on the queue. */
+export type GateAnswer = { release: (send?: { durationMs: number; answered: boolean }) => void } | { deferSeconds: number };
+
 /**
  * Sends in flight per endpoint in one environment (a warm function, or the local stack's
- * deliverer): over the cap, a delivery waits on the queue instead of taking a slot, so that an
- * endpoint that hangs holds at most `cap` of the environment's slots.
+ * deliverer). An endpoint whose last send here was answered within `SLOW_SEND_MS` may use every
+ * slot; any other — new here, slow, timing out, refusing connections, or with `cap` sends
+ * already stuck past `SLOW_SEND_MS` — at most `cap`: the next waits on the queue instead of
+ * taking a slot, so that an endpoint that hangs holds `cap` of the environment's slots.
  */
 export class EndpointGate {
-  private readonly inFlight = new Map<string, number>();
+  private readonly endpoints = new Map<string, { started: Map<symbol, number>; fast: boolean | undefined }>();
 
-  constructor(private readonly cap = ENDPOINT_IN_FLIGHT_CAP) {}
+  constructor(
+    private readonly cap = ENDPOINT_IN_FLIGHT_CAP,
+    private readonly slowMs = SLOW_SEND_MS,
+    /** Endpoints remembered at most; the least recently used are forgotten (they start over as new). */
+    private readonly maxEndpoints = 10_000,
+  ) {}
 
-  /** Takes a slot for `endpointId`; returns its release, or undefined when the endpoint is at its cap. */
-  tryAcquire(endpointId: string): (() => void) | undefined {
-    const taken = this.inFlight.get(endpointId) ?? 0;
-    if (taken >= this.cap) return undefined;
-    this.inFlight.set(endpointId, taken + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.inFlight.get(endpointId) ?? 1) - 1;
-      if (left <= 0) this.inFlight.delete(endpointId);
-      else this.inFlight.set(endpointId, left);
+  /** Takes a slot for `endpointId`, or says how long to wait when the endpoint is at its cap. */
+  tryAcquire(endpointId: string, now = performance.now()): GateAnswer {
+    let state = this.endpoints.get(endpointId);
+    if (state) this.endpoints.delete(endpointId);
+    state ??= { started: new Map(), fast: undefined };
+    this.endpoints.set(endpointId, state);
+    if (this.endpoints.size > this.maxEndpoints) this.forgetOldest();
+    let stuck = 0;
+    for (const at of state.started.values()) if (now - at >= this.slowMs) stuck++;
+    const capped = state.fast !== true || stuck >= this.cap;
+    if (capped && state.started.size >= this.cap) {
+      // A new endpoint's first sends are about to tell: look again soon. A slow one frees a slot
+      // at most every send timeout: no point looking sooner than a few seconds.
+      return { deferSeconds: state.fast === undefined ? 1 : DEFER_SECONDS };
+    }
+    const token = Symbol(endpointId);
+    state.started.set(token, now);
+    const held = state;
+    return {
+      release: (send) => {
+        if (!held.started.delete(token)) return;
+        if (send) held.fast = send.answered && send.durationMs < this.slowMs;
+      },
     };
   }
 
   /** Sends to `endpointId` in flight now. */
   sending(endpointId: string): number {
-    return this.inFlight.get(endpointId) ?? 0;
+    return this.endpoints.get(endpointId)?.started.size ?? 0;
+  }
+
+  private forgetOldest(): void {
+    for (const [id, state] of this.endpoints) {
+      if (state.started.size === 0) {
+        this.endpoints.delete(id);
+        return;
+      }
+    }
   }
 }
 
@@ -105,8 +136,9 @@ const isoAfter = (at: Date, seconds: number) => new Date(at.getTime() + seconds 
  * Makes the next attempt of one delivery; run for each message on the delivery queue (and by
  * the retry route). Messages come at least once and the sweep adds its own, so every step may
  * run twice or after a crash.
- * 1. The endpoint already has `cap` sends in flight in this environment: put the message back
- *    for a few seconds (nothing written), so a hanging endpoint holds few slots.
+ * 1. The endpoint is new here or slow and already has `cap` sends in flight in this
+ *    environment: put the message back for a few seconds (nothing written), so that an endpoint
+ *    that hangs holds few slots while a fast one may use them all.
  * 2. Claim the attempt (one conditional write, which returns the delivery) while reading the
  *    endpoint (strongly consistent, so a 410 recorded a moment ago stops this send). A message
  *    for an attempt made or being made stops here; one early is put back with the rest of its
@@ -126,19 +158,25 @@ const isoAfter = (at: Date, seconds: number) => new Date(at.getTime() + seconds 
  */
 export const deliverWebhook = async (deps: DeliverWebhookDeps, deliveryId: string, target: DeliveryTarget = {}): Promise<DeliverWebhookResult> => {
   const gate = deps.gate ?? environmentGate;
-  const release = target.endpointId === undefined ? () => undefined : gate.tryAcquire(target.endpointId);
-  if (release === undefined) {
-    await deps.scheduler.scheduleRetry(deliveryId, DEFER_SECONDS, target);
+  const slot = target.endpointId === undefined ? { release: () => undefined } : gate.tryAcquire(target.endpointId);
+  if ('deferSeconds' in slot) {
+    await deps.scheduler.scheduleRetry(deliveryId, slot.deferSeconds, target);
     return { outcome: 'deferred' };
   }
+  let send: { durationMs: number; answered: boolean } | undefined;
   try {
-    return await attempt(deps, deliveryId, target);
+    return await attempt(deps, deliveryId, target, (result) => (send = { durationMs: result.durationMs, answered: result.status !== null }));
   } finally {
-    release();
+    slot.release(send);
   }
 };
 
-const attempt = async (deps: DeliverWebhookDeps, deliveryId: string, target: DeliveryTarget): Promise<DeliverWebhookResult> => {
+const attempt = async (
+  deps: DeliverWebhookDeps,
+  deliveryId: string,
+  target: DeliveryTarget,
+  sent: (result: AttemptResult) => void,
+): Promise<DeliverWebhookResult> => {
   const random = deps.random ?? Math.random;
   const now = deps.clock.now();
   const [claim, knownEndpoint] = await Promise.all([
@@ -168,6 +206,7 @@ const attempt = async (deps: DeliverWebhookDeps, deliveryId: string, target: Del
         secrets: signingSecrets(endpoint.secrets, now).map((s) => s.secret),
       })
     : { status: null, durationMs: 0, error: `URL refused: ${check.reason}`, responseSnippet: '', outcome: 'failed' };
+  if (check.ok) sent(result);
   const attemptNumber = delivery.attemptCount + 1;
   const made: WebhookAttempt = { attempt: attemptNumber, at: now.toISOString(), ...result };
 
