@@ -194,14 +194,16 @@ const measure = async (context: BenchContext): Promise<BenchResult> => {
       floorRates.push(await floorRate(BURST));
       roundTrips.push(await roundTrip());
       const from = capacity.capacity.length;
+      const received = local.pipeline.webhooks.queue.counters.received;
       bursts.push(await burst(BURST));
       writes.push(writesSince(from));
+      const receives = local.pipeline.webhooks.queue.counters.received - received;
       paced.push(await burst(PACED, PACED_GAP_MS));
       const b = bursts.at(-1)!;
       context.log(
         `webhooks run ${run}/${runs}: ${b.rate.toFixed(0)}/s (bare POSTs ${floorRates.at(-1)!.toFixed(0)}/s), p50 ${b.p50.toFixed(0)} ms, p99 ${b.p99.toFixed(0)} ms ` +
           `(bare round trip ${roundTrips.at(-1)!.toFixed(1)} ms); lost ${b.lost}, doubled ${b.doubled}, unverified ${b.unverified}; ` +
-          `paced p50 ${paced.at(-1)!.p50.toFixed(0)} ms, p99 ${paced.at(-1)!.p99.toFixed(0)} ms; writes ${JSON.stringify(writes.at(-1))}`,
+          `paced p50 ${paced.at(-1)!.p50.toFixed(0)} ms, p99 ${paced.at(-1)!.p99.toFixed(0)} ms; writes ${JSON.stringify(writes.at(-1))}; ${receives} queue receives for ${BURST} deliveries`,
       );
     }
 

@@ -22,8 +22,14 @@ import {
   type WebhookAttempt,
 } from '../domain/webhooks';
 
-/** What the gate answers: a slot (release it with how the send went), or how long to wait on the queue. */
-export type GateAnswer = { release: (send?: { durationMs: number; answered: boolean }) => void } | { deferSeconds: number };
+/**
+ * What the gate answers: a slot, or how long to wait on the queue. The slot's holder says when
+ * its HTTP send starts (only time spent sending counts as stuck: the table calls before it do
+ * not) and releases it with how the send went.
+ */
+export type GateAnswer =
+  | { sending: (now?: number) => void; release: (send?: { durationMs: number; answered: boolean }) => void }
+  | { deferSeconds: number };
 
 /**
  * Sends in flight per endpoint in one environment (a warm function, or the local stack's
@@ -58,9 +64,12 @@ export class EndpointGate {
       return { deferSeconds: state.fast === undefined ? 1 : DEFER_SECONDS };
     }
     const token = Symbol(endpointId);
-    state.started.set(token, now);
+    state.started.set(token, Number.POSITIVE_INFINITY);
     const held = state;
     return {
+      sending: (at = performance.now()) => {
+        if (held.started.has(token)) held.started.set(token, at);
+      },
       release: (send) => {
         if (!held.started.delete(token)) return;
         if (send) held.fast = send.answered && send.durationMs < this.slowMs;
@@ -158,14 +167,17 @@ const isoAfter = (at: Date, seconds: number) => new Date(at.getTime() + seconds 
  */
 export const deliverWebhook = async (deps: DeliverWebhookDeps, deliveryId: string, target: DeliveryTarget = {}): Promise<DeliverWebhookResult> => {
   const gate = deps.gate ?? environmentGate;
-  const slot = target.endpointId === undefined ? { release: () => undefined } : gate.tryAcquire(target.endpointId);
+  const slot = target.endpointId === undefined ? { sending: () => undefined, release: () => undefined } : gate.tryAcquire(target.endpointId);
   if ('deferSeconds' in slot) {
     await deps.scheduler.scheduleRetry(deliveryId, slot.deferSeconds, target);
     return { outcome: 'deferred' };
   }
   let send: { durationMs: number; answered: boolean } | undefined;
   try {
-    return await attempt(deps, deliveryId, target, (result) => (send = { durationMs: result.durationMs, answered: result.status !== null }));
+    return await attempt(deps, deliveryId, target, {
+      starting: () => slot.sending(),
+      sent: (result) => (send = { durationMs: result.durationMs, answered: result.status !== null }),
+    });
   } finally {
     slot.release(send);
   }
@@ -175,7 +187,7 @@ const attempt = async (
   deps: DeliverWebhookDeps,
   deliveryId: string,
   target: DeliveryTarget,
-  sent: (result: AttemptResult) => void,
+  send: { starting: () => void; sent: (result: AttemptResult) => void },
 ): Promise<DeliverWebhookResult> => {
   const random = deps.random ?? Math.random;
   const now = deps.clock.now();
@@ -199,6 +211,7 @@ const attempt = async (
   }
 
   const check = await deps.guard.check(endpoint.url);
+  if (check.ok) send.starting();
   const result: AttemptResult = check.ok
     ? await deps.sender.send(check.target, {
         id: delivery.eventId,
@@ -206,7 +219,7 @@ const attempt = async (
         secrets: signingSecrets(endpoint.secrets, now).map((s) => s.secret),
       })
     : { status: null, durationMs: 0, error: `URL refused: ${check.reason}`, responseSnippet: '', outcome: 'failed' };
-  if (check.ok) sent(result);
+  if (check.ok) send.sent(result);
   const attemptNumber = delivery.attemptCount + 1;
   const made: WebhookAttempt = { attempt: attemptNumber, at: now.toISOString(), ...result };
 
