@@ -343,6 +343,7 @@ export class StatelessStack extends Stack {
       functionDefaults: { logLevel: config.logLevel, logRetention: config.logRetention, logRemovalPolicy: config.removalPolicy },
     });
     functions.set('ExpirySweeper', this.expirySweep.sweeper);
+    webhooks.scheduleSweep(this.scheduleGroup);
     this.functions = functions;
     this.eventRules = this.addEventRules(config, stateful);
     webhooks.routeEvents(this.eventRules);
@@ -451,6 +452,7 @@ export class StatelessStack extends Stack {
         functions: [
           { id: 'Sweeper', fn: this.sweeper, stalls: 'Stalled jobs stay stalled.' },
           { id: 'ExpirySweeper', fn: this.expirySweep.sweeper, stalls: 'No code is stored as expired and no access_code.expired is sent (redemption still refuses expired codes).' },
+          { id: 'WebhookSweeper', fn: this.functions.get('WebhookSweeper')!, stalls: 'Webhook retries past 15 minutes, and deliveries a lost message left behind, are not attempted.' },
         ],
       },
       table: stateful.table,

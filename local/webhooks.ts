@@ -2,12 +2,16 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DynamoWebhookStoreOptions } from '../functions/adapters/dynamodb/webhook-store';
 import { EVENT_RULES } from '../functions/contracts/event-rules';
 import { webhookDeliveryMessage, type WebhookDeliveryMessage } from '../functions/contracts/queue-messages';
-import { WEBHOOK_DELIVERY, WEBHOOK_DELIVERY_VISIBILITY_TIMEOUT_SECONDS } from '../functions/contracts/pipeline-settings';
+import { SWEEP_INTERVAL_SECONDS, WEBHOOK_DELIVERY, WEBHOOK_DELIVERY_VISIBILITY_TIMEOUT_SECONDS } from '../functions/contracts/pipeline-settings';
+import { logger } from '../functions/observability';
 import type { Clock } from '../functions/domain/ports';
 import type { WebhookRetryScheduler, WebhookSender } from '../functions/domain/webhook-ports';
 import { makeHandler as makeWebhookDispatch } from '../functions/handlers/events/webhook-dispatch';
 import { makeHandler as makeWebhookDelivery } from '../functions/handlers/queue/webhook-delivery';
+import { makeHandler as makeWebhookSweeper } from '../functions/handlers/schedule/webhook-sweeper';
+import { EndpointGate } from '../functions/use-cases/deliver-webhook';
 import { webhookDeliveryDeps, webhookDispatchDeps, webhookPorts, type WebhookPorts } from '../functions/wiring';
+import type { AwsBehaviour } from './aws-behaviour';
 import type { InProcessEventBus } from './in-process-bus';
 import { InProcessQueue } from './in-process-queue';
 import { localLambdaContext, runInvocation } from './lambda-context';
@@ -29,6 +33,17 @@ export interface LocalWebhookOptions {
   sender?: WebhookSender;
   /** The store's options (tests on a fake clock in the past lengthen the retention). */
   storeOptions?: DynamoWebhookStoreOptions;
+  /**
+   * How often the overdue-delivery sweep runs (default every minute, as in AWS); it also runs
+   * once at start, which re-queues what a stopped stack left due. 0: only `sweep()` runs it.
+   */
+  sweepIntervalMs?: number;
+  /**
+   * Records (and shapes like AWS) every table call of the client the webhooks run on: the
+   * benchmark reads the writes an attempt costs from it. The client is the stack's, so it sees
+   * whatever else the stack does too.
+   */
+  capacity?: AwsBehaviour;
 }
 
 /** The local webhooks' moving parts. */
@@ -38,6 +53,15 @@ export interface LocalWebhooks {
   queue: InProcessQueue<WebhookDeliveryMessage>;
   /** Resolves once the delivery queue has nothing visible and nothing in flight. */
   idle(timeoutMs?: number): Promise<void>;
+  /** Runs the overdue-delivery sweeper's handler once, as its schedule does; resolves to how many it queued. */
+  sweep(): Promise<number>;
+  /** The deliverer's per-endpoint in-flight cap (the whole local deliverer is one environment). */
+  gate: EndpointGate;
+  /**
+   * Stops as SIGTERM stops the stack: no new work, the attempts in flight finish; what waits on
+   * the in-process queue (retries not yet due) is lost with it, and the sweep of the next start
+   * finds it in the table.
+   */
   stop(): Promise<void>;
 }
 
@@ -45,7 +69,9 @@ export interface LocalWebhooks {
  * Webhooks on the local stack, composed like AWS (lib/constructs/webhooks.ts): every EVENT_RULES
  * rule of the in-process bus targets the webhook-dispatch handler, which records deliveries and
  * queues them on an in-process delivery queue with the CDK queue's settings, consumed by the
- * webhook-delivery handler with real HTTP to the receivers.
+ * webhook-delivery handler with real HTTP to the receivers, and the overdue-delivery sweep on a
+ * timer. Nothing of the schedule lives only in memory: every pending delivery's due time is in
+ * the table's due index, so a stack stopped with retries waiting loses none of them.
  */
 export const startLocalWebhooks = (options: {
   db: DynamoDBDocumentClient;
@@ -55,6 +81,7 @@ export const startLocalWebhooks = (options: {
   webhooks?: LocalWebhookOptions;
 }): LocalWebhooks => {
   const settings = options.webhooks ?? {};
+  settings.capacity?.install(options.db);
   const queue = new InProcessQueue<WebhookDeliveryMessage>({
     queueName: 'webhook-delivery',
     visibilityTimeoutSeconds: WEBHOOK_DELIVERY_VISIBILITY_TIMEOUT_SECONDS,
@@ -64,8 +91,8 @@ export const startLocalWebhooks = (options: {
     maxConcurrency: WEBHOOK_DELIVERY.maxConcurrency,
   });
   const scheduler: WebhookRetryScheduler = {
-    scheduleRetry: (deliveryId, delaySeconds) =>
-      queue.send([{ body: webhookDeliveryMessage(deliveryId), delaySeconds: Math.min(delaySeconds, settings.maxQueueDelaySeconds ?? 900) }]),
+    scheduleRetry: (deliveryId, delaySeconds, target = {}) =>
+      queue.send([{ body: webhookDeliveryMessage(deliveryId, target), delaySeconds: Math.min(delaySeconds, settings.maxQueueDelaySeconds ?? 900) }]),
   };
   const ports = webhookPorts({
     db: options.db,
@@ -75,7 +102,8 @@ export const startLocalWebhooks = (options: {
     ...(settings.sender ? { sender: settings.sender } : {}),
     ...(settings.storeOptions ? { storeOptions: settings.storeOptions } : {}),
   });
-  queue.start(makeWebhookDelivery(webhookDeliveryDeps(ports, options.clock)));
+  const gate = new EndpointGate();
+  queue.start(makeWebhookDelivery({ ...webhookDeliveryDeps(ports, options.clock), gate }));
   const dispatch = makeWebhookDispatch(webhookDispatchDeps(ports, options.clock));
   for (const rule of EVENT_RULES) {
     options.bus.subscribe(
@@ -88,5 +116,25 @@ export const startLocalWebhooks = (options: {
       'WebhookDispatch',
     );
   }
-  return { ports, queue, idle: (timeoutMs) => queue.idle(timeoutMs), stop: () => queue.stop() };
+  const sweeper = makeWebhookSweeper({ store: ports.deliveries, scheduler, clock: options.clock });
+  const sweep = async (): Promise<number> => {
+    const context = localLambdaContext({ functionName: 'WebhookSweeper', remainingMs: () => 50_000 });
+    return (await runInvocation(context, () => sweeper(undefined, context))).queued;
+  };
+  const interval = settings.sweepIntervalMs ?? SWEEP_INTERVAL_SECONDS * 1000;
+  const runSweep = () => void sweep().catch((error: unknown) => logger.error('webhook sweep failed', { error: error as Error }));
+  const timer = interval > 0 ? setInterval(runSweep, interval) : undefined;
+  timer?.unref();
+  if (interval > 0) runSweep();
+  return {
+    ports,
+    queue,
+    gate,
+    idle: (timeoutMs) => queue.idle(timeoutMs),
+    sweep,
+    stop: async () => {
+      clearInterval(timer);
+      await queue.stop();
+    },
+  };
 };

@@ -70,13 +70,22 @@ export const parseDeliverMessage = (body: string): v.InferOutput<typeof DeliverM
 export const WebhookDeliveryMessageSchema = v.object({
   kind: v.literal('webhook-delivery'),
   delivery_id: v.pipe(v.string(), v.startsWith('whd_')),
+  /** The attempt it is for (1-based): a message for an attempt already made is dropped. */
+  attempt: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  /** The delivery's endpoint: its fair-queue group and in-flight cap, known before any read. */
+  endpoint_id: v.optional(v.pipe(v.string(), v.startsWith('whe_'))),
 });
 
 /** A unit of work on the webhook delivery queue. */
 export type WebhookDeliveryMessage = v.InferOutput<typeof WebhookDeliveryMessageSchema>;
 
 /** Attempt delivery `deliveryId`. */
-export const webhookDeliveryMessage = (deliveryId: string): WebhookDeliveryMessage => ({ kind: 'webhook-delivery', delivery_id: deliveryId });
+export const webhookDeliveryMessage = (deliveryId: string, target: { attempt?: number; endpointId?: string } = {}): WebhookDeliveryMessage => ({
+  kind: 'webhook-delivery',
+  delivery_id: deliveryId,
+  ...(target.attempt === undefined ? {} : { attempt: target.attempt }),
+  ...(target.endpointId === undefined ? {} : { endpoint_id: target.endpointId }),
+});
 
 /** Parses an SQS body into a webhook delivery message, or undefined when it is not one. */
 export const parseWebhookDeliveryMessage = (body: string): WebhookDeliveryMessage | undefined => parseMessage(WebhookDeliveryMessageSchema, body);

@@ -220,3 +220,65 @@ export const MAX_STORED_ATTEMPTS = 20;
 
 /** How long a delivery and its log are kept, in days (DynamoDB TTL). */
 export const DELIVERY_RETENTION_DAYS = 30;
+
+// ---- scheduling, fairness, health ----------------------------------------------------------
+
+/** Retries due within this many seconds wait on the delivery queue (SQS's delay cap); longer ones are left to the sweep. */
+export const QUEUE_DELAY_CAP_SECONDS = 900;
+
+/**
+ * How long a claimed attempt is its claimant's: above the deliverer's 30 s timeout, so that a
+ * live claimant always records before anyone else may claim; after it, the sweep finds the
+ * delivery again (its claimant died).
+ */
+export const CLAIM_LEASE_SECONDS = 60;
+
+/**
+ * How long after its due time the sweep looks at a delivery whose attempt went on the queue:
+ * the queue's own message normally comes first, and the sweep only re-queues what it lost.
+ */
+export const SWEEP_GRACE_SECONDS = 60;
+
+/**
+ * When the sweep should look at a pending delivery due at `dueAt` (ISO): right at the due time
+ * when nothing else will bring it (a delay past the queue's cap), `SWEEP_GRACE_SECONDS` after it
+ * when a queue message should.
+ */
+export const sweepCheckAt = (dueAt: string, queued: boolean): string =>
+  queued ? new Date(Date.parse(dueAt) + SWEEP_GRACE_SECONDS * 1000).toISOString() : dueAt;
+
+/**
+ * Sends in flight at once to one endpoint that is new, slow or not answering, in one deliverer
+ * environment; more wait on the queue. An endpoint answering within `SLOW_SEND_MS` has no cap.
+ */
+export const ENDPOINT_IN_FLIGHT_CAP = 4;
+
+/** A send answered within this is fast: its endpoint may use every slot of the environment. */
+export const SLOW_SEND_MS = 1_000;
+
+/** How long a delivery over its endpoint's in-flight cap waits before it is looked at again. */
+export const DEFER_SECONDS = 5;
+
+/** A healthy endpoint's `lastSuccessAt` is rewritten at most this often (health is written when it changes). */
+export const LAST_SUCCESS_REFRESH_MS = 60 * 60 * 1000;
+
+/** What an attempt's outcome changes on its endpoint; undefined when nothing does (nothing is written). */
+export type EndpointHealthChange =
+  /** First success after a failing streak (or in an hour): `lastSuccessAt` = at, the streak cleared. */
+  | { kind: 'succeeded' }
+  /** First failure of a streak: `failingSince` = at. */
+  | { kind: 'failing' }
+  | undefined;
+
+/** The health write an attempt's outcome calls for on `endpoint` at `now`, if any. */
+export const healthChange = (
+  endpoint: Pick<WebhookEndpoint, 'failingSince' | 'lastSuccessAt'>,
+  outcome: AttemptOutcome,
+  now: Date,
+): EndpointHealthChange => {
+  if (outcome === 'succeeded') {
+    const stale = endpoint.lastSuccessAt === null || now.getTime() - Date.parse(endpoint.lastSuccessAt) >= LAST_SUCCESS_REFRESH_MS;
+    return endpoint.failingSince !== null || stale ? { kind: 'succeeded' } : undefined;
+  }
+  return endpoint.failingSince === null ? { kind: 'failing' } : undefined;
+};

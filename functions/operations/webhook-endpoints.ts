@@ -38,6 +38,8 @@ import {
 const ABILITIES = ['project-access-code:view-any'] as const;
 const NEEDS = { table: 'readWrite', webhooks: true } as const;
 const READ_NEEDS = { table: 'read', webhooks: true } as const;
+/** The listings also seal and open their cursors. */
+const LIST_NEEDS = { ...READ_NEEDS, cursorKey: true } as const;
 
 const endpointId = v.pipe(resourceId('endpoint_id'), v.description('The webhook endpoint (whe_…).'));
 const deliveryId = v.pipe(resourceId('delivery_id'), v.description('The delivery, as the deliveries listing shows it.'));
@@ -75,8 +77,8 @@ export const listWebhookEndpointsOperation = defineOperation({
   output: ListWebhookEndpointsOutput,
   annotations: { readOnlyHint: true, idempotentHint: true, destructiveHint: false, openWorldHint: false },
   http: { method: 'GET', path: '/v1/webhook-endpoints', successStatus: 200, pathParams: [], queryParams: ['project_id', 'cursor', 'limit'], headers: {} },
-  needs: READ_NEEDS,
-  run: (deps, principal, input) => listWebhookEndpoints(useCaseDeps(deps), principal, input),
+  needs: LIST_NEEDS,
+  run: (deps, principal, input) => listWebhookEndpoints({ ...useCaseDeps(deps), cursors: deps.cursors }, principal, input),
 });
 
 /** get_webhook_endpoint: `GET /v1/webhook-endpoints/{endpoint_id}`. */
@@ -160,15 +162,15 @@ export const listWebhookDeliveriesOperation = defineOperation({
     queryParams: ['status', 'cursor', 'limit'],
     headers: {},
   },
-  needs: READ_NEEDS,
-  run: (deps, principal, { endpoint_id, ...page }) => listWebhookDeliveries(useCaseDeps(deps), principal, endpoint_id, page),
+  needs: LIST_NEEDS,
+  run: (deps, principal, { endpoint_id, ...page }) => listWebhookDeliveries({ ...useCaseDeps(deps), cursors: deps.cursors }, principal, endpoint_id, page),
 });
 
 /** retry_webhook_delivery: `POST /v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry`. */
 export const retryWebhookDeliveryOperation = defineOperation({
   kind: 'tool',
   name: 'retry_webhook_delivery',
-  description: 'Sends a failed delivery again now, with the same webhook-id, and returns it with the new attempt.',
+  description: 'Sends a failed delivery (or a pending one past its due time) again now, with the same webhook-id, and returns it with the new attempt.',
   abilities: ABILITIES,
   input: v.strictObject({ endpoint_id: endpointId, delivery_id: deliveryId }),
   output: WebhookDeliveryOutput,

@@ -2,13 +2,14 @@ import { ulid } from 'ulid';
 import { EVENT_API_VERSION } from '../contracts/events';
 import { ResourceNotFoundError, ValidationFailedError } from '../domain/errors';
 import type { Principal } from '../domain/model';
-import type { AccountStore, Clock } from '../domain/ports';
+import type { AccountStore, Clock, CursorCodec } from '../domain/ports';
 import {
   InvalidWebhookCursorError,
   type DeliveryWithAttempts,
   type EndpointChanges,
   type WebhookDeliveryStore,
   type WebhookEndpointStore,
+  type WebhookListPosition,
   type WebhookRetryScheduler,
   type WebhookSender,
   type WebhookUrlGuard,
@@ -163,10 +164,31 @@ const checkUrl = async (deps: WebhookEndpointsDeps, url: string): Promise<void> 
 
 const uniqueEvents = (events: ReadonlyArray<EventSubscription>): EventSubscription[] => [...new Set(events)];
 
+const invalidCursor = () => new ValidationFailedError([{ path: 'cursor', message: 'cursor is not one this listing returned' }]);
+
 const cursorError = (error: unknown): never => {
-  if (error instanceof InvalidWebhookCursorError) throw new ValidationFailedError([{ path: 'cursor', message: error.message }]);
+  if (error instanceof InvalidWebhookCursorError) throw invalidCursor();
   throw error;
 };
+
+/** A listing position as the store returned it: every value a string. */
+const isPosition = (value: unknown): value is WebhookListPosition =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
+
+/**
+ * The position sealed in `cursor` under `context` (the listing and its filters), or 422: a
+ * cursor is AES-GCM over the position with the context as associated data, so one that was
+ * altered, made by hand or issued for another listing does not open.
+ */
+const openCursor = async (cursors: CursorCodec, cursor: string | undefined, context: string): Promise<WebhookListPosition | undefined> => {
+  if (cursor === undefined) return undefined;
+  const opened = await cursors.open(cursor, context);
+  if (!isPosition(opened)) throw invalidCursor();
+  return opened;
+};
+
+const sealCursor = async (cursors: CursorCodec, next: WebhookListPosition | null, context: string): Promise<string | null> =>
+  next === null ? null : cursors.seal(next, context);
 
 /**
  * Creates an endpoint and returns it with its signing secret, shown only here and on rotation.
@@ -201,17 +223,19 @@ export const createWebhookEndpoint = async (
   return { ...endpointView(endpoint), secret };
 };
 
-/** Lists a project's endpoints, oldest first, a page at a time. */
+/** Lists a project's endpoints, oldest first, a page at a time (cursors bound to the project). */
 export const listWebhookEndpoints = async (
-  deps: WebhookEndpointsDeps,
+  deps: WebhookEndpointsDeps & { cursors: CursorCodec },
   principal: Principal,
   input: ListWebhookEndpointsInput,
 ): Promise<{ project_id: string; endpoints: WebhookEndpointView[]; next_cursor: string | null }> => {
   await ownProject(deps, principal, input.project_id);
+  const context = `webhook-endpoints\n${input.project_id}`;
+  const after = await openCursor(deps.cursors, input.cursor, context);
   const page = await deps.endpoints
-    .listEndpoints(input.project_id, { limit: input.limit ?? WEBHOOK_PAGE_DEFAULT, ...(input.cursor ? { cursor: input.cursor } : {}) })
+    .listEndpoints(input.project_id, { limit: input.limit ?? WEBHOOK_PAGE_DEFAULT, ...(after ? { after } : {}) })
     .catch(cursorError);
-  return { project_id: input.project_id, endpoints: page.items.map(endpointView), next_cursor: page.nextCursor };
+  return { project_id: input.project_id, endpoints: page.items.map(endpointView), next_cursor: await sealCursor(deps.cursors, page.next, context) };
 };
 
 /** One endpoint of the caller's team. */
@@ -268,30 +292,34 @@ export const rotateWebhookSecret = async (
   return { id: endpointId, secret, previous_secrets_expire_at: overlap.sort().at(-1) ?? null };
 };
 
-/** An endpoint's deliveries, newest first, optionally of one status, a page at a time. */
+/** An endpoint's deliveries, newest first, optionally of one status, a page at a time (cursors bound to the endpoint and the status). */
 export const listWebhookDeliveries = async (
-  deps: WebhookEndpointsDeps,
+  deps: WebhookEndpointsDeps & { cursors: CursorCodec },
   principal: Principal,
   endpointId: string,
   input: ListWebhookDeliveriesInput,
 ): Promise<{ endpoint_id: string; deliveries: WebhookDeliveryView[]; next_cursor: string | null }> => {
   await ownEndpoint(deps, principal, endpointId);
+  const context = `webhook-deliveries\n${endpointId}\n${input.status ?? ''}`;
+  const after = await openCursor(deps.cursors, input.cursor, context);
   const page = await deps.endpoints
     .listDeliveries(endpointId, {
       limit: input.limit ?? WEBHOOK_PAGE_DEFAULT,
-      ...(input.cursor ? { cursor: input.cursor } : {}),
+      ...(after ? { after } : {}),
       ...(input.status ? { status: input.status } : {}),
     })
     .catch(cursorError);
-  return { endpoint_id: endpointId, deliveries: page.items.map(deliveryView), next_cursor: page.nextCursor };
+  return { endpoint_id: endpointId, deliveries: page.items.map(deliveryView), next_cursor: await sealCursor(deps.cursors, page.next, context) };
 };
 
 /**
- * Sends a failed delivery again now, with the same `webhook-id`.
+ * Sends a failed or overdue delivery again now, with the same `webhook-id`.
  * 1. The endpoint and the delivery must be the caller's team's (the delivery of that endpoint).
- * 2. Put the delivery back to pending (conditional on it being failed: two concurrent retries
- *    make one attempt; a pending or succeeded delivery is refused).
- * 3. Make the attempt as a queued one would: recorded as the next attempt number; with the
+ * 2. A failed delivery is put back to pending, due now (conditional on it being failed: two
+ *    concurrent retries make one attempt). A pending one may be retried once it is past its due
+ *    time (its attempt was lost or is late); one not yet due, or succeeded, is refused.
+ * 3. Make the attempt as a queued one would: claimed first, so that a queue message or the sweep
+ *    asking for the same attempt makes none; recorded as the next attempt number; with the
  *    schedule exhausted, a failure leaves it failed again rather than starting a new chain.
  */
 export const retryWebhookDelivery = async (
@@ -303,11 +331,16 @@ export const retryWebhookDelivery = async (
   await ownEndpoint(deps, principal, endpointId);
   const found = await deps.endpoints.getDeliveryWithAttempts(deliveryId);
   if (!found || found.delivery.endpointId !== endpointId) throw new ResourceNotFoundError('Webhook delivery', deliveryId);
-  if (found.delivery.status !== 'failed' || !(await deps.endpoints.reopenDelivery(deliveryId))) {
-    throw new ValidationFailedError(
-      [{ path: 'delivery_id', message: `Only a failed delivery can be retried; this one is ${found.delivery.status}.` }],
-      'The delivery cannot be retried.',
-    );
+  const now = deps.clock.now();
+  const { delivery } = found;
+  const overdue = delivery.status === 'pending' && delivery.nextAttemptAt !== null && Date.parse(delivery.nextAttemptAt) <= now.getTime();
+  const reopened = delivery.status === 'failed' && (await deps.endpoints.reopenDelivery(deliveryId, now));
+  if (!overdue && !reopened) {
+    const why =
+      delivery.status === 'pending'
+        ? `A pending delivery can be retried once it is past its due time; this one is due at ${delivery.nextAttemptAt}.`
+        : `Only a failed or overdue delivery can be retried; this one is ${delivery.status}.`;
+    throw new ValidationFailedError([{ path: 'delivery_id', message: why }], 'The delivery cannot be retried.');
   }
   await deliverWebhook({ store: deps.deliveries, guard: deps.guard, sender: deps.sender, scheduler: deps.scheduler, clock: deps.clock }, deliveryId);
   const after = await deps.endpoints.getDeliveryWithAttempts(deliveryId);

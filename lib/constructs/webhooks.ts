@@ -1,8 +1,9 @@
-import { Duration, Stack, Validations, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -10,6 +11,7 @@ import { Construct } from 'constructs';
 import { ENV } from '../../functions/contracts/env';
 import {
   DEAD_LETTER_RETENTION_DAYS,
+  SWEEP_INTERVAL_SECONDS,
   WEBHOOK_DELIVERY,
   WEBHOOK_DELIVERY_VISIBILITY_TIMEOUT_SECONDS,
   WEBHOOK_DISPATCH,
@@ -18,8 +20,9 @@ import type { Needs } from '../../functions/operations';
 import type { ServiceMonitoring } from '../monitoring';
 import type { ServiceFunction } from './service-function';
 import type { StatefulResources } from '../stateful-stack';
+import { scheduleFunction } from './function-schedule';
 
-/** Timeout of the webhook API functions: one 15 s attempt (test, retry) and its writes, within API Gateway's 30 s. */
+/** Timeout of the webhook API functions: one 10 s attempt (test, retry) and its writes, within API Gateway's 30 s. */
 export const WEBHOOK_ROUTE_TIMEOUT_SECONDS = 25;
 
 /** Makes a function of the stack (its log settings, registered for the stack's alarms). */
@@ -34,18 +37,23 @@ export interface WebhooksProps {
   readonly newFunction: NewFunction;
   /** How EventBridge retries invoking the dispatcher before dead-lettering the event. */
   readonly targetRetry: { readonly maximumRetryAttempts: number; readonly maximumEventAgeInSeconds: number };
-  /** What happens to the queues (pending deliveries, dead letters) when the stack goes: the stage's. */
+  /**
+   * The stage's removal policy. The delivery queues are retained whatever it says (below); it is
+   * kept for the stage's other webhook resources.
+   */
   readonly removalPolicy: RemovalPolicy;
 }
 
 /**
  * Webhooks in AWS: the dispatcher (target of every EVENT_RULES rule) records one delivery per
- * subscribed endpoint and queues it; the delivery queue feeds the deliverer, one message per
- * invocation, so that one slow endpoint holds up nothing else. The SSRF guard runs in production
+ * subscribed endpoint and queues it; the delivery queue, a fair queue (each message's group is
+ * its endpoint), feeds the deliverer; the sweeper queues, every minute, every pending delivery
+ * past its due time (retries longer than SQS's 15-minute delay, and anything a lost message or a
+ * dead claimant left behind), from the due index in the table. The SSRF guard runs in production
  * mode (https, public addresses): WEBHOOK_ALLOW_PRIVATE_URLS is never set here.
  */
 export class Webhooks extends Construct {
-  /** Attempts of deliveries; retries come back to it with a delay (at most SQS's 15 minutes a hop). */
+  /** Attempts of deliveries, grouped by endpoint; retries within 15 minutes come back to it with a delay. */
   readonly deliveryQueue: sqs.Queue;
   /** Delivery messages the deliverer failed on MAX receives (the store kept failing). */
   readonly deliveryDeadLetterQueue: sqs.Queue;
@@ -53,6 +61,8 @@ export class Webhooks extends Construct {
   readonly dispatchDeadLetterQueue: sqs.Queue;
   readonly dispatcher: ServiceFunction;
   readonly deliverer: ServiceFunction;
+  /** Queues the deliveries past their due time, every minute. */
+  readonly sweeper: ServiceFunction;
   private readonly targetRetry: WebhooksProps['targetRetry'];
   private readonly stateful: StatefulResources;
 
@@ -61,8 +71,11 @@ export class Webhooks extends Construct {
     const { stateful } = props;
     this.stateful = stateful;
     this.targetRetry = props.targetRetry;
-    // The queues hold pending deliveries and dead letters: a protected stage keeps them.
-    const queueDefaults = { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, removalPolicy: props.removalPolicy } as const;
+    // Retained in every stage: replacing or deleting this stack leaves the queues and what is on
+    // them (dead letters to inspect and redrive). Nothing pending is lost with a replaced queue
+    // either: every pending delivery's due time is in the table (the stateful stack), and the
+    // sweeper queues it onto the new queue.
+    const queueDefaults = { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, removalPolicy: RemovalPolicy.RETAIN } as const;
     this.deliveryDeadLetterQueue = new sqs.Queue(this, 'DeliveryDeadLetterQueue', {
       ...queueDefaults,
       retentionPeriod: Duration.days(DEAD_LETTER_RETENTION_DAYS),
@@ -95,9 +108,9 @@ export class Webhooks extends Construct {
       onFailure: new destinations.SqsDestination(this.dispatchDeadLetterQueue),
     });
 
-    // The deliverer re-queues onto its own queue (a 10-hour retry is ~40 hops of 15 minutes),
-    // which Lambda's recursive-loop detection would cut after ~16: allowed here, bounded by the
-    // retry schedule (the delivery fails after its last attempt, and then nothing is queued).
+    // The deliverer puts a message back onto its own queue (a retry within 15 minutes, a
+    // delivery over its endpoint's in-flight cap), which Lambda's recursive-loop detection would
+    // cut after ~16 hops: allowed here, bounded by the retry schedule.
     this.deliverer = props
       .newFunction('WebhookDelivery', {
         entry: 'functions/entrypoints/webhook-delivery.ts',
@@ -115,6 +128,28 @@ export class Webhooks extends Construct {
         maxConcurrency: WEBHOOK_DELIVERY.maxConcurrency,
       }),
     );
+
+    const every = Duration.seconds(SWEEP_INTERVAL_SECONDS);
+    this.sweeper = props
+      .newFunction('WebhookSweeper', {
+        entry: 'functions/entrypoints/webhook-sweeper.ts',
+        description: 'Queues every pending webhook delivery past its due time (every minute)',
+        timeout: Duration.seconds(50),
+      })
+      .useTable(stateful.table, 'read')
+      .useQueue(ENV.WEBHOOK_DELIVERY_QUEUE_URL, this.deliveryQueue);
+    // A failed run is not retried: the next one is a minute away and does the same work.
+    this.sweeper.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: every });
+  }
+
+  /** Runs the sweeper every minute in the service's schedule group (whose errors are alarmed on). */
+  scheduleSweep(group: scheduler.IScheduleGroup): scheduler.Schedule {
+    return scheduleFunction(this, 'SweepSchedule', {
+      function: this.sweeper.function,
+      every: Duration.seconds(SWEEP_INTERVAL_SECONDS),
+      description: 'Runs the webhook delivery sweeper',
+      group,
+    });
   }
 
   /**

@@ -57,6 +57,30 @@ describe('HTTP webhook sender', () => {
     expect(got.signature).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
   });
 
+  it('keeps the connection alive: three attempts to one receiver, one after another, go over one socket', async () => {
+    const own = new HttpWebhookSender();
+    const sockets = new Set<unknown>();
+    const http = await import('node:http');
+    const server = http.createServer((req, res) => {
+      sockets.add(req.socket);
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const target = await targetFor(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`);
+      const results = [];
+      for (let n = 0; n < 3; n++) results.push(await own.send(target, message([secret])));
+
+      expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+      expect(sockets.size).toBe(1);
+    } finally {
+      own.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('is not verified by a receiver holding another secret', async () => {
     await sender.send(await targetFor(receiver.url()), message([generateWebhookSecret()]));
 

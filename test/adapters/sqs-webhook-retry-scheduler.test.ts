@@ -16,13 +16,18 @@ beforeEach(() => {
 afterAll(() => sqsMock.restore());
 
 describe('SqsWebhookRetryScheduler', () => {
-  test('sends one message carrying the delivery id, with the asked delay', async () => {
-    await scheduler.scheduleRetry('whd_abc', 5);
+  test("sends one message carrying the delivery id and the attempt, in its endpoint's fair-queue group, with the asked delay", async () => {
+    await scheduler.scheduleRetry('whd_abc', 5, { attempt: 2, endpointId: 'whe_1' });
 
     expect(sentInputs()).toEqual([
-      { QueueUrl: queueUrl, MessageBody: '{"kind":"webhook-delivery","delivery_id":"whd_abc"}', DelaySeconds: 5 },
+      {
+        QueueUrl: queueUrl,
+        MessageBody: '{"kind":"webhook-delivery","delivery_id":"whd_abc","attempt":2,"endpoint_id":"whe_1"}',
+        DelaySeconds: 5,
+        MessageGroupId: 'whe_1',
+      },
     ]);
-    expect(parseWebhookDeliveryMessage(sentInputs()[0]!.MessageBody!)).toEqual({ kind: 'webhook-delivery', delivery_id: 'whd_abc' });
+    expect(parseWebhookDeliveryMessage(sentInputs()[0]!.MessageBody!)).toEqual({ kind: 'webhook-delivery', delivery_id: 'whd_abc', attempt: 2, endpoint_id: 'whe_1' });
   });
 
   test('sends a delay past 15 minutes at the 900-second cap, and a first attempt with none', async () => {

@@ -41,8 +41,8 @@ export class RecordingQueue<M> implements MessageQueue<M> {
 /** The webhook retry scheduler over a recording queue of webhook delivery messages. */
 export class RecordingScheduler implements WebhookRetryScheduler {
   constructor(private readonly queue: RecordingQueue<WebhookDeliveryMessage>) {}
-  scheduleRetry(deliveryId: string, delaySeconds: number): Promise<void> {
-    return this.queue.send([{ body: webhookDeliveryMessage(deliveryId), delaySeconds }]);
+  scheduleRetry(deliveryId: string, delaySeconds: number, target?: { attempt?: number; endpointId?: string }): Promise<void> {
+    return this.queue.send([{ body: webhookDeliveryMessage(deliveryId, target), delaySeconds }]);
   }
 }
 

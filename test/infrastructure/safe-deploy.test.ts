@@ -129,9 +129,9 @@ describe('what a protected stage retains', () => {
     }
   });
 
-  test('the webhook queues (pending deliveries, dead letters) are kept in prod, deleted with dev', () => {
+  test('the webhook queues (pending deliveries, dead letters) are kept in every stage, dev included', () => {
     expect(policyOf(prod, 'statelessTemplate', 'AWS::SQS::Queue')).toEqual(Array(3).fill(['Retain', 'Retain']));
-    expect(policyOf(dev, 'statelessTemplate', 'AWS::SQS::Queue')).toEqual(Array(3).fill(['Delete', 'Delete']));
+    expect(policyOf(dev, 'statelessTemplate', 'AWS::SQS::Queue')).toEqual(Array(3).fill(['Retain', 'Retain']));
   });
 });
 

@@ -1,7 +1,7 @@
 import { HttpWebhookSender } from '../../functions/adapters/webhooks/http-webhook-sender';
 import { DnsWebhookUrlGuard } from '../../functions/adapters/webhooks/url-guard';
-import { ENDPOINT_FAILURE_WINDOW_MS, generateWebhookSecret, initialSecrets, rotateSecrets, type WebhookEndpoint } from '../../functions/domain/webhooks';
-import { deliverWebhook, type DeliverWebhookDeps } from '../../functions/use-cases/deliver-webhook';
+import { CLAIM_LEASE_SECONDS, ENDPOINT_FAILURE_WINDOW_MS, generateWebhookSecret, initialSecrets, rotateSecrets, type WebhookEndpoint } from '../../functions/domain/webhooks';
+import { EndpointGate, deliverWebhook, sweepWebhookDeliveries, type DeliverWebhookDeps, type DeliveryTarget } from '../../functions/use-cases/deliver-webhook';
 import { FakeClock } from '../support/clock';
 import { RecordingScheduler, aDelivery, anEndpoint } from '../support/webhook-doubles';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
@@ -41,6 +41,7 @@ beforeEach(async () => {
     guard: new DnsWebhookUrlGuard({ allowPrivate: true }),
     sender: new HttpWebhookSender({ timeoutMs: 2_000 }),
     random: () => 0.5,
+    gate: new EndpointGate(),
   };
 });
 afterEach(async () => {
@@ -56,16 +57,34 @@ const setUp = async (endpointOverrides: Partial<WebhookEndpoint> = {}, deliveryO
   return { endpoint, delivery };
 };
 
-/** Plays the queue: runs the delivery, then each scheduled retry once its delay has passed. */
+/** The sweep, as its schedule runs it. */
+const sweep = () => sweepWebhookDeliveries({ store: store.store, scheduler, clock });
+
+/**
+ * Plays the queue and the sweep: runs the delivery, then each retry once its delay has passed —
+ * from the queue when it was scheduled there, else from the sweep at its due time.
+ */
 const runUntilSettled = async (deliveryId: string, maxRuns = 20) => {
   const delays: number[] = [];
+  let target: DeliveryTarget = {};
   for (let run = 0; run < maxRuns; run++) {
     const before = scheduler.scheduled.length;
-    await deliverWebhook(deps, deliveryId);
-    const next = scheduler.scheduled[before];
-    if (next === undefined) return delays;
-    delays.push(next.delaySeconds);
-    clock.advance(next.delaySeconds * 1000);
+    await deliverWebhook(deps, deliveryId, target);
+    let next = scheduler.scheduled[before];
+    if (next === undefined) {
+      const pending = await store.delivery(deliveryId);
+      if (pending?.status !== 'pending' || pending.nextAttemptAt === null) return delays;
+      const wait = (Date.parse(pending.nextAttemptAt) - clock.now().getTime()) / 1000;
+      clock.advance(wait * 1000);
+      await sweep();
+      next = scheduler.scheduled[before];
+      if (next === undefined) throw new Error('the sweep queued nothing at the due time');
+      delays.push(wait);
+    } else {
+      delays.push(next.delaySeconds);
+      clock.advance(next.delaySeconds * 1000);
+    }
+    target = { ...(next.attempt === undefined ? {} : { attempt: next.attempt }), ...(next.endpointId === undefined ? {} : { endpointId: next.endpointId }) };
   }
   throw new Error('did not settle');
 };
@@ -109,23 +128,118 @@ describe('delivering a webhook', () => {
     expect((await store.endpoint(endpoint.id))).toMatchObject({ enabled: true, failingSince: '2026-06-01T09:00:00.000Z' });
   });
 
-  it('puts back a message that arrives before its attempt is due with the remaining delay, sending nothing', async () => {
-    const { delivery } = await setUp({}, { nextAttemptAt: '2026-06-01T11:00:00.000Z' }); // a 2 h retry
-    clock.advance(15 * 60_000); // the queue's 15-minute cap
+  it('puts nothing back for a message far ahead of its due time (past the queue\'s cap): the sweep queues the attempt a minute after its due time, not before', async () => {
+    const { endpoint, delivery } = await setUp({}, { nextAttemptAt: '2026-06-01T11:00:00.000Z' }); // a 2 h retry
+    clock.advance(15 * 60_000);
 
-    const result = await deliverWebhook(deps, delivery.id);
+    const early = await deliverWebhook(deps, delivery.id);
+    clock.set(new Date('2026-06-01T11:00:59.000Z'));
+    const beforeDue = await sweep();
+    clock.set(new Date('2026-06-01T11:01:00.000Z'));
+    const atDue = await sweep();
 
-    expect(result).toEqual({ outcome: 'not-due', delaySeconds: 6_300 });
-    expect(scheduler.scheduled).toEqual([{ deliveryId: delivery.id, delaySeconds: 6_300 }]);
+    expect(early).toEqual({ outcome: 'not-due', delaySeconds: 6_300 });
+    expect(beforeDue.queued).toBe(0);
+    expect(atDue.queued).toBe(1);
+    expect(scheduler.scheduled).toEqual([{ deliveryId: delivery.id, delaySeconds: 0, attempt: 1, endpointId: endpoint.id }]);
     expect(receiver.received).toHaveLength(0);
+  });
+
+  it('puts back a message that comes a little early with the rest of its delay', async () => {
+    const { delivery } = await setUp({}, { nextAttemptAt: '2026-06-01T09:10:00.000Z' });
+
+    const result = await deliverWebhook(deps, delivery.id, { attempt: 1 });
+
+    expect(result).toEqual({ outcome: 'not-due', delaySeconds: 600 });
+    expect(scheduler.scheduled).toEqual([{ deliveryId: delivery.id, delaySeconds: 600, attempt: 1 }]);
+  });
+
+  it('makes again, once, an attempt whose claimant died: the sweep finds it when the lease lapses', async () => {
+    const { endpoint, delivery } = await setUp();
+    const dead = await store.store.claimAttempt(delivery.id, clock.now(), 1); // claimed, then the process died
+
+    clock.advance((CLAIM_LEASE_SECONDS - 1) * 1000);
+    const whileLeased = await sweep();
+    const duplicate = await deliverWebhook(deps, delivery.id, { attempt: 1, endpointId: endpoint.id });
+    clock.advance(2_000);
+    await sweep();
+    await sweep(); // a second sweep before the queue ran: two messages for one attempt
+    const runs = await Promise.all(scheduler.scheduled.map((m) => deliverWebhook(deps, m.deliveryId, { attempt: m.attempt!, endpointId: m.endpointId! })));
+
+    expect(dead.claimed).toBe(true);
+    expect(whileLeased.queued).toBe(0);
+    expect(duplicate).toEqual({ outcome: 'finished' });
+    expect(runs.map((r) => r.outcome).sort()).toEqual(['attempted', 'finished']);
+    expect(receiver.received).toHaveLength(1);
+    expect(await store.delivery(delivery.id)).toMatchObject({ status: 'succeeded', attemptCount: 1 });
+    expect((await sweep()).queued).toBe(0);
+  });
+
+  it('drops a message for an attempt already made, sending nothing', async () => {
+    const { endpoint, delivery } = await setUp();
+    receiver.failNext(1, 500);
+    await deliverWebhook(deps, delivery.id, { attempt: 1, endpointId: endpoint.id });
+    clock.advance(10_000); // attempt 2 is due
+
+    const late = await deliverWebhook(deps, delivery.id, { attempt: 1, endpointId: endpoint.id });
+
+    expect(late).toEqual({ outcome: 'finished' });
+    expect(receiver.received).toHaveLength(1);
+  });
+
+  it('writes the endpoint only when its health changes: the first success, the first failure of a streak, the first success after it', async () => {
+    const { endpoint } = await setUp();
+    const writes: string[] = [];
+    for (const method of ['recordEndpointSuccess', 'recordEndpointFailure'] as const) {
+      const original = store.store[method].bind(store.store) as (id: string, at: Date) => Promise<unknown>;
+      (store.store as unknown as Record<string, unknown>)[method] = async (id: string, at: Date) => {
+        writes.push(method);
+        return original(id, at);
+      };
+    }
+    const outcomes = [200, 200, 500, 500, 200, 200];
+    for (const status of outcomes) {
+      const delivery = aDelivery(endpoint, clock.now());
+      await store.addDelivery(delivery);
+      if (status !== 200) receiver.failNext(1, status);
+      await deliverWebhook(deps, delivery.id, { attempt: 1, endpointId: endpoint.id });
+      clock.advance(1_000);
+    }
+
+    expect(receiver.received.map((r) => r.status)).toEqual(outcomes);
+    expect(writes).toEqual(['recordEndpointSuccess', 'recordEndpointFailure', 'recordEndpointSuccess']);
+  });
+
+  it('defers, without a read or a write, a delivery whose new endpoint has its cap of sends in flight here', async () => {
+    const { endpoint, delivery } = await setUp();
+    const gate = new EndpointGate(1);
+    const held = gate.tryAcquire(endpoint.id);
+
+    const deferred = await deliverWebhook({ ...deps, gate }, delivery.id, { attempt: 1, endpointId: endpoint.id });
+    if ('release' in held) held.release();
+    const made = await deliverWebhook({ ...deps, gate }, delivery.id, { attempt: 1, endpointId: endpoint.id });
+
+    expect(deferred).toEqual({ outcome: 'deferred' });
+    // A new endpoint: looked at again in a second, when its first sends have told how fast it is.
+    expect(scheduler.scheduled[0]).toMatchObject({ deliveryId: delivery.id, delaySeconds: 1, attempt: 1, endpointId: endpoint.id });
+    expect(made.outcome).toBe('attempted');
+    expect(receiver.received).toHaveLength(1);
+    expect(gate.sending(endpoint.id)).toBe(0);
   });
 
   it('disables the endpoint on 410 Gone and fails the delivery without retrying', async () => {
     const { endpoint, delivery } = await setUp();
     receiver.failNext(1, 410);
 
-    const result = await deliverWebhook(deps, delivery.id);
+    const next = aDelivery(endpoint, clock.now());
+    await store.addDelivery(next);
 
+    const result = await deliverWebhook(deps, delivery.id, { endpointId: endpoint.id });
+    // The next delivery of the endpoint, right after the 410 was recorded: not sent.
+    const after = await deliverWebhook(deps, next.id, { endpointId: endpoint.id });
+
+    expect(after).toEqual({ outcome: 'endpoint-disabled' });
+    expect(receiver.received).toHaveLength(1);
     expect(result).toMatchObject({ outcome: 'attempted', endpointDisabled: { reason: 'gone' } });
     expect((await store.endpoint(endpoint.id))).toMatchObject({ enabled: false, disabledReason: 'gone', disabledAt: '2026-06-01T09:00:00.000Z' });
     expect((await store.delivery(delivery.id))).toMatchObject({
@@ -211,9 +325,9 @@ describe('delivering a webhook', () => {
     const { delivery } = await setUp();
     receiver.failNext(2, 500);
 
-    const results = await Promise.all([deliverWebhook(deps, delivery.id), deliverWebhook(deps, delivery.id)]);
+    const results = await Promise.all([deliverWebhook(deps, delivery.id, { attempt: 1 }), deliverWebhook(deps, delivery.id, { attempt: 1 })]);
 
-    expect(results.map((r) => r.outcome).sort()).toEqual(['attempted', 'duplicate']);
+    expect(results.map((r) => r.outcome).sort()).toEqual(['attempted', 'finished']);
     expect((await store.attempts(delivery.id))).toHaveLength(1);
     expect(scheduler.scheduled).toHaveLength(1);
   });

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type { Context, EventBridgeEvent, SQSEvent } from 'aws-lambda';
 import * as v from 'valibot';
 import { toJsonSchema } from '@valibot/to-json-schema';
+import { AesGcmCursorCodec } from '../../functions/adapters/crypto/aes-gcm-cursor-codec';
 import { DynamoWebhookStore } from '../../functions/adapters/dynamodb/webhook-store';
 import { HttpWebhookSender } from '../../functions/adapters/webhooks/http-webhook-sender';
 import { DnsWebhookUrlGuard } from '../../functions/adapters/webhooks/url-guard';
@@ -13,7 +15,7 @@ import { deliveryIdFor } from '../../functions/domain/webhooks';
 import { makeHandler as makeDispatchHandler } from '../../functions/handlers/events/webhook-dispatch';
 import { makeHandler as makeDeliveryHandler } from '../../functions/handlers/queue/webhook-delivery';
 import { deliverWebhook, type DeliverWebhookDeps } from '../../functions/use-cases/deliver-webhook';
-import { WebhookDispatchError, dispatchWebhooks, type DispatchWebhooksDeps } from '../../functions/use-cases/dispatch-webhooks';
+import { ProjectEndpointsCache, WebhookDispatchError, dispatchWebhooks, type DispatchWebhooksDeps } from '../../functions/use-cases/dispatch-webhooks';
 import {
   CreateWebhookEndpointInputSchema,
   UpdateWebhookEndpointInputSchema,
@@ -31,19 +33,19 @@ import { TEST_RETENTION_DAYS } from '../support/webhook-store-harness';
 
 /** The delivery queue, played in the test: messages with their due time. */
 class TestQueue implements WebhookRetryScheduler {
-  readonly messages: Array<{ deliveryId: string; dueAt: number; delaySeconds: number }> = [];
+  readonly messages: Array<{ deliveryId: string; dueAt: number; delaySeconds: number; target: { attempt?: number; endpointId?: string } }> = [];
   readonly sent: Array<{ deliveryId: string; delaySeconds: number }> = [];
   failNext: Error | undefined;
   constructor(private readonly clock: FakeClock) {}
 
-  async scheduleRetry(deliveryId: string, delaySeconds: number): Promise<void> {
+  async scheduleRetry(deliveryId: string, delaySeconds: number, target: { attempt?: number; endpointId?: string } = {}): Promise<void> {
     if (this.failNext) {
       const error = this.failNext;
       this.failNext = undefined;
       throw error;
     }
     this.sent.push({ deliveryId, delaySeconds });
-    this.messages.push({ deliveryId, delaySeconds, dueAt: this.clock.now().getTime() + delaySeconds * 1000 });
+    this.messages.push({ deliveryId, delaySeconds, target, dueAt: this.clock.now().getTime() + delaySeconds * 1000 });
   }
 
   /** Runs messages in due order, moving the clock to each, until the queue is empty. */
@@ -52,7 +54,7 @@ class TestQueue implements WebhookRetryScheduler {
       this.messages.sort((a, b) => a.dueAt - b.dueAt);
       const next = this.messages.shift()!;
       if (next.dueAt > this.clock.now().getTime()) this.clock.set(new Date(next.dueAt));
-      await deliverWebhook(deps, next.deliveryId);
+      await deliverWebhook(deps, next.deliveryId, next.target);
     }
     if (this.messages.length > 0) throw new Error('the queue did not drain');
   }
@@ -65,7 +67,7 @@ let store: DynamoWebhookStore;
 let clock: FakeClock;
 let queue: TestQueue;
 let receiver: WebhookReceiver;
-let deps: webhooks.WebhookEndpointsDeps;
+let deps: webhooks.WebhookEndpointsDeps & { cursors: AesGcmCursorCodec };
 let deliverDeps: DeliverWebhookDeps;
 let dispatchDeps: DispatchWebhooksDeps;
 let team: { teamId: string; projectId: string };
@@ -90,9 +92,10 @@ beforeEach(async () => {
   receiver = await startWebhookReceiver({ secrets: [] });
   const guard = new DnsWebhookUrlGuard({ allowPrivate: true });
   const sender = new HttpWebhookSender({ timeoutMs: 2_000 });
-  deps = { accounts: table.accounts, endpoints: store, deliveries: store, guard, sender, scheduler: queue, clock };
+  deps = { accounts: table.accounts, endpoints: store, deliveries: store, guard, sender, scheduler: queue, clock, cursors: new AesGcmCursorCodec(randomBytes(32)) };
   deliverDeps = { store, guard, sender, scheduler: queue, clock, random: () => 0.5 };
-  dispatchDeps = { endpoints: store, scheduler: queue, clock };
+  // Each test's own cache: a test's endpoints are seen by its first dispatch.
+  dispatchDeps = { endpoints: store, scheduler: queue, clock, endpointCache: new ProjectEndpointsCache() };
 });
 afterEach(() => receiver.close());
 
@@ -133,20 +136,24 @@ describe('dispatching an event to webhook endpoints', () => {
     expect(stored.map((item) => item.endpoint_id).sort()).toEqual([wildcard.id, exact.id].sort());
   });
 
-  it('makes no second delivery and sends no second message when the same event is dispatched twice', async () => {
+  it('makes no second delivery when the same event is dispatched twice, and the receiver gets it once', async () => {
     const mine = await freshProject();
-    await create(principalOf(mine), mine.projectId, ['access_code.*']);
+    const endpoint = await create(principalOf(mine), mine.projectId, ['access_code.*']);
+    receiver.setSecrets([endpoint.secret]);
     const event = generated(mine.projectId);
     await dispatchWebhooks(dispatchDeps, event);
 
     const again = await dispatchWebhooks(dispatchDeps, event);
+    await queue.drain(deliverDeps);
 
-    expect(again.deliveries).toEqual([expect.objectContaining({ created: false, queuedNow: false })]);
-    expect(queue.sent).toHaveLength(1);
+    expect(again.deliveries).toEqual([expect.objectContaining({ created: false })]);
     expect((await table.scanAll()).filter((item) => item.event_id === event.id)).toHaveLength(1);
+    // The second dispatch queued the first attempt again; the claim made it once.
+    expect(queue.sent).toHaveLength(2);
+    expect(receiver.received.map((r) => [r.id, r.status])).toEqual([[event.id, 200]]);
   });
 
-  it('queues on the next dispatch a delivery whose queueing failed, without queueing the others again', async () => {
+  it('queues on the next dispatch a delivery whose queueing failed: each endpoint gets the event once', async () => {
     const mine = await freshProject();
     const who = principalOf(mine);
     await create(who, mine.projectId, ['access_code.*']);
@@ -157,10 +164,12 @@ describe('dispatching an event to webhook endpoints', () => {
     await expect(dispatchWebhooks(dispatchDeps, event)).rejects.toBeInstanceOf(WebhookDispatchError);
     expect(queue.sent).toHaveLength(1);
     const retried = await dispatchWebhooks(dispatchDeps, event);
+    await queue.drain(deliverDeps);
 
-    expect(retried.deliveries.map((d) => d.queuedNow).sort()).toEqual([false, true]);
+    expect(retried.deliveries.map((d) => d.created)).toEqual([false, false]);
     expect(new Set(queue.sent.map((m) => m.deliveryId)).size).toBe(2);
-    expect(queue.sent).toHaveLength(2);
+    expect(receiver.received.map((r) => r.id)).toEqual([event.id, event.id]);
+    expect(new Set(receiver.received.map((r) => r.path))).toEqual(new Set(['/webhooks']));
   });
 
   it('refuses a detail that is not an event envelope', async () => {
@@ -220,17 +229,22 @@ describe('webhooks end to end through the use cases', () => {
     const event = generated(mine.projectId);
     await dispatchWebhooks(dispatchDeps, event);
     const deliveryId = deliveryIdFor(event.id, endpoint.id);
+    const claimAndRecord = async (n: number, outcome: 'failed' | 'succeeded', then: Parameters<typeof store.recordAttempt>[3]) => {
+      const claim = await store.claimAttempt(deliveryId, clock.now());
+      const claimId = claim.claimed ? claim.claimId : 'none';
+      return store.recordAttempt(deliveryId, claimId, { attempt: n, at: clock.now().toISOString(), status: outcome === 'failed' ? 500 : 200, durationMs: n, responseSnippet: '', outcome }, then);
+    };
     for (let n = 1; n <= 23; n++) {
-      const then = n === 23 ? ({ status: 'succeeded' } as const) : ({ status: 'pending', nextAttemptAt: clock.now().toISOString() } as const);
-      const held = await store.recordAttempt(deliveryId, { attempt: n, at: clock.now().toISOString(), status: 500, durationMs: n, responseSnippet: '', outcome: 'failed' }, then);
-      expect(held).toBe(true);
+      const now = clock.now().toISOString();
+      const then = n === 23 ? ({ status: 'succeeded' } as const) : ({ status: 'pending', nextAttemptAt: now, checkAt: now } as const);
+      expect(await claimAndRecord(n, n === 23 ? 'succeeded' : 'failed', then)).toBe(true);
     }
 
     const found = await store.getDeliveryWithAttempts(deliveryId);
 
     expect(found!.delivery).toMatchObject({ attemptCount: 23, status: 'succeeded' });
     expect(found!.attempts.map((a) => a.attempt)).toEqual(Array.from({ length: 20 }, (_, i) => i + 4));
-    expect(await store.recordAttempt(deliveryId, { attempt: 24, at: clock.now().toISOString(), status: 200, durationMs: 1, responseSnippet: '', outcome: 'succeeded' }, { status: 'succeeded' })).toBe(false);
+    expect(await claimAndRecord(24, 'succeeded', { status: 'succeeded' })).toBe(false);
   });
 
   it('signs with both secrets for 24 hours after a rotation, then with the new one only', async () => {
@@ -299,7 +313,7 @@ describe('webhooks end to end through the use cases', () => {
     await makeDispatchHandler(dispatchDeps)(bridgeEvent, context);
     const records = [...queue.messages.splice(0), { deliveryId: 'not-a-delivery' }].map((m, i) => ({
       messageId: `m${i}`,
-      body: m.deliveryId === 'not-a-delivery' ? '{"kind":"deliver","job_id":"x"}' : JSON.stringify(webhookDeliveryMessage(m.deliveryId)),
+      body: m.deliveryId === 'not-a-delivery' ? '{"kind":"deliver","job_id":"x"}' : JSON.stringify(webhookDeliveryMessage(m.deliveryId, 'target' in m ? m.target : {})),
       attributes: { ApproximateReceiveCount: '1' },
       eventSource: 'aws:sqs',
     }));
@@ -412,19 +426,53 @@ describe('the DynamoDB webhook store', () => {
       await dispatchWebhooks(dispatchDeps, event);
       const id = deliveryIdFor(event.id, endpoint.id);
       ids.push(id);
-      if (n % 2 === 0) await store.markFailed(id, 'test');
+      if (n % 2 === 0) {
+        const claim = await store.claimAttempt(id, clock.now());
+        if (claim.claimed) await store.markFailed(id, claim.claimId, 'test');
+      }
     }
 
     const pages: string[][] = [];
-    let cursor: string | undefined;
+    let after: Record<string, string> | undefined;
     do {
-      const page = await store.listDeliveries(endpoint.id, { limit: 1, status: 'failed', ...(cursor ? { cursor } : {}) });
+      const page = await store.listDeliveries(endpoint.id, { limit: 1, status: 'failed', ...(after ? { after } : {}) });
       pages.push(page.items.map((d) => d.delivery.id));
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
+      after = page.next ?? undefined;
+    } while (after);
 
     expect(pages.flat()).toEqual([ids[4], ids[2], ids[0]]);
     expect((await store.listDeliveries(endpoint.id, { limit: 10, status: 'pending' })).items.map((d) => d.delivery.id)).toEqual([ids[3], ids[1]]);
+  });
+});
+
+describe('the deliveries listing cursor', () => {
+  it('pages with an opaque cursor, and refuses one forged within the same endpoint, altered, or issued for another filter (422 on cursor)', async () => {
+    const mine = await freshProject();
+    const who = principalOf(mine);
+    const endpoint = await create(who, mine.projectId, ['access_code.*']);
+    for (let n = 0; n < 3; n++) {
+      clock.advance(1_000);
+      await dispatchWebhooks(dispatchDeps, generated(mine.projectId));
+    }
+
+    const first = await webhooks.listWebhookDeliveries(deps, who, endpoint.id, { limit: 1 });
+    const second = await webhooks.listWebhookDeliveries(deps, who, endpoint.id, { limit: 1, cursor: first.next_cursor! });
+    const rawKey = (await store.listDeliveries(endpoint.id, { limit: 1 })).next!;
+    // A position of one's own endpoint, made by hand as the plain key (what a cursor used to be).
+    const forged = Buffer.from(JSON.stringify({ ...rawKey, gsi1sk: 'WHDELIVERY#9999' })).toString('base64url');
+    const flipped = first.next_cursor!.slice(0, -2) + (first.next_cursor!.endsWith('AA') ? 'AB' : 'AA');
+    const refused = [
+      { limit: 1, cursor: forged },
+      { limit: 1, cursor: Buffer.from(JSON.stringify(rawKey)).toString('base64url') },
+      { limit: 1, cursor: flipped },
+      { limit: 1, status: 'pending' as const, cursor: first.next_cursor! },
+    ];
+
+    expect(second.deliveries[0]!.id).not.toBe(first.deliveries[0]!.id);
+    expect(first.next_cursor).not.toContain(endpoint.id);
+    for (const input of refused) {
+      await expect(webhooks.listWebhookDeliveries(deps, who, endpoint.id, input)).rejects.toMatchObject({ status: 422, details: [{ path: 'cursor' }] });
+    }
   });
 });
 

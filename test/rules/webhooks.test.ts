@@ -1,3 +1,4 @@
+import { EndpointGate, type GateAnswer } from '../../functions/use-cases/deliver-webhook';
 import fc from 'fast-check';
 import { Webhook } from 'standardwebhooks';
 import {
@@ -153,3 +154,42 @@ describe('delivery ids', () => {
     expect(ids.size).toBe(3);
   });
 });
+
+describe('the per-endpoint in-flight gate', () => {
+  const take = (gate: EndpointGate, id: string, now: number) => gate.tryAcquire(id, now);
+  const released = (answer: GateAnswer) => ('release' in answer ? answer : undefined);
+
+  it('lets a new endpoint have 2 sends in flight, then defers it for a second', () => {
+    const gate = new EndpointGate(2, 1_000);
+    const answers = [0, 1, 2].map(() => take(gate, 'whe_new', 0));
+
+    expect(answers.map((a) => 'release' in a)).toEqual([true, true, false]);
+    expect(answers[2]).toEqual({ deferSeconds: 1 });
+  });
+
+  it('lets an endpoint whose last send was answered fast use every slot', () => {
+    const gate = new EndpointGate(2, 1_000);
+    released(take(gate, 'whe_fast', 0))!.release({ durationMs: 20, answered: true });
+    const answers = Array.from({ length: 10 }, () => take(gate, 'whe_fast', 100));
+
+    expect(answers.every((a) => 'release' in a)).toBe(true);
+    expect(gate.sending('whe_fast')).toBe(10);
+  });
+
+  it('caps a fast endpoint again once cap of its sends are stuck past the slow mark, and one that timed out', () => {
+    const gate = new EndpointGate(2, 1_000);
+    released(take(gate, 'whe_a', 0))!.release({ durationMs: 20, answered: true });
+    for (const held of [take(gate, 'whe_a', 0), take(gate, 'whe_a', 0)]) released(held)!.sending(0);
+    // A slot taken but not yet sending (its table calls are slow) is not stuck.
+    take(gate, 'whe_a', 0);
+    released(take(gate, 'whe_b', 0))!.release({ durationMs: 10_000, answered: false });
+    take(gate, 'whe_b', 0);
+    take(gate, 'whe_b', 0);
+
+    expect('release' in take(gate, 'whe_a', 500)).toBe(true);
+    expect(take(gate, 'whe_a', 999)).not.toHaveProperty('deferSeconds');
+    expect(take(gate, 'whe_a', 1_000)).toEqual({ deferSeconds: 5 });
+    expect(take(gate, 'whe_b', 10)).toEqual({ deferSeconds: 5 });
+  });
+});
+

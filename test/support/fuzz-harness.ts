@@ -141,8 +141,11 @@ export const startFuzzApi = async (): Promise<FuzzApi> => {
     failureReason: null,
     createdAt: seededAt,
   });
+  const claim = await store.claimAttempt(deliveryId, new Date(seededAt));
+  if (!claim.claimed) throw new Error(`could not claim the seeded delivery: ${claim.reason}`);
   await store.recordAttempt(
     deliveryId,
+    claim.claimId,
     { attempt: 1, at: seededAt, status: 500, durationMs: 3, error: 'HTTP 500', responseSnippet: 'oops', outcome: 'failed' },
     { status: 'failed', reason: 'seeded: failed once' },
   );

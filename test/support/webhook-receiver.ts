@@ -53,6 +53,7 @@ export class WebhookReceiver {
   /** Every request so far, in arrival order. */
   readonly received: ReceivedWebhook[] = [];
   private readonly scripts: Script[] = [];
+  private outage: number | undefined;
   private readonly listeners = new Set<(webhook: ReceivedWebhook) => void>();
 
   constructor(
@@ -87,6 +88,16 @@ export class WebhookReceiver {
   /** Answers the next `times` requests with `status` (and `body`). */
   failNext(times: number, status = 500, body = `failure ${status}`): void {
     for (let i = 0; i < times; i++) this.scripts.push({ kind: 'status', status, body });
+  }
+
+  /** Answers every request with `status` until `recover()` (an outage of unknown length). */
+  failAll(status = 500): void {
+    this.outage = status;
+  }
+
+  /** Ends `failAll`: requests are answered 200 again (scripts still come first). */
+  recover(): void {
+    this.outage = undefined;
   }
 
   /** Answers the next request with a redirect to `location`. */
@@ -143,7 +154,7 @@ export class WebhookReceiver {
     } catch {
       type = undefined;
     }
-    const script = this.scripts.shift();
+    const script = this.scripts.shift() ?? (this.outage === undefined ? undefined : { kind: 'status' as const, status: this.outage, body: `outage ${this.outage}` });
     const status = script === undefined ? 200 : script.kind === 'status' || script.kind === 'redirect' ? script.status : script.kind === 'large' ? 200 : 0;
     const webhook: ReceivedWebhook = {
       id: headers['webhook-id'] ?? '',

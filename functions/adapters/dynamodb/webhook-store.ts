@@ -9,20 +9,25 @@ import {
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { WEBHOOK_ENDPOINT_SK_PREFIX, indexKeys, keys } from '../../contracts/table';
+import { randomUUID } from 'node:crypto';
 import {
   InvalidWebhookCursorError,
-  type DeliveryRecorded,
+  type ClaimResult,
   type DeliveryStateAfterAttempt,
   type DeliveryWithAttempts,
+  type DueDelivery,
   type EndpointChanges,
   type WebhookDeliveryStore,
   type WebhookEndpointStore,
+  type WebhookListPosition,
   type WebhookPage,
 } from '../../domain/webhook-ports';
 import {
+  CLAIM_LEASE_SECONDS,
   DELIVERY_RETENTION_DAYS,
   MAX_STORED_ATTEMPTS,
   rotateSecrets,
+  sweepCheckAt,
   type DeliveryStatus,
   type EndpointDisabledReason,
   type EventSubscription,
@@ -137,27 +142,42 @@ const deliveryFromItem = (item: Item): DeliveryWithAttempts => ({
     .sort((a, b) => a.attempt - b.attempt),
 });
 
-const encodeCursor = (key: Item): string => Buffer.from(JSON.stringify(key)).toString('base64url');
+const POSITION_NAMES = ['pk', 'sk', 'gsi1pk', 'gsi1sk'];
 
-/** The start key in `cursor`, which must be a key of partition `gsi1pk` of gsi1. */
-const decodeCursor = (cursor: string, gsi1pk: string): Item => {
-  try {
-    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Item;
-    const names = ['pk', 'sk', 'gsi1pk', 'gsi1sk'];
-    if (
-      key !== null &&
-      typeof key === 'object' &&
-      Object.keys(key).length === names.length &&
-      names.every((name) => typeof key[name] === 'string') &&
-      key.gsi1pk === gsi1pk
-    ) {
-      return key;
-    }
-  } catch {
-    // Falls through to the error below.
+/** `position` as a start key, which must be a key of partition `gsi1pk` of gsi1. */
+const startKey = (position: WebhookListPosition, gsi1pk: string): Item => {
+  const key = position as Item;
+  if (
+    key !== null &&
+    typeof key === 'object' &&
+    Object.keys(key).length === POSITION_NAMES.length &&
+    POSITION_NAMES.every((name) => typeof key[name] === 'string') &&
+    key.gsi1pk === gsi1pk
+  ) {
+    return key;
   }
   throw new InvalidWebhookCursorError('cursor is not one this listing returned');
 };
+
+/** Where a query stopped, as a listing position. */
+const positionOf = (key: Item | undefined): WebhookListPosition | null =>
+  key ? Object.fromEntries(POSITION_NAMES.map((name) => [name, String(key[name])])) : null;
+
+/**
+ * Partitions of the due index (gsi3) that pending deliveries are spread over: every attempt
+ * moves its delivery's key once or twice, so at 1,000 attempts/s about 250 index writes/s a
+ * partition, a quarter of one's 1,000. The sweep reads all of them.
+ */
+export const WEBHOOK_DUE_BUCKETS = 8;
+
+/** The gsi3 partition of one due bucket. */
+const duePartition = (bucket: number) => `WHDUE#${bucket}`;
+
+/** A delivery's due bucket: its id is a hash already, so one character spreads them. */
+const dueBucket = (deliveryId: string) => (deliveryId.charCodeAt(deliveryId.length - 1) ?? 0) % WEBHOOK_DUE_BUCKETS;
+
+/** The due index keys of a pending delivery the sweep should look at from `checkAt`. */
+const dueKeys = (deliveryId: string, checkAt: string) => ({ gsi3pk: duePartition(dueBucket(deliveryId)), gsi3sk: `${checkAt}#${deliveryId}` });
 
 // ---- the store ---------------------------------------------------------------------------
 
@@ -201,29 +221,57 @@ export class DynamoWebhookStore implements WebhookDeliveryStore, WebhookEndpoint
 
   // -- delivery side (WebhookDeliveryStore) --
 
-  async getDelivery(deliveryId: string): Promise<{ delivery: WebhookDelivery; endpoint: WebhookEndpoint } | undefined> {
-    const deliveryItem = await this.get(keys.webhookDelivery(deliveryId));
-    if (!deliveryItem) return undefined;
-    const { delivery } = deliveryFromItem(deliveryItem);
-    const endpoint = await this.getEndpoint(delivery.endpointId);
-    return endpoint && { delivery, endpoint };
+  async claimAttempt(deliveryId: string, at: Date, attempt?: number): Promise<ClaimResult> {
+    const now = at.toISOString();
+    const until = new Date(at.getTime() + CLAIM_LEASE_SECONDS * 1000).toISOString();
+    const claimId = randomUUID();
+    const claimed = await this.conditionalUpdate({
+      Key: keys.webhookDelivery(deliveryId),
+      // The due index moves to the lease's end: if the claimant dies, the sweep finds it then.
+      UpdateExpression: 'SET claim_id = :claim, claim_until = :until, gsi3sk = :sk',
+      ConditionExpression:
+        '#status = :pending AND next_attempt_at <= :now AND (attribute_not_exists(claim_until) OR claim_until <= :now)' +
+        (attempt === undefined ? '' : ' AND attempt_count = :previous'),
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':claim': claimId,
+        ':until': until,
+        ':sk': dueKeys(deliveryId, until).gsi3sk,
+        ':pending': 'pending',
+        ':now': now,
+        ...(attempt === undefined ? {} : { ':previous': attempt - 1 }),
+      },
+      ReturnValues: 'ALL_NEW',
+    });
+    if (claimed !== false) return { claimed: true, delivery: deliveryFromItem(claimed).delivery, claimId };
+    // Why not: read once (only on this path, which a healthy flow takes for duplicates only).
+    const item = await this.get(keys.webhookDelivery(deliveryId));
+    if (!item) return { claimed: false, reason: 'not-found' };
+    if (item.status !== 'pending') return { claimed: false, reason: 'finished' };
+    if (attempt !== undefined && (item.attempt_count as number) >= attempt) return { claimed: false, reason: 'stale' };
+    if (typeof item.claim_until === 'string' && item.claim_until > now) return { claimed: false, reason: 'claimed' };
+    if (typeof item.next_attempt_at === 'string' && item.next_attempt_at > now) return { claimed: false, reason: 'not-due', dueAt: item.next_attempt_at };
+    return { claimed: false, reason: 'claimed' };
   }
 
-  async recordAttempt(deliveryId: string, attempt: WebhookAttempt, then: DeliveryStateAfterAttempt): Promise<boolean> {
+  async recordAttempt(deliveryId: string, claimId: string, attempt: WebhookAttempt, then: DeliveryStateAfterAttempt): Promise<boolean> {
     const sets = ['#status = :status', 'attempt_count = :count', 'attempts.#slot = :attempt'];
-    const removes: string[] = [];
+    const removes: string[] = ['claim_id', 'claim_until'];
     const values: Item = {
       ':status': then.status,
       ':count': attempt.attempt,
       ':attempt': attemptItem(attempt),
       ':pending': 'pending',
       ':previous': attempt.attempt - 1,
+      ':claim': claimId,
     };
     if (then.status === 'pending') {
-      sets.push('next_attempt_at = :next');
+      sets.push('next_attempt_at = :next', 'gsi3sk = :sk');
       values[':next'] = then.nextAttemptAt;
+      values[':sk'] = dueKeys(deliveryId, then.checkAt).gsi3sk;
     } else {
-      removes.push('next_attempt_at');
+      // A finished delivery leaves the due index: the sweep reads what is pending only.
+      removes.push('next_attempt_at', 'gsi3pk', 'gsi3sk');
     }
     if (then.status === 'failed') {
       sets.push('failure_reason = :reason');
@@ -233,21 +281,44 @@ export class DynamoWebhookStore implements WebhookDeliveryStore, WebhookEndpoint
     }
     const held = await this.conditionalUpdate({
       Key: keys.webhookDelivery(deliveryId),
-      UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-      ConditionExpression: '#status = :pending AND attempt_count = :previous',
+      UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
+      ConditionExpression: '#status = :pending AND attempt_count = :previous AND claim_id = :claim',
       ExpressionAttributeNames: { '#status': 'status', '#slot': attemptSlot(attempt.attempt) },
       ExpressionAttributeValues: values,
     });
     return held !== false;
   }
 
-  async markFailed(deliveryId: string, reason: string): Promise<void> {
+  async dueDeliveries(at: Date, limit: number): Promise<DueDelivery[]> {
+    const bound = `${at.toISOString()}#~`;
+    const perBucket = Math.max(1, Math.ceil(limit / WEBHOOK_DUE_BUCKETS));
+    const pages = await Promise.all(
+      Array.from({ length: WEBHOOK_DUE_BUCKETS }, (_, bucket) =>
+        this.db.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: 'gsi3',
+            KeyConditionExpression: 'gsi3pk = :pk AND gsi3sk <= :bound',
+            ExpressionAttributeValues: { ':pk': duePartition(bucket), ':bound': bound },
+            Limit: perBucket,
+          }),
+        ),
+      ),
+    );
+    return pages
+      .flatMap((page) => page.Items ?? [])
+      .filter((item) => item.status === 'pending')
+      .slice(0, limit)
+      .map((item) => ({ deliveryId: item.delivery_id as string, endpointId: item.endpoint_id as string, attempt: (item.attempt_count as number) + 1 }));
+  }
+
+  async markFailed(deliveryId: string, claimId: string, reason: string): Promise<void> {
     await this.conditionalUpdate({
       Key: keys.webhookDelivery(deliveryId),
-      UpdateExpression: 'SET #status = :failed, failure_reason = :reason REMOVE next_attempt_at',
-      ConditionExpression: '#status = :pending',
+      UpdateExpression: 'SET #status = :failed, failure_reason = :reason REMOVE next_attempt_at, claim_id, claim_until, gsi3pk, gsi3sk',
+      ConditionExpression: '#status = :pending AND claim_id = :claim',
       ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: { ':failed': 'failed', ':reason': reason, ':pending': 'pending' },
+      ExpressionAttributeValues: { ':failed': 'failed', ':reason': reason, ':pending': 'pending', ':claim': claimId },
     });
   }
 
@@ -294,7 +365,7 @@ export class DynamoWebhookStore implements WebhookDeliveryStore, WebhookEndpoint
     return item && endpointFromItem(item);
   }
 
-  async listEndpoints(projectId: string, page: { limit: number; cursor?: string }): Promise<WebhookPage<WebhookEndpoint>> {
+  async listEndpoints(projectId: string, page: { limit: number; after?: WebhookListPosition }): Promise<WebhookPage<WebhookEndpoint>> {
     const { gsi1pk } = indexKeys.projectWebhookEndpoint(projectId, '');
     const result = await this.db.send(
       new QueryCommand({
@@ -303,23 +374,20 @@ export class DynamoWebhookStore implements WebhookDeliveryStore, WebhookEndpoint
         KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
         ExpressionAttributeValues: { ':pk': gsi1pk, ':prefix': WEBHOOK_ENDPOINT_SK_PREFIX },
         Limit: page.limit,
-        ...(page.cursor ? { ExclusiveStartKey: decodeCursor(page.cursor, gsi1pk) } : {}),
+        ...(page.after ? { ExclusiveStartKey: startKey(page.after, gsi1pk) } : {}),
       }),
     );
-    return {
-      items: (result.Items ?? []).map(endpointFromItem),
-      nextCursor: result.LastEvaluatedKey ? encodeCursor(result.LastEvaluatedKey) : null,
-    };
+    return { items: (result.Items ?? []).map(endpointFromItem), next: positionOf(result.LastEvaluatedKey) };
   }
 
   async projectEndpoints(projectId: string): Promise<WebhookEndpoint[]> {
     const endpoints: WebhookEndpoint[] = [];
-    let cursor: string | undefined;
+    let after: WebhookListPosition | undefined;
     do {
-      const page = await this.listEndpoints(projectId, { limit: 100, ...(cursor ? { cursor } : {}) });
+      const page = await this.listEndpoints(projectId, { limit: 100, ...(after ? { after } : {}) });
       endpoints.push(...page.items);
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
+      after = page.next ?? undefined;
+    } while (after);
     return endpoints;
   }
 
@@ -389,8 +457,9 @@ export class DynamoWebhookStore implements WebhookDeliveryStore, WebhookEndpoint
 
   // -- deliveries (WebhookEndpointStore) --
 
-  async createDeliveryIfAbsent(delivery: WebhookDelivery): Promise<DeliveryRecorded> {
+  async createDeliveryIfAbsent(delivery: WebhookDelivery): Promise<boolean> {
     const createdAtSeconds = Math.floor(Date.parse(delivery.createdAt) / 1000);
+    const dueAt = delivery.nextAttemptAt ?? delivery.createdAt;
     try {
       await this.db.send(
         new PutCommand({
@@ -398,6 +467,8 @@ export class DynamoWebhookStore implements WebhookDeliveryStore, WebhookEndpoint
           Item: {
             ...keys.webhookDelivery(delivery.id),
             ...indexKeys.endpointDelivery(delivery.endpointId, delivery.createdAt, delivery.id),
+            // Its first attempt goes on the queue; should that message be lost, the sweep finds it.
+            ...dueKeys(delivery.id, sweepCheckAt(dueAt, true)),
             type: 'webhook_delivery',
             delivery_id: delivery.id,
             endpoint_id: delivery.endpointId,
@@ -407,7 +478,7 @@ export class DynamoWebhookStore implements WebhookDeliveryStore, WebhookEndpoint
             event: delivery.event,
             status: delivery.status,
             attempt_count: delivery.attemptCount,
-            next_attempt_at: delivery.nextAttemptAt ?? undefined,
+            next_attempt_at: dueAt,
             failure_reason: delivery.failureReason ?? undefined,
             created_at: delivery.createdAt,
             attempts: {},
@@ -416,21 +487,11 @@ export class DynamoWebhookStore implements WebhookDeliveryStore, WebhookEndpoint
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
-      return { created: true, queued: false };
+      return true;
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      const existing = await this.get(keys.webhookDelivery(delivery.id));
-      return { created: false, queued: existing?.queued_at !== undefined };
+      return false;
     }
-  }
-
-  async markQueued(deliveryId: string): Promise<void> {
-    await this.conditionalUpdate({
-      Key: keys.webhookDelivery(deliveryId),
-      UpdateExpression: 'SET queued_at = if_not_exists(queued_at, :now)',
-      ConditionExpression: 'attribute_exists(pk)',
-      ExpressionAttributeValues: { ':now': new Date().toISOString() },
-    });
   }
 
   async getDeliveryWithAttempts(deliveryId: string): Promise<DeliveryWithAttempts | undefined> {
@@ -440,11 +501,11 @@ export class DynamoWebhookStore implements WebhookDeliveryStore, WebhookEndpoint
 
   async listDeliveries(
     endpointId: string,
-    page: { limit: number; cursor?: string; status?: DeliveryStatus },
+    page: { limit: number; after?: WebhookListPosition; status?: DeliveryStatus },
   ): Promise<WebhookPage<DeliveryWithAttempts>> {
     const { gsi1pk } = indexKeys.endpointDelivery(endpointId, '', '');
     const items: Item[] = [];
-    let start = page.cursor ? decodeCursor(page.cursor, gsi1pk) : undefined;
+    let start = page.after ? startKey(page.after, gsi1pk) : undefined;
     // A status filter is applied after DynamoDB reads (and counts) items, so a page may take
     // several queries; the cursor is where the last query stopped, whatever it matched.
     do {
@@ -462,17 +523,21 @@ export class DynamoWebhookStore implements WebhookDeliveryStore, WebhookEndpoint
       items.push(...(result.Items ?? []));
       start = result.LastEvaluatedKey;
     } while (start && items.length < page.limit);
-    return { items: items.map(deliveryFromItem), nextCursor: start ? encodeCursor(start) : null };
+    return { items: items.map(deliveryFromItem), next: positionOf(start) };
   }
 
-  async reopenDelivery(deliveryId: string): Promise<boolean> {
+  async reopenDelivery(deliveryId: string, at: Date): Promise<boolean> {
+    const due = at.toISOString();
     const held = await this.conditionalUpdate({
       Key: keys.webhookDelivery(deliveryId),
-      UpdateExpression: 'SET #status = :pending REMOVE next_attempt_at, failure_reason',
+      UpdateExpression: 'SET #status = :pending, next_attempt_at = :due, gsi3pk = :pk, gsi3sk = :sk REMOVE failure_reason',
       ConditionExpression: '#status = :failed',
       ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: { ':pending': 'pending', ':failed': 'failed' },
+      ExpressionAttributeValues: { ':pending': 'pending', ':failed': 'failed', ':due': due, ...prefixed(dueKeys(deliveryId, sweepCheckAt(due, true))) },
     });
     return held !== false;
   }
 }
+
+/** `{gsi3pk, gsi3sk}` as expression values `:pk`, `:sk`. */
+const prefixed = (due: { gsi3pk: string; gsi3sk: string }): Item => ({ ':pk': due.gsi3pk, ':sk': due.gsi3sk });

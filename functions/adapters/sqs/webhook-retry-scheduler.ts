@@ -4,9 +4,10 @@ import type { WebhookRetryScheduler } from '../../domain/webhook-ports';
 import { clampDelay } from './limits';
 
 /**
- * The webhook delivery queue on SQS. A delay past SQS's 15-minute cap is sent at the cap: the
- * message then arrives early and `deliverWebhook` puts it back with the remaining delay, so a
- * 10-hour retry is about 40 hops of one small message each, with no other service involved.
+ * The webhook delivery queue on SQS, a fair queue: each message carries its endpoint as
+ * `MessageGroupId` (a standard queue with groups), so that when one endpoint builds a backlog
+ * SQS hands the deliverer the other endpoints' messages first. Delays are at most SQS's 15
+ * minutes; longer retries are never sent here (the sweep queues them when due).
  */
 export class SqsWebhookRetryScheduler implements WebhookRetryScheduler {
   constructor(
@@ -14,12 +15,14 @@ export class SqsWebhookRetryScheduler implements WebhookRetryScheduler {
     private readonly queueUrl: string,
   ) {}
 
-  async scheduleRetry(deliveryId: string, delaySeconds: number): Promise<void> {
+  async scheduleRetry(deliveryId: string, delaySeconds: number, target: { attempt?: number; endpointId?: string } = {}): Promise<void> {
     await this.sqs.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
-        MessageBody: JSON.stringify(webhookDeliveryMessage(deliveryId)),
+        MessageBody: JSON.stringify(webhookDeliveryMessage(deliveryId, target)),
         DelaySeconds: clampDelay(delaySeconds),
+        // Without an endpoint (never sent so by this service) the message is in no group: still delivered.
+        ...(target.endpointId === undefined ? {} : { MessageGroupId: target.endpointId }),
       }),
     );
   }

@@ -1,5 +1,5 @@
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Webhook } from 'standardwebhooks';
@@ -8,7 +8,7 @@ import type { AttemptResult, CheckedTarget } from '../../domain/webhooks';
 
 /** How the sender is tuned; every field has a production default. */
 export interface HttpWebhookSenderOptions {
-  /** Whole-attempt limit: connect, send, response headers and snippet. Default 15 s. */
+  /** Whole-attempt limit: connect, send, response headers and snippet. Default `WEBHOOK_TIMEOUT_MS`. */
   timeoutMs?: number;
   /** The instant each attempt is signed at. Default the wall clock: receivers compare it with theirs. */
   now?: () => Date;
@@ -18,8 +18,17 @@ export interface HttpWebhookSenderOptions {
   ca?: string | Buffer;
 }
 
-/** The issue's bar: a 2xx within 15 s is a success. */
-export const WEBHOOK_TIMEOUT_MS = 15_000;
+/**
+ * A 2xx within 10 s is a success. Short enough that an endpoint that hangs holds a delivery slot
+ * for 10 s at most; long enough for a receiver that does real work before answering.
+ */
+export const WEBHOOK_TIMEOUT_MS = 10_000;
+
+/** Keep-alive pools kept at most (one per checked address, port and TLS name); the least recently used go first. */
+const MAX_POOLS = 256;
+
+/** Idle keep-alive sockets are closed after this long (receivers commonly close theirs after 5 s or more). */
+const IDLE_SOCKET_MS = 4_000;
 
 /** How much of a response body an attempt record keeps. */
 export const RESPONSE_SNIPPET_BYTES = 1024;
@@ -74,6 +83,34 @@ export class HttpWebhookSender implements WebhookSender {
     this.ca = options.ca;
   }
 
+  private readonly pools = new Map<string, HttpAgent>();
+
+  /** The keep-alive pool of one checked target (address, port, scheme, TLS name). */
+  private agentFor(url: URL, target: CheckedTarget): HttpAgent {
+    const key = `${url.protocol}//${target.address}:${url.port}/${url.hostname}`;
+    const found = this.pools.get(key);
+    if (found) {
+      this.pools.delete(key);
+      this.pools.set(key, found);
+      return found;
+    }
+    const options = { keepAlive: true, keepAliveMsecs: 1_000, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' as const };
+    const agent = url.protocol === 'https:' ? new HttpsAgent(options) : new HttpAgent(options);
+    this.pools.set(key, agent);
+    if (this.pools.size > MAX_POOLS) {
+      const [oldest, pool] = this.pools.entries().next().value as [string, HttpAgent];
+      this.pools.delete(oldest);
+      pool.destroy();
+    }
+    return agent;
+  }
+
+  /** Closes every kept-alive socket (tests, and a local stack that stops). */
+  close(): void {
+    for (const pool of this.pools.values()) pool.destroy();
+    this.pools.clear();
+  }
+
   /** Makes one attempt, signed at this moment. */
   send(target: CheckedTarget, message: WebhookMessage): Promise<AttemptResult> {
     const url = new URL(target.url);
@@ -96,8 +133,9 @@ export class HttpWebhookSender implements WebhookSender {
         'webhook-signature': signatureHeader(message, signedAt),
       },
       lookup: pinnedLookup(target),
-      // Not kept alive: each attempt resolves and checks again, a pooled socket would skip that.
-      agent: false,
+      // Kept alive, in a pool of this checked address alone: a reused socket goes where the
+      // guard's check of this attempt says, like a new one would.
+      agent: this.agentFor(url, target),
     };
     // TLS: the certificate is checked against the URL's host name, not the pinned address, and
     // SNI names it (node leaves SNI out for IP literals).
@@ -113,19 +151,22 @@ export class HttpWebhookSender implements WebhookSender {
       let status: number | null = null;
       let snippet = Buffer.alloc(0);
       let response: IncomingMessage | undefined;
-      const finish = (result: Omit<AttemptResult, 'durationMs' | 'responseSnippet'>) => {
+      const finish = (result: Omit<AttemptResult, 'durationMs' | 'responseSnippet'>, keepSocket = false) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        // Nothing more is read: a huge or endless body must not hold the function.
-        response?.destroy();
-        req.destroy();
+        // A response read to its end leaves its socket to the pool; any other is cut, so that a
+        // huge or endless body cannot hold the function.
+        if (!keepSocket) {
+          response?.destroy();
+          req.destroy();
+        }
         resolve({ ...result, durationMs: elapsed(), responseSnippet: new TextDecoder().decode(snippet) });
       };
-      const finishWithResponse = () => {
+      const finishWithResponse = (complete = false) => {
         if (status === null || response === undefined) return;
         const error = errorFor(status, response);
-        finish({ status, outcome: outcomeOf(status), ...(error === undefined ? {} : { error }) });
+        finish({ status, outcome: outcomeOf(status), ...(error === undefined ? {} : { error }) }, complete);
       };
 
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -136,14 +177,14 @@ export class HttpWebhookSender implements WebhookSender {
           snippet = Buffer.concat([snippet, chunk]).subarray(0, RESPONSE_SNIPPET_BYTES);
           if (snippet.length >= RESPONSE_SNIPPET_BYTES) finishWithResponse();
         });
-        res.on('end', finishWithResponse);
+        res.on('end', () => finishWithResponse(true));
         // A body cut short still leaves the status that was answered.
-        res.on('error', finishWithResponse);
-        res.on('close', finishWithResponse);
+        res.on('error', () => finishWithResponse());
+        res.on('close', () => finishWithResponse());
       });
       const timer = setTimeout(() => {
         // Headers in time but a body still trickling: the status counts, the snippet is what came.
-        if (status !== null) finishWithResponse();
+        if (status !== null) finishWithResponse(false);
         else finish({ status: null, outcome: 'failed', error: `No response within ${this.timeoutMs} ms.` });
       }, this.timeoutMs);
       req.on('error', (error: NodeJS.ErrnoException) => {

@@ -15,7 +15,7 @@ export const makeHandler = (deps: DispatchWebhooksDeps) =>
       event_id: result.eventId,
       event_type: event['detail-type'],
       deliveries: result.deliveries.length,
-      queued_now: result.deliveries.filter((d) => d.queuedNow).length,
+      created: result.deliveries.filter((d) => d.created).length,
     });
     return result;
   });

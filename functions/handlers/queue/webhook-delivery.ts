@@ -7,7 +7,8 @@ import { deliverWebhook, type DeliverWebhookDeps } from '../../use-cases/deliver
 import { parseWebhookDeliveryMessage } from '../../contracts/queue-messages';
 
 /**
- * The webhook-delivery Lambda: SQS batches of delivery messages, one attempt each. Failed
+ * The webhook-delivery Lambda: SQS batches of delivery messages, one attempt each (in parallel
+ * within a batch; `deliverWebhook` caps each endpoint's sends in flight in this environment). Failed
  * records are reported one by one (ReportBatchItemFailures) so that only they come back; a body
  * that is not a delivery message is logged and dropped, since retrying it can never succeed.
  */
@@ -22,7 +23,10 @@ export const makeHandler = (deps: DeliverWebhookDeps) =>
           return;
         }
         try {
-          const result = await deliverWebhook(deps, message.delivery_id);
+          const result = await deliverWebhook(deps, message.delivery_id, {
+            ...(message.attempt === undefined ? {} : { attempt: message.attempt }),
+            ...(message.endpoint_id === undefined ? {} : { endpointId: message.endpoint_id }),
+          });
           if (result.outcome === 'attempted') {
             countMetric(METRIC.webhookDeliveries);
             if (result.attempt.outcome !== 'succeeded') countMetric(METRIC.webhookFailures);
