@@ -78,6 +78,8 @@ const expectBilledOnce = async (customer: string, redemptionIds: readonly string
   const identifiers = events.map((event) => event.identifier);
   expect(new Set(identifiers).size).toBe(identifiers.length);
   expect(unitsAt(customer)).toBe(redemptionIds.length);
+  // Stripe answers before the window is marked billed: the mark follows in its own transaction.
+  await eventually(async () => (await store.records(redemptionIds)).every((record) => record.state === 'billed'), () => 'every record marked billed');
   const records = await store.records(redemptionIds);
   expect(records.filter((record) => record.state === 'billed' && identifiers.includes(record.windowId!))).toHaveLength(redemptionIds.length);
   // Each window's value is the number of records it holds.
