@@ -21,6 +21,7 @@ const PIPELINE_ENTRIES: Record<string, string> = {
   BillingForwarder: 'functions/entrypoints/billing-forwarder.ts',
   Billing: 'functions/entrypoints/billing.ts',
   BillingSweeper: 'functions/entrypoints/billing-sweeper.ts',
+  WebhookSweeper: 'functions/entrypoints/webhook-sweeper.ts',
   ExpirySweeper: 'functions/entrypoints/expiry-sweeper.ts',
 };
 const ALL_FUNCTION_IDS = [...API_ROUTES.map((route) => route.id), ...Object.keys(PIPELINE_ENTRIES)];
