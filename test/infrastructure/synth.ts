@@ -50,8 +50,8 @@ export interface SynthOptions {
   readonly stages?: Readonly<Record<string, StageSettings>>;
 }
 
-// Jest gives each test file its own module registry, so this cache serves one file: a file that
-// asks twice for the same stage gets the same synthesis, bundles included.
+// Jest gives each test file its own module registry, so this cache serves one file: the template
+// suites run as one file (templates.test.ts), so they share each synthesis. Callers only read it.
 const cache = new Map<string, SynthesizedService>();
 
 /**
@@ -67,7 +67,7 @@ export const synthService = (context: Record<string, unknown> = {}, options: Syn
   // An empty list of stacks to bundle skips esbuild (cxapi.BUNDLING_STACKS).
   const bundling = options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] };
   const app = new App({ context: { ...CDK_JSON_CONTEXT, ...bundling, ...context } });
-    // The committed prod entry holds example values, which only this programmatic switch lets through.
+  // The committed prod entry holds example values, which only this programmatic switch lets through.
   const stacks = addServiceStacks(app, { stages: options.stages, allowExampleValues: true });
   const assembly = app.synth();
   // Templates are read from the one assembly: Template.fromStack would synthesize (and bundle) again.
