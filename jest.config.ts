@@ -10,12 +10,13 @@ const UNIT_TESTS: readonly string[] = [
   'test/rules/[^/]+',
   'test/adapters/(account-read-cache|eventbridge-patterns|eventbridge-publisher|http-webhook-sender|ledger-biller|outbox-relay|sqs-job-queue|sqs-webhook-retry-scheduler|stripe-biller|stripe-fake|telegram-fake|telegram-token-rotation|telegram|webhook-receiver-cli|webhook-url-guard)',
   'test/local/(cursor-key|in-process-bus|in-process-queue|invocation-logs)',
-  // stateless-stack.test.ts is the one synthesis that bundles (it reads the bundles): integration tier.
   'test/infrastructure/(?!stateless-stack\\.)[^/]+',
 ];
-const UNIT_REGEX = UNIT_TESTS.map((file) => `/${file}\\.test\\.ts$`);
+/** The one synthesis that bundles every function with esbuild (its tests read the bundles): no Java, but slow. */
+const BUNDLE_TESTS: readonly string[] = ['test/infrastructure/stateless-stack'];
+const asRegex = (files: readonly string[]) => files.map((file) => `/${file}\\.test\\.ts$`);
 
-/** What both tiers share. Tests run as native ESM (`node --experimental-vm-modules`): @middy/core 7 ships ESM only. */
+/** What every project shares. Tests run as native ESM (`node --experimental-vm-modules`): @middy/core 7 ships ESM only. */
 const common = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
@@ -24,23 +25,30 @@ const common = {
 } satisfies Config;
 
 /**
- * Two projects: `unit` (see UNIT_TESTS) and `integration`, the rest, for which
- * test/support/global-setup.ts starts one in-memory DynamoDB Local per worker. `npm test` runs
- * both; `npm run test:unit` selects `unit`, and Jest then runs no global setup of `integration`.
+ * Three projects: `unit` (UNIT_TESTS), `bundle` (BUNDLE_TESTS) and `integration`, the rest, for
+ * which test/support/global-setup.ts starts one in-memory DynamoDB Local per worker. `npm test`
+ * runs all three; `npm run test:unit` selects `unit`. Jest runs a project's global setup only
+ * when it runs a test of that project, so Java starts only for `integration`.
  */
 const config: Config = {
   projects: [
     {
       ...common,
       displayName: 'unit',
-      testRegex: UNIT_REGEX,
+      testRegex: asRegex(UNIT_TESTS),
+      globalSetup: '<rootDir>/test/support/global-setup-unit.ts',
+    },
+    {
+      ...common,
+      displayName: 'bundle',
+      testRegex: asRegex(BUNDLE_TESTS),
       globalSetup: '<rootDir>/test/support/global-setup-unit.ts',
     },
     {
       ...common,
       displayName: 'integration',
       testRegex: ['\\.test\\.ts$'],
-      testPathIgnorePatterns: ['/node_modules/', ...UNIT_REGEX],
+      testPathIgnorePatterns: ['/node_modules/', ...asRegex(UNIT_TESTS), ...asRegex(BUNDLE_TESTS)],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App, type Environment } from 'aws-cdk-lib';
@@ -54,6 +55,10 @@ export interface SynthOptions {
 // suites run as one file (templates.test.ts), so they share each synthesis. Callers only read it.
 const cache = new Map<string, SynthesizedService>();
 
+// The file's cloud assemblies (a bundled one holds tens of MB), removed once its tests are done.
+const OUT_ROOT = mkdtempSync(path.join(tmpdir(), 'memberpass-synth-'));
+afterAll(() => rmSync(OUT_ROOT, { recursive: true, force: true }));
+
 /**
  * Builds the app as bin/app.ts does (same context as cdk.json, plus `context`, whose `stage`
  * picks the entry of lib/stages.ts) and synthesizes it once per file and arguments. Synthesis
@@ -66,7 +71,7 @@ export const synthService = (context: Record<string, unknown> = {}, options: Syn
   if (cached) return cached;
   // An empty list of stacks to bundle skips esbuild (cxapi.BUNDLING_STACKS).
   const bundling = options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] };
-  const app = new App({ context: { ...CDK_JSON_CONTEXT, ...bundling, ...context } });
+  const app = new App({ outdir: mkdtempSync(path.join(OUT_ROOT, 'cdk.out-')), context: { ...CDK_JSON_CONTEXT, ...bundling, ...context } });
   // The committed prod entry holds example values, which only this programmatic switch lets through.
   const stacks = addServiceStacks(app, { stages: options.stages, allowExampleValues: true });
   const assembly = app.synth();
