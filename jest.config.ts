@@ -58,5 +58,6 @@ const config: Config = {
   // what the other worker is running. Speed is measured in `npm run bench`.
   testTimeout: 180_000,
   maxWorkers: 2,
+  testSequencer: '<rootDir>/jest.sequencer.cjs',
 };
 export default config;

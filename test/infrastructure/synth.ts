@@ -43,8 +43,8 @@ export interface SynthesizedService extends ServiceStacks {
 export interface SynthOptions {
   /**
    * Bundle the functions with esbuild, as `cdk synth` does. Bundling changes nothing in the
-   * templates but the assets' S3 keys, and costs seconds per function: only tests that read the
-   * bundles need it. @default false
+   * templates (ServiceFunction hashes a bundle's inputs, not its output), and costs seconds per
+   * function: only tests that read the bundles need it. @default false
    */
   readonly bundle?: boolean;
   /** Another stage table than lib/stages.ts, e.g. with a changed entry. @default STAGES */

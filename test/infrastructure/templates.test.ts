@@ -4,12 +4,14 @@
 // once and synthService's cache serves every suite (the suites only read what it returns).
 // A new template suite (`*.suite.ts`) is imported here. stateless-stack.test.ts stays a file of
 // its own: it is the one synthesis that bundles the functions.
+// safe-deploy first: its beforeAll synthesizes the stage with the most resource types, and the
+// validation engine is rebuilt whenever a synthesis has a type it was not built for.
+import './safe-deploy.suite';
 import './agent-interface.suite';
 import './billing.suite';
 import './expiry.suite';
 import './pipeline.suite';
 import './production-readiness.suite';
-import './safe-deploy.suite';
 import './stateful-stack.suite';
 import './validation.suite';
 import './webhooks.suite';
