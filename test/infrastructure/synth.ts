@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App, type Environment } from 'aws-cdk-lib';
@@ -42,17 +43,21 @@ export interface SynthesizedService extends ServiceStacks {
 export interface SynthOptions {
   /**
    * Bundle the functions with esbuild, as `cdk synth` does. Bundling changes nothing in the
-   * templates but the assets' S3 keys, and costs seconds per function: only tests that read the
-   * bundles need it. @default false
+   * templates (ServiceFunction hashes a bundle's inputs, not its output), and costs seconds per
+   * function: only tests that read the bundles need it. @default false
    */
   readonly bundle?: boolean;
   /** Another stage table than lib/stages.ts, e.g. with a changed entry. @default STAGES */
   readonly stages?: Readonly<Record<string, StageSettings>>;
 }
 
-// Jest gives each test file its own module registry, so this cache serves one file: a file that
-// asks twice for the same stage gets the same synthesis, bundles included.
+// Jest gives each test file its own module registry, so this cache serves one file: the template
+// suites run as one file (templates.test.ts), so they share each synthesis. Callers only read it.
 const cache = new Map<string, SynthesizedService>();
+
+// The file's cloud assemblies (a bundled one holds tens of MB), removed once its tests are done.
+const OUT_ROOT = mkdtempSync(path.join(tmpdir(), 'memberpass-synth-'));
+afterAll(() => rmSync(OUT_ROOT, { recursive: true, force: true }));
 
 /**
  * Builds the app as bin/app.ts does (same context as cdk.json, plus `context`, whose `stage`
@@ -66,8 +71,8 @@ export const synthService = (context: Record<string, unknown> = {}, options: Syn
   if (cached) return cached;
   // An empty list of stacks to bundle skips esbuild (cxapi.BUNDLING_STACKS).
   const bundling = options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] };
-  const app = new App({ context: { ...CDK_JSON_CONTEXT, ...bundling, ...context } });
-    // The committed prod entry holds example values, which only this programmatic switch lets through.
+  const app = new App({ outdir: mkdtempSync(path.join(OUT_ROOT, 'cdk.out-')), context: { ...CDK_JSON_CONTEXT, ...bundling, ...context } });
+  // The committed prod entry holds example values, which only this programmatic switch lets through.
   const stacks = addServiceStacks(app, { stages: options.stages, allowExampleValues: true });
   const assembly = app.synth();
   // Templates are read from the one assembly: Template.fromStack would synthesize (and bundle) again.

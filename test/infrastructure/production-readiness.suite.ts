@@ -97,7 +97,7 @@ describe('4. alarms that page, and a dashboard', () => {
   });
 
   test('DynamoDB throttles and system errors are alarmed on', () => {
-    // The table's own (the indexes' each have one too: safe-deploy.test.ts).
+    // The table's own (the indexes' each have one too: safe-deploy.suite.ts).
     const throttles = mathAlarms('WriteThrottleEvents').filter(
       (a) => !a.Metrics.some((m: any) => (m.MetricStat?.Metric.Dimensions ?? []).some((d: any) => d.Name === 'GlobalSecondaryIndexName')),
     );

@@ -209,7 +209,7 @@ describe('routes that queue work', () => {
   test.each(API_ROUTES.map((route) => [route.id, route.queue === true] as const))(
     '%s has QUEUE_URL and sqs:SendMessage on the generation queue exactly when its route queues (%s)',
     (id, queues) => {
-      // The webhook routes' grant on the webhook delivery queue is tested in webhooks.test.ts (CDK
+      // The webhook routes' grant on the webhook delivery queue is tested in webhooks.suite.ts (CDK
       // may merge it into the same statement, so it is taken out of the resources, not the statements).
       const statements = statementsWith(id, 'sqs:');
       for (const statement of statements) expect(actionsOf(statement)).toEqual(['sqs:SendMessage']);
@@ -279,7 +279,7 @@ describe('dead-letter consumer', () => {
 });
 
 describe('sweeper', () => {
-  // The job sweeper's schedule (the expiry sweeper has its own, test/infrastructure/expiry.test.ts).
+  // The job sweeper's schedule (the expiry sweeper has its own, test/infrastructure/expiry.suite.ts).
   const schedule = () =>
     Object.values(service.statelessTemplate.findResources('AWS::Scheduler::Schedule')).filter((r) => r.Properties.Description === 'Runs the job sweeper');
 

@@ -9,7 +9,7 @@ import { DEAD_LETTER_CONSUMER } from '../../functions/contracts/pipeline-setting
 import { CDK_JSON_CONTEXT, synthService, TEST_ENV } from './synth';
 
 // The stateful stack has no bundled code, so it is synthesized on its own here: fast, and the
-// built-in validation still runs on it (see validation.test.ts for the whole app).
+// built-in validation still runs on it (see validation.suite.ts for the whole app).
 const statefulTemplate = (stage: string): { template: Template; stack: StatefulStack } => {
   const app = new App({ context: CDK_JSON_CONTEXT });
   const config = resolveStageConfig(stage, STAGES, { allowExampleValues: true });
