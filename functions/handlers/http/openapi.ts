@@ -157,6 +157,28 @@ const specialOperation = (entry: Extract<CatalogEntry, { kind: 'route' }>): Json
   };
 };
 
+/** What each group of operations (the path's first segment after `/v1`) is about. */
+const TAG_DESCRIPTIONS: Record<string, string> = {
+  'access-codes': 'Preview, generate and redeem access codes.',
+  batches: 'A generated batch of codes.',
+  jobs: 'Generation jobs.',
+  plans: 'A plan’s access codes.',
+  subscriptions: 'Subscriptions that redemptions created.',
+  telegram: 'Linking the creator’s Telegram chat.',
+  'webhook-endpoints': 'Signed webhooks for a project’s events.',
+  mcp: 'The same tools over the Model Context Protocol.',
+  meta: 'Health, this document and the protected-resource metadata.',
+};
+
+/** The tag of an operation: the first path segment after `/v1`, `mcp`, or `meta` for the rest. */
+const tagOf = (path: string): string => {
+  const segments = path.split('/').filter(Boolean);
+  if (segments[0] === 'v1' && segments[1] && segments[1] !== 'openapi.json') return segments[1];
+  if (segments[0] === 'mcp') return 'mcp';
+  if (segments[0] === 'telegram') return 'telegram';
+  return 'meta';
+};
+
 /**
  * The OpenAPI 3.1 document of every route of `catalog`: parameters and request bodies from the
  * same valibot schemas the handlers validate with, the success and error envelopes, the error
@@ -164,8 +186,11 @@ const specialOperation = (entry: Extract<CatalogEntry, { kind: 'route' }>): Json
  */
 export const openApiDocument = (catalog: readonly CatalogEntry[], baseUrl = '/'): JsonObject => {
   const paths: Record<string, Record<string, JsonObject>> = {};
+  const tags = new Set<string>();
   for (const entry of catalog) {
-    const operation = entry.kind === 'tool' ? toolOperation(entry) : specialOperation(entry);
+    const tag = tagOf(entry.http.path);
+    tags.add(tag);
+    const operation = { ...(entry.kind === 'tool' ? toolOperation(entry) : specialOperation(entry)), tags: [tag] };
     (paths[entry.http.path] ??= {})[entry.http.method.toLowerCase()] = operation;
   }
   return {
@@ -177,6 +202,7 @@ export const openApiDocument = (catalog: readonly CatalogEntry[], baseUrl = '/')
         'Bulk generation, listing and redemption of access codes. Authenticate with `Authorization: Bearer <token>`; tokens are issued by the operator with the admin CLI (`npm run admin`), each with abilities. There is no OAuth authorization server: a client that gets a 401 must be given a token. The same tools are served over MCP at `/mcp`.',
     },
     servers: [{ url: baseUrl, description: 'This API, where this document was served from.' }],
+    tags: [...tags].sort().map((name) => ({ name, description: TAG_DESCRIPTIONS[name] ?? name })),
     paths,
     components: {
       securitySchemes: {
