@@ -140,8 +140,8 @@ export class ServiceFunction extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(10),
-      // Active, not pass-through: the functions' Powertools tracer wraps their SDK clients, so a
-      // trace shows each DynamoDB, SQS, Secrets Manager and EventBridge call.
+      // Active, not pass-through: Lambda records each invocation's segment. The SDK clients are not
+      // wrapped by a tracer (its SDK cost more cold start than the per-call segments were worth).
       recursiveLoop: props.recursiveLoop ?? lambda.RecursiveLoop.TERMINATE,
       tracing: lambda.Tracing.ACTIVE,
       role: this.role,
