@@ -202,7 +202,7 @@ const ulidTime = (id: string): number => {
 };
 
 /** FNV-1a (32 bit): cheap and stable across runtimes; only the spread matters. */
-const fnv1a = (text: string): number => {
+export const fnv1a = (text: string): number => {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
   return hash;
@@ -216,12 +216,7 @@ const fnv1a = (text: string): number => {
 export const EXPIRY_BUCKETS = 32;
 
 /** The expiry bucket of a code: a stable hash of the code, so that writes spread evenly. */
-export const expiryBucket = (code: string): number => {
-  // FNV-1a (32 bit): cheap and stable across runtimes; only the spread matters here.
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < code.length; i++) hash = Math.imul(hash ^ code.charCodeAt(i), 0x01000193) >>> 0;
-  return hash % EXPIRY_BUCKETS;
-};
+export const expiryBucket = (code: string): number => fnv1a(code) % EXPIRY_BUCKETS;
 
 /** The gsi3 partition of one expiry bucket. */
 export const expiryPartition = (bucket: number) => `EXPIRY#${bucket}`;

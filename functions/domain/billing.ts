@@ -1,4 +1,5 @@
 import type { BillingPolicy } from '../contracts/billing-policy';
+import { fnv1a } from '../contracts/table';
 import * as v from 'valibot';
 
 /**
@@ -191,13 +192,7 @@ export const billingMessageGroup = (message: BillingMessage): string => message.
  * once the window is settled, and Stripe's identifier covers a second send).
  */
 export const billingMessageDeduplicationId = (message: BillingMessage): string =>
-  (message.kind === 'window' ? `w:${message.window_id}:${message.queued_at}` : `r:${fnv(message.redemption_ids.join(','))}:${message.redemption_ids[0]}`).slice(0, 128);
-
-const fnv = (text: string): string => {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return hash.toString(36);
-};
+  (message.kind === 'window' ? `w:${message.window_id}:${message.queued_at}` : `r:${fnv1a(message.redemption_ids.join(',')).toString(36)}:${message.redemption_ids[0]}`).slice(0, 128);
 
 /**
  * The billing queue (SQS FIFO in AWS): one group per Stripe customer, so that one customer's

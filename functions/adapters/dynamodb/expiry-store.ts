@@ -5,7 +5,7 @@ import { outboxItem } from '../../contracts/outbox';
 import { EXPIRY_BUCKETS, PENDING_BATCH_EXPIRIES, expiryBound, expiryKeys, expiryPartition, indexKeys, keys } from '../../contracts/table';
 import { expiredEvent, type BatchExpiry, type BatchRef, type DueCode, type DueCursor, type ExpiryStore } from '../../domain/expiry-sweep';
 import { codeStatusChange, type DynamoCodeStore } from './code-store';
-import { cancellationCodes, pause } from './transactions';
+import { backoff, cancellationCodes } from './transactions';
 
 type Item = Record<string, any>;
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -136,7 +136,7 @@ export class DynamoExpiryStore implements ExpiryStore {
         const reasons = cancellationCodes(error);
         const failed = new Set(pending.filter((_, index) => reasons[2 * index] === 'ConditionalCheckFailed'));
         pending = pending.filter((code) => !failed.has(code));
-        if (failed.size === 0) await pause(Math.random() * Math.min(1000, 20 * 2 ** attempt));
+        if (failed.size === 0) await backoff(attempt, 20, 1000);
       }
     }
     return 0;
@@ -295,7 +295,7 @@ export class DynamoExpiryStore implements ExpiryStore {
         if (reasons[items.length - 1] === 'ConditionalCheckFailed') return undefined;
         const failed = new Set(pending.filter((_, index) => reasons[perCode * index] === 'ConditionalCheckFailed'));
         pending = pending.filter((code) => !failed.has(code));
-        if (failed.size === 0) await pause(Math.random() * Math.min(1000, 20 * 2 ** attempt));
+        if (failed.size === 0) await backoff(attempt, 20, 1000);
       }
     }
   }
