@@ -6,27 +6,20 @@ import { backoff, isOutcomeUnknown, isWriteContention } from './transactions';
 /** Attempts at one call that meets contention (conflicts, and throttles past the SDK's own retries). */
 export const CONTENTION_ATTEMPTS = 6;
 
-/** Commands that only read: sending one again can never apply anything twice. */
-const READ_COMMANDS = /^(Get|GetItem|BatchGet|BatchGetItem|Query|Scan|TransactGet|TransactGetItems)Command$/;
-
 /**
  * Tries a call again, with full-jitter backoff, when DynamoDB refused it for contention only
  * (`isWriteContention`): a conflict with an in-flight transaction, which the SDK does not retry,
  * or a throttle that outlasted the SDK's retries. Such a refusal applied nothing, so the call
- * can be sent again as it is. A read is also sent again after a 500 that outlasted the SDK's
- * retries (it changes nothing); anything else (a failed condition, a write's 500, whose outcome
- * is unknown) goes to the caller.
+ * can be sent again as it is; anything else (a failed condition, a 500) goes to the caller.
  */
 export const contentionRetry =
-  <Output extends MetadataBearer>(next: InitializeHandler<object, Output>, context: HandlerExecutionContext) =>
+  <Output extends MetadataBearer>(next: InitializeHandler<object, Output>) =>
   async (args: InitializeHandlerArguments<object>): Promise<InitializeHandlerOutput<Output>> => {
-    const read = READ_COMMANDS.test(context.commandName ?? '');
     for (let attempt = 1; ; attempt++) {
       try {
         return await next(args);
       } catch (error) {
-        const again = isWriteContention(error) || (read && isOutcomeUnknown(error));
-        if (!again || attempt >= CONTENTION_ATTEMPTS) throw error;
+        if (!isWriteContention(error) || attempt >= CONTENTION_ATTEMPTS) throw error;
         await backoff(attempt);
       }
     }
@@ -39,7 +32,7 @@ export const contentionRetry =
  */
 export const makeDocumentClient = (
   config: DynamoDBClientConfig = {},
-  /** Wraps the base client before the document client is built on it. */
+  /** Wraps the base client before the document client is built on it (the tracer, in Lambda). */
   wrap: (client: DynamoDBClient) => DynamoDBClient = (client) => client,
 ): DynamoDBDocumentClient => {
   const base = new DynamoDBClient(config);
