@@ -141,6 +141,24 @@ describe('billing that cannot drop usage', () => {
   // 200 by default (lean on CI: DynamoDB Local takes about 0.5 s per window's transaction); BILLING_BURST=1000 for the issue's figure.
   const BURST = Number(process.env.BILLING_BURST ?? 200);
 
+  test('a payload Stripe refuses for good is parked, and a replay sends it exactly once', async () => {
+    const customer = 'cus_parked';
+    const projectId = await project(customer);
+    stripe.failNext(1, 400);
+    const ids = await commitBillingRecords(table, projectId, customer, 3);
+
+    await eventually(async () => (await store.parkedRecords(projectId)).length === 3, () => 'the three records parked');
+    expect(unitsAt(customer)).toBe(0);
+    const period = (await store.records(ids))[0]!.period;
+    expect(await usageReport({ accounts: table.accounts, billing: store }, { projectId, period })).toMatchObject({ parked: 3, billed: 0 });
+
+    const replays = await Promise.all([1, 2].map(() => replayParked({ billing: store, accounts: table.accounts, clock: systemClock }, { projectId })));
+    expect(replays.reduce((sum, r) => sum + r.replayed, 0)).toBe(3);
+    await eventually(() => unitsAt(customer) === 3, () => `${unitsAt(customer)} of 3 units at Stripe`);
+    expect(await replayParked({ billing: store, accounts: table.accounts, clock: systemClock }, { projectId })).toEqual({ replayed: 0, without_customer: 0 });
+    await expectBilledOnce(customer, ids);
+  });
+
   test(`${BURST} billed redemptions of one customer in a burst, through a Stripe outage: aggregated into meter events, none twice, none lost`, async () => {
     const customer = 'cus_burst';
     const projectId = await project(customer);
@@ -162,23 +180,6 @@ describe('billing that cannot drop usage', () => {
     expect(stripe.eventsFor(customer).length).toBeLessThanOrEqual(BURST / 5);
   }, 300_000);
 
-  test('a payload Stripe refuses for good is parked, and a replay sends it exactly once', async () => {
-    const customer = 'cus_parked';
-    const projectId = await project(customer);
-    stripe.failNext(1, 400);
-    const ids = await commitBillingRecords(table, projectId, customer, 3);
-
-    await eventually(async () => (await store.parkedRecords(projectId)).length === 3, () => 'the three records parked');
-    expect(unitsAt(customer)).toBe(0);
-    const period = (await store.records(ids))[0]!.period;
-    expect(await usageReport({ accounts: table.accounts, billing: store }, { projectId, period })).toMatchObject({ parked: 3, billed: 0 });
-
-    const replays = await Promise.all([1, 2].map(() => replayParked({ billing: store, accounts: table.accounts, clock: systemClock }, { projectId })));
-    expect(replays.reduce((sum, r) => sum + r.replayed, 0)).toBe(3);
-    await eventually(() => unitsAt(customer) === 3, () => `${unitsAt(customer)} of 3 units at Stripe`);
-    expect(await replayParked({ billing: store, accounts: table.accounts, clock: systemClock }, { projectId })).toEqual({ replayed: 0, without_customer: 0 });
-    await expectBilledOnce(customer, ids);
-  });
 });
 
 describe('a unit price of 0', () => {
