@@ -39,7 +39,7 @@ export const commitBillingRecords = async (table: TestTable, projectId: string, 
 };
 
 /** Waits until `done()` holds, polling; throws with `describe()` after `timeoutMs` (a hang, not a speed check). */
-export const eventually = async (done: () => boolean | Promise<boolean>, describe: () => string, timeoutMs = 150_000): Promise<void> => {
+export const eventually = async (done: () => boolean | Promise<boolean>, describe: () => string, timeoutMs = 90_000): Promise<void> => {
   const until = Date.now() + timeoutMs;
   while (!(await done())) {
     if (Date.now() > until) throw new Error(`gave up waiting: ${describe()}`);

@@ -99,7 +99,7 @@ export class FakeStripe {
 
   private readonly identifiers = new Set<string>();
   private readonly busy = new Set<string>();
-  private scripted: Array<{ remaining: number; status: number }> = [];
+  private scripted: Array<{ remaining: number; status: number; customer?: string }> = [];
   private failing: { until: number; status: number } | undefined;
   private gate: { opened: Promise<void>; open: () => void } | undefined;
   private held = 0;
@@ -129,9 +129,18 @@ export class FakeStripe {
     return fake;
   }
 
-  /** The next `times` requests are answered with `status` and Stripe's body for it. */
-  failNext(times: number, status: number): void {
-    this.scripted.push({ remaining: times, status });
+  /**
+   * The next `times` requests (only those for `customer`'s meter events, when given) are
+   * answered with `status` and Stripe's body for it.
+   */
+  failNext(times: number, status: number, customer?: string): void {
+    this.scripted.push({ remaining: times, status, ...(customer === undefined ? {} : { customer }) });
+  }
+
+  /** Forgets every scripted failure still to come (`failNext`, `failFor`). */
+  clearFailures(): void {
+    this.scripted = [];
+    this.failing = undefined;
   }
 
   /** Every request for the next `ms` (by the fake's clock) is answered with `status`. */
@@ -228,7 +237,7 @@ export class FakeStripe {
     if ((this.options.apiKey !== undefined && call.apiKey !== this.options.apiKey) || !/^(sk|rk)_/.test(call.apiKey)) {
       return error(401, { type: 'invalid_request_error', message: `Invalid API Key provided: ${mask(call.apiKey)}` });
     }
-    const trouble = this.takeScripted();
+    const trouble = this.takeScripted(call.params['payload[stripe_customer_id]']);
     if (trouble !== undefined) return error(trouble, stripeErrors[trouble] ?? stripeErrors[500]!);
     if (call.path !== METER_EVENTS_PATH || call.method !== 'POST') {
       return error(404, { type: 'invalid_request_error', message: `Unrecognized request URL (${call.method}: ${call.path}).` });
@@ -253,8 +262,8 @@ export class FakeStripe {
     return { event, slot };
   }
 
-  private takeScripted(): number | undefined {
-    const entry = this.scripted.find((s) => s.remaining > 0);
+  private takeScripted(customer: string | undefined): number | undefined {
+    const entry = this.scripted.find((s) => s.remaining > 0 && (s.customer === undefined || s.customer === customer));
     if (entry) {
       entry.remaining -= 1;
       return entry.status;
