@@ -14,6 +14,9 @@ import { createTeamFixture, type TeamFixture } from '../support/fixtures';
 
 const T0 = new Date('2026-06-01T12:00:00.000Z');
 const HOUR = 3_600_000;
+/** The listing's read budget in this file, and the big plan's size: six budgets. */
+const READ_BUDGET = 100;
+const BIG = 6 * READ_BUDGET;
 
 let table: TestTable;
 let api: TestApi;
@@ -80,13 +83,16 @@ beforeAll(async () => {
     },
     { step: 'initialize', name: 'countCodeStoreRequests' },
   );
-  codes = new DynamoCodeStore(countingDb, table.tableName);
+  // A read budget of 100 items a request (1,000 in service): the big plan's 600 codes are then
+  // what 6,000 are in service, six budgets, so a listing that read the plan and then filtered
+  // would need more requests than the bound allows.
+  codes = new DynamoCodeStore(countingDb, table.tableName, READ_BUDGET);
   api = await startTestApi(table, clock, { codes, cursors: new AesGcmCursorCodec(randomCursorKey()) });
 
-  // The big plan: 6,000 codes, all active and unexpired, none redeemed — the worst case for a
-  // status filter that reads the plan and then filters.
-  await insertCodes(jobShape('mjb_bigA', team.planId, new Date(T0.getTime() + 24 * HOUR).toISOString()), 3000);
-  await insertCodes(jobShape('mjb_bigB', team.planId, null), 3000);
+  // The big plan: 6 read budgets of codes, all active and unexpired, none redeemed — the worst
+  // case for a status filter that reads the plan and then filters.
+  await insertCodes(jobShape('mjb_bigA', team.planId, new Date(T0.getTime() + 24 * HOUR).toISOString()), BIG / 2);
+  await insertCodes(jobShape('mjb_bigB', team.planId, null), BIG / 2);
 
   // The mixed plan: every kind of code.
   await insertCodes(jobShape('mjb_mix1', mixPlan, new Date(T0.getTime() + HOUR).toISOString()), 120);
@@ -142,7 +148,7 @@ const expectCursorRefused = (answer: ApiAnswer) => {
   expect(answer.body.error.details.map((detail: { path: string }) => detail.path)).toEqual(['cursor']);
 };
 
-describe('listing by status or job on a plan with 6,000 codes', () => {
+describe('listing by status or job on a plan with six read budgets of codes', () => {
   const worstCases: Array<Record<string, string>> = [
     { status: 'redeemed', limit: '1' },
     { status: 'expired', limit: '1' },
@@ -165,17 +171,17 @@ describe('listing by status or job on a plan with 6,000 codes', () => {
   });
 
   test('a job filter on active codes that sort behind another job’s reads a bounded amount per request and still finds them all', async () => {
-    // Active codes sort by expiry: mjb_bigB (no expiry) comes after all 3,000 of mjb_bigA.
-    const { seen } = await listAll(team.planId, { job_id: 'mjb_bigB', status: 'active', limit: '500' });
-    expect(seen).toHaveLength(3000);
-    expect(new Set(seen.map((code) => code.code)).size).toBe(3000);
+    // Active codes sort by expiry: mjb_bigB (no expiry) comes after all of mjb_bigA.
+    const { seen } = await listAll(team.planId, { job_id: 'mjb_bigB', status: 'active', limit: String(READ_BUDGET / 2) });
+    expect(seen).toHaveLength(BIG / 2);
+    expect(new Set(seen.map((code) => code.code)).size).toBe(BIG / 2);
     expect(seen.every((code) => code.job_id === 'mjb_bigB')).toBe(true);
   }, 120_000);
 
   test('status=active pages the whole plan in expiry order, each code once', async () => {
-    const { seen } = await listAll(team.planId, { status: 'active', limit: '500' });
-    expect(seen).toHaveLength(6000);
-    expect(new Set(seen.map((code) => code.code)).size).toBe(6000);
+    const { seen } = await listAll(team.planId, { status: 'active', limit: String(READ_BUDGET / 2) });
+    expect(seen).toHaveLength(BIG);
+    expect(new Set(seen.map((code) => code.code)).size).toBe(BIG);
     const order = seen.map((code) => code.expires_at ?? '9999');
     expect(order).toEqual([...order].sort());
   }, 120_000);

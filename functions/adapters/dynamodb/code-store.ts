@@ -108,6 +108,8 @@ export class DynamoCodeStore implements CodeStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
+    /** Items one listing request reads at most (LISTING_READ_BUDGET; tests set a smaller one to need fewer codes). */
+    private readonly listingReadBudget = LISTING_READ_BUDGET,
   ) {}
 
   /**
@@ -310,7 +312,7 @@ export class DynamoCodeStore implements CodeStore {
   /**
    * Reads the listing's parts in order (one part for no status: the plan's gsi1 range; else
    * `statusParts` turned into gsi2 key ranges), from the position on, until the page is full,
-   * the parts end, or LISTING_READ_BUDGET items were read. Positions are index sort keys, which
+   * the parts end, or the read budget (LISTING_READ_BUDGET) was spent. Positions are index sort keys, which
    * are unique within a part: the next read starts after the last key read, so a code that
    * changes status between pages is neither skipped twice nor shown twice in one part.
    */
@@ -321,7 +323,7 @@ export class DynamoCodeStore implements CodeStore {
       throw new InvalidCursorError('cursor is not one this listing returned');
     }
     const codes: AccessCodeRecord[] = [];
-    let budget = LISTING_READ_BUDGET;
+    let budget = this.listingReadBudget;
     while (codes.length < page.limit && budget > 0) {
       const query = partQuery(planId, filter.jobId, parts[position.part]!, position.after);
       let more = false;
