@@ -22,7 +22,7 @@ import { localHandlers } from '../local/handlers';
 import { startHttpServer } from '../local/http-server';
 import { startLocalPipeline } from '../local/local-stack';
 import type { TelegramSender } from '../functions/domain/ports';
-import { startFakeTelegram, type FakeTelegram, type FakeTelegramOptions } from '../test/support/fake-telegram';
+import { startFakeTelegram, type FakeTelegram, type FakeTelegramOptions } from '../local/fakes/fake-telegram';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

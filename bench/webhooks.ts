@@ -25,7 +25,7 @@ import * as admin from '../functions/use-cases/admin';
 import { AwsBehaviour } from '../local/aws-behaviour';
 import { localClientConfig } from '../local/dynamodb-local';
 import type { LocalWebhookOptions } from '../local/webhooks';
-import { startWebhookReceiver, type ReceivedWebhook } from '../test/support/webhook-receiver';
+import { startWebhookReceiver, type ReceivedWebhook } from '../local/fakes/webhook-receiver';
 import { atLeast, median, quantile, type Bench, type BenchContext, type BenchResult, type Figure } from './figures';
 import { startBenchStack } from './service';
 

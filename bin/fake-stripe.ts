@@ -14,7 +14,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startFakeStripe } from '../test/support/fake-stripe';
+import { startFakeStripe } from '../local/fakes/fake-stripe';
 
 const { values } = parseArgs({
   options: {

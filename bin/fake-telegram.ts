@@ -11,7 +11,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startFakeTelegram } from '../test/support/fake-telegram';
+import { startFakeTelegram } from '../local/fakes/fake-telegram';
 
 const { values } = parseArgs({
   options: { 'throttle-every': { type: 'string' }, out: { type: 'string', default: '.local/fake-telegram' } },

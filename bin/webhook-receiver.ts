@@ -9,7 +9,7 @@
  * watch retries). The local stack must run with WEBHOOK_ALLOW_PRIVATE_URLS=1 to call it.
  */
 import { parseArgs } from 'node:util';
-import { startWebhookReceiver } from '../test/support/webhook-receiver';
+import { startWebhookReceiver } from '../local/fakes/webhook-receiver';
 
 const usage = 'Usage: npm run webhook-receiver -- --secret whsec_… [--secret whsec_…] [--port 4400] [--fail N] [--fail-status 500]';
 

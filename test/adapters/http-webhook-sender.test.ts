@@ -14,7 +14,7 @@ import {
   signingSecrets,
   type CheckedTarget,
 } from '../../functions/domain/webhooks';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
+import { startWebhookReceiver, type WebhookReceiver } from '../../local/fakes/webhook-receiver';
 
 const envelope = {
   id: 'evt_01JWEBHOOKSENDERTEST0000',

@@ -4,7 +4,7 @@ import { makeUsageBiller } from '../../functions/adapters/stripe/factory';
 import { LedgerUsageBiller } from '../../functions/adapters/stripe/ledger-biller';
 import { RotatingKeyStripeBiller } from '../../functions/adapters/stripe/rotating-key-biller';
 import { StripeMeterBiller, apiBaseOptions } from '../../functions/adapters/stripe/stripe-meter-biller';
-import { startFakeStripe, type FakeStripe } from '../support/fake-stripe';
+import { startFakeStripe, type FakeStripe } from '../../local/fakes/fake-stripe';
 
 // The real stripe-node client against a Stripe stand-in on 127.0.0.1.
 

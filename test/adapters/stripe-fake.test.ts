@@ -1,5 +1,5 @@
 import { FakeClock } from '../support/clock';
-import { startFakeStripe, type FakeStripe } from '../support/fake-stripe';
+import { startFakeStripe, type FakeStripe } from '../../local/fakes/fake-stripe';
 
 // The fake is shared by adapter, end-to-end and benchmark runs: these pin down its own behaviour.
 

@@ -1,6 +1,6 @@
 import { BotApiTelegramSender } from '../../functions/adapters/telegram/bot-api-sender';
 import { DeliveryThrottledError } from '../../functions/domain/errors';
-import { startFakeTelegram, telegramErrors, type FakeTelegram } from '../support/fake-telegram';
+import { startFakeTelegram, telegramErrors, type FakeTelegram } from '../../local/fakes/fake-telegram';
 
 // The fake is shared by adapter, end-to-end and benchmark runs: these pin down its own behaviour.
 

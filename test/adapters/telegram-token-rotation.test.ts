@@ -1,6 +1,6 @@
 import { TelegramRefusedError } from '../../functions/adapters/telegram/errors';
 import { RotatingTokenTelegramSender, type BotTokenReader } from '../../functions/adapters/telegram/rotating-token-sender';
-import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
+import { startFakeTelegram, type FakeTelegram } from '../../local/fakes/fake-telegram';
 
 const OLD = '111:old-token';
 const NEW = '222:new-token';

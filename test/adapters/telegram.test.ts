@@ -8,7 +8,7 @@ import { OutboxTelegramSender, outboxFolder, readOutbox } from '../../functions/
 import { ConfigurationError } from '../../functions/contracts/env';
 import { DeliveryRefusedError, DeliveryThrottledError } from '../../functions/domain/errors';
 import { FakeClock } from '../support/clock';
-import { startFakeTelegram, telegramErrors, type FakeTelegram } from '../support/fake-telegram';
+import { startFakeTelegram, telegramErrors, type FakeTelegram } from '../../local/fakes/fake-telegram';
 
 const TOKEN = '123456:TEST-token_abc';
 const CHAT = '100000001';

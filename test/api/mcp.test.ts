@@ -3,7 +3,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { jsonSchemaOf } from '../../functions/handlers/json-schema';
 import { TOOLS } from '../../functions/operations';
 import { tableSnapshot } from '../support/fuzz-harness';
-import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
+import { startFakeTelegram, type FakeTelegram } from '../../local/fakes/fake-telegram';
 import { createCreator, startPipelineHarness, type PipelineHarness } from '../support/pipeline';
 
 let fake: FakeTelegram;

@@ -2,7 +2,7 @@ import { makeTelegramSender } from '../../functions/adapters/telegram/factory';
 import { startTestApi, TEST_WEBHOOK_SECRET, type TestApi } from '../support/api';
 import { FakeClock } from '../support/clock';
 import { createTestTable, type TestTable } from '../support/dynamodb';
-import { startFakeTelegram, telegramErrors, type FakeTelegram } from '../support/fake-telegram';
+import { startFakeTelegram, telegramErrors, type FakeTelegram } from '../../local/fakes/fake-telegram';
 import { createTeamFixture, type TeamFixture } from '../support/fixtures';
 
 let table: TestTable;

@@ -50,13 +50,13 @@ import {
 import { EVENTS_FILE, InProcessEventBus } from '../../local/in-process-bus';
 import { FakeClock } from '../support/clock';
 import { createTestTable, type TestTable } from '../support/dynamodb';
-import { startFakeStripe, type FakeStripe } from '../support/fake-stripe';
-import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
+import { startFakeStripe, type FakeStripe } from '../../local/fakes/fake-stripe';
+import { startFakeTelegram, type FakeTelegram } from '../../local/fakes/fake-telegram';
 import { queuedJob } from '../support/jobs';
 import { codesInMessages, parseCsv, type CrashInjection } from '../support/pipeline';
 import { redemptionDeps, redemptionTeam, storedCodes } from '../support/redemption';
 import { anEndpoint } from '../support/webhook-doubles';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
+import { startWebhookReceiver, type WebhookReceiver } from '../../local/fakes/webhook-receiver';
 import { TEST_RETENTION_DAYS } from '../support/webhook-store-harness';
 import {
   RecordingQueue,

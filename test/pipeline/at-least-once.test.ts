@@ -3,7 +3,7 @@ import type { DynamoCodeStore } from '../../functions/adapters/dynamodb/code-sto
 import type { PipelineMessage } from '../../functions/contracts/queue-messages';
 import { CHUNK_SIZE } from '../../functions/domain/jobs';
 import { STALE_AFTER_MS } from '../../functions/use-cases/job-sweeper';
-import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
+import { startFakeTelegram, type FakeTelegram } from '../../local/fakes/fake-telegram';
 import {
   bulkGenerate,
   codeItemsOf,

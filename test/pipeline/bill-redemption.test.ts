@@ -12,7 +12,7 @@ import { startLocalBilling, type LocalBilling } from '../../local/billing';
 import { localClientConfig } from '../../local/dynamodb-local';
 import { commitBillingRecords, eventually } from '../support/billing-records';
 import { createTestTable, dynamoEndpoint, type TestTable } from '../support/dynamodb';
-import { startFakeStripe, type FakeStripe } from '../support/fake-stripe';
+import { startFakeStripe, type FakeStripe } from '../../local/fakes/fake-stripe';
 import { createTeamFixture } from '../support/fixtures';
 
 // The billing path as the local stack runs it, unattended: DynamoDB Local and its stream, the

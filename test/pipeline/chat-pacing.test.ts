@@ -1,7 +1,7 @@
 import { makeTelegramSender } from '../../functions/adapters/telegram/factory';
 import { DeliveryThrottledError } from '../../functions/domain/errors';
 import { groupMessageIntervalFor } from '../../functions/contracts/pipeline-settings';
-import { startFakeTelegram, TELEGRAM_GROUP_LIMIT, type FakeTelegram } from '../support/fake-telegram';
+import { startFakeTelegram, TELEGRAM_GROUP_LIMIT, type FakeTelegram } from '../../local/fakes/fake-telegram';
 import { bulkGenerate, codesInMessages, createCreator, listAllCodes, quietBatchFailures, startPipelineHarness, waitForJob, type PipelineHarness } from '../support/pipeline';
 
 // Telegram's pace, scaled down 25 times so the test takes seconds, not minutes: the fake allows

@@ -1,4 +1,4 @@
-import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
+import { startFakeTelegram, type FakeTelegram } from '../../local/fakes/fake-telegram';
 import { bulkGenerate, createCreator, quietBatchFailures, startPipelineHarness, waitForJob, type PipelineHarness } from '../support/pipeline';
 
 let fake: FakeTelegram;

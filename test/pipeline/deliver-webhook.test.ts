@@ -4,7 +4,7 @@ import { CLAIM_LEASE_SECONDS, ENDPOINT_FAILURE_WINDOW_MS, generateWebhookSecret,
 import { EndpointGate, deliverWebhook, sweepWebhookDeliveries, type DeliverWebhookDeps, type DeliveryTarget } from '../../functions/use-cases/deliver-webhook';
 import { FakeClock } from '../support/clock';
 import { RecordingScheduler, aDelivery, anEndpoint } from '../support/webhook-doubles';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
+import { startWebhookReceiver, type WebhookReceiver } from '../../local/fakes/webhook-receiver';
 import { dynamoHarness, inMemoryHarness, type WebhookStoreHarness } from '../support/webhook-store-harness';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 import type { WebhookDelivery } from '../../functions/domain/webhooks';

@@ -1,7 +1,7 @@
 import { groupMessageIntervalFor, TELEGRAM } from '../../functions/contracts/pipeline-settings';
 import type { DeliverMessage } from '../../functions/contracts/queue-messages';
 import { deliverJob } from '../../functions/use-cases/generation/deliver-job';
-import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
+import { startFakeTelegram, type FakeTelegram } from '../../local/fakes/fake-telegram';
 import { bulkGenerate, createCreator, quietBatchFailures, startPipelineHarness, type PipelineHarness } from '../support/pipeline';
 
 let fake: FakeTelegram;

@@ -1,4 +1,4 @@
-import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
+import { startFakeTelegram, type FakeTelegram } from '../../local/fakes/fake-telegram';
 import { streamWritesPerItem } from '../support/table-stream';
 import {
   DISPLAY_CODE,

@@ -10,8 +10,8 @@ import { StripeMeterBiller } from '../../functions/adapters/stripe/stripe-meter-
 import { billingDeps } from '../../functions/wiring';
 import { DynamoBillingStore } from '../../functions/adapters/dynamodb/billing-store';
 import * as admin from '../../functions/use-cases/admin';
-import { startFakeStripe, type FakeStripe } from '../support/fake-stripe';
-import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
+import { startFakeStripe, type FakeStripe } from '../../local/fakes/fake-stripe';
+import { startFakeTelegram, type FakeTelegram } from '../../local/fakes/fake-telegram';
 import { createTeamFixture } from '../support/fixtures';
 import { startPipelineHarness, type PipelineHarness } from '../support/pipeline';
 import { storedCodes } from '../support/redemption';

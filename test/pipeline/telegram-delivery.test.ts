@@ -2,7 +2,7 @@ import type { DeliverMessage } from '../../functions/contracts/queue-messages';
 import { SAFETY_MARGIN_MS, deliverJob } from '../../functions/use-cases/generation/deliver-job';
 import { STALE_AFTER_MS } from '../../functions/use-cases/job-sweeper';
 import { MAX_DELIVERY_HOPS } from '../../functions/contracts/pipeline-settings';
-import { startFakeTelegram, telegramErrors, type FakeTelegram } from '../support/fake-telegram';
+import { startFakeTelegram, telegramErrors, type FakeTelegram } from '../../local/fakes/fake-telegram';
 import {
   bulkGenerate,
   codesInMessages,

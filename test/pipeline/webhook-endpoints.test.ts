@@ -24,7 +24,7 @@ import * as webhooks from '../../functions/use-cases/webhook-endpoints';
 import { FakeClock } from '../support/clock';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 import { createTeamFixture } from '../support/fixtures';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
+import { startWebhookReceiver, type WebhookReceiver } from '../../local/fakes/webhook-receiver';
 import { TEST_RETENTION_DAYS } from '../support/webhook-store-harness';
 
 // The endpoints API, dispatch and delivery together over DynamoDB Local, the real URL guard and

@@ -13,7 +13,7 @@ import { FakeClock } from '../support/clock';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 import { quietBatchFailures } from '../support/pipeline';
 import { anEndpoint } from '../support/webhook-doubles';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
+import { startWebhookReceiver, type WebhookReceiver } from '../../local/fakes/webhook-receiver';
 import { TEST_RETENTION_DAYS } from '../support/webhook-store-harness';
 
 // The local webhooks (in-process bus → dispatch → in-process delivery queue → deliverer → real

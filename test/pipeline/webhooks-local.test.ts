@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import type { EventEnvelope } from '../../functions/contracts/events';
-import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
+import { startFakeTelegram, type FakeTelegram } from '../../local/fakes/fake-telegram';
 import {
   ALL_ABILITIES,
   bulkGenerate,
@@ -14,7 +14,7 @@ import {
   waitForJob,
   type PipelineHarness,
 } from '../support/pipeline';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
+import { startWebhookReceiver, type WebhookReceiver } from '../../local/fakes/webhook-receiver';
 
 // The webhooks on the local stack as a new user meets them: the API over HTTP, the pipeline
 // publishing through the outbox relay onto the in-process bus, the EVENT_RULES routing to the

@@ -51,6 +51,14 @@ describe('import direction', () => {
     expect(violations(['functions/adapters'], (target) => /^functions\/(use-cases|handlers|operations|entrypoints)\//.test(target))).toEqual([]);
   });
 
+  it('keeps test/ to itself: no file of the service, the local stack, the CLIs or the bench imports from it', () => {
+    expect(violations(['functions', 'lib', 'local', 'bin', 'bench'], (target) => target.startsWith('test/'))).toEqual([]);
+  });
+
+  it('keeps functions/ off the local stack', () => {
+    expect(violations(['functions'], (target) => target.startsWith('local/'))).toEqual([]);
+  });
+
   it('lets lib/ import from functions/ only the contracts and the operation catalog, and nothing of local/', () => {
     const forbidden = (target: string) =>
       (target.startsWith('functions/') && !/^functions\/(contracts|operations)(\/|$)/.test(target)) || target.startsWith('local/');

@@ -24,7 +24,7 @@ import type { LocalBillingQueueOptions, LocalStripeOptions } from '../../local/b
 import { httpCaller, TEST_WEBHOOK_SECRET, type ApiAnswer, type CallOptions } from './api';
 import { FakeClock } from './clock';
 import { createTestTable, dynamoEndpoint, type TestTable } from './dynamodb';
-import type { FakeTelegram } from './fake-telegram';
+import type { FakeTelegram } from '../../local/fakes/fake-telegram';
 import { createTeamFixture, type TeamFixture } from './fixtures';
 
 /** Every ability; most pipeline tests act as a creator with all of them. */
