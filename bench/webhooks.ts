@@ -14,13 +14,11 @@ import { createServer, type Socket } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { DynamoAccountStore } from '../functions/adapters/dynamodb/account-store';
 import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
-import { DynamoWebhookStore } from '../functions/adapters/dynamodb/webhook-store';
 import { WEBHOOK_DELIVERY } from '../functions/contracts/pipeline-settings';
 import { randomCode } from '../functions/domain/access-codes';
 import { newId } from '../functions/domain/ids';
 import { systemClock } from '../functions/domain/ports';
 import { redeemedEvent } from '../functions/domain/redemption';
-import { deliveryIdFor, type WebhookDelivery } from '../functions/domain/webhooks';
 import * as admin from '../functions/use-cases/admin';
 import { AwsBehaviour } from '../local/aws-behaviour';
 import { localClientConfig } from '../local/dynamodb-local';
@@ -77,7 +75,7 @@ const measure = async (context: BenchContext): Promise<BenchResult> => {
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ project_id: projectId, url: receiver.url(), events: ['access_code.*'] }),
     });
-    const endpoint = (await created.json()) as { data?: { id?: string; secret?: string } };
+    const endpoint = (await created.json()) as { data?: { secret?: string } };
     if (created.status !== 201 || !endpoint.data?.secret) throw new Error(`creating the webhook endpoint answered ${created.status}`);
     const secret = endpoint.data.secret;
     receiver.setSecrets([secret]);
@@ -162,46 +160,6 @@ const measure = async (context: BenchContext): Promise<BenchResult> => {
       );
       return (count * 1000) / (performance.now() - started);
     };
-    /**
-     * The durable bookkeeping alone, `count` deliveries at CONCURRENCY, from this process and
-     * without HTTP: per delivery the writes and the read the pipeline makes (dispatch's
-     * conditional put, the attempt's claim, the endpoint read beside it, the outcome recorded),
-     * through the same store. Per second.
-     */
-    const store = new DynamoWebhookStore(db, tableName);
-    const endpointId = endpoint.data.id!;
-    const bookkeepingRate = async (count: number): Promise<number> => {
-      let left = count;
-      const started = performance.now();
-      await Promise.all(
-        Array.from({ length: CONCURRENCY }, async () => {
-          while (left-- > 0) {
-            const now = new Date();
-            const event = redeemedEvent({ projectId, subscriptionId: newId('subscription'), planId, subscriberId: 'sub_floor', code: randomCode() }, now);
-            const delivery: WebhookDelivery = {
-              id: deliveryIdFor(event.id, endpointId),
-              endpointId,
-              projectId,
-              eventId: event.id,
-              eventType: event.type,
-              event,
-              status: 'pending',
-              attemptCount: 0,
-              nextAttemptAt: now.toISOString(),
-              failureReason: null,
-              createdAt: now.toISOString(),
-            };
-            await store.createDeliveryIfAbsent(delivery);
-            const [claim] = await Promise.all([store.claimAttempt(delivery.id, new Date(), 1), store.getEndpoint(endpointId)]);
-            if (!claim.claimed) throw new Error(`the bookkeeping floor could not claim its delivery: ${claim.reason}`);
-            const made = { attempt: 1, at: new Date().toISOString(), status: 200, durationMs: 1, responseSnippet: '', outcome: 'succeeded' as const };
-            await store.recordAttempt(delivery.id, claim.claimId, made, { status: 'succeeded' });
-          }
-        }),
-      );
-      return (count * 1000) / (performance.now() - started);
-    };
-
     /** The median of ROUND_TRIPS single POSTs, one after another. */
     const roundTrip = async (): Promise<number> => {
       const times: number[] = [];
@@ -229,13 +187,11 @@ const measure = async (context: BenchContext): Promise<BenchResult> => {
     const bursts: Burst[] = [];
     const paced: Burst[] = [];
     const floorRates: number[] = [];
-    const bookkeepingRates: number[] = [];
     const roundTrips: number[] = [];
     const writes: Array<ReturnType<typeof writesSince>> = [];
     const runs = Math.min(context.runs, MAX_RUNS);
     for (let run = 1; run <= runs; run++) {
       floorRates.push(await floorRate(BURST));
-      bookkeepingRates.push(await bookkeepingRate(BURST));
       roundTrips.push(await roundTrip());
       const from = capacity.capacity.length;
       const received = local.pipeline.webhooks.queue.counters.received;
@@ -245,7 +201,7 @@ const measure = async (context: BenchContext): Promise<BenchResult> => {
       paced.push(await burst(PACED, PACED_GAP_MS));
       const b = bursts.at(-1)!;
       context.log(
-        `webhooks run ${run}/${runs}: ${b.rate.toFixed(0)}/s (bare POSTs ${floorRates.at(-1)!.toFixed(0)}/s, bookkeeping alone ${bookkeepingRates.at(-1)!.toFixed(0)}/s), p50 ${b.p50.toFixed(0)} ms, p99 ${b.p99.toFixed(0)} ms ` +
+        `webhooks run ${run}/${runs}: ${b.rate.toFixed(0)}/s (bare POSTs ${floorRates.at(-1)!.toFixed(0)}/s), p50 ${b.p50.toFixed(0)} ms, p99 ${b.p99.toFixed(0)} ms ` +
           `(bare round trip ${roundTrips.at(-1)!.toFixed(1)} ms); lost ${b.lost}, doubled ${b.doubled}, unverified ${b.unverified}; ` +
           `paced p50 ${paced.at(-1)!.p50.toFixed(0)} ms, p99 ${paced.at(-1)!.p99.toFixed(0)} ms; writes ${JSON.stringify(writes.at(-1))}; ${receives} queue receives for ${BURST} deliveries`,
       );
@@ -322,28 +278,6 @@ const measure = async (context: BenchContext): Promise<BenchResult> => {
         `Ours: per event, dispatch reads the project's endpoints (cached for 10 s) and writes the delivery; each attempt claims it, reads the endpoint and records the outcome: ` +
         `${median(writes.map((w) => (w.created + w.updated + w.endpoint) / BURST)).toFixed(2)} table writes an event on one DynamoDB Local. ${checked}`,
     };
-    // The why of the p99, measured in the same run: the bookkeeping alone drains the burst in
-    // this long, before any HTTP, queue or dispatch work.
-    const bookkeepingDrains = bookkeepingRates.map((rate) => (BURST * 1000) / rate);
-    const bookkeepingFigure: Figure = {
-      figure: 'time the durable bookkeeping of 1,000 deliveries takes alone, against the bare POSTs\' drain time',
-      unit: 'ms',
-      ours: median(bookkeepingDrains),
-      floor: median(drains),
-      ratio: median(bookkeepingDrains) / median(drains),
-      target: 'none (explains the p99 row)',
-      met: true,
-      runs: { ours: bookkeepingDrains, floor: drains },
-      note:
-        `Per delivery, through the same store from the bench process and ${CONCURRENCY} at a time, with no HTTP, queue or dispatch: the delivery's conditional put, the attempt's claim ` +
-        `(conditional update) beside the endpoint's consistent read, and the outcome recorded — what the pipeline writes for each event, and nothing else. ` +
-        `Floor: the bare POSTs' drain time of the p99 row.`,
-    };
-    if (!p99Figure.met) {
-      p99Figure.note +=
-        ` Why missed, measured in this run: the bookkeeping alone takes ${median(bookkeepingDrains).toFixed(0)} ms for the 1,000 (${(median(bookkeepingDrains) / median(drains)).toFixed(2)}× the floor's drain time; the row below), ` +
-        `so on this DynamoDB Local the records a durable delivery needs cap the p99 there before any POST; the burst's p99 is ${(p99 / median(bookkeepingDrains)).toFixed(2)}× that bookkeeping time.`;
-    }
     const alone = median(p99s);
     const besideFigure: Figure = {
       figure: 'healthy endpoint\'s webhook p99 with an endpoint that never answers beside it (burst of 1,000 each)',
@@ -391,7 +325,7 @@ const measure = async (context: BenchContext): Promise<BenchResult> => {
         `The latency of the path itself, without a queue in front: ${PACED} events published one at a time, ${PACED_GAP_MS} ms apart, each timed from its own publish to its receipt. ` +
         `Floor: one bare signed POST's round trip. ${checked}`,
     };
-    return { figures: [rateFigure, p50Figure, p99Figure, bookkeepingFigure, besideFigure, writesFigure, pacedFigure] };
+    return { figures: [rateFigure, p50Figure, p99Figure, besideFigure, writesFigure, pacedFigure] };
   } finally {
     await receiver.close();
     await stack.stop();
