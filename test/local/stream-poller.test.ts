@@ -246,7 +246,8 @@ describe('StreamPoller against DynamoDB Local', () => {
     await new Promise<void>((listening) => proxy.listen(0, '127.0.0.1', listening));
     const { port } = proxy.address() as AddressInfo;
     const cut = new StreamPoller({
-      clientConfig: { ...localClientConfig(`http://127.0.0.1:${port}`), maxAttempts: 1 },
+      // One attempt a poll: the local retry strategy (10 attempts, backoff to 2 s) would make each failed poll take seconds.
+      clientConfig: { ...localClientConfig(`http://127.0.0.1:${port}`), maxAttempts: 1, retryStrategy: undefined },
       tableName: table.tableName,
       handler: async () => undefined,
       retryDelayMs: 5,
