@@ -46,6 +46,12 @@ export const httpEntrySources = async (): Promise<Map<string, string>> => {
     const entry = CATALOG.find((candidate) => candidate.name === route.operation)!;
     const from = (path: string) => relative(dirname(route.entry), path);
     const own = exported.get(entry);
+    // The builder of each need the entry declares (functions/wiring.ts names them `<need>Need`).
+    const builders = Object.keys(entry.needs)
+      .filter((need) => entry.needs[need as keyof typeof entry.needs] !== undefined)
+      .sort()
+      .map((need) => [need, `${need}Need`] as const);
+    const passed = builders.length ? `{ ${builders.map(([need, builder]) => `${need}: ${builder}`).join(', ')} }` : '{}';
     const imported = own
       ? `import { ${own.name} as entry } from '${from(own.module)}';`
       : `import { catalogEntry } from '${from('functions/operations')}';`;
@@ -55,11 +61,11 @@ export const httpEntrySources = async (): Promise<Map<string, string>> => {
         '// Generated from the operation catalog by lib/http-entries.ts: do not edit.',
         `import { catalogHandler } from '${from('functions/handlers/http/operation-handler')}';`,
         imported,
-        `import { productionOperationDeps } from '${from('functions/wiring')}';`,
+        `import { ${[...builders.map(([, builder]) => builder), 'productionOperationDeps'].sort().join(', ')} } from '${from('functions/wiring')}';`,
         ...(own ? [] : ['', `const entry = catalogEntry('${entry.name}')!;`]),
         '',
         `/** Lambda entry point of ${route.method} ${route.path}: ${entry.name}${own ? ' alone' : ', from the whole catalog'}, on the wiring of its needs. */`,
-        'export const handler = catalogHandler(entry, await productionOperationDeps(entry.needs));',
+        `export const handler = catalogHandler(entry, await productionOperationDeps(entry.needs, ${passed}));`,
         '',
       ].join('\n'),
     );

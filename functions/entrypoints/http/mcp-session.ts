@@ -4,4 +4,4 @@ import { mcpSessionRoute as entry } from '../../operations/mcp';
 import { productionOperationDeps } from '../../wiring';
 
 /** Lambda entry point of DELETE /mcp: mcp_session alone, on the wiring of its needs. */
-export const handler = catalogHandler(entry, await productionOperationDeps(entry.needs));
+export const handler = catalogHandler(entry, await productionOperationDeps(entry.needs, {}));

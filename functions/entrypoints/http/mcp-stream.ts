@@ -4,4 +4,4 @@ import { mcpStreamRoute as entry } from '../../operations/mcp';
 import { productionOperationDeps } from '../../wiring';
 
 /** Lambda entry point of GET /mcp: mcp_stream alone, on the wiring of its needs. */
-export const handler = catalogHandler(entry, await productionOperationDeps(entry.needs));
+export const handler = catalogHandler(entry, await productionOperationDeps(entry.needs, {}));

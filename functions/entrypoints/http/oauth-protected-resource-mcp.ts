@@ -4,4 +4,4 @@ import { mcpProtectedResourceRoute as entry } from '../../operations/oauth-prote
 import { productionOperationDeps } from '../../wiring';
 
 /** Lambda entry point of GET /.well-known/oauth-protected-resource/mcp: oauth_protected_resource_mcp alone, on the wiring of its needs. */
-export const handler = catalogHandler(entry, await productionOperationDeps(entry.needs));
+export const handler = catalogHandler(entry, await productionOperationDeps(entry.needs, {}));

@@ -4,4 +4,4 @@ import { oauthProtectedResourceRoute as entry } from '../../operations/oauth-pro
 import { productionOperationDeps } from '../../wiring';
 
 /** Lambda entry point of GET /.well-known/oauth-protected-resource: oauth_protected_resource alone, on the wiring of its needs. */
-export const handler = catalogHandler(entry, await productionOperationDeps(entry.needs));
+export const handler = catalogHandler(entry, await productionOperationDeps(entry.needs, {}));

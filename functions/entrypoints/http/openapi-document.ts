@@ -6,4 +6,4 @@ import { productionOperationDeps } from '../../wiring';
 const entry = catalogEntry('openapi_document')!;
 
 /** Lambda entry point of GET /v1/openapi.json: openapi_document, from the whole catalog, on the wiring of its needs. */
-export const handler = catalogHandler(entry, await productionOperationDeps(entry.needs));
+export const handler = catalogHandler(entry, await productionOperationDeps(entry.needs, {}));
