@@ -253,8 +253,9 @@ export const coldStartBench: Bench = {
       });
       figures.push({
         ...stripeFigure,
+        // As the other benches' figures without a target: shown, not counted.
         target: 'reported',
-        met: false,
+        met: true,
         note: `The bench's floor source plus \`import Stripe from 'stripe'\` and \`new Stripe('sk_test_bench', { telemetry: false })\`, the client the billing function builds at cold start. ${stripeCost}.`,
       });
       return { figures };
