@@ -280,25 +280,48 @@ export const productionJobSweeperDeps = (): JobSweeperDeps => {
 /** Production wiring of the dead-letter consumer. */
 export const productionDeadLetterDeps = (): DeadLetterDeps => deadLetterDeps({ stores: productionTable(), clock: systemClock });
 
+/** Builds what one need of an operation asks for (`Needs`), from the environment CDK set with its grant. */
+export type NeedBuilder = () => Partial<ServiceDeps> | Promise<Partial<ServiceDeps>>;
+
+// One builder per need, so that an entry point names only those of its operation's needs and its
+// bundle holds only what they use (esbuild drops the builders, clients and secrets reader it does
+// not reach).
+
+/** The table's stores (the `table` need). */
+export const tableNeed: NeedBuilder = () => productionTable();
+/** The generation queue (the `queue` need). */
+export const queueNeed: NeedBuilder = () => ({ queue: new SqsJobQueue(makeSqsClient(), parseEnv(QueueEnv).QUEUE_URL) });
+/** The listing cursors' codec, its key read on the first cursor (the `cursorKey` need). */
+export const cursorKeyNeed: NeedBuilder = () => ({ cursors: productionCursors() });
+/** The bot's username (the `botUsername` need). */
+export const botUsernameNeed: NeedBuilder = () => ({ botUsername: parseEnv(TelegramLinkEnv).TELEGRAM_BOT_USERNAME });
+/** The Bot API sender, loaded with its token on the first send (the `bot` need). */
+export const botNeed: NeedBuilder = async () => ({ telegram: await productionBot(parseEnv(BotEnv)) });
+/** The Telegram webhook's secret token, read at cold start (the `webhookSecret` need). */
+export const webhookSecretNeed: NeedBuilder = async () => ({ webhookSecret: await secretString(parseEnv(TelegramWebhookEnv).TELEGRAM_WEBHOOK_TOKEN_SECRET) });
+/** The webhook endpoints' parts (the `webhooks` need). */
+export const webhooksNeed: NeedBuilder = () => ({ webhooks: productionWebhookPorts() });
+
 /**
- * Production wiring of one catalog entry: exactly what its `needs` declare, each piece from the
- * environment CDK set for it (so a function is never handed a client it has no grant for).
- * Secrets are read at cold start: the entry point awaits this at module load.
+ * A builder for each need that `N` declares: what an entry point passes to `productionOperationDeps`
+ * (for an entry whose needs are only known at run time, any; a missing one fails at cold start).
  */
-export const productionOperationDeps = async <N extends Needs>(needs: N): Promise<DepsFor<N>> => {
-  const deps: Partial<ServiceDeps> = { clock: systemClock };
-  if (needs.table) Object.assign(deps, productionTable());
-  if (needs.queue) deps.queue = new SqsJobQueue(makeSqsClient(), parseEnv(QueueEnv).QUEUE_URL);
-  if (needs.cursorKey) deps.cursors = productionCursors();
-  if (needs.botUsername) deps.botUsername = parseEnv(TelegramLinkEnv).TELEGRAM_BOT_USERNAME;
-  const [telegram, webhookSecret] = await Promise.all([
-    needs.bot ? productionBot(parseEnv(BotEnv)) : undefined,
-    needs.webhookSecret ? secretString(parseEnv(TelegramWebhookEnv).TELEGRAM_WEBHOOK_TOKEN_SECRET) : undefined,
-  ]);
-  if (telegram) deps.telegram = telegram;
-  if (webhookSecret !== undefined) deps.webhookSecret = webhookSecret;
-  if (needs.webhooks) deps.webhooks = productionWebhookPorts();
-  return deps as DepsFor<N>;
+export type NeedBuilders<N extends Needs> = unknown extends N
+  ? Readonly<Partial<Record<keyof Needs, NeedBuilder>>>
+  : { readonly [K in keyof N & keyof Needs]-?: NeedBuilder };
+
+/**
+ * Production wiring of one catalog entry: exactly what its `needs` declare, each built by its
+ * builder from the environment CDK set for it (so a function is never handed a client it has no
+ * grant for). Secrets read at cold start are read side by side; the entry point awaits this at
+ * module load. A declared need without a builder fails at cold start.
+ */
+export const productionOperationDeps = async <N extends Needs>(needs: N, builders: NeedBuilders<N>): Promise<DepsFor<N>> => {
+  const declared = (Object.keys(needs) as Array<keyof Needs>).filter((need) => needs[need] !== undefined);
+  const missing = declared.filter((need) => !(builders as Partial<Record<keyof Needs, NeedBuilder>>)[need]);
+  if (missing.length) throw new ConfigurationError(`no builder for the needs ${missing.join(', ')}`);
+  const parts = await Promise.all(declared.map((need) => (builders as Record<keyof Needs, NeedBuilder>)[need]()));
+  return Object.assign({ clock: systemClock }, ...parts) as DepsFor<N>;
 };
 
 /** Production wiring of the outbox relay: the service's event bus. */

@@ -5,7 +5,7 @@ import { httpInput } from '../../functions/handlers/http/operation-handler';
 import { parseWith } from '../../functions/handlers/http/validation';
 import { CATALOG, operationId, TOOLS } from '../../functions/operations';
 import { unionOfNeeds } from '../../functions/operations/mcp';
-import { API_ROUTES, HTTP_ENTRY } from '../../lib/api-routes';
+import { API_ROUTES, httpEntryOf } from '../../lib/api-routes';
 import { startTestApi, type TestApi } from '../support/api';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 
@@ -86,10 +86,11 @@ describe('the CDK route table and the local router', () => {
     await table.drop();
   });
 
-  test('the route table is the catalog: one route per entry, same method and path, the generic entry point', () => {
+  test('the route table is the catalog: one route per entry, same method and path, an entry point of its own', () => {
     expect(API_ROUTES.map(routeKey).sort()).toEqual(CATALOG.map((entry) => routeKey(entry.http)).sort());
     expect(API_ROUTES.map((route) => route.id).sort()).toEqual(CATALOG.map((entry) => operationId(entry.name)).sort());
-    for (const route of API_ROUTES) expect(route.entry).toBe(HTTP_ENTRY);
+    for (const route of API_ROUTES) expect(route.entry).toBe(httpEntryOf(route.operation));
+    expect(new Set(API_ROUTES.map((route) => route.entry)).size).toBe(API_ROUTES.length);
     expect(API_ROUTES.find((route) => route.id === 'BulkGenerateAccessCodes')).toMatchObject({ tableAccess: 'readWrite', queue: true });
   });
 

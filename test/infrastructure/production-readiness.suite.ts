@@ -318,7 +318,7 @@ describe('9. small ones', () => {
     const keyIn = (outdir: string) => {
       const app = new App({ outdir, context: CDK_JSON_CONTEXT });
       const stack = new Stack(app, 'Hash');
-      new ServiceFunction(stack, 'Fn', { entry: 'functions/entrypoints/http-operation.ts' });
+      new ServiceFunction(stack, 'Fn', { entry: 'functions/entrypoints/http/health.ts' });
       const template = app.synth().getStackByName('Hash').template;
       return Object.values<any>(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function').Properties.Code.S3Key;
     };

@@ -1,0 +1,7 @@
+// Generated from the operation catalog by lib/http-entries.ts: do not edit.
+import { catalogHandler } from '../../handlers/http/operation-handler';
+import { healthRoute as entry } from '../../operations/health';
+import { productionOperationDeps, tableNeed } from '../../wiring';
+
+/** Lambda entry point of GET /health: health alone, on the wiring of its needs. */
+export const handler = catalogHandler(entry, await productionOperationDeps(entry.needs, { table: tableNeed }));

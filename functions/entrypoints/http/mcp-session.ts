@@ -1,0 +1,7 @@
+// Generated from the operation catalog by lib/http-entries.ts: do not edit.
+import { catalogHandler } from '../../handlers/http/operation-handler';
+import { mcpSessionRoute as entry } from '../../operations/mcp';
+import { productionOperationDeps } from '../../wiring';
+
+/** Lambda entry point of DELETE /mcp: mcp_session alone, on the wiring of its needs. */
+export const handler = catalogHandler(entry, await productionOperationDeps(entry.needs, {}));

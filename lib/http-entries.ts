@@ -1,0 +1,105 @@
+/**
+ * Writes the entry point of every HTTP route (`npx tsx lib/http-entries.ts`):
+ * one file per catalog entry, at the path its route names (API_ROUTES' `entry`), that imports
+ * that entry from the module defining it and serves it on the production wiring of its needs. A bundle then holds
+ * one operation and what its needs use; an entry built from the whole catalog (the MCP endpoint
+ * runs every tool; the OpenAPI document describes every route) imports the catalog itself.
+ * test/api/http-entries.test.ts fails when a file differs from what this writes.
+ */
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { API_ROUTES, HTTP_ENTRY_DIR } from './api-routes';
+import { CATALOG, type CatalogEntry } from '../functions/operations';
+
+// import.meta.url, not import.meta.dirname: Jest 29's ESM support only provides the former.
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const OPERATIONS_DIR = 'functions/operations';
+
+/** Where a catalog entry is exported from: a module of functions/operations and the export's name. */
+interface Export {
+  module: string;
+  name: string;
+}
+
+/** Every catalog entry exported as such by a module of functions/operations (factory-made ones are not). */
+const exportsOf = async (): Promise<Map<CatalogEntry, Export>> => {
+  const found = new Map<CatalogEntry, Export>();
+  const modules = readdirSync(join(ROOT, OPERATIONS_DIR))
+    .filter((file) => file.endsWith('.ts') && file !== 'index.ts')
+    .sort();
+  for (const file of modules) {
+    const module: Record<string, unknown> = await import(join(ROOT, OPERATIONS_DIR, file));
+    for (const [name, value] of Object.entries(module).sort(([a], [b]) => a.localeCompare(b))) {
+      const entry = CATALOG.find((candidate) => candidate === value);
+      if (entry && !found.has(entry)) found.set(entry, { module: `${OPERATIONS_DIR}/${basename(file, '.ts')}`, name });
+    }
+  }
+  return found;
+};
+
+/** The source of each HTTP route's entry point, by repository-relative path. */
+export const httpEntrySources = async (): Promise<Map<string, string>> => {
+  const exported = await exportsOf();
+  const sources = new Map<string, string>();
+  for (const route of API_ROUTES) {
+    const entry = CATALOG.find((candidate) => candidate.name === route.operation)!;
+    const from = (path: string) => relative(dirname(route.entry), path);
+    const own = exported.get(entry);
+    // The builder of each need the entry declares (functions/wiring.ts names them `<need>Need`).
+    const builders = Object.keys(entry.needs)
+      .filter((need) => entry.needs[need as keyof typeof entry.needs] !== undefined)
+      .sort()
+      .map((need) => [need, `${need}Need`] as const);
+    const passed = builders.length ? `{ ${builders.map(([need, builder]) => `${need}: ${builder}`).join(', ')} }` : '{}';
+    const imported = own
+      ? `import { ${own.name} as entry } from '${from(own.module)}';`
+      : `import { catalogEntry } from '${from('functions/operations')}';`;
+    sources.set(
+      route.entry,
+      [
+        '// Generated from the operation catalog by lib/http-entries.ts: do not edit.',
+        `import { catalogHandler } from '${from('functions/handlers/http/operation-handler')}';`,
+        imported,
+        `import { ${[...builders.map(([, builder]) => builder), 'productionOperationDeps'].sort().join(', ')} } from '${from('functions/wiring')}';`,
+        ...(own ? [] : ['', `const entry = catalogEntry('${entry.name}')!;`]),
+        '',
+        `/** Lambda entry point of ${route.method} ${route.path}: ${entry.name}${own ? ' alone' : ', from the whole catalog'}, on the wiring of its needs. */`,
+        `export const handler = catalogHandler(entry, await productionOperationDeps(entry.needs, ${passed}));`,
+        '',
+      ].join('\n'),
+    );
+  }
+  return sources;
+};
+
+/** Writes every route's entry point and removes the files of routes that are gone; returns the paths changed. */
+export const writeHttpEntries = async (): Promise<string[]> => {
+  const sources = await httpEntrySources();
+  const changed: string[] = [];
+  for (const [path, source] of sources) {
+    let current: string | undefined;
+    try {
+      current = readFileSync(join(ROOT, path), 'utf8');
+    } catch {
+      current = undefined;
+    }
+    if (current !== source) {
+      writeFileSync(join(ROOT, path), source);
+      changed.push(path);
+    }
+  }
+  for (const file of readdirSync(join(ROOT, HTTP_ENTRY_DIR))) {
+    const path = `${HTTP_ENTRY_DIR}/${file}`;
+    if (!sources.has(path)) {
+      rmSync(join(ROOT, path));
+      changed.push(path);
+    }
+  }
+  return changed;
+};
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const changed = await writeHttpEntries();
+  console.log(changed.length ? `updated ${changed.join(', ')}` : 'every HTTP entry point is up to date');
+}

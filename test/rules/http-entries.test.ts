@@ -1,0 +1,28 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { API_ROUTES, HTTP_ENTRY_DIR } from '../../lib/api-routes';
+import { httpEntrySources } from '../../lib/http-entries';
+
+// import.meta.url, not import.meta.dirname: Jest 29's ESM support only provides the former.
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+describe('the HTTP routes’ entry points', () => {
+  let sources: Map<string, string>;
+  beforeAll(async () => {
+    sources = await httpEntrySources();
+  });
+
+  test('are the files lib/http-entries.ts writes from the catalog (run `npx tsx lib/http-entries.ts` after changing it)', () => {
+    const onDisk = readdirSync(join(ROOT, HTTP_ENTRY_DIR)).map((file) => `${HTTP_ENTRY_DIR}/${file}`);
+    expect(onDisk.sort()).toEqual([...sources.keys()].sort());
+    for (const [path, source] of sources) expect([path, readFileSync(join(ROOT, path), 'utf8')]).toEqual([path, source]);
+  });
+
+  test('import their own operation from the module defining it, and the whole catalog only where the entry is built from it', () => {
+    const wholeCatalog = [...sources].filter(([, source]) => source.includes("from '../../operations';")).map(([path]) => path);
+    expect(wholeCatalog.sort()).toEqual([`${HTTP_ENTRY_DIR}/mcp.ts`, `${HTTP_ENTRY_DIR}/openapi-document.ts`]);
+    const preview = API_ROUTES.find((route) => route.operation === 'preview_access_code_cost')!;
+    expect(sources.get(preview.entry)).toContain("import { previewAccessCodeCostOperation as entry } from '../../operations/preview-access-code-cost';");
+  });
+});
