@@ -18,7 +18,7 @@
  * before the table's stream is turned on: on DynamoDB a stream record lasts 24 hours and costs
  * a write nothing, and codes expiring next year were generated long before; on DynamoDB Local
  * every write to a table with a stream also appends to the stream's own store, which made the
- * build about 1.5× slower.
+ * build about 1.3× slower (100,000 codes in 61 s against 46 s, timed apart on the bench machine).
  */
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
