@@ -10,11 +10,15 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { API_ROUTES, HTTP_ENTRY_DIR } from './api-routes';
+import { openApiDocument } from '../functions/operations/openapi';
 import { CATALOG, type CatalogEntry } from '../functions/operations';
 
 // import.meta.url, not import.meta.dirname: Jest 29's ESM support only provides the former.
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OPERATIONS_DIR = 'functions/operations';
+
+/** The route whose entry serves a document built here rather than the catalog at cold start. */
+const OPENAPI_OPERATION = 'openapi_document';
 
 /** Where a catalog entry is exported from: a module of functions/operations and the export's name. */
 interface Export {
@@ -44,6 +48,24 @@ export const httpEntrySources = async (): Promise<Map<string, string>> => {
   const sources = new Map<string, string>();
   for (const route of API_ROUTES) {
     const entry = CATALOG.find((candidate) => candidate.name === route.operation)!;
+    if (entry.name === OPENAPI_OPERATION) {
+      // The document is the catalog's, built here once: the function serves it as JSON.
+      const json = route.entry.replace(/\.ts$/, '.json');
+      sources.set(json, `${JSON.stringify(openApiDocument(CATALOG), null, 1)}\n`);
+      sources.set(
+        route.entry,
+        [
+          '// Generated from the operation catalog by lib/http-entries.ts: do not edit.',
+          `import { serveOpenApiDocument } from '${relative(dirname(route.entry), 'functions/handlers/http/openapi-served')}';`,
+          `import document from './${basename(json)}' with { type: 'json' };`,
+          '',
+          `/** Lambda entry point of ${route.method} ${route.path}: the document built from the catalog by lib/http-entries.ts, served as JSON. */`,
+          'export const handler = serveOpenApiDocument(document);',
+          '',
+        ].join('\n'),
+      );
+      continue;
+    }
     const from = (path: string) => relative(dirname(route.entry), path);
     const own = exported.get(entry);
     // The builder of each need the entry declares (functions/wiring.ts names them `<need>Need`).

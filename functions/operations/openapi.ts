@@ -1,4 +1,7 @@
 import { makeOpenApiHandler, OPENAPI_PATH } from '../handlers/http/openapi';
+
+/** The OpenAPI document of a catalog (without `servers`, which each answer sets), for lib/http-entries.ts to build once. */
+export { openApiDocument } from '../handlers/http/openapi';
 import * as v from 'valibot';
 import { defineRoute, type CatalogEntry, type SpecialRoute } from './operation';
 

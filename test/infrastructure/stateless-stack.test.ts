@@ -45,9 +45,10 @@ const dynamoStatements = (routeId: string) =>
   statementsOf(routeId).filter((s) => actionsOf(s).some((action) => action.startsWith('dynamodb:')));
 
 /** The entry points (functions/entrypoints/…) in the source map of a function's bundle. */
+// Entry point modules only: the OpenAPI route's bundle also holds the JSON document built beside its entry.
 const bundledEntryPoints = (id: string) =>
-  bundledSources(service.assemblyDir, functionOf(id).resource.Properties.Code.S3Key).filter((source) =>
-    source.includes('functions/entrypoints/'),
+  bundledSources(service.assemblyDir, functionOf(id).resource.Properties.Code.S3Key).filter(
+    (source) => source.includes('functions/entrypoints/') && source.endsWith('.ts'),
   );
 
 describe('validation of the protected stage', () => {

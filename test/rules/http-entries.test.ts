@@ -3,6 +3,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { API_ROUTES, HTTP_ENTRY_DIR } from '../../lib/api-routes';
 import { httpEntrySources } from '../../lib/http-entries';
+import { openApiDocument } from '../../functions/handlers/http/openapi';
+import { CATALOG } from '../../functions/operations';
 
 // import.meta.url, not import.meta.dirname: Jest 29's ESM support only provides the former.
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -21,7 +23,11 @@ describe('the HTTP routes’ entry points', () => {
 
   test('import their own operation from the module defining it, and the whole catalog only where the entry is built from it', () => {
     const wholeCatalog = [...sources].filter(([, source]) => source.includes("from '../../operations';")).map(([path]) => path);
-    expect(wholeCatalog.sort()).toEqual([`${HTTP_ENTRY_DIR}/mcp.ts`, `${HTTP_ENTRY_DIR}/openapi-document.ts`]);
+    expect(wholeCatalog.sort()).toEqual([`${HTTP_ENTRY_DIR}/mcp.ts`]);
+    // The OpenAPI document is built from the catalog here, once, and its function serves the JSON.
+    const openapi = API_ROUTES.find((route) => route.operation === 'openapi_document')!;
+    expect(sources.get(openapi.entry)).toContain("import document from './openapi-document.json' with { type: 'json' };");
+    expect(JSON.parse(sources.get(openapi.entry.replace(/\.ts$/, '.json'))!)).toEqual(openApiDocument(CATALOG));
     const preview = API_ROUTES.find((route) => route.operation === 'preview_access_code_cost')!;
     expect(sources.get(preview.entry)).toContain("import { previewAccessCodeCostOperation as entry } from '../../operations/preview-access-code-cost';");
   });

@@ -1,7 +1,8 @@
 import type { CatalogEntry, RouteResponse, ToolOperation } from '../../operations/operation';
 import { ErrorEnvelope } from '../../operations/outputs';
 import { jsonSchemaOf } from '../json-schema';
-import { baseUrlOf, jsonResponse, withHttpMiddleware, type HttpHandler } from './http-api';
+import type { HttpHandler } from './http-api';
+import { serveOpenApiDocument } from './openapi-served';
 
 /** Where the OpenAPI document is served. */
 export const OPENAPI_PATH = '/v1/openapi.json';
@@ -252,9 +253,5 @@ export const openApiDocument = (catalog: readonly CatalogEntry[], baseUrl = '/')
 };
 
 /** `GET /v1/openapi.json`: the document, generated once (at cold start) from `catalog`, with the caller's base URL as its server. */
-export const makeOpenApiHandler = (catalog: readonly CatalogEntry[]): HttpHandler => {
-  const document = openApiDocument(catalog);
-  return withHttpMiddleware(async (event) =>
-    jsonResponse(200, { ...document, servers: [{ url: baseUrlOf(event), description: 'This API.' }] }, { 'cache-control': 'public, max-age=300' }),
-  );
-};
+export const makeOpenApiHandler = (catalog: readonly CatalogEntry[]): HttpHandler => serveOpenApiDocument(openApiDocument(catalog));
+
