@@ -167,14 +167,11 @@ const coldInit = async (bundle: string, environment: Record<string, string>, sec
   return (JSON.parse(stdout) as { ready: number }).ready;
 };
 
-/**
- * Functions whose cold start is the same work: the same bundle and the same environment but for
- * OPERATION (the HTTP functions share one bundle; what they build depends on their variables).
- */
+/** Functions whose cold start is the same work: the same bundle and the same environment variables. */
 const groupByInit = (functions: SynthesizedFunction[]): SynthesizedFunction[][] => {
   const groups = new Map<string, SynthesizedFunction[]>();
   for (const fn of functions) {
-    const key = JSON.stringify([fn.bundle, Object.keys(fn.environment).filter((name) => name !== 'OPERATION').sort()]);
+    const key = JSON.stringify([fn.bundle, Object.keys(fn.environment).sort()]);
     groups.set(key, [...(groups.get(key) ?? []), fn]);
   }
   return [...groups.values()];

@@ -1,10 +1,10 @@
 /**
- * Writes the entry point of every HTTP route (`npx tsx lib/http-entries.ts`):
+ * Writes the entry point of every HTTP route (`npm run generate:http-entries`):
  * one file per catalog entry, at the path its route names (API_ROUTES' `entry`), that imports
  * that entry from the module defining it and serves it on the production wiring of its needs. A bundle then holds
  * one operation and what its needs use; an entry built from the whole catalog (the MCP endpoint
  * runs every tool; the OpenAPI document describes every route) imports the catalog itself.
- * test/api/http-entries.test.ts fails when a file differs from what this writes.
+ * test/rules/http-entries.test.ts fails when a file differs from what this writes.
  */
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';

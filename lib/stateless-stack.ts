@@ -22,7 +22,6 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { Construct } from 'constructs';
 import { OUTBOX_ITEM_TYPE } from '../functions/contracts/outbox';
 import { keys } from '../functions/contracts/table';
-import { OPERATION_ENV } from '../functions/operations';
 import { API_ROUTES, type ApiRoute, type RouteAuth } from './api-routes';
 import { ServiceFunction } from './constructs/service-function';
 import { serviceRulePrefix, tenantRuleName } from './constructs/event-consumers';
@@ -189,7 +188,6 @@ export class StatelessStack extends Stack {
         // A webhook route may make one attempt (test, retry) of up to the sender's 15 s.
         ...(route.needs.webhooks ? { timeout: Duration.seconds(WEBHOOK_ROUTE_TIMEOUT_SECONDS) } : {}),
       });
-      fn.function.addEnvironment(OPERATION_ENV, route.operation);
       // Each need of the catalog entry is a least-privilege grant plus its environment variable.
       const { needs } = route;
       if (needs.table) fn.useTable(stateful.table, needs.table).deleteItems(stateful.table, route.deletes ?? []);

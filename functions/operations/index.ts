@@ -54,8 +54,5 @@ export const CATALOG: readonly CatalogEntry[] = [
   openApiRoute(() => CATALOG),
 ];
 
-/** The environment variable that tells the generic HTTP entry point which operation its function serves. */
-export const OPERATION_ENV = 'OPERATION';
-
 /** The catalog entry called `name`, or undefined. */
 export const catalogEntry = (name: string): CatalogEntry | undefined => CATALOG.find((entry) => entry.name === name);

@@ -1,4 +1,3 @@
-import { API_ROUTES } from '../../lib/api-routes';
 import { ROUTE_THROTTLES } from '../../lib/route-throttles';
 import { TOOLS, operationId } from '../../functions/operations';
 import { actionsOf, inspect, type Statement } from './inspect';
@@ -47,7 +46,6 @@ describe('the agent interface in the template', () => {
       const target = routeOf(routeKey).Properties.Target;
       const integration = view.resources[target['Fn::Join'][1][1].Ref as string]!;
       expect(integration.Properties.IntegrationUri).toEqual({ 'Fn::GetAtt': [view.functionOf(id).id, 'Arn'] });
-      expect(environmentOf(id).OPERATION).toBe(API_ROUTES.find((route) => route.id === id)!.operation);
     }
   });
 
@@ -59,7 +57,7 @@ describe('the agent interface in the template', () => {
   });
 
   test("the Mcp function's configuration is the union of its tools' (table, queue, cursor key), nothing more", () => {
-    const names = (id: string) => Object.keys(environmentOf(id)).filter((name) => name !== 'OPERATION');
+    const names = (id: string) => Object.keys(environmentOf(id));
     const union = new Set(TOOLS.flatMap((tool) => names(operationId(tool.name))));
     expect(names('Mcp').sort()).toEqual([...union].sort());
     expect(names('Mcp')).toEqual(expect.arrayContaining(['TABLE_NAME', 'QUEUE_URL', 'CURSOR_KEY_SECRET']));
