@@ -12,10 +12,11 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAccountStore } from '../functions/adapters/dynamodb/account-store';
 import { makeDocumentClient } from '../functions/adapters/dynamodb/client';
+import { billingRecordItem } from '../functions/adapters/dynamodb/billing-store';
 import { codeItem } from '../functions/adapters/dynamodb/code-store';
 import { DynamoJobStore } from '../functions/adapters/dynamodb/job-store';
 import { outboxItem } from '../functions/contracts/outbox';
-import { billingIndexKeys, redemptionKeys } from '../functions/contracts/table';
+import { redemptionKeys } from '../functions/contracts/table';
 import { randomCode } from '../functions/domain/access-codes';
 import { billingPeriodOf } from '../functions/domain/billing-period';
 import { newId } from '../functions/domain/ids';
@@ -211,8 +212,6 @@ const measure = async (context: BenchContext, db: DynamoDBDocumentClient): Promi
       const redemptionId = newId('redemption');
       const subscriptionId = newId('subscription');
       const subscriberId = `sub_${randomUUID()}`;
-      const period = billingPeriodOf(now);
-      const { gsi3pk, gsi3sk, ...listing } = billingIndexKeys(plan.projectId, period, redemptionId, false);
       const put = (Item: Record<string, unknown>) => ({ Put: { TableName: tableName, Item, ConditionExpression: 'attribute_not_exists(pk)' } });
       await db.send(
         new TransactWriteCommand({
@@ -228,7 +227,7 @@ const measure = async (context: BenchContext, db: DynamoDBDocumentClient): Promi
               },
             },
             put({ ...redemptionKeys.subscription(subscriptionId), type: 'subscription', subscription_id: subscriptionId, plan_id: plan.planId, project_id: plan.projectId, team_id: plan.teamId, subscriber_id: subscriberId, redemption_id: redemptionId, created_at: at }),
-            put({ ...redemptionKeys.billingRecord(redemptionId), type: 'billing_record', ...listing, gsi3pk, gsi3sk, redemption_id: redemptionId, project_id: plan.projectId, period, stripe_customer_id: 'cus_bench', redeemed_at: at, state: 'queued', updated_at: at }),
+            put(billingRecordItem({ redemptionId, projectId: plan.projectId, period: billingPeriodOf(now), stripeCustomerId: 'cus_bench', state: 'queued', at })),
             put(outboxItem(redeemedEvent({ projectId: plan.projectId, subscriptionId, planId: plan.planId, subscriberId, code }, now), now)),
           ],
         }),

@@ -16,7 +16,7 @@ import { DynamoExpiryStore } from '../../functions/adapters/dynamodb/expiry-stor
 import { StripeMeterBiller } from '../../functions/adapters/stripe/stripe-meter-biller';
 import { makeTelegramSender } from '../../functions/adapters/telegram/factory';
 import { BILLING_POLICY, type BillingMessage } from '../../functions/domain/billing';
-import { billingRecordItem } from '../support/billing-records';
+import { billedRecordItem } from '../support/billing-records';
 import { CHUNK_SIZE, type Job } from '../../functions/domain/jobs';
 import type { TelegramSender } from '../../functions/domain/ports';
 import { CLAIM_LEASE_SECONDS, SWEEP_GRACE_SECONDS, deliveryIdFor, generateWebhookSecret } from '../../functions/domain/webhooks';
@@ -562,7 +562,7 @@ describe('billing: the forwarder and the billing consumer', () => {
   /** Three billed redemptions committed (their billing records, as the commit writes them), as stream records. */
   const committedRedemptions = async () => {
     const customer = `cus_${Math.random().toString(36).slice(2, 10)}`;
-    const items = [0, 1, 2].map(() => billingRecordItem(`prj_${customer}`, customer, clock.now()));
+    const items = [0, 1, 2].map(() => billedRecordItem(`prj_${customer}`, customer, clock.now()));
     for (const item of items) await table.db.send(new PutCommand({ TableName: table.tableName, Item: item }));
     return { customer, redemptionIds: items.map((item) => item.redemption_id).sort(), records: items.map((item) => streamRecord('INSERT', item)) };
   };

@@ -1,33 +1,19 @@
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { billingIndexKeys, redemptionKeys } from '../../functions/contracts/table';
+import { billingRecordItem } from '../../functions/adapters/dynamodb/billing-store';
 import { billingPeriodOf } from '../../functions/domain/billing-period';
 import { newId } from '../../functions/domain/ids';
 import type { TestTable } from './dynamodb';
 
 /**
- * The billing record a billed redemption's commit writes (same keys and fields), `queued` for
+ * The billing record a billed redemption's commit writes (the store's own builder), `queued` for
  * `customer` or `pending` without one: what the billing path starts from, written here directly.
  */
-export const billingRecordItem = (projectId: string, customer: string | null, at = new Date(), redemptionId = newId('redemption')) => {
-  const period = billingPeriodOf(at);
-  const state = customer ? 'queued' : 'pending';
-  return {
-    ...redemptionKeys.billingRecord(redemptionId),
-    type: 'billing_record',
-    ...billingIndexKeys(projectId, period, redemptionId, state === 'pending'),
-    redemption_id: redemptionId,
-    project_id: projectId,
-    period,
-    stripe_customer_id: customer,
-    redeemed_at: at.toISOString(),
-    state,
-    updated_at: at.toISOString(),
-  };
-};
+export const billedRecordItem = (projectId: string, customer: string | null, at = new Date(), redemptionId = newId('redemption')) =>
+  billingRecordItem({ redemptionId, projectId, period: billingPeriodOf(at), stripeCustomerId: customer, state: customer ? 'queued' : 'pending', at: at.toISOString() });
 
 /** Writes `count` billing records of one project (25 a batch, unprocessed ones again); their redemption ids. */
 export const commitBillingRecords = async (table: TestTable, projectId: string, customer: string | null, count: number): Promise<string[]> => {
-  const items = Array.from({ length: count }, () => billingRecordItem(projectId, customer));
+  const items = Array.from({ length: count }, () => billedRecordItem(projectId, customer));
   for (let start = 0; start < items.length; start += 25) {
     let requests: unknown[] | undefined = items.slice(start, start + 25).map((Item) => ({ PutRequest: { Item } }));
     while (requests && requests.length > 0) {

@@ -14,6 +14,7 @@ import {
   billingDueBound,
   billingDueKeys,
   billingDuePartition,
+  billingIndexKeys,
   billingParkedKeys,
   billingPartition,
   billingShard,
@@ -27,6 +28,35 @@ type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[numb
 
 /** Reads in flight at once when reading a window's records. */
 const PARALLEL_GETS = 50;
+
+/**
+ * The item of a billing record as a redemption's commit writes it: `queued` for its Stripe
+ * customer, `pending` without one (both in the due index), or `no_charge` (counted only, out of
+ * the due index). The one writer of the shape `billingRecordFromItem` reads.
+ */
+export const billingRecordItem = (record: {
+  redemptionId: string;
+  projectId: string;
+  period: string;
+  stripeCustomerId: string | null;
+  state: Extract<BillingState, 'queued' | 'pending' | 'no_charge'>;
+  at: string;
+}): Item => {
+  const { gsi3pk, gsi3sk, ...listing } = billingIndexKeys(record.projectId, record.period, record.redemptionId, record.state === 'pending');
+  return {
+    ...redemptionKeys.billingRecord(record.redemptionId),
+    type: 'billing_record',
+    ...listing,
+    ...(record.state === 'no_charge' ? {} : { gsi3pk, gsi3sk }),
+    redemption_id: record.redemptionId,
+    project_id: record.projectId,
+    period: record.period,
+    stripe_customer_id: record.stripeCustomerId,
+    redeemed_at: record.at,
+    state: record.state,
+    updated_at: record.at,
+  };
+};
 
 /** A stored billing record item as the domain's record. */
 export const billingRecordFromItem = (item: Item): BillingRecord => ({

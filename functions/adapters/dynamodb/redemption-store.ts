@@ -3,7 +3,7 @@ import { GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClie
 import { LRUCache } from 'lru-cache';
 import { outboxItem } from '../../contracts/outbox';
 import { notExpiredAt } from '../../contracts/expiry-conditions';
-import { ALLOTMENT_SHARDS, allotmentKeys, billingIndexKeys, keys, redemptionKeys } from '../../contracts/table';
+import { ALLOTMENT_SHARDS, allotmentKeys, keys, redemptionKeys } from '../../contracts/table';
 import type { AccessCodeRecord } from '../../domain/access-code-record';
 import { billingPeriodOf } from '../../domain/billing-period';
 import type { RedemptionCommitResult, RedemptionRequest, RedemptionStore } from '../../domain/ports';
@@ -17,6 +17,7 @@ import {
   type RedemptionCommit,
   type Subscription,
 } from '../../domain/redemption';
+import { billingRecordItem } from './billing-store';
 import { codeStatusChange } from './code-store';
 import { backoff, cancellationCodes, isOutcomeUnknown, isWriteContention } from './transactions';
 
@@ -285,25 +286,10 @@ export class DynamoRedemptionStore implements RedemptionStore {
       },
     });
     if (commit.usage) {
-      const state = commit.usage.state;
-      // A no_charge record is only counted: it stays out of the billing due index.
-      const { gsi3pk, gsi3sk, ...listing } = billingIndexKeys(project.id, period, ids.redemptionId, state === 'pending');
       items.push({
         Put: {
           TableName: this.tableName,
-          Item: {
-            ...redemptionKeys.billingRecord(ids.redemptionId),
-            type: 'billing_record',
-            ...listing,
-            ...(state === 'no_charge' ? {} : { gsi3pk, gsi3sk }),
-            redemption_id: ids.redemptionId,
-            project_id: project.id,
-            period,
-            stripe_customer_id: commit.usage.stripeCustomerId,
-            redeemed_at: at,
-            state,
-            updated_at: at,
-          },
+          Item: billingRecordItem({ redemptionId: ids.redemptionId, projectId: project.id, period, stripeCustomerId: commit.usage.stripeCustomerId, state: commit.usage.state, at }),
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       });
