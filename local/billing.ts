@@ -4,16 +4,8 @@ import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { makeUsageBiller } from '../functions/adapters/stripe/factory';
 import type { StripeKeyReader } from '../functions/adapters/stripe/rotating-key-biller';
-import {
-  BILLING_POLICY,
-  billingMessageDeduplicationId,
-  billingMessageGroup,
-  type BillingMessage,
-  type BillingPolicy,
-  type BillingQueue,
-  type ReceivedMessage,
-  type Redelivery,
-} from '../functions/domain/billing';
+import { BILLING_POLICY, type BillingPolicy, type BillingQueue, type ReceivedMessage, type Redelivery } from '../functions/domain/billing';
+import { billingMessageDeduplicationId, billingMessageGroup, type BillingMessage } from '../functions/contracts/queue-messages';
 import { sweepBilling, type BillingSweepResult } from '../functions/use-cases/bill-redemption';
 import type { Clock } from '../functions/domain/ports';
 import { makeHandler as makeBillingHandler } from '../functions/handlers/queue/billing';

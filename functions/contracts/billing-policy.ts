@@ -1,3 +1,6 @@
+/** Most redemptions in one window: its claim and its billed mark are each one transaction of window + records (≤ 100 items). */
+export const MAX_WINDOW_SIZE = 50;
+
 /** How billing retries and sweeps; `BILLING_POLICY` in production, scaled down in tests. */
 export interface BillingPolicy {
   /** First retry delay after a failed try; doubled each try up to `retryCapMs`. */

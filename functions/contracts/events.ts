@@ -53,3 +53,10 @@ export const EventEnvelopeSchema = v.looseObject({
   project_id: v.string(),
   data: v.record(v.string(), v.unknown()),
 });
+
+/** `value` checked against the envelope's schema: the envelope, or what is wrong with it (`path: message; …`). */
+export const parseEventEnvelope = (value: unknown): { envelope: EventEnvelope } | { problems: string } => {
+  const parsed = v.safeParse(EventEnvelopeSchema, value);
+  if (parsed.success) return { envelope: parsed.output as EventEnvelope };
+  return { problems: parsed.issues.map((issue) => `${v.getDotPath(issue) ?? 'event'}: ${issue.message}`).join('; ') };
+};

@@ -1,6 +1,5 @@
-import type { BillingPolicy } from '../contracts/billing-policy';
-import { fnv1a } from '../contracts/table';
-import * as v from 'valibot';
+import { MAX_WINDOW_SIZE, type BillingPolicy } from '../contracts/billing-policy';
+import type { BillingMessage } from '../contracts/queue-messages';
 
 /**
  * One meter event: `value` billed redemptions of one customer, under an identifier that names
@@ -108,10 +107,7 @@ export interface BillingWindow {
   createdAt: string;
 }
 
-/** Most redemptions in one window: its claim and its billed mark are each one transaction of window + records (≤ 100 items). */
-export const MAX_WINDOW_SIZE = 50;
-
-export { BILLING_POLICY, type BillingPolicy } from '../contracts/billing-policy';
+export { BILLING_POLICY, MAX_WINDOW_SIZE, type BillingPolicy } from '../contracts/billing-policy';
 
 const DAY_MS = 86_400_000;
 
@@ -141,58 +137,6 @@ export const usageOfWindow = (window: BillingWindow, now: Date): MeteredUsage =>
   timestamp: meterTimestamp(window, now),
   value: window.redemptionIds.length,
 });
-
-/** `YYYY-MM`, a calendar month. */
-const PERIOD = /^\d{4}-(0[1-9]|1[0-2])$/;
-const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
-const Customer = v.pipe(v.string(), v.minLength(1), v.maxLength(255));
-
-/**
- * The billing queue's messages. `records`: billing records of one customer and period that
- * became `queued`, to be claimed into a window and sent. `window`: a window to (re)send.
- * Versioned by its fields: add optional ones only.
- */
-export const BillingMessageSchema = v.variant('kind', [
-  v.object({
-    kind: v.literal('records'),
-    stripe_customer_id: Customer,
-    period: v.pipe(v.string(), v.regex(PERIOD, 'period must be YYYY-MM.')),
-    redemption_ids: v.pipe(v.array(Id), v.minLength(1), v.maxLength(MAX_WINDOW_SIZE)),
-  }),
-  v.object({
-    kind: v.literal('window'),
-    stripe_customer_id: Customer,
-    window_id: Id,
-    /** The window's failed tries when it was queued. */
-    attempts: v.pipe(v.number(), v.integer(), v.minValue(0)),
-    /** When it was queued (ISO): with the id, the queue's deduplication id. */
-    queued_at: v.pipe(v.string(), v.maxLength(40)),
-  }),
-]);
-
-/** A billing queue message, as parsed. */
-export type BillingMessage = v.InferOutput<typeof BillingMessageSchema>;
-
-/** Parses a queue body into a billing message, or undefined when it is not one. */
-export const parseBillingMessage = (body: string): BillingMessage | undefined => {
-  try {
-    const result = v.safeParse(BillingMessageSchema, JSON.parse(body));
-    return result.success ? result.output : undefined;
-  } catch {
-    return undefined;
-  }
-};
-
-/** The message group of a billing message on a FIFO queue: Stripe takes one meter call per customer at a time. */
-export const billingMessageGroup = (message: BillingMessage): string => message.stripe_customer_id;
-
-/**
- * The FIFO deduplication id: the same records forwarded twice within SQS's five minutes (a
- * stream retry) are queued once; a window is queued each time it is due (a copy is a no-op
- * once the window is settled, and Stripe's identifier covers a second send).
- */
-export const billingMessageDeduplicationId = (message: BillingMessage): string =>
-  (message.kind === 'window' ? `w:${message.window_id}:${message.queued_at}` : `r:${fnv1a(message.redemption_ids.join(',')).toString(36)}:${message.redemption_ids[0]}`).slice(0, 128);
 
 /**
  * The billing queue (SQS FIFO in AWS): one group per Stripe customer, so that one customer's

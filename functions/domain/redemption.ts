@@ -1,4 +1,3 @@
-import * as v from 'valibot';
 import { EVENT_API_VERSION, type AccessCodeRedeemedData, type EventEnvelope } from '../contracts/events';
 import { maskCode } from './access-codes';
 import type { Tier } from './cost';
@@ -15,9 +14,10 @@ export const MAX_SUBSCRIBER_ID_LENGTH = 128;
 const UNPRINTABLE = /[\p{C}\p{Zl}\p{Zp}]/u;
 
 /** Holds at least one character that is not white space. */
-const NOT_BLANK = /\S/;
+export const NOT_BLANK = /\S/;
 
-const BLANK_SUBSCRIBER_ID = 'subscriber_id must not be empty or blank (white space only).';
+/** What a blank subscriber id is told. */
+export const BLANK_SUBSCRIBER_ID = 'subscriber_id must not be empty or blank (white space only).';
 
 /** Why a subscriber id is not acceptable, or undefined when it is: 1..128 printable characters, not white space alone. */
 export const subscriberIdProblem = (value: string): string | undefined => {
@@ -28,35 +28,11 @@ export const subscriberIdProblem = (value: string): string | undefined => {
   return undefined;
 };
 
-/**
- * The body of `POST /v1/access-codes/redeem`, strict (an unknown field is refused). The code is
- * only checked to be a short, non-blank string here: whether it can be a code at all is the use
- * case's business (an unreadable code is simply not found, like any unknown one). The subscriber
- * id's length counts characters (code points), as JSON Schema's maxLength does: that bound is
- * published as metadata, and enforced, with the printable rule, by the check.
- */
-export const RedeemAccessCodeBodySchema = v.strictObject({
-  code: v.pipe(
-    v.string('code must be a string.'),
-    v.regex(NOT_BLANK, 'code is required.'),
-    v.minLength(1, 'code is required.'),
-    v.maxLength(64, 'code must be at most 64 characters.'),
-    v.description('The access code as the subscriber typed it (e.g. 7KQ2-9XMD-4TRV): any case, with or without separators, look-alike characters read as the symbols they resemble.'),
-  ),
-  subscriber_id: v.pipe(
-    v.string('subscriber_id must be a string.'),
-    v.regex(NOT_BLANK, BLANK_SUBSCRIBER_ID),
-    // What the pattern refuses is its one issue; the check adds length and printability.
-    v.check((value) => !NOT_BLANK.test(value) || subscriberIdProblem(value) === undefined, (issue) => subscriberIdProblem(String(issue.input)) ?? 'subscriber_id is not valid.'),
-    v.metadata({ minLength: 1, maxLength: MAX_SUBSCRIBER_ID_LENGTH }),
-    v.description(
-      `Your own id for the subscriber (1 to ${MAX_SUBSCRIBER_ID_LENGTH} printable characters, not white space alone). The same subscriber redeeming the same code again gets the same answer.`,
-    ),
-  ),
-});
-
-/** The redeem request as validated. */
-export type RedeemAccessCodeInput = v.InferOutput<typeof RedeemAccessCodeBodySchema>;
+/** The redeem request as validated (its schema: `RedeemAccessCodeBodySchema`, functions/operations/redeem-access-code.ts). */
+export interface RedeemAccessCodeInput {
+  code: string;
+  subscriber_id: string;
+}
 
 /** Field issues of a redeem request's subscriber id (the use case checks again, whoever called it). */
 export const redeemInputIssues = (input: { subscriber_id: string }): FieldIssue[] => {

@@ -282,3 +282,7 @@ export const healthChange = (
   }
   return endpoint.failingSince === null ? { kind: 'failing' } : undefined;
 };
+
+/** Page sizes of the webhook listings: default and maximum. */
+export const WEBHOOK_PAGE_DEFAULT = 20;
+export const WEBHOOK_PAGE_MAX = 100;

@@ -1,8 +1,36 @@
-import { RedeemAccessCodeBodySchema } from '../domain/redemption';
+import * as v from 'valibot';
+import { BLANK_SUBSCRIBER_ID, MAX_SUBSCRIBER_ID_LENGTH, NOT_BLANK, subscriberIdProblem } from '../domain/redemption';
 import { METRIC, countMetric } from '../observability';
 import { redeemAccessCode } from '../use-cases/redeem-access-code';
 import { defineOperation } from './operation';
 import { RedemptionOutput } from './outputs';
+
+/**
+ * The body of `POST /v1/access-codes/redeem`, strict (an unknown field is refused). The code is
+ * only checked to be a short, non-blank string here: whether it can be a code at all is the use
+ * case's business (an unreadable code is simply not found, like any unknown one). The subscriber
+ * id's length counts characters (code points), as JSON Schema's maxLength does: that bound is
+ * published as metadata, and enforced, with the printable rule, by the check.
+ */
+export const RedeemAccessCodeBodySchema = v.strictObject({
+  code: v.pipe(
+    v.string('code must be a string.'),
+    v.regex(NOT_BLANK, 'code is required.'),
+    v.minLength(1, 'code is required.'),
+    v.maxLength(64, 'code must be at most 64 characters.'),
+    v.description('The access code as the subscriber typed it (e.g. 7KQ2-9XMD-4TRV): any case, with or without separators, look-alike characters read as the symbols they resemble.'),
+  ),
+  subscriber_id: v.pipe(
+    v.string('subscriber_id must be a string.'),
+    v.regex(NOT_BLANK, BLANK_SUBSCRIBER_ID),
+    // What the pattern refuses is its one issue; the check adds length and printability.
+    v.check((value) => !NOT_BLANK.test(value) || subscriberIdProblem(value) === undefined, (issue) => subscriberIdProblem(String(issue.input)) ?? 'subscriber_id is not valid.'),
+    v.metadata({ minLength: 1, maxLength: MAX_SUBSCRIBER_ID_LENGTH }),
+    v.description(
+      `Your own id for the subscriber (1 to ${MAX_SUBSCRIBER_ID_LENGTH} printable characters, not white space alone). The same subscriber redeeming the same code again gets the same answer.`,
+    ),
+  ),
+});
 
 /** redeem_access_code: `POST /v1/access-codes/redeem`. */
 export const redeemAccessCodeOperation = defineOperation({

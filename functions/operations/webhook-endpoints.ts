@@ -5,7 +5,7 @@ import {
   ListWebhookDeliveriesInputSchema,
   ListWebhookEndpointsInputSchema,
   UpdateWebhookEndpointInputSchema,
-} from '../use-cases/webhook-endpoint-inputs';
+} from './webhook-endpoint-inputs';
 import {
   createWebhookEndpoint,
   deleteWebhookEndpoint,

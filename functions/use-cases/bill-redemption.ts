@@ -6,7 +6,6 @@ import {
   retryDelayMs,
   usageOfWindow,
   windowMessage,
-  type BillingMessage,
   type BillingPolicy,
   type BillingQueue,
   type BillingRecord,
@@ -14,6 +13,7 @@ import {
   type BillingWindow,
   type UsageBiller,
 } from '../domain/billing';
+import type { BillingMessage } from '../contracts/queue-messages';
 import type { AccountReader, Clock } from '../domain/ports';
 import { logger } from '../observability';
 

@@ -1,5 +1,4 @@
-import * as v from 'valibot';
-import { EventEnvelopeSchema } from '../contracts/events';
+import { parseEventEnvelope } from '../contracts/events';
 import type { Clock } from '../domain/ports';
 import type { WebhookEndpointStore, WebhookRetryScheduler } from '../domain/webhook-ports';
 import { deliveryIdFor, subscribesTo, type WebhookDelivery, type WebhookEndpoint, type WebhookEvent } from '../domain/webhooks';
@@ -87,11 +86,9 @@ export class WebhookDispatchError extends Error {
  *    retried.
  */
 export const dispatchWebhooks = async (deps: DispatchWebhooksDeps, detail: unknown): Promise<DispatchWebhooksResult> => {
-  const parsed = v.safeParse(EventEnvelopeSchema, detail);
-  if (!parsed.success) {
-    throw new InvalidEventEnvelopeError(`Not an event envelope: ${parsed.issues.map((issue) => v.getDotPath(issue) ?? issue.message).join(', ')}`);
-  }
-  const event = parsed.output as WebhookEvent;
+  const parsed = parseEventEnvelope(detail);
+  if ('problems' in parsed) throw new InvalidEventEnvelopeError(`Not an event envelope: ${parsed.problems}`);
+  const event = parsed.envelope as WebhookEvent;
   let cache = deps.endpointCache ?? caches.get(deps.endpoints);
   if (!cache) caches.set(deps.endpoints, (cache = new ProjectEndpointsCache()));
   const endpoints = (await cache.get(event.project_id, () => deps.endpoints.projectEndpoints(event.project_id))).filter(

@@ -21,6 +21,7 @@ import {
   initialSecrets,
   newWebhookEndpointId,
   signingSecrets,
+  WEBHOOK_PAGE_DEFAULT,
   type AttemptOutcome,
   type AttemptResult,
   type DeliveryStatus,
@@ -31,17 +32,40 @@ import {
   type WebhookEventType,
 } from '../domain/webhooks';
 import { deliverWebhook } from './deliver-webhook';
-import {
-  WEBHOOK_PAGE_DEFAULT,
-  type CreateWebhookEndpointInput,
-  type ListWebhookDeliveriesInput,
-  type ListWebhookEndpointsInput,
-  type UpdateWebhookEndpointInput,
-} from './webhook-endpoint-inputs';
 
 // The webhook endpoints API. The HTTP layer checks the ability (project-access-code:view-any)
-// and validates the inputs with the schemas of webhook-endpoint-inputs.ts; these use cases check
+// and validates the inputs with the schemas of operations/webhook-endpoint-inputs.ts; these use cases check
 // the team: another team's project, endpoint or delivery is not found, never revealed.
+
+/** `POST /v1/webhook-endpoints`, as validated. */
+export interface CreateWebhookEndpointInput {
+  project_id: string;
+  url: string;
+  events: EventSubscription[];
+  description?: string;
+}
+
+/** `PATCH /v1/webhook-endpoints/{id}`, as validated: absent fields stay; `description: null` clears it. */
+export interface UpdateWebhookEndpointInput {
+  url?: string;
+  events?: EventSubscription[];
+  enabled?: boolean;
+  description?: string | null;
+}
+
+/** `GET /v1/webhook-endpoints?project_id=…`, as validated. */
+export interface ListWebhookEndpointsInput {
+  project_id: string;
+  cursor?: string;
+  limit?: number;
+}
+
+/** `GET /v1/webhook-endpoints/{id}/deliveries`, as validated. */
+export interface ListWebhookDeliveriesInput {
+  status?: 'pending' | 'succeeded' | 'failed';
+  cursor?: string;
+  limit?: number;
+}
 
 /** Dependencies of the webhook endpoint operations. */
 export interface WebhookEndpointsDeps {

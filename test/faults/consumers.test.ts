@@ -10,12 +10,12 @@ import {
   GENERATION_VISIBILITY_TIMEOUT_SECONDS,
   WEBHOOK_DELIVERY_VISIBILITY_TIMEOUT_SECONDS,
 } from '../../functions/contracts/pipeline-settings';
-import { generateChunkMessage, deliverMessage, type DeliverMessage, type PipelineMessage, type WebhookDeliveryMessage } from '../../functions/contracts/queue-messages';
+import { generateChunkMessage, deliverMessage, type BillingMessage, type DeliverMessage, type PipelineMessage, type WebhookDeliveryMessage } from '../../functions/contracts/queue-messages';
 import { DynamoCodeStore } from '../../functions/adapters/dynamodb/code-store';
 import { DynamoExpiryStore } from '../../functions/adapters/dynamodb/expiry-store';
 import { StripeMeterBiller } from '../../functions/adapters/stripe/stripe-meter-biller';
 import { makeTelegramSender } from '../../functions/adapters/telegram/factory';
-import { BILLING_POLICY, type BillingMessage } from '../../functions/domain/billing';
+import { BILLING_POLICY } from '../../functions/domain/billing';
 import { billedRecordItem } from '../support/billing-records';
 import { CHUNK_SIZE, type Job } from '../../functions/domain/jobs';
 import type { TelegramSender } from '../../functions/domain/ports';

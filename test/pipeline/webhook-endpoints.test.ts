@@ -19,7 +19,7 @@ import { ProjectEndpointsCache, WebhookDispatchError, dispatchWebhooks, type Dis
 import {
   CreateWebhookEndpointInputSchema,
   UpdateWebhookEndpointInputSchema,
-} from '../../functions/use-cases/webhook-endpoint-inputs';
+} from '../../functions/operations/webhook-endpoint-inputs';
 import * as webhooks from '../../functions/use-cases/webhook-endpoints';
 import { FakeClock } from '../support/clock';
 import { createTestTable, type TestTable } from '../support/dynamodb';

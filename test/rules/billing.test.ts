@@ -1,14 +1,10 @@
+import { meterTimestamp, recordsMessages, retryDelayMs, BILLING_POLICY, MAX_WINDOW_SIZE } from '../../functions/domain/billing';
 import {
   billingMessageDeduplicationId,
   billingMessageGroup,
-  meterTimestamp,
   parseBillingMessage,
-  recordsMessages,
-  retryDelayMs,
-  BILLING_POLICY,
-  MAX_WINDOW_SIZE,
   type BillingMessage,
-} from '../../functions/domain/billing';
+} from '../../functions/contracts/queue-messages';
 
 const records: BillingMessage & { kind: 'records' } = { kind: 'records', stripe_customer_id: 'cus_A', period: '2026-05', redemption_ids: ['rdm_01', 'rdm_02'] };
 const window: BillingMessage & { kind: 'window' } = { kind: 'window', stripe_customer_id: 'cus_A', window_id: 'bwn_01', attempts: 2, queued_at: '2026-05-01T12:00:00.000Z' };

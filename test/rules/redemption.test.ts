@@ -6,11 +6,11 @@ import {
   redeemedEvent,
   redemptionBilling,
   redemptionCommit,
-  RedeemAccessCodeBodySchema,
   subscriberIdProblem,
   type CodeForRedemption,
 } from '../../functions/domain/redemption';
 import { ALLOTMENT_SHARDS } from '../../functions/contracts/table';
+import { RedeemAccessCodeBodySchema } from '../../functions/operations/redeem-access-code';
 import { EventEnvelopeSchema } from '../../functions/contracts/events';
 
 const tier = { freeAllotment: 10, unitPriceMinor: 3, currency: 'USD' };

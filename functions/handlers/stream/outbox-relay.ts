@@ -2,11 +2,10 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import * as v from 'valibot';
 import { OUTBOX_ITEM_TYPE } from '../../contracts/outbox';
 import { logger } from '../../observability';
 import { withObservability } from '../middleware';
-import { EventEnvelopeSchema, type EventEnvelope } from '../../contracts/events';
+import { parseEventEnvelope, type EventEnvelope } from '../../contracts/events';
 import type { EventPublisher } from '../../domain/ports';
 
 /** A DynamoDB Streams Lambda handler that reports partial batch failures. */
@@ -31,11 +30,8 @@ export const outboxEventOf = (record: DynamoDBRecord): EventEnvelope | undefined
   // aws-lambda's and the SDK's AttributeValue types describe the same wire format.
   const item = unmarshall(image as Record<string, AttributeValue>);
   const stored: unknown = typeof item.event === 'string' ? JSON.parse(item.event) : item.event;
-  const parsed = v.safeParse(EventEnvelopeSchema, stored);
-  if (!parsed.success) {
-    const problems = parsed.issues.map((issue) => `${v.getDotPath(issue) ?? 'event'}: ${issue.message}`).join('; ');
-    throw new MalformedOutboxItemError(`Outbox item ${String(item.pk)} holds no valid event envelope: ${problems}`);
-  }
+  const parsed = parseEventEnvelope(stored);
+  if ('problems' in parsed) throw new MalformedOutboxItemError(`Outbox item ${String(item.pk)} holds no valid event envelope: ${parsed.problems}`);
   // A DynamoDB map loses key order; put the envelope's own fields back in the documented order.
   const { id, type, created_at, api_version, project_id, data, ...rest } = stored as EventEnvelope;
   return { id, type, created_at, api_version, project_id, data, ...rest };

@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { EVENT_SUBSCRIPTIONS } from '../domain/webhooks';
+import { EVENT_SUBSCRIPTIONS, WEBHOOK_PAGE_MAX } from '../domain/webhooks';
 
 // The inputs of the webhook endpoint operations. Declarative only (no transform or check), so
 // that the operation catalog can publish them as JSON Schema; strict, so that an unknown field is
@@ -9,9 +9,6 @@ import { EVENT_SUBSCRIPTIONS } from '../domain/webhooks';
 export const WEBHOOK_URL_MAX_LENGTH = 2048;
 /** The longest endpoint description accepted. */
 export const WEBHOOK_DESCRIPTION_MAX_LENGTH = 256;
-/** Page sizes of the listings: default and maximum. */
-export const WEBHOOK_PAGE_DEFAULT = 20;
-export const WEBHOOK_PAGE_MAX = 100;
 
 const url = v.pipe(v.string(), v.url('url must be an absolute URL'), v.maxLength(WEBHOOK_URL_MAX_LENGTH, `url must be at most ${WEBHOOK_URL_MAX_LENGTH} characters`));
 const events = v.pipe(
@@ -33,7 +30,6 @@ export const CreateWebhookEndpointInputSchema = v.strictObject({
   events,
   description: v.optional(description),
 });
-export type CreateWebhookEndpointInput = v.InferOutput<typeof CreateWebhookEndpointInputSchema>;
 
 /** `PATCH /v1/webhook-endpoints/{id}`: absent fields stay; `description: null` clears it. */
 export const UpdateWebhookEndpointInputSchema = v.strictObject({
@@ -42,7 +38,6 @@ export const UpdateWebhookEndpointInputSchema = v.strictObject({
   enabled: v.optional(v.boolean()),
   description: v.optional(v.nullable(description)),
 });
-export type UpdateWebhookEndpointInput = v.InferOutput<typeof UpdateWebhookEndpointInputSchema>;
 
 /** `GET /v1/webhook-endpoints?project_id=…`. */
 export const ListWebhookEndpointsInputSchema = v.strictObject({
@@ -50,7 +45,6 @@ export const ListWebhookEndpointsInputSchema = v.strictObject({
   cursor: v.optional(cursor),
   limit: v.optional(limit),
 });
-export type ListWebhookEndpointsInput = v.InferOutput<typeof ListWebhookEndpointsInputSchema>;
 
 /** `GET /v1/webhook-endpoints/{id}/deliveries?status=…&cursor=…`. */
 export const ListWebhookDeliveriesInputSchema = v.strictObject({
@@ -58,4 +52,3 @@ export const ListWebhookDeliveriesInputSchema = v.strictObject({
   cursor: v.optional(cursor),
   limit: v.optional(limit),
 });
-export type ListWebhookDeliveriesInput = v.InferOutput<typeof ListWebhookDeliveriesInputSchema>;
