@@ -14,7 +14,7 @@ import { DynamoTableProbe } from './adapters/dynamodb/table-probe';
 import { EventBridgePublisher } from './adapters/eventbridge/event-bridge-publisher';
 import { makeSqsClient } from './adapters/sqs/client';
 import { SqsBillingQueue, SqsVisibilityRedelivery } from './adapters/sqs/sqs-billing-queue';
-import { BILLING_POLICY, type BillingPolicy, type BillingQueue, type Redelivery, type UsageBiller } from './domain/billing';
+import { BILLING_POLICY, type BillingPolicy } from './domain/billing';
 import type { StripeKeyReader } from './adapters/stripe/rotating-key-biller';
 import { STRIPE_KEY_MAX_AGE_SECONDS } from './contracts/billing-policy';
 import type { BillingSweepDeps } from './use-cases/bill-redemption';
@@ -39,18 +39,25 @@ import {
 import type { DeliverMessage } from './contracts/queue-messages';
 import type { ChatLeases } from './domain/chat-leases';
 import {
-  systemClock,
   type AccountReader,
   type AccountStore,
+  type BillingQueue,
   type Clock,
   type CodeStore,
   type CursorCodec,
   type EventPublisher,
+  type ExpiryStore,
   type JobQueue,
   type JobStore,
   type MessageQueue,
+  type Redelivery,
+  systemClock,
   type TableProbe,
   type TelegramSender,
+  type UsageBiller,
+  type WebhookDeliveryStore,
+  type WebhookRetryScheduler,
+  type WebhookSender,
 } from './domain/ports';
 import type { DepsFor, Needs, ServiceDeps } from './operations/operation';
 import type { DeliveryDeps } from './use-cases/generation/deliver-job';
@@ -63,12 +70,10 @@ import { SqsWebhookRetryScheduler } from './adapters/sqs/webhook-retry-scheduler
 import { HttpWebhookSender } from './adapters/webhooks/http-webhook-sender';
 import { DnsWebhookUrlGuard } from './adapters/webhooks/url-guard';
 import { WebhookEnv } from './contracts/env';
-import type { WebhookDeliveryStore, WebhookRetryScheduler, WebhookSender } from './domain/webhook-ports';
 import type { DeliverWebhookDeps } from './use-cases/deliver-webhook';
 import type { DispatchWebhooksDeps } from './use-cases/dispatch-webhooks';
 import type { WebhookServices } from './use-cases/webhook-endpoints';
 import { DynamoExpiryStore } from './adapters/dynamodb/expiry-store';
-import type { ExpiryStore } from './domain/expiry-sweep';
 import type { ExpirySweepDeps } from './use-cases/expiry-sweep';
 
 /** What the HTTP handlers need, in production and in the local stack alike. */

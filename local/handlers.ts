@@ -1,11 +1,10 @@
 import type { HttpHandler } from '../functions/handlers/http/http-api';
-import type { TableProbe, TelegramSender } from '../functions/domain/ports';
+import type { ExpiryStore, TableProbe, TelegramSender } from '../functions/domain/ports';
 import { catalogHandler } from '../functions/handlers/http/operation-handler';
 import { CATALOG, operationId, type ServiceDeps } from '../functions/operations';
 import type { ApiDeps } from '../functions/wiring';
 import { ConfigurationError } from '../functions/contracts/env';
 import type { WebhookServices } from '../functions/use-cases/webhook-endpoints';
-import type { ExpiryStore } from '../functions/domain/expiry-sweep';
 
 /** What the local API needs beyond the stores: the bot, as the Telegram routes see it. */
 export interface LocalApiDeps extends ApiDeps {

@@ -15,18 +15,6 @@ export interface MeteredUsage {
   value: number;
 }
 
-/**
- * Reports billable usage to the billing provider (Stripe Billing Meters in production).
- * Implementations resolve when the usage is recorded, including when it had been recorded
- * before under the same identifier (a duplicate is success); they throw
- * `BillingUnavailableError` when trying again later can help (401, 403, 409, 429, 5xx,
- * network, timeout) and `BillingRejectedError` when it cannot (any other 4xx: the payload
- * itself is refused).
- */
-export interface UsageBiller {
-  reportUsage(usage: MeteredUsage): Promise<void>;
-}
-
 /** The provider could not take the usage now (a key refused, rate limited, 5xx, unreachable): retry later. */
 export class BillingUnavailableError extends Error {
   constructor(
@@ -138,28 +126,6 @@ export const usageOfWindow = (window: BillingWindow, now: Date): MeteredUsage =>
   value: window.redemptionIds.length,
 });
 
-/**
- * The billing queue (SQS FIFO in AWS): one group per Stripe customer, so that one customer's
- * meter calls go one at a time while different customers go in parallel.
- */
-export interface BillingQueue {
-  /** Enqueues all messages or throws; sending one again is harmless. */
-  send(messages: readonly BillingMessage[]): Promise<void>;
-}
-
-/** A received billing queue message, as far as redelivering it goes. */
-export interface ReceivedMessage {
-  messageId: string;
-  receiptHandle: string;
-  /** The queue's ARN. */
-  eventSourceARN: string;
-}
-
-/** Makes the queue deliver a received message again after a delay (SQS: its visibility timeout). */
-export interface Redelivery {
-  after(message: ReceivedMessage, delayMs: number): Promise<void>;
-}
-
 /** The queued billing records as `records` messages: one per customer and period, at most `MAX_WINDOW_SIZE` ids each. */
 export const recordsMessages = (records: ReadonlyArray<Pick<BillingRecord, 'redemptionId' | 'stripeCustomerId' | 'period'>>): BillingMessage[] => {
   const groups = new Map<string, { customer: string; period: string; ids: string[] }>();
@@ -195,43 +161,3 @@ export const queuedRecordOfItem = (item: Record<string, unknown>): Pick<BillingR
   return { redemptionId: item.redemption_id, stripeCustomerId: item.stripe_customer_id, period: item.period };
 };
 
-/**
- * The billing records of billed redemptions and their windows (DynamoDB). Every move is
- * conditional on the state it moves from, so two callers racing move a record once.
- */
-export interface BillingStore {
-  /** The records by redemption id (strongly consistent); missing ones are left out. */
-  records(redemptionIds: readonly string[]): Promise<BillingRecord[]>;
-  /**
-   * Claims `records` (queued, of `window.stripeCustomerId` and `window.period`) into the new
-   * window, all or none: false when one of them was moved meanwhile (read again and retry).
-   */
-  createWindow(window: BillingWindow, at: Date): Promise<boolean>;
-  window(windowId: string): Promise<BillingWindow | undefined>;
-  windows(windowIds: readonly string[]): Promise<BillingWindow[]>;
-  /** Stripe has the window's event: the window and its records become billed, together. Idempotent. */
-  markWindowBilled(window: BillingWindow, at: Date): Promise<void>;
-  /** A try failed in a way a later one can cure: counts it and sets when the next is due. */
-  recordWindowFailure(window: BillingWindow, failure: { attempts: number; nextAttemptAt: Date; error: string; firstFailureAt: Date }, at: Date): Promise<void>;
-  /** Stripe refused the window's payload for good: the window and its records are parked. */
-  parkWindow(window: BillingWindow, reason: string, at: Date): Promise<void>;
-  /** Windows due to be sent (the claim's lease or the retry delay is over) and records not yet in one, older than `before`. */
-  due(input: { windowsDueBy: Date; recordsOlderThan: Date; limit: number }): Promise<{ windows: BillingWindow[]; records: BillingRecord[] }>;
-  /** A pending record whose project still has no customer leaves the sweep's index; set-tier queues it later. */
-  settlePending(record: BillingRecord, at: Date): Promise<void>;
-  /** Moves the project's pending records to `queued` for `stripeCustomerId`; how many moved. */
-  requeuePending(projectId: string, stripeCustomerId: string, at: Date): Promise<number>;
-  /** Parked records (of one project, or all); oldest first. */
-  parkedRecords(projectId?: string): Promise<BillingRecord[]>;
-  /** Moves a pending or parked record to `queued` for `stripeCustomerId`, once; false when it is not in `from` any more. */
-  requeueRecord(record: BillingRecord, from: 'pending' | 'parked', stripeCustomerId: string, at: Date): Promise<boolean>;
-  /** A project's pending records. */
-  pendingForProject(projectId: string): Promise<BillingRecord[]>;
-  /** A project's billing records of one period. */
-  billingRecords(projectId: string, period: string): Promise<BillingRecord[]>;
-  /** True once the redemption's usage is at Stripe. */
-  isBilled(redemptionId: string): Promise<boolean>;
-}
-
-/** What the billing use case asks of the billing store's records. */
-export type BillingLedger = Pick<BillingStore, 'isBilled'>;

@@ -73,39 +73,3 @@ export interface BatchExpiry {
   requestedAt: string;
 }
 
-/** The codes whose expiry has passed, the moves out of `active` the sweep makes, and batch expiry changes. */
-export interface ExpiryStore {
-  /**
-   * Up to `limit` live codes with `expires_at <= now`, soonest first within each bucket of the
-   * expiry index, from where `from` (the `next` of the previous page) left each bucket; `more`
-   * when some were left. Reads only due codes.
-   */
-  dueCodes(now: Date, limit: number, from?: DueCursor): Promise<{ codes: DueCode[]; more: boolean; next: DueCursor }>;
-  /**
-   * active → expired for each code still active and due at `now`, each with its
-   * access_code.expired event in the same transaction (batched); a code that is no longer
-   * (redeemed, expired by another run, expiry moved) is skipped. Returns how many this call expired.
-   */
-  expireCodes(codes: readonly DueCode[], now: Date): Promise<number>;
-  /** The batch's job, or undefined. */
-  findBatch(batchId: string): Promise<BatchRef | undefined>;
-  /** The batch's expiry change (strongly consistent), or undefined when none was made. */
-  batchExpiry(batchId: string): Promise<BatchExpiry | undefined>;
-  /**
-   * Records `expiresAt` as the batch's expiry unless a change at or before it is already
-   * recorded (a later one is replaced, and its move starts again from the first slot). Moves no
-   * code. Returns the change in force and whether this call made it.
-   */
-  recordBatchExpiry(batch: BatchRef, expiresAt: Date, now: Date): Promise<{ expiry: BatchExpiry; changed: boolean }>;
-  /** Batch expiry changes still in progress (from an index that may lag: each step is fenced). */
-  pendingBatchExpiries(limit: number): Promise<BatchExpiry[]>;
-  /**
-   * One step of a change's move: the next codes from `nextSlot`, each still active with a later
-   * (or no) expiry, moved to `expiresAt` — expired at once, each with its access_code.expired
-   * event, when `expiresAt` has passed at `now` — in one transaction with the change's progress.
-   * With no code left the change becomes `completed`. Returns the change as it now stands, or
-   * undefined when `expiry` is no longer the change's state (another worker moved it on, or an
-   * earlier expiry replaced it): nothing was written, read it again.
-   */
-  moveBatchCodes(expiry: BatchExpiry, now: Date): Promise<BatchExpiry | undefined>;
-}

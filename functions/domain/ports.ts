@@ -6,6 +6,20 @@ import type { CodeGenerator } from './access-codes';
 import type { Job, JobFailure } from './jobs';
 import type { ApiToken, Plan, Project, Team } from './model';
 import type { CodeForRedemption, Redemption, RedemptionIds, Subscription } from './redemption';
+import type { BillingRecord, BillingWindow, MeteredUsage } from './billing';
+import type { BillingMessage } from '../contracts/queue-messages';
+import type { BatchExpiry, BatchRef, DueCode, DueCursor } from './expiry-sweep';
+import type {
+  AttemptResult,
+  CheckedTarget,
+  DeliveryStatus,
+  EventSubscription,
+  EndpointDisabledReason,
+  UrlCheck,
+  WebhookAttempt,
+  WebhookDelivery,
+  WebhookEndpoint,
+} from './webhooks';
 
 /** Reads of the account data (teams, projects, plans, tokens, usage) the API needs. */
 export interface AccountReader {
@@ -262,3 +276,268 @@ export interface RedemptionStore {
   getSubscription(subscriptionId: string): Promise<Subscription | undefined>;
 }
 
+// Billing.
+
+/**
+ * Reports billable usage to the billing provider (Stripe Billing Meters in production).
+ * Implementations resolve when the usage is recorded, including when it had been recorded
+ * before under the same identifier (a duplicate is success); they throw
+ * `BillingUnavailableError` when trying again later can help (401, 403, 409, 429, 5xx,
+ * network, timeout) and `BillingRejectedError` when it cannot (any other 4xx: the payload
+ * itself is refused).
+ */
+export interface UsageBiller {
+  reportUsage(usage: MeteredUsage): Promise<void>;
+}
+
+/**
+ * The billing queue (SQS FIFO in AWS): one group per Stripe customer, so that one customer's
+ * meter calls go one at a time while different customers go in parallel.
+ */
+export interface BillingQueue {
+  /** Enqueues all messages or throws; sending one again is harmless. */
+  send(messages: readonly BillingMessage[]): Promise<void>;
+}
+
+/** A received billing queue message, as far as redelivering it goes. */
+export interface ReceivedMessage {
+  messageId: string;
+  receiptHandle: string;
+  /** The queue's ARN. */
+  eventSourceARN: string;
+}
+
+/** Makes the queue deliver a received message again after a delay (SQS: its visibility timeout). */
+export interface Redelivery {
+  after(message: ReceivedMessage, delayMs: number): Promise<void>;
+}
+
+/**
+ * The billing records of billed redemptions and their windows (DynamoDB). Every move is
+ * conditional on the state it moves from, so two callers racing move a record once.
+ */
+export interface BillingStore {
+  /** The records by redemption id (strongly consistent); missing ones are left out. */
+  records(redemptionIds: readonly string[]): Promise<BillingRecord[]>;
+  /**
+   * Claims `records` (queued, of `window.stripeCustomerId` and `window.period`) into the new
+   * window, all or none: false when one of them was moved meanwhile (read again and retry).
+   */
+  createWindow(window: BillingWindow, at: Date): Promise<boolean>;
+  window(windowId: string): Promise<BillingWindow | undefined>;
+  windows(windowIds: readonly string[]): Promise<BillingWindow[]>;
+  /** Stripe has the window's event: the window and its records become billed, together. Idempotent. */
+  markWindowBilled(window: BillingWindow, at: Date): Promise<void>;
+  /** A try failed in a way a later one can cure: counts it and sets when the next is due. */
+  recordWindowFailure(window: BillingWindow, failure: { attempts: number; nextAttemptAt: Date; error: string; firstFailureAt: Date }, at: Date): Promise<void>;
+  /** Stripe refused the window's payload for good: the window and its records are parked. */
+  parkWindow(window: BillingWindow, reason: string, at: Date): Promise<void>;
+  /** Windows due to be sent (the claim's lease or the retry delay is over) and records not yet in one, older than `before`. */
+  due(input: { windowsDueBy: Date; recordsOlderThan: Date; limit: number }): Promise<{ windows: BillingWindow[]; records: BillingRecord[] }>;
+  /** A pending record whose project still has no customer leaves the sweep's index; set-tier queues it later. */
+  settlePending(record: BillingRecord, at: Date): Promise<void>;
+  /** Moves the project's pending records to `queued` for `stripeCustomerId`; how many moved. */
+  requeuePending(projectId: string, stripeCustomerId: string, at: Date): Promise<number>;
+  /** Parked records (of one project, or all); oldest first. */
+  parkedRecords(projectId?: string): Promise<BillingRecord[]>;
+  /** Moves a pending or parked record to `queued` for `stripeCustomerId`, once; false when it is not in `from` any more. */
+  requeueRecord(record: BillingRecord, from: 'pending' | 'parked', stripeCustomerId: string, at: Date): Promise<boolean>;
+  /** A project's pending records. */
+  pendingForProject(projectId: string): Promise<BillingRecord[]>;
+  /** A project's billing records of one period. */
+  billingRecords(projectId: string, period: string): Promise<BillingRecord[]>;
+  /** True once the redemption's usage is at Stripe. */
+  isBilled(redemptionId: string): Promise<boolean>;
+}
+
+/** What the billing use case asks of the billing store's records. */
+export type BillingLedger = Pick<BillingStore, 'isBilled'>;
+
+// Expiry.
+
+/** The codes whose expiry has passed, the moves out of `active` the sweep makes, and batch expiry changes. */
+export interface ExpiryStore {
+  /**
+   * Up to `limit` live codes with `expires_at <= now`, soonest first within each bucket of the
+   * expiry index, from where `from` (the `next` of the previous page) left each bucket; `more`
+   * when some were left. Reads only due codes.
+   */
+  dueCodes(now: Date, limit: number, from?: DueCursor): Promise<{ codes: DueCode[]; more: boolean; next: DueCursor }>;
+  /**
+   * active → expired for each code still active and due at `now`, each with its
+   * access_code.expired event in the same transaction (batched); a code that is no longer
+   * (redeemed, expired by another run, expiry moved) is skipped. Returns how many this call expired.
+   */
+  expireCodes(codes: readonly DueCode[], now: Date): Promise<number>;
+  /** The batch's job, or undefined. */
+  findBatch(batchId: string): Promise<BatchRef | undefined>;
+  /** The batch's expiry change (strongly consistent), or undefined when none was made. */
+  batchExpiry(batchId: string): Promise<BatchExpiry | undefined>;
+  /**
+   * Records `expiresAt` as the batch's expiry unless a change at or before it is already
+   * recorded (a later one is replaced, and its move starts again from the first slot). Moves no
+   * code. Returns the change in force and whether this call made it.
+   */
+  recordBatchExpiry(batch: BatchRef, expiresAt: Date, now: Date): Promise<{ expiry: BatchExpiry; changed: boolean }>;
+  /** Batch expiry changes still in progress (from an index that may lag: each step is fenced). */
+  pendingBatchExpiries(limit: number): Promise<BatchExpiry[]>;
+  /**
+   * One step of a change's move: the next codes from `nextSlot`, each still active with a later
+   * (or no) expiry, moved to `expiresAt` — expired at once, each with its access_code.expired
+   * event, when `expiresAt` has passed at `now` — in one transaction with the change's progress.
+   * With no code left the change becomes `completed`. Returns the change as it now stands, or
+   * undefined when `expiry` is no longer the change's state (another worker moved it on, or an
+   * earlier expiry replaced it): nothing was written, read it again.
+   */
+  moveBatchCodes(expiry: BatchExpiry, now: Date): Promise<BatchExpiry | undefined>;
+}
+
+// Webhooks.
+
+/** What a delivery becomes once an attempt is recorded. */
+export type DeliveryStateAfterAttempt =
+  /** `checkAt`: when the sweep looks at it if no queue message brings it first (`sweepCheckAt`). */
+  | { status: 'pending'; nextAttemptAt: string; checkAt: string }
+  | { status: 'succeeded' }
+  | { status: 'failed'; reason: string };
+
+/** What claiming a delivery's next attempt found. */
+export type ClaimResult =
+  /** The attempt is this caller's until the lease ends: `claimId` records it. */
+  | { claimed: true; delivery: WebhookDelivery; claimId: string }
+  /** Not due before `dueAt`. */
+  | { claimed: false; reason: 'not-due'; dueAt: string }
+  /**
+   * `not-found`: no such delivery; `finished`: succeeded or failed; `claimed`: another run holds
+   * the attempt; `stale`: the attempt asked for was already made.
+   */
+  | { claimed: false; reason: 'not-found' | 'finished' | 'claimed' | 'stale' };
+
+/** A pending delivery the sweep found past the time it should have been looked at. */
+export interface DueDelivery {
+  deliveryId: string;
+  endpointId: string;
+  /** The attempt it is due for. */
+  attempt: number;
+}
+
+/** The delivery side of webhook storage: one delivery, its endpoint, their outcomes. */
+export interface WebhookDeliveryStore {
+  /**
+   * Claims the next attempt of a delivery at `at`, in one conditional write that holds only if
+   * it is pending, due, not claimed by a live lease and (when `attempt` is given) still waiting
+   * for that attempt. A second claimant of the same attempt gets `claimed` or `stale`, so an
+   * attempt is sent once however many messages (queue duplicates, the sweep) ask for it.
+   */
+  claimAttempt(deliveryId: string, at: Date, attempt?: number): Promise<ClaimResult>;
+  /** One endpoint, strongly consistent (a 410 recorded a moment ago is seen), or undefined. */
+  getEndpoint(endpointId: string): Promise<WebhookEndpoint | undefined>;
+  /**
+   * Appends attempt `attempt.attempt` and moves the delivery to `then`, in one write that holds
+   * only while `claimId` still holds the claim. Returns false when it does not.
+   */
+  recordAttempt(deliveryId: string, claimId: string, attempt: WebhookAttempt, then: DeliveryStateAfterAttempt): Promise<boolean>;
+  /** Fails a claimed delivery without an attempt (its endpoint is disabled or gone). */
+  markFailed(deliveryId: string, claimId: string, reason: string): Promise<void>;
+  /** The endpoint succeeded at `at`: `lastSuccessAt` = at, `failingSince` cleared. */
+  recordEndpointSuccess(endpointId: string, at: Date): Promise<void>;
+  /** The endpoint failed at `at`: sets `failingSince` unless already set; returns its value. */
+  recordEndpointFailure(endpointId: string, at: Date): Promise<string>;
+  /** Disables the endpoint with its reason and time; no-op when already disabled. */
+  disableEndpoint(endpointId: string, reason: EndpointDisabledReason, at: Date): Promise<void>;
+  /** Pending deliveries whose sweep time (`checkAt`, or a lapsed claim) is at or before `at`, at most `limit`. */
+  dueDeliveries(at: Date, limit: number): Promise<DueDelivery[]>;
+}
+
+/** Puts a delivery's attempt on the delivery queue, to be made after `delaySeconds`. */
+export interface WebhookRetryScheduler {
+  /**
+   * At most `QUEUE_DELAY_CAP_SECONDS`: longer waits are the sweep's. `target` names the attempt
+   * (a message for an attempt already made is dropped) and the endpoint (the fair-queue group).
+   */
+  scheduleRetry(deliveryId: string, delaySeconds: number, target?: { attempt?: number; endpointId?: string }): Promise<void>;
+}
+
+/** The SSRF guard: whether a URL may be called and at which address. */
+export interface WebhookUrlGuard {
+  check(url: string): Promise<UrlCheck>;
+}
+
+/** One signed delivery attempt as it goes on the wire. */
+export interface WebhookMessage {
+  /** `webhook-id`: the event id, the same on every attempt. */
+  id: string;
+  /** The exact bytes that are signed and sent. */
+  body: string;
+  /** The `whsec_` secrets that sign it, newest first (several during a rotation overlap). */
+  secrets: ReadonlyArray<string>;
+}
+
+/** POSTs one attempt to a checked target; never throws, every failure is in the result. */
+export interface WebhookSender {
+  send(target: CheckedTarget, message: WebhookMessage): Promise<AttemptResult>;
+}
+
+/** Where a listing stopped: the table key it resumes after (sealed into a cursor by the use case). */
+export type WebhookListPosition = Record<string, string>;
+
+/** A page of a listing and where the next one starts (null on the last page). */
+export interface WebhookPage<T> {
+  items: T[];
+  next: WebhookListPosition | null;
+}
+
+/** A delivery with its recorded attempts, oldest first (the last `MAX_STORED_ATTEMPTS` of them). */
+export interface DeliveryWithAttempts {
+  delivery: WebhookDelivery;
+  attempts: WebhookAttempt[];
+}
+
+/** What may change on an endpoint (PATCH); absent fields stay as they are. */
+export interface EndpointChanges {
+  url?: string;
+  events?: EventSubscription[];
+  /** true re-enables (clearing the disabled state and the failing streak); false disables by hand. */
+  enabled?: boolean;
+  /** null clears it. */
+  description?: string | null;
+}
+
+
+/** The management side of webhook storage: endpoints and their delivery log. */
+export interface WebhookEndpointStore {
+  /** Stores a new endpoint (its id is fresh). */
+  createEndpoint(endpoint: WebhookEndpoint): Promise<void>;
+  /** One endpoint (strongly consistent), or undefined. */
+  getEndpoint(endpointId: string): Promise<WebhookEndpoint | undefined>;
+  /** A project's endpoints, oldest first. A position of another listing throws `InvalidWebhookCursorError`. */
+  listEndpoints(projectId: string, page: { limit: number; after?: WebhookListPosition }): Promise<WebhookPage<WebhookEndpoint>>;
+  /** Every endpoint of a project (for dispatch: a project has few). */
+  projectEndpoints(projectId: string): Promise<WebhookEndpoint[]>;
+  /** Applies `changes` at `at`; undefined when the endpoint does not exist. */
+  updateEndpoint(endpointId: string, changes: EndpointChanges, at: Date): Promise<WebhookEndpoint | undefined>;
+  /** Deletes the endpoint; its deliveries are left to expire (they are no longer attempted). */
+  deleteEndpoint(endpointId: string): Promise<void>;
+  /**
+   * Makes `secret` the current one at `at` (`rotateSecrets`: the ones it replaces keep signing
+   * for the overlap), safe against a concurrent rotation; undefined when the endpoint is gone.
+   */
+  rotateSecret(endpointId: string, secret: string, at: Date): Promise<WebhookEndpoint | undefined>;
+  /**
+   * Records a new pending delivery, due at its `nextAttemptAt`, unless one with its id (event +
+   * endpoint) exists; true when this call wrote it.
+   */
+  createDeliveryIfAbsent(delivery: WebhookDelivery): Promise<boolean>;
+  /** One delivery with its attempts, or undefined. */
+  getDeliveryWithAttempts(deliveryId: string): Promise<DeliveryWithAttempts | undefined>;
+  /** An endpoint's deliveries, newest first, optionally of one status. */
+  listDeliveries(
+    endpointId: string,
+    page: { limit: number; after?: WebhookListPosition; status?: DeliveryStatus },
+  ): Promise<WebhookPage<DeliveryWithAttempts>>;
+  /** Puts a failed delivery back to pending, due at `at`; false when it was not failed. */
+  reopenDelivery(deliveryId: string, at: Date): Promise<boolean>;
+}
+
+/** A position that is not one of this listing's (another endpoint's or project's, or not a key at all). */
+export class InvalidWebhookCursorError extends Error {}

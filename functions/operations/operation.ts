@@ -1,8 +1,19 @@
-import type { ExpiryStore } from '../domain/expiry-sweep';
 import type * as v from 'valibot';
 import type { Ability } from '../domain/abilities';
 import type { Principal } from '../domain/model';
-import type { AccountReader, AccountStore, Clock, CodeStore, CursorCodec, JobQueue, JobStore, RedemptionStore, TableProbe, TelegramSender } from '../domain/ports';
+import type {
+  AccountReader,
+  AccountStore,
+  Clock,
+  CodeStore,
+  CursorCodec,
+  ExpiryStore,
+  JobQueue,
+  JobStore,
+  RedemptionStore,
+  TableProbe,
+  TelegramSender,
+} from '../domain/ports';
 import type { HttpHandler } from '../handlers/http/http-api';
 import type { WebhookServices } from '../use-cases/webhook-endpoints';
 

@@ -4,8 +4,7 @@ import type { Tier } from '../domain/cost';
 import { ResourceNotFoundError, ValidationFailedError, type FieldIssue } from '../domain/errors';
 import { newId } from '../domain/ids';
 import { isCurrency } from '../domain/money';
-import type { BillingStore } from '../domain/billing';
-import type { AccountStore, Clock } from '../domain/ports';
+import type { AccountStore, BillingStore, Clock } from '../domain/ports';
 
 /** Dependencies of the operator's account administration. */
 export interface AdminDeps {

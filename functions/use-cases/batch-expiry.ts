@@ -1,6 +1,6 @@
-import type { BatchExpiry, BatchRef, ExpiryStore } from '../domain/expiry-sweep';
+import type { BatchExpiry, BatchRef } from '../domain/expiry-sweep';
 import { ResourceNotFoundError, ValidationFailedError } from '../domain/errors';
-import type { Clock } from '../domain/ports';
+import type { Clock, ExpiryStore } from '../domain/ports';
 import { logger } from '../observability';
 
 /**

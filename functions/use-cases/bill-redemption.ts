@@ -7,14 +7,11 @@ import {
   usageOfWindow,
   windowMessage,
   type BillingPolicy,
-  type BillingQueue,
   type BillingRecord,
-  type BillingStore,
   type BillingWindow,
-  type UsageBiller,
 } from '../domain/billing';
 import type { BillingMessage } from '../contracts/queue-messages';
-import type { AccountReader, Clock } from '../domain/ports';
+import type { AccountReader, BillingQueue, BillingStore, Clock, UsageBiller } from '../domain/ports';
 import { logger } from '../observability';
 
 /** Dependencies of the billing consumer. */

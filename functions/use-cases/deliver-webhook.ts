@@ -1,11 +1,4 @@
-import type { Clock } from '../domain/ports';
-import type {
-  DeliveryStateAfterAttempt,
-  WebhookDeliveryStore,
-  WebhookRetryScheduler,
-  WebhookSender,
-  WebhookUrlGuard,
-} from '../domain/webhook-ports';
+import type { Clock, DeliveryStateAfterAttempt, WebhookDeliveryStore, WebhookRetryScheduler, WebhookSender, WebhookUrlGuard } from '../domain/ports';
 import {
   DEFER_SECONDS,
   ENDPOINT_IN_FLIGHT_CAP,

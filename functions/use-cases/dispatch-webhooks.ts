@@ -1,6 +1,5 @@
 import { parseEventEnvelope } from '../contracts/events';
-import type { Clock } from '../domain/ports';
-import type { WebhookEndpointStore, WebhookRetryScheduler } from '../domain/webhook-ports';
+import type { Clock, WebhookEndpointStore, WebhookRetryScheduler } from '../domain/ports';
 import { deliveryIdFor, subscribesTo, type WebhookDelivery, type WebhookEndpoint, type WebhookEvent } from '../domain/webhooks';
 
 /** How long a warm dispatcher reuses a project's endpoint list: a new endpoint gets events published from at most this long after its creation. */

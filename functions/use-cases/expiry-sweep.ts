@@ -1,5 +1,5 @@
-import type { Clock } from '../domain/ports';
-import type { BatchExpiry, DueCursor, ExpiryStore } from '../domain/expiry-sweep';
+import type { Clock, ExpiryStore } from '../domain/ports';
+import type { BatchExpiry, DueCursor } from '../domain/expiry-sweep';
 import { METRIC, countMetric, logger, metrics } from '../observability';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { continueBatchExpiry } from './batch-expiry';

@@ -1,6 +1,5 @@
-import type { BillingStore } from '../domain/billing';
 import { formatMinorUnits } from '../domain/money';
-import type { AccountReader } from '../domain/ports';
+import type { AccountReader, BillingStore } from '../domain/ports';
 
 /** A project's usage in one billing period, as the admin's `usage` command shows it. */
 export interface UsageReport {

@@ -2,18 +2,20 @@ import { ulid } from 'ulid';
 import { EVENT_API_VERSION } from '../contracts/events';
 import { ResourceNotFoundError, ValidationFailedError } from '../domain/errors';
 import type { Principal } from '../domain/model';
-import type { AccountStore, Clock, CursorCodec } from '../domain/ports';
 import {
-  InvalidWebhookCursorError,
+  type AccountStore,
+  type Clock,
+  type CursorCodec,
   type DeliveryWithAttempts,
   type EndpointChanges,
+  InvalidWebhookCursorError,
   type WebhookDeliveryStore,
   type WebhookEndpointStore,
   type WebhookListPosition,
   type WebhookRetryScheduler,
   type WebhookSender,
   type WebhookUrlGuard,
-} from '../domain/webhook-ports';
+} from '../domain/ports';
 import {
   WEBHOOK_TEST_EVENT_TYPE,
   disabledMessage,

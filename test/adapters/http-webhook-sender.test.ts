@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { HttpWebhookSender } from '../../functions/adapters/webhooks/http-webhook-sender';
 import { checkWebhookUrl } from '../../functions/adapters/webhooks/url-guard';
-import type { WebhookMessage } from '../../functions/domain/webhook-ports';
+import type { WebhookMessage } from '../../functions/domain/ports';
 import {
   generateWebhookSecret,
   initialSecrets,

@@ -1,9 +1,7 @@
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue, Context, DynamoDBRecord, DynamoDBStreamEvent, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { BillingQueue } from '../../functions/domain/billing';
 import type { BillingMessage } from '../../functions/contracts/queue-messages';
-import type { MessageQueue } from '../../functions/domain/ports';
-import type { WebhookRetryScheduler } from '../../functions/domain/webhook-ports';
+import type { BillingQueue, MessageQueue, WebhookRetryScheduler } from '../../functions/domain/ports';
 import { webhookDeliveryMessage, type WebhookDeliveryMessage } from '../../functions/contracts/queue-messages';
 import { localLambdaContext, runInvocation } from '../../local/lambda-context';
 import { injectCrash, type CrashInjection } from '../support/pipeline';

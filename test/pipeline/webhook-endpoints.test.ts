@@ -10,7 +10,7 @@ import { EVENT_API_VERSION, type EventEnvelope } from '../../functions/contracts
 import { webhookDeliveryMessage } from '../../functions/contracts/queue-messages';
 import { ResourceNotFoundError, ValidationFailedError } from '../../functions/domain/errors';
 import type { Principal } from '../../functions/domain/model';
-import type { WebhookRetryScheduler } from '../../functions/domain/webhook-ports';
+import type { WebhookRetryScheduler } from '../../functions/domain/ports';
 import { deliveryIdFor } from '../../functions/domain/webhooks';
 import { makeHandler as makeDispatchHandler } from '../../functions/handlers/events/webhook-dispatch';
 import { makeHandler as makeDeliveryHandler } from '../../functions/handlers/queue/webhook-delivery';

@@ -55,6 +55,15 @@ describe('import direction', () => {
     expect(declaredElsewhere).toEqual([]);
   });
 
+  it('declares every port (what the use cases ask of the outside) in functions/domain/ports.ts', () => {
+    const PORT = /^export (?:interface|type) \w*(?:Store|Queue|Sender|Biller|Publisher|Scheduler|Reader|Writer|Ledger|Guard|Redelivery|Codec|Probe|Clock)\b/m;
+    const declaredElsewhere = ['functions/domain', 'functions/use-cases', 'functions/handlers', 'functions/operations']
+      .flatMap(sourcesUnder)
+      .filter((file) => file !== 'functions/domain/ports.ts' && PORT.test(readFileSync(join(ROOT, file), 'utf8')));
+    expect(declaredElsewhere).toEqual([]);
+    expect(PORT.test(readFileSync(join(ROOT, 'functions/domain/ports.ts'), 'utf8'))).toBe(true);
+  });
+
   it('keeps adapters off the use cases and the handlers', () => {
     expect(violations(['functions/adapters'], (target) => /^functions\/(use-cases|handlers|operations|entrypoints)\//.test(target))).toEqual([]);
   });

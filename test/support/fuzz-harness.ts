@@ -6,7 +6,7 @@ import { EVENT_API_VERSION } from '../../functions/contracts/events';
 import { deliveryIdFor } from '../../functions/domain/webhooks';
 import { DnsWebhookUrlGuard } from '../../functions/adapters/webhooks/url-guard';
 import type { Ability } from '../../functions/domain/abilities';
-import type { WebhookSender } from '../../functions/domain/webhook-ports';
+import type { WebhookSender } from '../../functions/domain/ports';
 import { openApiDocument } from '../../functions/handlers/http/openapi';
 import { CATALOG, type CatalogEntry } from '../../functions/operations';
 import type { WebhookServices } from '../../functions/use-cases/webhook-endpoints';

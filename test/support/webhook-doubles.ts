@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ClaimResult, DeliveryStateAfterAttempt, DueDelivery, WebhookDeliveryStore, WebhookRetryScheduler } from '../../functions/domain/webhook-ports';
+import type { ClaimResult, DeliveryStateAfterAttempt, DueDelivery, WebhookDeliveryStore, WebhookRetryScheduler } from '../../functions/domain/ports';
 import {
   CLAIM_LEASE_SECONDS,
   deliveryIdFor,

@@ -1,5 +1,5 @@
 import { DynamoWebhookStore } from '../../functions/adapters/dynamodb/webhook-store';
-import type { WebhookDeliveryStore } from '../../functions/domain/webhook-ports';
+import type { WebhookDeliveryStore } from '../../functions/domain/ports';
 import type { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../../functions/domain/webhooks';
 import { createTestTable, type TestTable } from './dynamodb';
 import { InMemoryWebhookDeliveryStore } from './webhook-doubles';

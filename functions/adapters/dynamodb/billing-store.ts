@@ -21,7 +21,8 @@ import {
   billingWindowKey,
   redemptionKeys,
 } from '../../contracts/table';
-import type { BillingRecord, BillingState, BillingStore, BillingWindow } from '../../domain/billing';
+import type { BillingRecord, BillingState, BillingWindow } from '../../domain/billing';
+import type { BillingStore } from '../../domain/ports';
 
 type Item = Record<string, any>;
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];

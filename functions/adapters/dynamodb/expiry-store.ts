@@ -3,7 +3,8 @@ import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateComma
 import { expiredAt, notExpiredAt } from '../../contracts/expiry-conditions';
 import { outboxItem } from '../../contracts/outbox';
 import { EXPIRY_BUCKETS, PENDING_BATCH_EXPIRIES, expiryBound, expiryKeys, expiryPartition, indexKeys, keys } from '../../contracts/table';
-import { expiredEvent, type BatchExpiry, type BatchRef, type DueCode, type DueCursor, type ExpiryStore } from '../../domain/expiry-sweep';
+import { expiredEvent, type BatchExpiry, type BatchRef, type DueCode, type DueCursor } from '../../domain/expiry-sweep';
+import { type ExpiryStore } from '../../domain/ports';
 import { codeStatusChange, type DynamoCodeStore } from './code-store';
 import { backoff, cancellationCodes } from './transactions';
 

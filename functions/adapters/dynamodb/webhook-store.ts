@@ -21,7 +21,7 @@ import {
   type WebhookEndpointStore,
   type WebhookListPosition,
   type WebhookPage,
-} from '../../domain/webhook-ports';
+} from '../../domain/ports';
 import {
   CLAIM_LEASE_SECONDS,
   DELIVERY_RETENTION_DAYS,

@@ -1,5 +1,5 @@
 import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { type BillingQueue, type ReceivedMessage, type Redelivery } from '../../domain/billing';
+import { type BillingQueue, type ReceivedMessage, type Redelivery } from '../../domain/ports';
 import { billingMessageDeduplicationId, billingMessageGroup, type BillingMessage } from '../../contracts/queue-messages';
 import { MAX_BATCH_ENTRIES } from './limits';
 

@@ -1,6 +1,6 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { webhookDeliveryMessage } from '../../contracts/queue-messages';
-import type { WebhookRetryScheduler } from '../../domain/webhook-ports';
+import type { WebhookRetryScheduler } from '../../domain/ports';
 import { clampDelay } from './limits';
 
 /**

@@ -1,7 +1,6 @@
 import * as v from 'valibot';
 import { ConfigurationError } from '../../contracts/env';
-import type { UsageBiller } from '../../domain/billing';
-import type { Clock } from '../../domain/ports';
+import type { Clock, UsageBiller } from '../../domain/ports';
 import { LedgerUsageBiller } from './ledger-biller';
 import { RotatingKeyStripeBiller, type StripeKeyReader } from './rotating-key-biller';
 import { DEFAULT_METER_EVENT_NAME, StripeMeterBiller, apiBaseOptions, type StripeMeterBillerOptions } from './stripe-meter-biller';

@@ -1,7 +1,7 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import type { MeteredUsage, UsageBiller } from '../../domain/billing';
-import { systemClock, type Clock } from '../../domain/ports';
+import type { MeteredUsage } from '../../domain/billing';
+import { type Clock, systemClock, type UsageBiller } from '../../domain/ports';
 import { DEFAULT_METER_EVENT_NAME } from './stripe-meter-biller';
 
 /** One line of `stripe-ledger.jsonl`: the meter event Stripe would have received, and when it was written. */

@@ -1,4 +1,5 @@
-import { BillingUnavailableError, type MeteredUsage, type UsageBiller } from '../../domain/billing';
+import { BillingUnavailableError, type MeteredUsage } from '../../domain/billing';
+import { type UsageBiller } from '../../domain/ports';
 import { StripeMeterBiller, type StripeMeterBillerOptions } from './stripe-meter-biller';
 
 /**

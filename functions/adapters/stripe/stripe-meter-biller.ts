@@ -1,5 +1,6 @@
 import Stripe from 'stripe';
-import { BillingRejectedError, BillingUnavailableError, type MeteredUsage, type UsageBiller } from '../../domain/billing';
+import { BillingRejectedError, BillingUnavailableError, type MeteredUsage } from '../../domain/billing';
+import { type UsageBiller } from '../../domain/ports';
 import { ConfigurationError } from '../../contracts/env';
 
 /** The meter's event name when the configuration names none. */

@@ -3,7 +3,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Webhook } from 'standardwebhooks';
-import type { WebhookMessage, WebhookSender } from '../../domain/webhook-ports';
+import type { WebhookMessage, WebhookSender } from '../../domain/ports';
 import type { AttemptResult, CheckedTarget } from '../../domain/webhooks';
 
 /** How the sender is tuned; every field has a production default. */

@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import ipaddr from 'ipaddr.js';
-import type { WebhookUrlGuard } from '../../domain/webhook-ports';
+import type { WebhookUrlGuard } from '../../domain/ports';
 import type { UrlCheck } from '../../domain/webhooks';
 
 /** One address a host name resolves to. */

@@ -1,6 +1,6 @@
 import { SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { type Redelivery } from '../../domain/billing';
+import { type Redelivery } from '../../domain/ports';
 import { parseBillingMessage } from '../../contracts/queue-messages';
 import { METRIC, countMetric, logger } from '../../observability';
 import { billMessage, type BillRedemptionDeps } from '../../use-cases/bill-redemption';

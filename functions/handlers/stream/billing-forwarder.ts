@@ -1,7 +1,8 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { queuedRecordOfItem, recordsMessages, type BillingQueue, type BillingRecord } from '../../domain/billing';
+import { queuedRecordOfItem, recordsMessages, type BillingRecord } from '../../domain/billing';
+import { type BillingQueue } from '../../domain/ports';
 import { logger } from '../../observability';
 import { withObservability } from '../middleware';
 import type { StreamHandler } from './outbox-relay';
