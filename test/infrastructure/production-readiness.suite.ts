@@ -7,7 +7,7 @@ import { API_ROUTES } from '../../lib/api-routes';
 import { ServiceFunction } from '../../lib/constructs/service-function';
 import { DEFAULT_ROUTE_THROTTLE, ROUTE_THROTTLES } from '../../lib/route-throttles';
 import { STAGES } from '../../lib/stages';
-import { EVENT_TARGET_RETRY } from '../../lib/stateless-stack';
+import { EVENT_TARGET_RETRY } from '../../functions/contracts/consumers';
 import { actionsOf, inspect } from './inspect';
 import { CDK_JSON_CONTEXT, synthService, type SynthesizedService } from './synth';
 
