@@ -31,7 +31,7 @@ import { addBillingAlarms } from './constructs/billing';
 import { DELIVERER, DELIVERY_SAFETY_MARGIN_MS, MAX_RECEIVE_COUNT } from '../functions/contracts/pipeline-settings';
 import { addConsumerFunctions } from './constructs/consumers';
 import { addExpiryAlarms } from './constructs/expiry';
-import { DEFAULT_ROUTE_THROTTLE, ROUTE_THROTTLES, type RouteThrottle } from './route-throttles';
+import { checkRouteThrottles, DEFAULT_ROUTE_THROTTLE, ROUTE_THROTTLES, type RouteThrottle } from './route-throttles';
 import type { StatefulResources } from './stateful-stack';
 import type { StageConfig } from './stage-config';
 
@@ -246,12 +246,14 @@ export class StatelessStack extends Stack {
   }
 
   /**
-   * Throttling per route: each `throttles` entry whose route key is a route of this API becomes
-   * that route's settings on the stage; an entry whose route this API lacks (a test's reduced
-   * route table) is skipped, since API Gateway refuses settings for an unknown route. Routes are found in the construct tree, so
-   * this works however they were declared. The stage waits for those routes.
+   * Throttling per route: an entry whose key is no route of the catalog fails the synth; each
+   * entry whose route key is a route of this API becomes that route's settings on the stage; an
+   * entry whose route this API lacks (a test's reduced route table) is skipped, since API Gateway
+   * refuses settings for an unknown route. Routes are found in the construct tree, so this works
+   * however they were declared. The stage waits for those routes.
    */
   private applyRouteThrottles(throttles: Readonly<Record<string, RouteThrottle>>): void {
+    checkRouteThrottles(throttles, API_ROUTES);
     const routes = this.node
       .findAll()
       .filter((node): node is HttpRoute => node instanceof HttpRoute && node.httpApi === this.api)
