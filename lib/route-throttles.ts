@@ -1,8 +1,9 @@
 /**
- * API Gateway throttling per route, by route key (`METHOD /path`, as in the HTTP API). Kept apart
- * from the list of routes so that it survives a change of how routes are declared: the stateless
- * stack applies an entry to the route with that key if the API has one, and ignores entries
- * whose route the API lacks. Every other route gets DEFAULT_ROUTE_THROTTLE.
+ * API Gateway throttling per route, by route key (`METHOD /path`, as in the HTTP API). The
+ * stateless stack refuses a key that is no route of the catalog (`checkRouteThrottles`: a renamed
+ * or removed route would otherwise lose its throttle silently), and applies each entry to the
+ * route with that key when the API has it (a test's reduced route table may not). Every other
+ * route gets DEFAULT_ROUTE_THROTTLE.
  *
  * Rates are steady requests per second, bursts the bucket size; past them API Gateway answers
  * 429 without invoking the function. They sit under the account's regional limit (10 000 rps
@@ -33,4 +34,16 @@ export const ROUTE_THROTTLES: Readonly<Record<string, RouteThrottle>> = {
   'POST /mcp': { rateLimit: 10, burstLimit: 20 },
   // Subscribers' apps call it; each call is one DynamoDB transaction (and maybe a Stripe event).
   'POST /v1/access-codes/redeem': { rateLimit: 100, burstLimit: 200 },
+};
+
+/**
+ * Throws when `throttles` names a route key (`METHOD /path`) that none of `routes` has: the
+ * throttle of a route that was renamed or removed, which would otherwise be dropped without a word.
+ */
+export const checkRouteThrottles = (throttles: Readonly<Record<string, RouteThrottle>>, routes: readonly { readonly method: string; readonly path: string }[]): void => {
+  const keys = new Set(routes.map((route) => `${route.method} ${route.path}`));
+  const stale = Object.keys(throttles).filter((key) => !keys.has(key));
+  if (stale.length > 0) {
+    throw new Error(`lib/route-throttles.ts throttles ${stale.join(', ')}, which no route of the catalog has: rename the key to the route's new method and path, or remove it.`);
+  }
 };

@@ -9,14 +9,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { TABLE_SCHEMA } from '../functions/contracts/table';
 import { ALL_SERVICE_EVENTS, toCdkEventPattern } from '../functions/contracts/event-rules';
-import {
-  DEAD_LETTER_RETENTION_DAYS,
-  DELIVERY_VISIBILITY_TIMEOUT_SECONDS,
-  GENERATION_VISIBILITY_TIMEOUT_SECONDS,
-  MAX_RECEIVE_COUNT,
-  VISIBILITY_TIMEOUT_FACTOR,
-  DEAD_LETTER_CONSUMER,
-} from '../functions/contracts/pipeline-settings';
+import { queueConsumer } from '../functions/contracts/consumers';
+import { DEAD_LETTER_RETENTION_DAYS } from '../functions/contracts/pipeline-settings';
 import type { StageConfig } from './stage-config';
 
 /**
@@ -157,23 +151,26 @@ export class StatefulStack extends Stack implements StatefulResources {
       removalPolicy: config.removalPolicy,
     } satisfies sqs.QueueProps;
 
+    // Each queue's visibility and redrive are its consumer's, in the consumer catalog.
+    const generation = queueConsumer('generation').source;
+    const delivery = queueConsumer('delivery').source;
     this.generationDeadLetterQueue = new sqs.Queue(this, 'GenerationDeadLetterQueue', {
       ...queueDefaults,
       retentionPeriod: Duration.days(DEAD_LETTER_RETENTION_DAYS),
       // It has a consumer (DeadLetter), which gets the same margin as every SQS event source.
-      visibilityTimeout: Duration.seconds(DEAD_LETTER_CONSUMER.timeoutSeconds * VISIBILITY_TIMEOUT_FACTOR),
+      visibilityTimeout: Duration.seconds(queueConsumer('pipelineDeadLetter').source.visibilityTimeoutSeconds),
     });
     this.generationQueue = new sqs.Queue(this, 'GenerationQueue', {
       ...queueDefaults,
-      visibilityTimeout: Duration.seconds(GENERATION_VISIBILITY_TIMEOUT_SECONDS),
-      deadLetterQueue: { queue: this.generationDeadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
+      visibilityTimeout: Duration.seconds(generation.visibilityTimeoutSeconds),
+      deadLetterQueue: { queue: this.generationDeadLetterQueue, maxReceiveCount: generation.maxReceiveCount! },
     });
     // Its own queue, so that its consumer's concurrency alone bounds what the bot sends; it
     // dead-letters into the same queue as generation, whose one consumer fails the job.
     this.deliveryQueue = new sqs.Queue(this, 'DeliveryQueue', {
       ...queueDefaults,
-      visibilityTimeout: Duration.seconds(DELIVERY_VISIBILITY_TIMEOUT_SECONDS),
-      deadLetterQueue: { queue: this.generationDeadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
+      visibilityTimeout: Duration.seconds(delivery.visibilityTimeoutSeconds),
+      deadLetterQueue: { queue: this.generationDeadLetterQueue, maxReceiveCount: delivery.maxReceiveCount! },
     });
 
     this.relayDeadLetterQueue = new sqs.Queue(this, 'RelayDeadLetterQueue', {

@@ -15,40 +15,25 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { Construct } from 'constructs';
-import { OUTBOX_ITEM_TYPE } from '../functions/contracts/outbox';
-import { keys } from '../functions/contracts/table';
 import { API_ROUTES, type ApiRoute, type RouteAuth } from './api-routes';
 import { ServiceFunction } from './constructs/service-function';
 import { serviceRulePrefix, tenantRuleName } from './constructs/event-consumers';
 import { WEBHOOK_ROUTE_TIMEOUT_SECONDS, Webhooks } from './constructs/webhooks';
 import { EVENT_RULES, toCdkEventPattern } from '../functions/contracts/event-rules';
+import type { ConsumerId } from '../functions/contracts/consumers';
 import { ENV } from '../functions/contracts/env';
 import { ServiceMonitoring } from './monitoring';
-import { BillingFunctions } from './constructs/billing';
-import {
-  DEAD_LETTER_CONSUMER,
-  DELIVERER,
-  DELIVERY_SAFETY_MARGIN_MS,
-  GENERATOR,
-  MAX_RECEIVE_COUNT,
-  RELAY_RETRY_ATTEMPTS,
-  SWEEP_INTERVAL_SECONDS,
-} from '../functions/contracts/pipeline-settings';
-import { scheduleFunction } from './constructs/function-schedule';
-import { ExpirySweep } from './constructs/expiry';
-import { DEFAULT_ROUTE_THROTTLE, ROUTE_THROTTLES, type RouteThrottle } from './route-throttles';
+import { addBillingAlarms } from './constructs/billing';
+import { DELIVERER, DELIVERY_SAFETY_MARGIN_MS, MAX_RECEIVE_COUNT } from '../functions/contracts/pipeline-settings';
+import { addConsumerFunctions } from './constructs/consumers';
+import { addExpiryAlarms } from './constructs/expiry';
+import { checkRouteThrottles, DEFAULT_ROUTE_THROTTLE, ROUTE_THROTTLES, type RouteThrottle } from './route-throttles';
 import type { StatefulResources } from './stateful-stack';
 import type { StageConfig } from './stage-config';
-
-const SWEEP_INTERVAL = Duration.seconds(SWEEP_INTERVAL_SECONDS);
-
-/** How EventBridge retries delivering an event to a rule's target before dead-lettering it. */
-export const EVENT_TARGET_RETRY = { maximumRetryAttempts: 8, maximumEventAgeInSeconds: 3600 } as const;
 
 /** Why a route needs no API Gateway authorizer, by how it is protected. */
 const AUTH_REASONS: Record<RouteAuth, string> = {
@@ -69,30 +54,20 @@ export interface StatelessStackProps extends StackProps {
 
 /**
  * The code and its front door: one Lambda per route of API_ROUTES behind an HTTP API, with
- * access logs and throttling; the pipeline's functions (generator on the generation queue, its
- * dead-letter consumer, the sweepers on schedules, the outbox relay and billing forwarder on the
- * table's stream); webhooks; the rules of the event bus; and the alarms. Holds no data but the
- * webhook queues (retained on a protected stage), so it can be replaced at will.
+ * access logs and throttling; one Lambda per consumer of CONSUMERS (functions/contracts/consumers.ts)
+ * on its queue, the table's stream, its schedule or the event rules (lib/constructs/consumers.ts);
+ * the webhook queues; the rules of the event bus; and the alarms. Holds no data but the webhook
+ * queues (retained on a protected stage), so it can be replaced at will.
  */
 export class StatelessStack extends Stack {
   /** The HTTP API. */
   readonly api: HttpApi;
   /** The stage that serves the API at its root URL. */
   readonly stage: HttpStage;
-  /** Every function, by id: the route ids of API_ROUTES, the webhook and billing functions, Generator, Deliverer, DeadLetter, Sweeper, OutboxRelay, ExpirySweeper. */
+  /** Every function, by id: the route ids of API_ROUTES, then the consumer ids of CONSUMERS. */
   readonly functions: ReadonlyMap<string, ServiceFunction>;
-  /** Generates codes, fed by the generation queue; queues each generated job's delivery. */
-  readonly generator: ServiceFunction;
-  /** Delivers generated jobs over Telegram, fed by the delivery queue, within the bot's budget. */
-  readonly deliverer: ServiceFunction;
-  /** Fails the job of every message the pipeline queues dead-letter. */
-  readonly deadLetter: ServiceFunction;
-  /** The job sweeper: re-queues stalled jobs and fails hopeless ones, every SWEEP_INTERVAL. */
-  readonly sweeper: ServiceFunction;
-  /** Publishes the table's outbox items to the event bus. */
-  readonly outboxRelay: ServiceFunction;
-  /** The schedule that invokes the sweeper. */
-  readonly sweepSchedule: scheduler.Schedule;
+  /** The function of each consumer of CONSUMERS (functions/contracts/consumers.ts), by consumer id. */
+  readonly consumers: ReadonlyMap<ConsumerId, ServiceFunction>;
   /** One rule per EVENT_RULES entry, by rule id. */
   readonly eventRules: ReadonlyMap<string, events.Rule>;
   /** The schedule group of the service's schedules, whose metrics are alarmed on. */
@@ -101,8 +76,6 @@ export class StatelessStack extends Stack {
   readonly domainName: DomainName | undefined;
   /** Alarms and dashboard. */
   readonly monitoring: ServiceMonitoring;
-  /** The expiry sweeper and its schedule (lib/constructs/expiry.ts). */
-  readonly expirySweep: ExpirySweep;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -166,10 +139,11 @@ export class StatelessStack extends Stack {
 
     const functions = new Map<string, ServiceFunction>();
     const newFunction = (
+      scope: Construct,
       id: string,
       props: { entry: string; description: string; timeout?: Duration; memorySize?: number; recursiveLoop?: lambda.RecursiveLoop },
     ) => {
-      const fn = new ServiceFunction(this, id, {
+      const fn = new ServiceFunction(scope, id, {
         ...props,
         logLevel: config.logLevel,
         logRetention: config.logRetention,
@@ -179,10 +153,10 @@ export class StatelessStack extends Stack {
       return fn;
     };
 
-    const webhooks = new Webhooks(this, 'Webhooks', { stateful, newFunction, targetRetry: EVENT_TARGET_RETRY, removalPolicy: config.removalPolicy });
+    const webhooks = new Webhooks(this, 'Webhooks');
 
     for (const route of routes) {
-      const fn = newFunction(route.id, {
+      const fn = newFunction(this, route.id, {
         entry: route.entry,
         description: `${route.method} ${route.path}`,
         // A webhook route may make one attempt (test, retry) of up to the sender's 15 s.
@@ -218,142 +192,39 @@ export class StatelessStack extends Stack {
       }
     }
 
-    // The generator never sends to the queue that feeds it (every chunk is queued up front), so
-    // Lambda's recursive-loop detection stays on: a chain that loops back to it is a bug.
-    this.generator = newFunction('Generator', {
-      entry: 'functions/entrypoints/generator.ts',
-      description: 'Generates access codes (generation queue) and queues their delivery',
-      timeout: Duration.seconds(GENERATOR.timeoutSeconds),
-      memorySize: GENERATOR.memorySize,
-    })
-      .useTable(stateful.table, 'readWrite')
-      .useQueue(ENV.DELIVERY_QUEUE_URL, stateful.deliveryQueue);
-    this.generator.function.addEventSource(
-      new SqsEventSource(stateful.generationQueue, {
-        batchSize: GENERATOR.batchSize,
-        reportBatchItemFailures: true,
-        maxConcurrency: GENERATOR.maxConcurrency,
-      }),
-    );
-
-    // The deliverer re-queues onto its own queue: a hand-over before its time runs out (a
-    // 1000-message job needs ~10), one per long Telegram back-off, and the next job's turn at a
-    // chat. Lambda would cut such a chain after ~16 invocations and dead-letter the job halfway,
-    // so the loop is allowed here, and only here; the hop counter in each delivery message
-    // (MAX_DELIVERY_HOPS) fails a job that loops, and an alarm reports any chain Lambda drops.
-    this.deliverer = newFunction('Deliverer', {
-      entry: 'functions/entrypoints/deliverer.ts',
-      description: 'Delivers generated access codes over Telegram (delivery queue)',
-      timeout: Duration.seconds(DELIVERER.timeoutSeconds),
-      memorySize: DELIVERER.memorySize,
-      recursiveLoop: lambda.RecursiveLoop.ALLOW,
-    })
-      .useTable(stateful.table, 'readWrite')
-      // A job's wait for its chat's turn is deleted when the turn comes (chat leases).
-      .deleteItems(stateful.table, [keys.chatLease('').pk])
-      .useQueue(ENV.DELIVERY_QUEUE_URL, stateful.deliveryQueue);
-    this.useTelegramBot(this.deliverer, config, stateful);
-    // One message per invocation and at most DELIVERER.maxConcurrency invocations: the bot's
-    // budget, bounded by construction (see DELIVERER).
-    this.deliverer.function.addEventSource(
-      new SqsEventSource(stateful.deliveryQueue, {
-        batchSize: DELIVERER.batchSize,
-        reportBatchItemFailures: true,
-        maxConcurrency: DELIVERER.maxConcurrency,
-      }),
-    );
-
-    this.deadLetter = newFunction('DeadLetter', {
-      entry: 'functions/entrypoints/dead-letter.ts',
-      description: 'Fails the job of every dead-lettered pipeline message',
-      // Its queue's visibility timeout is derived from this (stateful stack).
-      timeout: Duration.seconds(DEAD_LETTER_CONSUMER.timeoutSeconds),
-    }).useTable(stateful.table, 'readWrite');
-    // The handler fails the whole batch on an error, so no partial batch responses; a message
-    // that keeps failing stays on the dead-letter queue (14 days) and its depth alarm fires.
-    this.deadLetter.function.addEventSource(
-      new SqsEventSource(stateful.generationDeadLetterQueue, {
-        batchSize: DEAD_LETTER_CONSUMER.batchSize,
-        maxConcurrency: DEAD_LETTER_CONSUMER.maxConcurrency,
-      }),
-    );
-
-    this.sweeper = newFunction('Sweeper', {
-      entry: 'functions/entrypoints/job-sweeper.ts',
-      description: 'The job sweeper: re-queues stalled generation jobs and fails hopeless ones (every minute)',
-      // Shorter than the interval, so that runs do not pile up.
-      timeout: Duration.seconds(50),
-    })
-      .useTable(stateful.table, 'readWrite')
-      .useQueue(ENV.QUEUE_URL, stateful.generationQueue)
-      .useQueue(ENV.DELIVERY_QUEUE_URL, stateful.deliveryQueue);
-    // A failed sweep is not retried: the next one is a minute away and does the same work.
-    this.sweeper.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: SWEEP_INTERVAL });
     // A group of its own: Scheduler's metrics are per group, and the default group is shared.
     this.scheduleGroup = new scheduler.ScheduleGroup(this, 'ScheduleGroup', { removalPolicy: config.removalPolicy });
-    this.sweepSchedule = scheduleFunction(this, 'SweepSchedule', {
-      function: this.sweeper.function,
-      every: SWEEP_INTERVAL,
-      description: 'Runs the job sweeper',
-      group: this.scheduleGroup,
-    });
-
-    this.outboxRelay = newFunction('OutboxRelay', {
-      entry: 'functions/entrypoints/outbox-relay.ts',
-      description: 'Publishes the outbox items of the table stream to the event bus',
-      timeout: Duration.seconds(30),
-    }).useEventBus(stateful.eventBus);
-    this.outboxRelay.function.addEventSource(
-      new DynamoEventSource(stateful.table, {
-        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-        batchSize: 100,
-        reportBatchItemFailures: true,
-        bisectBatchOnError: true,
-        // Bounded, so that one poisoned record cannot hold its shard until the stream drops it
-        // (24 h); what is given up on is recorded on the relay dead-letter queue, alarmed on,
-        // and can be republished from the outbox item, which the table keeps for 7 days.
-        retryAttempts: RELAY_RETRY_ATTEMPTS,
-        onFailure: new SqsDlq(stateful.relayDeadLetterQueue),
-        // Only new outbox items invoke the relay, not every write to the table.
-        filters: [
-          lambda.FilterCriteria.filter({
-            eventName: lambda.FilterRule.isEqual('INSERT'),
-            dynamodb: { NewImage: { type: { S: lambda.FilterRule.isEqual(OUTBOX_ITEM_TYPE) } } },
-          }),
-        ],
-      }),
-    );
-
-    const billing = new BillingFunctions(this, 'BillingConsumers', {
-      config,
-      table: stateful.table,
-      resources: stateful.billing,
-      streamDeadLetterQueue: stateful.relayDeadLetterQueue,
-      newFunction,
-      every: SWEEP_INTERVAL,
-      group: this.scheduleGroup,
-    });
-
-    this.expirySweep = new ExpirySweep(this, 'Expiry', {
-      table: stateful.table,
-      every: SWEEP_INTERVAL,
-      group: this.scheduleGroup,
-      functionDefaults: { logLevel: config.logLevel, logRetention: config.logRetention, logRemovalPolicy: config.removalPolicy },
-    });
-    functions.set('ExpirySweeper', this.expirySweep.sweeper);
-    webhooks.scheduleSweep(this.scheduleGroup);
-    this.functions = functions;
     this.eventRules = this.addEventRules(config, stateful);
-    webhooks.routeEvents(this.eventRules);
+    // The background functions, each as its catalog entry says.
+    this.consumers = addConsumerFunctions(this, newFunction, {
+      table: stateful.table,
+      queues: {
+        generation: stateful.generationQueue,
+        delivery: stateful.deliveryQueue,
+        pipelineDeadLetter: stateful.generationDeadLetterQueue,
+        billing: stateful.billing.queue,
+        webhookDelivery: webhooks.deliveryQueue,
+      },
+      streamDeadLetterQueue: stateful.relayDeadLetterQueue,
+      eventBus: stateful.eventBus,
+      eventRules: this.eventRules,
+      eventTargetDeadLetterQueue: stateful.eventTargetDeadLetterQueue,
+      invokeDeadLetterQueue: webhooks.dispatchDeadLetterQueue,
+      scheduleGroup: this.scheduleGroup,
+      telegram: { botTokenSecret: stateful.telegramBotToken, apiRoot: config.telegramApiRoot },
+      stripe: { secret: stateful.billing.stripeSecret, meterEventName: config.stripeMeterEventName },
+    });
+    this.functions = functions;
     this.applyRouteThrottles(ROUTE_THROTTLES);
     this.monitoring = this.addMonitoring(config, stateful);
-    webhooks.addAlarms(this.monitoring);
-    this.expirySweep.addAlarms(this.monitoring);
-    billing.addAlarms(this.monitoring);
+    const consumer = (id: ConsumerId) => this.consumers.get(id)!;
+    webhooks.addAlarms(this.monitoring, consumer('WebhookDelivery'));
+    addExpiryAlarms(this.monitoring);
+    addBillingAlarms(this.monitoring, consumer('BillingSweeper'));
     // Lambda cuts a recursive loop off silently (a dropped message): only the Deliverer may loop
     // (recursiveLoop Allow, bounded by the hop counter); any drop still pages.
-    for (const [id, fn] of [['Generator', this.generator], ['Deliverer', this.deliverer]] as const) {
-      this.monitoring.alarm(`${id}RecursiveLoopAlarm`, fn.function.metric('RecursiveInvocationsDropped', { period: Duration.minutes(5), statistic: 'Sum' }), {
+    for (const id of ['Generator', 'Deliverer'] as const) {
+      this.monitoring.alarm(`${id}RecursiveLoopAlarm`, consumer(id).function.metric('RecursiveInvocationsDropped', { period: Duration.minutes(5), statistic: 'Sum' }), {
         alarmDescription: `Lambda stopped a recursive loop through ${id}: a pipeline message was dropped and its job waits for the sweeper. See its logs for the job.`,
         threshold: 1,
         evaluationPeriods: 1,
@@ -375,12 +246,14 @@ export class StatelessStack extends Stack {
   }
 
   /**
-   * Throttling per route: each `throttles` entry whose route key is a route of this API becomes
-   * that route's settings on the stage; an entry whose route this API lacks (a test's reduced
-   * route table) is skipped, since API Gateway refuses settings for an unknown route. Routes are found in the construct tree, so
-   * this works however they were declared. The stage waits for those routes.
+   * Throttling per route: an entry whose key is no route of the catalog fails the synth; each
+   * entry whose route key is a route of this API becomes that route's settings on the stage; an
+   * entry whose route this API lacks (a test's reduced route table) is skipped, since API Gateway
+   * refuses settings for an unknown route. Routes are found in the construct tree, so this works
+   * however they were declared. The stage waits for those routes.
    */
   private applyRouteThrottles(throttles: Readonly<Record<string, RouteThrottle>>): void {
+    checkRouteThrottles(throttles, API_ROUTES);
     const routes = this.node
       .findAll()
       .filter((node): node is HttpRoute => node instanceof HttpRoute && node.httpApi === this.api)
@@ -398,8 +271,8 @@ export class StatelessStack extends Stack {
 
   /** Lets a function call the Bot API: the bot token's secret, and TELEGRAM_API_ROOT when configured. */
   private useTelegramBot(fn: ServiceFunction, config: StageConfig, stateful: StatefulResources): ServiceFunction {
-    fn.useSecret('TELEGRAM_BOT_TOKEN_SECRET', stateful.telegramBotToken);
-    if (config.telegramApiRoot !== undefined) fn.function.addEnvironment('TELEGRAM_API_ROOT', config.telegramApiRoot);
+    fn.useSecret(ENV.TELEGRAM_BOT_TOKEN_SECRET, stateful.telegramBotToken);
+    if (config.telegramApiRoot !== undefined) fn.function.addEnvironment(ENV.TELEGRAM_API_ROOT, config.telegramApiRoot);
     return fn;
   }
 
@@ -442,15 +315,15 @@ export class StatelessStack extends Stack {
         },
       },
       streamConsumers: [
-        { id: 'OutboxRelay', fn: this.outboxRelay, lateWhat: 'events' },
-        { id: 'BillingForwarder', fn: this.functions.get('BillingForwarder')!, lateWhat: 'Stripe meter events (revenue)' },
+        { id: 'OutboxRelay', fn: this.consumers.get('OutboxRelay')!, lateWhat: 'events' },
+        { id: 'BillingForwarder', fn: this.consumers.get('BillingForwarder')!, lateWhat: 'Stripe meter events (revenue)' },
       ],
       scheduled: {
         group: this.scheduleGroup,
         functions: [
-          { id: 'Sweeper', fn: this.sweeper, stalls: 'Stalled jobs stay stalled.' },
-          { id: 'ExpirySweeper', fn: this.expirySweep.sweeper, stalls: 'No code is stored as expired and no access_code.expired is sent (redemption still refuses expired codes).' },
-          { id: 'WebhookSweeper', fn: this.functions.get('WebhookSweeper')!, stalls: 'Webhook retries past 15 minutes, and deliveries a lost message left behind, are not attempted.' },
+          { id: 'Sweeper', fn: this.consumers.get('Sweeper')!, stalls: 'Stalled jobs stay stalled.' },
+          { id: 'ExpirySweeper', fn: this.consumers.get('ExpirySweeper')!, stalls: 'No code is stored as expired and no access_code.expired is sent (redemption still refuses expired codes).' },
+          { id: 'WebhookSweeper', fn: this.consumers.get('WebhookSweeper')!, stalls: 'Webhook retries past 15 minutes, and deliveries a lost message left behind, are not attempted.' },
         ],
       },
       table: stateful.table,

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { makeUsageBiller } from '../functions/adapters/stripe/factory';
+import { queueConsumer, type ConsumerId } from '../functions/contracts/consumers';
 import type { StripeKeyReader } from '../functions/adapters/stripe/rotating-key-biller';
 import { BILLING_POLICY, type BillingPolicy } from '../functions/domain/billing';
 import { billingMessageDeduplicationId, billingMessageGroup, type BillingMessage } from '../functions/contracts/queue-messages';
@@ -12,14 +13,15 @@ import { makeHandler as makeBillingHandler } from '../functions/handlers/queue/b
 import { makeHandler as makeBillingForwarder } from '../functions/handlers/stream/billing-forwarder';
 import { logger } from '../functions/observability';
 import { billingDeps, billingSweepDeps, type TableStores } from '../functions/wiring';
-import { localLambdaContext, runInvocation } from './lambda-context';
+import { ConsumerWiring } from './handlers';
+import { runInvocation } from './lambda-context';
 import { StreamPoller } from './stream-poller';
 
-/** The billing queue's settings, as in AWS (lib/constructs/billing.ts). */
+/** The billing queue's settings: its redrive as in AWS (the Billing consumer's entry), the rest the local queue's own. */
 export const BILLING_QUEUE = {
   /** Receives before a message goes to the dead-letter queue (a message that keeps crashing the function). */
-  maxReceiveCount: 20,
-  /** Delay before a redelivery the handler did not set one for (AWS: the visibility timeout). */
+  maxReceiveCount: queueConsumer('billing').source.maxReceiveCount!,
+  /** Delay before a redelivery the handler did not set one for (AWS: the visibility timeout; shorter here, so that a local retry comes soon). */
   retryDelayMs: 1_000,
   /** How long SQS deduplicates a message by its deduplication id. */
   deduplicationMs: 5 * 60_000,
@@ -39,7 +41,7 @@ export interface LocalBillingQueueOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-type SqsFifoHandler = (event: SQSEvent, context: ReturnType<typeof localLambdaContext>) => Promise<{ batchItemFailures: { itemIdentifier: string }[] } | void>;
+type SqsFifoHandler = (event: SQSEvent, context: Context) => Promise<{ batchItemFailures: { itemIdentifier: string }[] } | void>;
 
 /**
  * The billing FIFO queue in process: one message at a time per group (the Stripe customer),
@@ -53,6 +55,8 @@ export class LocalBillingQueue implements BillingQueue, Redelivery {
   readonly deadLetters: BillingDeadLetter[] = [];
   /** Messages handed to the handler, receives included. */
   receives = 0;
+  /** The catalog entry this queue's consumer runs by (the Billing consumer). */
+  readonly wiring = new ConsumerWiring();
   private readonly seen = new Map<string, number>();
   private readonly groups = new Map<string, Promise<void>>();
   private readonly delays = new Map<string, number>();
@@ -67,6 +71,7 @@ export class LocalBillingQueue implements BillingQueue, Redelivery {
     private readonly options: LocalBillingQueueOptions = {},
   ) {
     this.handler = handlerOf(this);
+    this.wiring.entry('Billing');
   }
 
   async send(messages: readonly BillingMessage[]): Promise<void> {
@@ -128,7 +133,7 @@ export class LocalBillingQueue implements BillingQueue, Redelivery {
         eventSourceARN: 'arn:aws:sqs:local:000000000000:billing.fifo',
         awsRegion: 'local',
       } as SQSRecord;
-      const context = localLambdaContext({ functionName: 'Billing', remainingMs: () => 30_000 });
+      const context = this.wiring.context('Billing');
       this.receives++;
       try {
         const response = await runInvocation(context, () => this.handler({ Records: [record] }, context));
@@ -165,17 +170,17 @@ export interface LocalBilling {
   poller: StreamPoller;
   /** Runs one billing sweep now (the timer runs one every `sweepIntervalMs`). */
   sweep(options?: { grace?: number }): Promise<BillingSweepResult>;
+  /** The consumers of the catalog this runs (forwarder, billing function, sweeper). */
+  consumers: readonly ConsumerId[];
   stop(): Promise<void>;
 }
-
-/** How often the local stack runs the billing sweep, as EventBridge Scheduler does in AWS. */
-export const LOCAL_BILLING_SWEEP_INTERVAL_MS = 60_000;
 
 /**
  * The billing path of the local stack, composed like AWS: a second reader of the table's
  * stream (a second event source mapping) runs the billing forwarder, which feeds the billing
  * queue, whose consumer is the billing function's handler on `billingDeps`; the billing sweep
- * runs on a timer. Unlike SQS, the in-process queue is lost with the process: a start runs one
+ * (the BillingSweeper consumer's use case, called directly: its handler only adds the Lambda
+ * logging and metrics around it) runs on a timer. Unlike SQS, the in-process queue is lost with the process: a start runs one
  * sweep that takes every queued record and every unsettled window at once (no grace: nothing
  * else is working on them yet), so a crash never strands usage.
  */
@@ -188,10 +193,11 @@ export const startLocalBilling = async (options: {
   stripe?: LocalStripeOptions;
   queue?: LocalBillingQueueOptions;
   policy?: BillingPolicy;
-  /** Default LOCAL_BILLING_SWEEP_INTERVAL_MS; 0 runs no timer. */
+  /** Default the BillingSweeper consumer's rate, as EventBridge Scheduler runs it in AWS; 0 runs no timer. */
   sweepIntervalMs?: number;
 }): Promise<LocalBilling> => {
   const stripe = options.stripe ?? {};
+  const wiring = new ConsumerWiring();
   const policy = options.policy ?? BILLING_POLICY;
   const biller = makeUsageBiller({
     ...(stripe.readKey ? { readKey: stripe.readKey } : {}),
@@ -205,6 +211,7 @@ export const startLocalBilling = async (options: {
     (redelivery: Redelivery) => makeBillingHandler(billingDeps({ stores: options.stores, biller, clock: options.clock, redelivery, policy })) as SqsFifoHandler,
     options.queue,
   );
+  wiring.entry('BillingSweeper');
   const sweepDeps = billingSweepDeps({ stores: options.stores, queue, clock: options.clock, policy });
   let sweeping: Promise<BillingSweepResult> | undefined;
   const sweep = (sweepOptions: { grace?: number; now?: Date } = {}): Promise<BillingSweepResult> => {
@@ -219,10 +226,11 @@ export const startLocalBilling = async (options: {
     handler: makeBillingForwarder({ billing: queue }),
     checkpointFile: join(options.dataDir, 'billing-stream-checkpoint.json'),
     functionName: 'BillingForwarder',
+    ...wiring.stream('BillingForwarder'),
   });
   await poller.start();
   await sweep({ grace: 0, now: new Date(options.clock.now().getTime() + policy.claimLeaseMs) });
-  const interval = options.sweepIntervalMs ?? LOCAL_BILLING_SWEEP_INTERVAL_MS;
+  const interval = options.sweepIntervalMs ?? wiring.intervalMs('BillingSweeper');
   const timer =
     interval > 0
       ? setInterval(() => {
@@ -234,6 +242,7 @@ export const startLocalBilling = async (options: {
     queue,
     poller,
     sweep,
+    consumers: [...wiring.ids, ...queue.wiring.ids],
     stop: async () => {
       if (timer) clearInterval(timer);
       await poller.stop();

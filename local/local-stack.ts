@@ -27,22 +27,13 @@ import {
 } from '../functions/wiring';
 import { API_ROUTES } from '../lib/api-routes';
 import type { ServiceDeps } from '../functions/operations';
-import {
-  DEAD_LETTER_CONSUMER,
-  DELIVERER,
-  DELIVERY_VISIBILITY_TIMEOUT_SECONDS,
-  GENERATION_VISIBILITY_TIMEOUT_SECONDS,
-  GENERATOR,
-  MAX_RECEIVE_COUNT,
-  RELAY_RETRY_ATTEMPTS,
-  SWEEP_INTERVAL_SECONDS,
-  TELEGRAM,
-} from '../functions/contracts/pipeline-settings';
+import { TELEGRAM } from '../functions/contracts/pipeline-settings';
+import type { ConsumerId } from '../functions/contracts/consumers';
 import { acquireDataDir, demoFilePath, readJsonFile, webhookSecretPath, writeRunningStack } from './data-dir';
 import { AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour';
 import { connectTable, localClientConfig, startLocalTable } from './dynamodb-local';
-import { localHandlers } from './handlers';
-import { localLambdaContext, runInvocation } from './lambda-context';
+import { ConsumerWiring, localHandlers } from './handlers';
+import { runInvocation } from './lambda-context';
 import { startHttpServer } from './http-server';
 import { InProcessEventBus } from './in-process-bus';
 import { InProcessQueue, type DeadLetter } from './in-process-queue';
@@ -114,6 +105,8 @@ export interface LocalPipeline {
   billing: LocalBilling;
   /** Runs the expiry sweeper's handler once, as its schedule does. */
   expirySweep(): Promise<void>;
+  /** The consumers of the catalog (functions/contracts/consumers.ts) this pipeline runs, each with the catalog's settings. */
+  consumers: readonly ConsumerId[];
 }
 
 /** A running local stack. */
@@ -182,38 +175,14 @@ export const startLocalPipeline = async (options: {
   const db = makeDocumentClient(localClientConfig(options.dynamoEndpoint));
   options.awsBehaviour?.install(db);
   const stores = tableStores(db, options.tableName);
-  // The redrive policy of both queues in AWS: after MAX_RECEIVE_COUNT receives, onto the
-  // dead-letter queue, whose own consumer fails the job.
-  const deadLetters = new InProcessQueue<unknown>({
-    queueName: 'pipeline-dead-letters',
-    visibilityTimeoutSeconds: DEAD_LETTER_CONSUMER.timeoutSeconds * 6,
-    functionTimeoutSeconds: DEAD_LETTER_CONSUMER.timeoutSeconds,
-    // In AWS the dead-letter queue has no redrive of its own: a message stays until consumed.
-    maxReceiveCount: 1000,
-    batchSize: DEAD_LETTER_CONSUMER.batchSize,
-    maxConcurrency: DEAD_LETTER_CONSUMER.maxConcurrency,
-  });
+  const wiring = new ConsumerWiring();
+  // The redrive policy of both queues in AWS: after their consumer's maxReceiveCount receives,
+  // onto the dead-letter queue, whose own consumer fails the job.
+  const deadLetters = new InProcessQueue<unknown>({ queueName: 'pipeline-dead-letters', ...wiring.queue('DeadLetter') });
   const redrive = async (dead: DeadLetter) => deadLetters.send([{ body: JSON.parse(dead.body) as unknown }]);
-  const queue = new InProcessQueue({
-    queueName: 'generation',
-    // The same settings as the generation queue and the generator's event source in AWS.
-    visibilityTimeoutSeconds: GENERATION_VISIBILITY_TIMEOUT_SECONDS,
-    functionTimeoutSeconds: GENERATOR.timeoutSeconds,
-    maxReceiveCount: MAX_RECEIVE_COUNT,
-    batchSize: GENERATOR.batchSize,
-    maxConcurrency: GENERATOR.maxConcurrency,
-    onDeadLetter: redrive,
-  });
-  const deliveries = new InProcessQueue<DeliverMessage>({
-    queueName: 'delivery',
-    // The same settings as the delivery queue and the deliverer's event source in AWS.
-    visibilityTimeoutSeconds: DELIVERY_VISIBILITY_TIMEOUT_SECONDS,
-    functionTimeoutSeconds: DELIVERER.timeoutSeconds,
-    maxReceiveCount: MAX_RECEIVE_COUNT,
-    batchSize: DELIVERER.batchSize,
-    maxConcurrency: DELIVERER.maxConcurrency,
-    onDeadLetter: redrive,
-  });
+  // The same settings as the queues and their consumers' event sources in AWS.
+  const queue = new InProcessQueue({ queueName: 'generation', ...wiring.queue('Generator'), onDeadLetter: redrive });
+  const deliveries = new InProcessQueue<DeliverMessage>({ queueName: 'delivery', ...wiring.queue('Deliverer'), onDeadLetter: redrive });
   const ports: PipelinePorts = {
     stores,
     generation: queue,
@@ -228,10 +197,12 @@ export const startLocalPipeline = async (options: {
   const jobSweeper = makeJobSweeper(jobSweeperDeps(ports));
   // The job sweeper's own handler, invoked as the schedule would: its logs carry its own name.
   const sweep = async () => {
-    const context = localLambdaContext({ functionName: 'Sweeper', remainingMs: () => 50_000 });
+    const context = wiring.context('Sweeper');
     return runInvocation(context, () => jobSweeper(undefined, context));
   };
-  const expirySweep = localExpirySweep(ports);
+  // Both sweepers run on `sweepIntervalMs` (startLocalStack: the job sweeper's catalog rate), or when `sweep()` is called.
+  wiring.entry('Sweeper');
+  const expirySweep = localExpirySweep(ports, wiring);
   const sweeper =
     options.sweepIntervalMs === undefined
       ? undefined
@@ -245,7 +216,7 @@ export const startLocalPipeline = async (options: {
     tableName: options.tableName,
     handler: makeOutboxRelay({ publisher: bus }),
     checkpointFile: join(options.dataDir, 'stream-checkpoint.json'),
-    maxRetryAttempts: RELAY_RETRY_ATTEMPTS,
+    ...wiring.stream('OutboxRelay'),
   });
   const webhooks = startLocalWebhooks({
     db,
@@ -276,7 +247,20 @@ export const startLocalPipeline = async (options: {
       clock,
       webhooks: webhooks.ports,
     },
-    pipeline: { queue, deliveries, deadLetters, bus, poller, telegram: options.telegram, ports, sweep, webhooks, billing, expirySweep },
+    pipeline: {
+      queue,
+      deliveries,
+      deadLetters,
+      bus,
+      poller,
+      telegram: options.telegram,
+      ports,
+      sweep,
+      webhooks,
+      billing,
+      expirySweep,
+      consumers: [...wiring.ids, ...webhooks.consumers, ...billing.consumers],
+    },
     stop: async () => {
       clearInterval(sweeper);
       await queue.stop();
@@ -341,7 +325,7 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
       telegram,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.messageIntervalMs !== undefined ? { messageIntervalMs: options.messageIntervalMs } : {}),
-      sweepIntervalMs: options.sweepIntervalMs ?? SWEEP_INTERVAL_SECONDS * 1000,
+      sweepIntervalMs: options.sweepIntervalMs ?? new ConsumerWiring().intervalMs('Sweeper'),
       webhooks: { allowPrivateUrls: options.webhookAllowPrivateUrls ?? false },
       ...(options.stripe ? { stripe: options.stripe } : {}),
     });

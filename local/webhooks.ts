@@ -2,7 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DynamoWebhookStoreOptions } from '../functions/adapters/dynamodb/webhook-store';
 import { EVENT_RULES } from '../functions/contracts/event-rules';
 import { webhookDeliveryMessage, type WebhookDeliveryMessage } from '../functions/contracts/queue-messages';
-import { SWEEP_INTERVAL_SECONDS, WEBHOOK_DELIVERY, WEBHOOK_DELIVERY_VISIBILITY_TIMEOUT_SECONDS } from '../functions/contracts/pipeline-settings';
+import type { ConsumerId } from '../functions/contracts/consumers';
 import { logger } from '../functions/observability';
 import type { Clock, WebhookRetryScheduler, WebhookSender } from '../functions/domain/ports';
 import { makeHandler as makeWebhookDispatch } from '../functions/handlers/events/webhook-dispatch';
@@ -13,7 +13,8 @@ import { webhookDeliveryDeps, webhookDispatchDeps, webhookPorts, type WebhookPor
 import type { AwsBehaviour } from './aws-behaviour';
 import type { InProcessEventBus } from './in-process-bus';
 import { InProcessQueue } from './in-process-queue';
-import { localLambdaContext, runInvocation } from './lambda-context';
+import { ConsumerWiring } from './handlers';
+import { runInvocation } from './lambda-context';
 
 /** Settings of the local webhooks. */
 export interface LocalWebhookOptions {
@@ -33,7 +34,7 @@ export interface LocalWebhookOptions {
   /** The store's options (tests on a fake clock in the past lengthen the retention). */
   storeOptions?: DynamoWebhookStoreOptions;
   /**
-   * How often the overdue-delivery sweep runs (default every minute, as in AWS); it also runs
+   * How often the overdue-delivery sweep runs (default its catalog rate, as in AWS); it also runs
    * once at start, which re-queues what a stopped stack left due. 0: only `sweep()` runs it.
    */
   sweepIntervalMs?: number;
@@ -56,6 +57,8 @@ export interface LocalWebhooks {
   sweep(): Promise<number>;
   /** The deliverer's per-endpoint in-flight cap (the whole local deliverer is one environment). */
   gate: EndpointGate;
+  /** The consumers of the catalog these run (dispatch, delivery, sweeper). */
+  consumers: readonly ConsumerId[];
   /**
    * Stops as SIGTERM stops the stack: no new work, the attempts in flight finish; what waits on
    * the in-process queue (retries not yet due) is lost with it, and the sweep of the next start
@@ -81,14 +84,8 @@ export const startLocalWebhooks = (options: {
 }): LocalWebhooks => {
   const settings = options.webhooks ?? {};
   settings.capacity?.install(options.db);
-  const queue = new InProcessQueue<WebhookDeliveryMessage>({
-    queueName: 'webhook-delivery',
-    visibilityTimeoutSeconds: WEBHOOK_DELIVERY_VISIBILITY_TIMEOUT_SECONDS,
-    functionTimeoutSeconds: WEBHOOK_DELIVERY.timeoutSeconds,
-    maxReceiveCount: WEBHOOK_DELIVERY.maxReceiveCount,
-    batchSize: WEBHOOK_DELIVERY.batchSize,
-    maxConcurrency: WEBHOOK_DELIVERY.maxConcurrency,
-  });
+  const wiring = new ConsumerWiring();
+  const queue = new InProcessQueue<WebhookDeliveryMessage>({ queueName: 'webhook-delivery', ...wiring.queue('WebhookDelivery') });
   const scheduler: WebhookRetryScheduler = {
     scheduleRetry: (deliveryId, delaySeconds, target = {}) =>
       queue.send([{ body: webhookDeliveryMessage(deliveryId, target), delaySeconds: Math.min(delaySeconds, settings.maxQueueDelaySeconds ?? 900) }]),
@@ -104,23 +101,26 @@ export const startLocalWebhooks = (options: {
   const gate = new EndpointGate();
   queue.start(makeWebhookDelivery({ ...webhookDeliveryDeps(ports, options.clock), gate }));
   const dispatch = makeWebhookDispatch(webhookDispatchDeps(ports, options.clock));
+  // Every rule targets the dispatcher, as its catalog source (eventRules) says.
+  if (wiring.entry('WebhookDispatch').source.kind !== 'eventRules') throw new Error('WebhookDispatch is not an event rules consumer');
   for (const rule of EVENT_RULES) {
     options.bus.subscribe(
       rule.id,
       async (event) => {
         // Invoked as EventBridge invokes the function: its logs carry its own name.
-        const context = localLambdaContext({ functionName: 'WebhookDispatch', remainingMs: () => 30_000 });
+        const context = wiring.context('WebhookDispatch');
         return runInvocation(context, () => dispatch(event, context));
       },
       'WebhookDispatch',
     );
   }
   const sweeper = makeWebhookSweeper({ store: ports.deliveries, scheduler, clock: options.clock });
+  wiring.entry('WebhookSweeper');
   const sweep = async (): Promise<number> => {
-    const context = localLambdaContext({ functionName: 'WebhookSweeper', remainingMs: () => 50_000 });
+    const context = wiring.context('WebhookSweeper');
     return (await runInvocation(context, () => sweeper(undefined, context))).queued;
   };
-  const interval = settings.sweepIntervalMs ?? SWEEP_INTERVAL_SECONDS * 1000;
+  const interval = settings.sweepIntervalMs ?? wiring.intervalMs('WebhookSweeper');
   const runSweep = () => void sweep().catch((error: unknown) => logger.error('webhook sweep failed', { error: error as Error }));
   const timer = interval > 0 ? setInterval(runSweep, interval) : undefined;
   timer?.unref();
@@ -131,6 +131,7 @@ export const startLocalWebhooks = (options: {
     gate,
     idle: (timeoutMs) => queue.idle(timeoutMs),
     sweep,
+    consumers: wiring.ids,
     stop: async () => {
       clearInterval(timer);
       await queue.stop();

@@ -1,5 +1,5 @@
 import { BILLING_POLICY } from '../../functions/domain/billing';
-import { BILLING_MAX_RECEIVE_COUNT } from '../../lib/constructs/billing';
+import { BILLING_MAX_RECEIVE_COUNT } from '../../functions/contracts/consumers';
 import { actionsOf, inspect } from './inspect';
 import { synthService, type SynthesizedService } from './synth';
 

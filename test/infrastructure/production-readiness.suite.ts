@@ -5,9 +5,9 @@ import { App, Stack, Token } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { API_ROUTES } from '../../lib/api-routes';
 import { ServiceFunction } from '../../lib/constructs/service-function';
-import { DEFAULT_ROUTE_THROTTLE, ROUTE_THROTTLES } from '../../lib/route-throttles';
+import { checkRouteThrottles, DEFAULT_ROUTE_THROTTLE, ROUTE_THROTTLES } from '../../lib/route-throttles';
 import { STAGES } from '../../lib/stages';
-import { EVENT_TARGET_RETRY } from '../../lib/stateless-stack';
+import { EVENT_TARGET_RETRY } from '../../functions/contracts/consumers';
 import { actionsOf, inspect } from './inspect';
 import { CDK_JSON_CONTEXT, synthService, type SynthesizedService } from './synth';
 
@@ -241,6 +241,12 @@ describe('6. the front door', () => {
       ThrottlingRateLimit: DEFAULT_ROUTE_THROTTLE.rateLimit,
       ThrottlingBurstLimit: DEFAULT_ROUTE_THROTTLE.burstLimit,
     });
+  });
+
+  test('every throttle names a route of the catalog, and a throttle of a route that is gone fails the synth', () => {
+    expect(() => checkRouteThrottles(ROUTE_THROTTLES, API_ROUTES)).not.toThrow();
+    const renamed = API_ROUTES.filter((route) => route.path !== '/v1/access-codes/redeem');
+    expect(() => checkRouteThrottles(ROUTE_THROTTLES, renamed)).toThrow(/POST \/v1\/access-codes\/redeem/);
   });
 
   test('route settings exist only for routes of the API, and the stage waits for those routes', () => {

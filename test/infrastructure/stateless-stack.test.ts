@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { Match } from 'aws-cdk-lib/assertions';
 import { API_ROUTES } from '../../lib/api-routes';
+import { CONSUMERS } from '../../functions/contracts/consumers';
 import { STAGES } from '../../lib/stages';
 import { TABLE_SCHEMA } from '../../functions/contracts/table';
 import { actionsOf, inspect, logicalIdOf } from './inspect';
@@ -9,21 +10,8 @@ import { bundledSources, nagFindings, reportedFindings, synthService, TEST_ENV, 
 // The one synthesis of the infrastructure tests that bundles the functions with esbuild (the
 // entry point test reads the bundles); done once for the whole file.
 const ALARM_TOPIC = STAGES.prod!.alarmTopicArn!;
-/** The functions that serve no route, and the entry point each must be bundled from. */
-const PIPELINE_ENTRIES: Record<string, string> = {
-  Generator: 'functions/entrypoints/generator.ts',
-  Deliverer: 'functions/entrypoints/deliverer.ts',
-  DeadLetter: 'functions/entrypoints/dead-letter.ts',
-  Sweeper: 'functions/entrypoints/job-sweeper.ts',
-  OutboxRelay: 'functions/entrypoints/outbox-relay.ts',
-  WebhookDispatch: 'functions/entrypoints/webhook-dispatch.ts',
-  WebhookDelivery: 'functions/entrypoints/webhook-delivery.ts',
-  BillingForwarder: 'functions/entrypoints/billing-forwarder.ts',
-  Billing: 'functions/entrypoints/billing.ts',
-  BillingSweeper: 'functions/entrypoints/billing-sweeper.ts',
-  WebhookSweeper: 'functions/entrypoints/webhook-sweeper.ts',
-  ExpirySweeper: 'functions/entrypoints/expiry-sweeper.ts',
-};
+/** The functions that serve no route (the consumer catalog), and the entry point each must be bundled from. */
+const PIPELINE_ENTRIES: Record<string, string> = Object.fromEntries(CONSUMERS.map((consumer) => [consumer.id, consumer.entry]));
 const ALL_FUNCTION_IDS = [...API_ROUTES.map((route) => route.id), ...Object.keys(PIPELINE_ENTRIES)];
 
 let service: SynthesizedService;

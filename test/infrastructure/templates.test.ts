@@ -9,6 +9,7 @@
 import './safe-deploy.suite';
 import './agent-interface.suite';
 import './billing.suite';
+import './consumers.suite';
 import './expiry.suite';
 import './pipeline.suite';
 import './production-readiness.suite';

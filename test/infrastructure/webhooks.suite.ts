@@ -4,7 +4,7 @@ import { EVENT_RULES } from '../../functions/contracts/event-rules';
 import { WEBHOOK_DELIVERY } from '../../functions/contracts/pipeline-settings';
 import { WEBHOOK_TIMEOUT_MS } from '../../functions/adapters/webhooks/http-webhook-sender';
 import { eventJsonSchema } from '../../lib/constructs/event-consumers';
-import { EVENT_TARGET_RETRY } from '../../lib/stateless-stack';
+import { EVENT_TARGET_RETRY } from '../../functions/contracts/consumers';
 import { actionsOf, inspect, logicalIdOf } from './inspect';
 import { synthService, type SynthesizedService } from './synth';
 

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -80,5 +80,15 @@ describe('import direction', () => {
     const forbidden = (target: string) =>
       (target.startsWith('functions/') && !/^functions\/(contracts|operations)(\/|$)/.test(target)) || target.startsWith('local/');
     expect(violations(['lib'], forbidden)).toEqual([]);
+  });
+
+  it('keeps the consumer catalog in functions/contracts/consumers.ts, over the other contracts only, and the only place that names a consumer entry point', () => {
+    expect(existsSync(join(ROOT, 'functions/contracts/consumers.ts'))).toBe(true);
+    expect(importsOf('functions/contracts/consumers.ts').filter((target) => !target.startsWith('functions/contracts/'))).toEqual([]);
+    // lib/ and local/ join consumers through the catalog, never by an entry point's path.
+    const named = ['lib', 'local'].flatMap((folder) =>
+      sourcesUnder(folder).filter((file) => /functions\/entrypoints\/(?!http['/])/.test(readFileSync(join(ROOT, file), 'utf8'))),
+    );
+    expect(named).toEqual([]);
   });
 });
