@@ -13,15 +13,12 @@ import { DynamoBillingStore } from './adapters/dynamodb/billing-store';
 import { DynamoTableProbe } from './adapters/dynamodb/table-probe';
 import { EventBridgePublisher } from './adapters/eventbridge/event-bridge-publisher';
 import { makeSqsClient } from './adapters/sqs/client';
-import { SqsBillingQueue, SqsVisibilityRedelivery } from './adapters/sqs/sqs-billing-queue';
+import { SqsBillingQueue } from './adapters/sqs/sqs-billing-queue';
 import { BILLING_POLICY, type BillingPolicy } from './domain/billing';
-import type { StripeKeyReader } from './adapters/stripe/rotating-key-biller';
-import { STRIPE_KEY_MAX_AGE_SECONDS } from './contracts/billing-policy';
+import { secretString } from './adapters/secrets-manager';
 import type { BillingSweepDeps } from './use-cases/bill-redemption';
-import type { BillingHandlerDeps } from './handlers/queue/billing';
 import { SqsJobQueue } from './adapters/sqs/sqs-job-queue';
 import {
-  BillingEnv,
   BillingForwarderEnv,
   BotEnv,
   ConfigurationError,
@@ -91,16 +88,11 @@ export interface ApiDeps {
 
 // Cold starts: a function's bundle holds what its entry point reaches (esbuild drops the rest),
 // so what only some functions or some paths use is imported where it is used, with import():
-// Secrets Manager (functions that read a secret, on first read), Telegram (on the first send),
-// Stripe (the billing function). No tracing SDK wraps the clients: Lambda's active tracing
-// records each invocation without one.
+// Secrets Manager (functions that read a secret, on first read: adapters/secrets-manager.ts),
+// Telegram (on the first send). Stripe is wired in billing-wiring.ts, which only the billing
+// function imports. No tracing SDK wraps the clients: Lambda's active tracing records each
+// invocation without one.
 
-const secretString = async (name: string, options: { maxAge?: number; forceFetch?: boolean } = {}): Promise<string> => {
-  const { getSecret } = await import('@aws-lambda-powertools/parameters/secrets');
-  const value = await getSecret(name, options);
-  if (typeof value !== 'string' || !value) throw new ConfigurationError(`the secret ${name} is empty`);
-  return value;
-};
 
 /**
  * The bot's sender, loaded with its token on the first send (an invocation that sends nothing
@@ -400,20 +392,8 @@ export const productionBillingForwarderDeps = (): { billing: BillingQueue } => (
   billing: new SqsBillingQueue(makeSqsClient(), parseEnv(BillingForwarderEnv).BILLING_QUEUE_URL),
 });
 
-/** The billing function's dependencies, wherever it runs: the biller, the table's billing records, the queue's redelivery. */
-export const billingDeps = (ports: {
-  stores: Pick<TableStores, 'billing'>;
-  biller: UsageBiller;
-  clock: Clock;
-  redelivery: Redelivery;
-  policy?: BillingPolicy;
-}): BillingHandlerDeps => ({
-  billing: ports.stores.billing,
-  biller: ports.biller,
-  clock: ports.clock,
-  redelivery: ports.redelivery,
-  policy: ports.policy ?? BILLING_POLICY,
-});
+/** The billing function's dependencies, wherever it runs (its production wiring: functions/billing-wiring.ts). */
+export { billingDeps } from './handlers/queue/billing';
 
 /** The billing sweep's dependencies, wherever it runs. */
 export const billingSweepDeps = (ports: { stores: Pick<TableStores, 'billing' | 'accounts'>; queue: BillingQueue; clock: Clock; policy?: BillingPolicy }): BillingSweepDeps => ({
@@ -423,26 +403,6 @@ export const billingSweepDeps = (ports: { stores: Pick<TableStores, 'billing' | 
   clock: ports.clock,
   policy: ports.policy ?? BILLING_POLICY,
 });
-
-/**
- * Production wiring of the billing function. The Stripe key is read from its secret at cold
- * start (a missing secret fails fast), then again once the cached value is older than
- * STRIPE_KEY_MAX_AGE_SECONDS, and at once when Stripe answers 401/403: a rotated key takes
- * effect without a redeploy.
- */
-export const productionBillingDeps = async (): Promise<BillingHandlerDeps> => {
-  const env = parseEnv(BillingEnv);
-  const readKey: StripeKeyReader = ({ forceFetch }) => secretString(env.STRIPE_SECRET_NAME, { maxAge: STRIPE_KEY_MAX_AGE_SECONDS, forceFetch });
-  // The key and the Stripe client's module load side by side: neither waits for the other.
-  const [, { makeUsageBiller }] = await Promise.all([readKey({ forceFetch: false }), import('./adapters/stripe/factory')]);
-  const sqs = makeSqsClient();
-  return billingDeps({
-    stores: productionTable(),
-    biller: makeUsageBiller({ readKey, eventName: env.STRIPE_METER_EVENT_NAME, ...(env.STRIPE_API_BASE ? { apiBase: env.STRIPE_API_BASE } : {}) }),
-    clock: systemClock,
-    redelivery: new SqsVisibilityRedelivery(sqs),
-  });
-};
 
 /** Environment of the billing sweeper: the table and the billing FIFO queue. */
 const BillingSweeperEnv = v.object({ ...TableEnv.entries, ...BillingForwarderEnv.entries });

@@ -34,8 +34,12 @@ type CachedRead = 'findTokenByHash' | 'findPlan' | 'findProject';
  * key share one read. Every other method goes to the store itself.
  */
 export const withAccountReadCache = <T extends AccountReader>(store: T, ttls: AccountReadTtls): T => {
-  const cache = <V extends {}>(ttl: number, read: (id: string) => Promise<V | undefined>) =>
-    ttl > 0 ? new LRUCache<string, V>({ max: MAX_ENTRIES, ttl, fetchMethod: (id) => read(id) }) : undefined;
+  // Built on first use: lru-cache allocates its `max` slots up front (a few ms each at cold start).
+  const cache = <V extends {}>(ttl: number, read: (id: string) => Promise<V | undefined>) => {
+    if (ttl <= 0) return undefined;
+    let built: LRUCache<string, V> | undefined;
+    return { fetch: (id: string) => (built ??= new LRUCache<string, V>({ max: MAX_ENTRIES, ttl, fetchMethod: (key) => read(key) })).fetch(id) };
+  };
   const caches: Record<CachedRead, { fetch(id: string): Promise<unknown> } | undefined> = {
     findTokenByHash: cache(ttls.tokens, (hash) => store.findTokenByHash(hash)),
     findPlan: cache(ttls.plans, (id) => store.findPlan(id)),

@@ -2,6 +2,7 @@ import { ConfigurationError } from '../../functions/contracts/env';
 import { BillingRejectedError, BillingUnavailableError, type MeteredUsage } from '../../functions/domain/billing';
 import { makeUsageBiller } from '../../functions/adapters/stripe/factory';
 import { LedgerUsageBiller } from '../../functions/adapters/stripe/ledger-biller';
+import { earlyKeyReader } from '../../functions/adapters/stripe/early-key-reader';
 import { RotatingKeyStripeBiller } from '../../functions/adapters/stripe/rotating-key-biller';
 import { StripeMeterBiller, apiBaseOptions } from '../../functions/adapters/stripe/stripe-meter-biller';
 import { startFakeStripe, type FakeStripe } from '../../local/fakes/fake-stripe';
@@ -243,5 +244,50 @@ describe('Stripe key rotation (a bounded cache, read afresh on 401/403)', () => 
 
   it('is what the factory builds for a key reader', () => {
     expect(makeUsageBiller({ readKey: async () => NEW })).toBeInstanceOf(RotatingKeyStripeBiller);
+  });
+
+  it('reads the key once at cold start (not awaited there), sends the first event with it, and still reads afresh on a 401', async () => {
+    const s = secret(OLD);
+    const early = earlyKeyReader(s.reader, () => undefined);
+    expect(s.reads).toEqual([false]); // started before anything asked for the key
+    s.state.stored = NEW; // rotated after that read
+    const biller = new RotatingKeyStripeBiller(early, { apiBase: fake.apiBase });
+
+    await biller.reportUsage(usage('bwn_3'));
+
+    expect(fake.calls.map((call) => [call.apiKey, call.status])).toEqual([
+      [OLD, 401],
+      [NEW, 200],
+    ]);
+    // The early read served the first use; the 401 forced a fresh one.
+    expect(s.reads).toEqual([false, true]);
+  });
+
+  it('a key that cannot be read at cold start is reported then, and read again on first use, where a failure fails the event (retryable)', async () => {
+    let stored: string | undefined;
+    const reads: boolean[] = [];
+    const reader = async ({ forceFetch }: { forceFetch: boolean }) => {
+      reads.push(forceFetch);
+      if (stored === undefined) throw new Error('ResourceNotFoundException: Secrets Manager can\'t find the specified secret.');
+      return stored;
+    };
+    const reported: unknown[] = [];
+    const biller = new RotatingKeyStripeBiller(
+      earlyKeyReader(reader, (error) => reported.push(error)),
+      { apiBase: fake.apiBase },
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reported.map((error) => (error as Error).message)).toEqual([expect.stringContaining('ResourceNotFoundException')]);
+
+    const error = await outcome(biller.reportUsage(usage('bwn_4')));
+    expect(error).toBeInstanceOf(BillingUnavailableError);
+    expect((error as Error).message).toMatch(/The Stripe key could not be read: ResourceNotFoundException/);
+    expect(fake.calls).toEqual([]);
+
+    stored = NEW; // the operator creates the secret
+    await biller.reportUsage(usage('bwn_4'));
+    expect(fake.meterEvents.map((event) => event.identifier)).toEqual(['bwn_4']);
+    // Cold start, first use (read again, failed), the next use.
+    expect(reads).toEqual([false, false, false]);
   });
 });

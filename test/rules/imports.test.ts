@@ -39,7 +39,7 @@ describe('import direction', () => {
 
   it('keeps the domain and the use cases free of adapters, handlers, wiring and the AWS SDK', () => {
     const forbidden = (target: string) =>
-      /^functions\/(adapters|handlers|entrypoints)\//.test(target) || target === 'functions/wiring' || target.startsWith('@aws-sdk/') || target === 'aws-lambda';
+      /^functions\/(adapters|handlers|entrypoints)\//.test(target) || target === 'functions/wiring' || target === 'functions/billing-wiring' || target.startsWith('@aws-sdk/') || target === 'aws-lambda';
     expect(violations(['functions/domain', 'functions/use-cases'], forbidden)).toEqual([]);
   });
 

@@ -110,8 +110,15 @@ export const codeForRedemption = (item: Item): CodeForRedemption => ({
  */
 export class DynamoRedemptionStore implements RedemptionStore {
   /** Per period: the shards this function saw used up, and whether all of them are. */
-  private readonly allotments = new LRUCache<string, { empty: Set<number>; usedUp: boolean }>(ALLOTMENT_MEMORY);
-  private readonly generatedJobs = new LRUCache<string, true>(GENERATED_JOBS);
+  // Built on first use: lru-cache allocates its `max` slots up front (a few ms each at cold start).
+  private allotmentMemory: LRUCache<string, { empty: Set<number>; usedUp: boolean }> | undefined;
+  private generatedJobMemory: LRUCache<string, true> | undefined;
+  private get allotments() {
+    return (this.allotmentMemory ??= new LRUCache(ALLOTMENT_MEMORY));
+  }
+  private get generatedJobs() {
+    return (this.generatedJobMemory ??= new LRUCache(GENERATED_JOBS));
+  }
 
   constructor(
     private readonly db: DynamoDBDocumentClient,

@@ -1,6 +1,7 @@
 import { SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { type Redelivery } from '../../domain/ports';
+import { BILLING_POLICY, type BillingPolicy } from '../../domain/billing';
+import type { BillingStore, Clock, Redelivery, UsageBiller } from '../../domain/ports';
 import { parseBillingMessage } from '../../contracts/queue-messages';
 import { METRIC, countMetric, logger } from '../../observability';
 import { billMessage, type BillRedemptionDeps } from '../../use-cases/bill-redemption';
@@ -16,6 +17,24 @@ export class BillingRetryLaterError extends Error {}
 export interface BillingHandlerDeps extends BillRedemptionDeps {
   redelivery: Redelivery;
 }
+
+/**
+ * The billing function's dependencies, wherever it runs (functions/billing-wiring.ts in Lambda,
+ * local/billing.ts): the biller, the table's billing records, the queue's redelivery.
+ */
+export const billingDeps = (ports: {
+  stores: { billing: BillingStore };
+  biller: UsageBiller;
+  clock: Clock;
+  redelivery: Redelivery;
+  policy?: BillingPolicy;
+}): BillingHandlerDeps => ({
+  billing: ports.stores.billing,
+  biller: ports.biller,
+  clock: ports.clock,
+  redelivery: ports.redelivery,
+  policy: ports.policy ?? BILLING_POLICY,
+});
 
 /**
  * The billing function on the billing FIFO queue (one message per invocation, one customer per
