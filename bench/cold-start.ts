@@ -183,8 +183,7 @@ const groupByInit = (functions: SynthesizedFunction[]): SynthesizedFunction[][] 
 /** What a function's row must say besides its figures, by function name (`stripeCost`: this run's stripe-node figure). */
 const WHY: Readonly<Record<string, (stripeCost: string) => string>> = {
   Mcp: () =>
-    'What moved out of this figure: the MCP SDK (with zod) is in this bundle, and compiled with it at cold start, but evaluated on the first POST /mcp (operations/mcp.ts), so that first call pays for its evaluation. ' +
-    "The server is built on the SDK's protocol layer, without its `Server` class and the JSON Schema validator (ajv) that class brings (handlers/mcp/mcp-handler.ts).",
+    'What moved out of this figure: the MCP SDK (with zod and ajv) is in this bundle, and compiled with it at cold start, but evaluated on the first POST /mcp (operations/mcp.ts), so that first call pays for its evaluation.',
   Billing: (stripeCost) =>
     "What moved out of this figure: the Stripe key's read from Secrets Manager starts at cold start and is not awaited there (functions/billing-wiring.ts, earlyKeyReader); the first meter event awaits it, " +
     "so on Lambda the round trip overlaps the rest of the init and the first invocation's claim of its records, and that invocation waits for whatever of it is left. " +
