@@ -56,7 +56,7 @@ describe('the expiry sweep', () => {
     expect(await statuses(never)).toEqual(Array(5).fill('active'));
     const events = await expiredEvents(team.projectId);
     expect(events).toHaveLength(30);
-    expect(new Set(events.map((e) => e.data.access_code))).toEqual(new Set(due.map(maskCode)));
+    expect(events.map((e) => e.data.access_code).sort()).toEqual(due.map(maskCode).sort());
     expect(events.find((e) => e.data.access_code === maskCode(due[0]!))).toEqual({
       id: expect.stringMatching(/^evt_/),
       type: 'access_code.expired',
@@ -80,8 +80,8 @@ describe('the expiry sweep', () => {
     expect(runs.reduce((sum, run) => sum + run.expired, 0)).toBe(300);
     expect(await statuses(due)).toEqual(Array(300).fill('expired'));
     const events = await expiredEvents(team.projectId);
-    expect(events).toHaveLength(300);
-    expect(new Set(events.map((e) => e.data.access_code)).size).toBe(300);
+    // The masks as a multiset: two of 300 codes share their last five symbols about once in 750 runs.
+    expect(events.map((e) => e.data.access_code).sort()).toEqual(due.map(maskCode).sort());
   }, LONG_MS);
 
   test('a code expiring while it is being redeemed ends redeemed or expired, never both, with the one matching event', async () => {
