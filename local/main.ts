@@ -1,7 +1,6 @@
 import { DEFAULT_TABLE_NAME, resolveDataDir } from './data-dir';
 import { startLocalStack } from './local-stack';
-import { StripeEnv } from '../functions/adapters/stripe/factory';
-import { parseEnv } from '../functions/contracts/env';
+import { parseEnv, StripeEnv } from '../functions/contracts/env';
 
 /**
  * What `npm start` does once its environment is settled (see bin/local.ts): start, print how to

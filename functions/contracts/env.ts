@@ -88,10 +88,25 @@ export const parseEnv = <S extends v.GenericSchema>(schema: S, env: NodeJS.Proce
 /** Environment of the billing forwarder: the billing FIFO queue. */
 export const BillingForwarderEnv = v.object({ BILLING_QUEUE_URL: v.pipe(v.string(), v.url()) });
 
+/** The Stripe meter's event name when the stage sets none. */
+export const DEFAULT_METER_EVENT_NAME = 'access_code_redemption';
+const meterEventName = v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'must be a meter event name')), DEFAULT_METER_EVENT_NAME);
+const stripeApiBase = v.optional(v.pipe(v.string(), v.url('must be a URL such as http://127.0.0.1:12111')));
+
 /** Environment of the billing function: the table, the secret holding the Stripe key, the meter's event name. */
 export const BillingEnv = v.object({
   ...TableEnv.entries,
   STRIPE_SECRET_NAME: v.pipe(v.string(), v.minLength(1)),
-  STRIPE_METER_EVENT_NAME: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'must be a meter event name')), 'access_code_redemption'),
-  STRIPE_API_BASE: v.optional(v.pipe(v.string(), v.url())),
+  STRIPE_METER_EVENT_NAME: meterEventName,
+  STRIPE_API_BASE: stripeApiBase,
+});
+
+/**
+ * The local stack's billing environment (parse with `parseEnv` at start). In AWS the key comes
+ * from Secrets Manager (`BillingEnv`); `STRIPE_SECRET_KEY` is the local stack's way in.
+ */
+export const StripeEnv = v.object({
+  STRIPE_SECRET_KEY: v.optional(v.pipe(v.string(), v.regex(/^(sk|rk)_[A-Za-z0-9_]+$/, 'must be a Stripe secret or restricted key (sk_… / rk_…)'))),
+  STRIPE_API_BASE: stripeApiBase,
+  STRIPE_METER_EVENT_NAME: meterEventName,
 });

@@ -2,7 +2,7 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { MeteredUsage } from '../../domain/billing';
 import { type Clock, systemClock, type UsageBiller } from '../../domain/ports';
-import { DEFAULT_METER_EVENT_NAME } from './stripe-meter-biller';
+import { DEFAULT_METER_EVENT_NAME } from '../../contracts/env';
 
 /** One line of `stripe-ledger.jsonl`: the meter event Stripe would have received, and when it was written. */
 export interface LedgerEntry {

@@ -1,10 +1,7 @@
 import Stripe from 'stripe';
 import { BillingRejectedError, BillingUnavailableError, type MeteredUsage } from '../../domain/billing';
-import { type UsageBiller } from '../../domain/ports';
-import { ConfigurationError } from '../../contracts/env';
-
-/** The meter's event name when the configuration names none. */
-export const DEFAULT_METER_EVENT_NAME = 'access_code_redemption';
+import type { UsageBiller } from '../../domain/ports';
+import { ConfigurationError, DEFAULT_METER_EVENT_NAME } from '../../contracts/env';
 
 /** How the real client is tuned; every field has a Lambda-friendly default. */
 export interface StripeMeterBillerOptions {
