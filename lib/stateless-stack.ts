@@ -31,7 +31,7 @@ import { addBillingAlarms } from './constructs/billing';
 import { DELIVERER, DELIVERY_SAFETY_MARGIN_MS, MAX_RECEIVE_COUNT } from '../functions/contracts/pipeline-settings';
 import { addConsumerFunctions } from './constructs/consumers';
 import { addExpiryAlarms } from './constructs/expiry';
-import { checkRouteThrottles, DEFAULT_ROUTE_THROTTLE, ROUTE_THROTTLES, type RouteThrottle } from './route-throttles';
+import { DEFAULT_ROUTE_THROTTLE, ROUTE_THROTTLES, type RouteThrottle } from './route-throttles';
 import type { StatefulResources } from './stateful-stack';
 import type { StageConfig } from './stage-config';
 
@@ -133,7 +133,7 @@ export class StatelessStack extends Stack {
         ),
       },
       // Account-level limits are shared with every other API in the region; cap this one below
-      // them. Per-route settings (ROUTE_THROTTLES) are applied after the routes, below.
+      // them. Per-route settings (each catalog entry's `throttle`, ROUTE_THROTTLES) are applied after the routes, below.
       throttle: DEFAULT_ROUTE_THROTTLE,
     });
 
@@ -253,7 +253,6 @@ export class StatelessStack extends Stack {
    * however they were declared. The stage waits for those routes.
    */
   private applyRouteThrottles(throttles: Readonly<Record<string, RouteThrottle>>): void {
-    checkRouteThrottles(throttles, API_ROUTES);
     const routes = this.node
       .findAll()
       .filter((node): node is HttpRoute => node instanceof HttpRoute && node.httpApi === this.api)

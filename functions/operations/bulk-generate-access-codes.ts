@@ -134,6 +134,8 @@ export const bulkGenerateAccessCodesOperation = defineOperation({
     queryParams: [],
     headers: { idempotency_key: 'idempotency-key' },
   },
+  // Each call may queue a 1000-code job: the expensive door, kept narrow.
+  throttle: { rateLimit: 5, burstLimit: 10 },
   needs: { table: 'readWrite', queue: true },
   run: (deps, principal, input) =>
     bulkGenerateAccessCodes(

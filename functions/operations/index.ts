@@ -14,7 +14,7 @@ import { redeemAccessCodeOperation } from './redeem-access-code';
 import { getSubscriptionOperation } from './get-subscription';
 import { expireBatchOperation } from './expire-batch';
 
-export { operationId, type CatalogEntry, type Needs, type ServiceDeps, type ToolOperation, type SpecialRoute } from './operation';
+export { operationId, type CatalogEntry, type Needs, type ServiceDeps, type ToolOperation, type SpecialRoute, type RouteThrottle } from './operation';
 
 /**
  * The operations themselves: the tools and the routes of their own. Adding a route = one entry

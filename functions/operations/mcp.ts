@@ -69,6 +69,10 @@ export const mcpRoute = (tools: readonly ToolOperation<any, any, any>[]): Specia
     description: 'The Model Context Protocol endpoint (Streamable HTTP, stateless, JSON responses): every tool of this API as an MCP tool.',
     auth: 'bearer',
     http: { method: 'POST', path: MCP_PATH },
+    // Every MCP tool call, bulk generation included, comes through this one route: narrower than
+    // the default so that it does not widen the bulk-generate door by much, wide enough for agents
+    // polling get_job_status.
+    throttle: { rateLimit: 10, burstLimit: 20 },
     requestBody: { description: 'One JSON-RPC 2.0 message (batches are refused: each call counts against the rate limit on its own).', body: JsonRpcMessageBody },
     responses: MCP_RESPONSES,
     needs: unionOfNeeds(tools),

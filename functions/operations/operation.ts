@@ -110,6 +110,15 @@ export interface HttpBinding<S extends InputSchema> {
   readonly headers: Readonly<Partial<Record<keyof S['entries'] & string, string>>>;
 }
 
+/**
+ * API Gateway's throttling of one route, a token bucket: steady rate (requests per second) and
+ * burst. Past it API Gateway answers 429 without invoking the function.
+ */
+export interface RouteThrottle {
+  readonly rateLimit: number;
+  readonly burstLimit: number;
+}
+
 /** Hints for tool clients (MCP's tool annotations), each stated by every tool. */
 export interface ToolAnnotations {
   /** Changes nothing. */
@@ -140,6 +149,8 @@ export interface ToolOperation<N extends ToolNeeds = ToolNeeds, S extends InputS
   readonly output: O;
   readonly annotations: ToolAnnotations;
   readonly http: HttpBinding<S>;
+  /** Its route's throttling; none: the stage's default (lib/route-throttles.ts). */
+  readonly throttle?: RouteThrottle;
   readonly needs: N;
   /** Calls the operation's use case with validated input. */
   run(deps: DepsFor<N>, principal: Principal, input: v.InferOutput<S>): Promise<v.InferOutput<O>>;
@@ -161,6 +172,8 @@ export interface SpecialRoute<N extends Needs = Needs> {
   readonly description: string;
   readonly auth: RouteAuth;
   readonly http: { readonly method: HttpMethod; readonly path: string };
+  /** Its route's throttling; none: the stage's default (lib/route-throttles.ts). */
+  readonly throttle?: RouteThrottle;
   /** Every status it can answer, and what with. */
   readonly responses: Readonly<Record<number, RouteResponse>>;
   /** Its JSON request body, when it reads one. */

@@ -44,6 +44,8 @@ export const redeemAccessCodeOperation = defineOperation({
   output: RedemptionOutput,
   annotations: { readOnlyHint: false, idempotentHint: true, destructiveHint: false, openWorldHint: false },
   http: { method: 'POST', path: '/v1/access-codes/redeem', successStatus: 200, pathParams: [], queryParams: [], headers: {} },
+  // Subscribers' apps call it; each call is one DynamoDB transaction (and maybe a Stripe event).
+  throttle: { rateLimit: 100, burstLimit: 200 },
   needs: { table: 'readWrite' },
   run: async (deps, principal, input) => {
     const result = await redeemAccessCode({ ...deps, accounts: deps.redemptionAccounts }, principal, input);
