@@ -191,17 +191,21 @@ const measure = async (context: BenchContext, db: DynamoDBDocumentClient): Promi
       }
       return response.status;
     };
+    // The code's conditional update (active → redeemed), with `fields` set beside the status: the
+    // floor alone, and the code's part of each bare commit below.
+    const codeUpdate = (code: string, fields: Record<string, string> = {}) => {
+      const names = Object.keys(fields);
+      return {
+        TableName: tableName,
+        Key: { pk: `CODE#${code}`, sk: 'CODE' },
+        UpdateExpression: ['SET #s = :redeemed', ...names.map((name) => `${name} = :${name}`)].join(', '),
+        ConditionExpression: '#s = :active',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':redeemed': 'redeemed', ':active': 'active', ...Object.fromEntries(names.map((name) => [`:${name}`, fields[name]])) },
+      };
+    };
     const bareUpdate = async (code: string): Promise<number> => {
-      await db.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: { pk: `CODE#${code}`, sk: 'CODE' },
-          UpdateExpression: 'SET #s = :redeemed',
-          ConditionExpression: '#s = :active',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':redeemed': 'redeemed', ':active': 'active' },
-        }),
-      );
+      await db.send(new UpdateCommand(codeUpdate(code)));
       return 200;
     };
 
@@ -219,16 +223,7 @@ const measure = async (context: BenchContext, db: DynamoDBDocumentClient): Promi
       await db.send(
         new TransactWriteCommand({
           TransactItems: [
-            {
-              Update: {
-                TableName: tableName,
-                Key: { pk: `CODE#${code}`, sk: 'CODE' },
-                UpdateExpression: 'SET #s = :redeemed, redemption_id = :r, subscriber_id = :sub, redeemed_at = :at',
-                ConditionExpression: '#s = :active',
-                ExpressionAttributeNames: { '#s': 'status' },
-                ExpressionAttributeValues: { ':redeemed': 'redeemed', ':active': 'active', ':r': redemptionId, ':sub': subscriberId, ':at': at },
-              },
-            },
+            { Update: codeUpdate(code, { redemption_id: redemptionId, subscriber_id: subscriberId, redeemed_at: at }) },
             put({ ...redemptionKeys.subscription(subscriptionId), type: 'subscription', subscription_id: subscriptionId, plan_id: plan.planId, project_id: plan.projectId, team_id: plan.teamId, subscriber_id: subscriberId, redemption_id: redemptionId, created_at: at }),
             put(billingRecordItem({ redemptionId, projectId: plan.projectId, period: billingPeriodOf(now), stripeCustomerId: 'cus_bench', state: 'queued', at })),
             put(outboxItem(redeemedEvent({ projectId: plan.projectId, subscriptionId, planId: plan.planId, subscriberId, code }, now), now)),
@@ -247,16 +242,7 @@ const measure = async (context: BenchContext, db: DynamoDBDocumentClient): Promi
       await db.send(
         new TransactWriteCommand({
           TransactItems: [
-            {
-              Update: {
-                TableName: tableName,
-                Key: { pk: `CODE#${code}`, sk: 'CODE' },
-                UpdateExpression: 'SET #s = :redeemed',
-                ConditionExpression: '#s = :active',
-                ExpressionAttributeNames: { '#s': 'status' },
-                ExpressionAttributeValues: { ':redeemed': 'redeemed', ':active': 'active' },
-              },
-            },
+            { Update: codeUpdate(code) },
             {
               Update: {
                 TableName: tableName,
