@@ -1,4 +1,5 @@
 import type * as v from 'valibot';
+import type { MetricName } from '../contracts/metrics';
 import type { Ability } from '../domain/abilities';
 import type { Principal } from '../domain/model';
 import type {
@@ -131,6 +132,17 @@ export interface ToolAnnotations {
   readonly openWorldHint: boolean;
 }
 
+/**
+ * A tool's answer together with what the call did that operators count, by business metric: the
+ * handler that ran the tool emits the counts (operations and use cases emit no metric).
+ */
+export class Counted<T> {
+  constructor(
+    readonly data: T,
+    readonly counts: Readonly<Partial<Record<MetricName, number>>>,
+  ) {}
+}
+
 /** What a tool needs at least: the table, where bearer tokens are looked up. */
 export type ToolNeeds = Needs & { readonly table: TableNeed };
 
@@ -152,8 +164,8 @@ export interface ToolOperation<N extends ToolNeeds = ToolNeeds, S extends InputS
   /** Its route's throttling; none: the stage's default (lib/route-throttles.ts). */
   readonly throttle?: RouteThrottle;
   readonly needs: N;
-  /** Calls the operation's use case with validated input. */
-  run(deps: DepsFor<N>, principal: Principal, input: v.InferOutput<S>): Promise<v.InferOutput<O>>;
+  /** Calls the operation's use case with validated input: its answer, `Counted` when the call did something operators count. */
+  run(deps: DepsFor<N>, principal: Principal, input: v.InferOutput<S>): Promise<v.InferOutput<O> | Counted<v.InferOutput<O>>>;
 }
 
 /** How a special route is protected ('bearer': its function checks the token itself, as the MCP endpoint does). */
