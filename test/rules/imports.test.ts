@@ -43,6 +43,12 @@ describe('import direction', () => {
     expect(violations(['functions/domain', 'functions/use-cases'], forbidden)).toEqual([]);
   });
 
+  it('keeps the operations off the handlers: arrows go handlers → operations only (a special route names its handler, functions/handlers/http/catalog-handler.ts builds it)', () => {
+    expect(violations(['functions/operations'], (target) => target.startsWith('functions/handlers/'))).toEqual([]);
+    // The reader sees the arrow it forbids, the other way.
+    expect(importsOf('functions/handlers/http/operation-handler.ts')).toContain('functions/operations/operation');
+  });
+
   it('keeps the domain free of use cases', () => {
     expect(violations(['functions/domain'], (target) => target.startsWith('functions/use-cases/'))).toEqual([]);
   });

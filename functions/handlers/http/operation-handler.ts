@@ -3,7 +3,7 @@ import type * as v from 'valibot';
 import type { FieldIssue } from '../../domain/errors';
 import type { MetricName } from '../../contracts/metrics';
 import { countMetric } from '../../observability';
-import { Counted, type CatalogEntry, type DepsFor, type InputSchema, type Needs, type OutputSchema, type ServiceDeps, type ToolNeeds, type ToolOperation } from '../../operations/operation';
+import { Counted, type DepsFor, type InputSchema, type OutputSchema, type ServiceDeps, type ToolNeeds, type ToolOperation } from '../../operations/operation';
 import { authenticate } from '../../use-cases/authenticate';
 import { bearerToken, jsonResponse, requireJsonContentType, withHttpMiddleware, type HttpHandler } from './http-api';
 import { decodeJsonObject, parseWith } from './validation';
@@ -119,7 +119,3 @@ export const toolHandler = <N extends ToolNeeds, S extends InputSchema, O extend
     return jsonResponse(operation.http.successStatus, { data });
   });
 };
-
-/** The HTTP handler of any catalog entry: a tool through `toolHandler`, a special route through its own factory. */
-export const catalogHandler = <N extends Needs>(entry: CatalogEntry, deps: DepsFor<N>): HttpHandler =>
-  entry.kind === 'tool' ? toolHandler(entry, deps) : entry.makeHandler(deps);
