@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import { METRIC, METRICS_NAMESPACE } from './contracts/metrics';
+import { METRIC, METRICS_NAMESPACE, type MetricName } from './contracts/metrics';
 
 export { METRIC, METRICS_NAMESPACE };
 
@@ -29,6 +29,6 @@ export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName, 
 
 
 /** Counts `value` occurrences of a business metric in the current invocation. */
-export const countMetric = (name: (typeof METRIC)[keyof typeof METRIC], value = 1): void => {
+export const countMetric = (name: MetricName, value = 1): void => {
   if (value > 0) metrics.addMetric(name, MetricUnit.Count, value);
 };

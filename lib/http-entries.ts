@@ -1,9 +1,11 @@
 /**
  * Writes the entry point of every HTTP route (`npm run generate:http-entries`):
  * one file per catalog entry, at the path its route names (API_ROUTES' `entry`), that imports
- * that entry from the module defining it and serves it on the production wiring of its needs. A bundle then holds
- * one operation and what its needs use; an entry built from the whole catalog (the MCP endpoint
- * runs every tool; the OpenAPI document describes every route) imports the catalog itself.
+ * that entry from the module defining it and serves it on the production wiring of its needs,
+ * with the tool handler or the one factory its special route names (ROUTE_FACTORIES). A bundle
+ * then holds one operation, its handler and what its needs use; an entry built from the whole
+ * catalog (the MCP endpoint runs every tool; the OpenAPI document describes every route) imports
+ * the catalog itself.
  * test/rules/http-entries.test.ts fails when a file differs from what this writes.
  */
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { API_ROUTES, HTTP_ENTRY_DIR } from './api-routes';
 import { openApiDocument } from '../functions/operations/openapi';
 import { CATALOG, type CatalogEntry } from '../functions/operations';
+import type { RouteHandlerKind } from '../functions/operations/operation';
 
 // import.meta.url, not import.meta.dirname: Jest 29's ESM support only provides the former.
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -19,6 +22,20 @@ const OPERATIONS_DIR = 'functions/operations';
 
 /** The route whose entry serves a document built here rather than the catalog at cold start. */
 const OPENAPI_OPERATION = 'openapi_document';
+
+/**
+ * The factory of each kind of special route, by module and export: the same functions as
+ * ROUTE_HANDLERS in functions/handlers/http/catalog-handler.ts (test/rules/http-entries.test.ts
+ * checks), named here so that an entry point imports its own alone. The OpenAPI document's entry
+ * serves the document built here instead.
+ */
+export const ROUTE_FACTORIES: Readonly<Record<Exclude<RouteHandlerKind, 'openapi'>, { readonly module: string; readonly name: string }>> = {
+  health: { module: 'functions/handlers/http/health', name: 'serveHealth' },
+  telegram_webhook: { module: 'functions/handlers/http/telegram-webhook', name: 'serveTelegramWebhook' },
+  mcp: { module: 'functions/handlers/mcp/serve-mcp', name: 'serveMcp' },
+  mcp_method_not_allowed: { module: 'functions/handlers/mcp/endpoint', name: 'serveMcpMethodNotAllowed' },
+  protected_resource: { module: 'functions/handlers/mcp/endpoint', name: 'serveProtectedResource' },
+};
 
 /** Where a catalog entry is exported from: a module of functions/operations and the export's name. */
 interface Export {
@@ -77,17 +94,20 @@ export const httpEntrySources = async (): Promise<Map<string, string>> => {
     const imported = own
       ? `import { ${own.name} as entry } from '${from(own.module)}';`
       : `import { catalogEntry } from '${from('functions/operations')}';`;
+    if (entry.kind === 'tool' && !own) throw new Error(`${entry.name}: a tool's entry point imports it from its own module; export it there`);
+    const factory =
+      entry.kind === 'tool' ? { module: 'functions/handlers/http/operation-handler', name: 'toolHandler' } : ROUTE_FACTORIES[entry.handler.kind as keyof typeof ROUTE_FACTORIES];
     sources.set(
       route.entry,
       [
         '// Generated from the operation catalog by lib/http-entries.ts: do not edit.',
-        `import { catalogHandler } from '${from('functions/handlers/http/operation-handler')}';`,
+        `import { ${factory.name} } from '${from(factory.module)}';`,
         imported,
         `import { ${[...builders.map(([, builder]) => builder), 'productionOperationDeps'].sort().join(', ')} } from '${from('functions/wiring')}';`,
         ...(own ? [] : ['', `const entry = catalogEntry('${entry.name}')!;`]),
         '',
         `/** Lambda entry point of ${route.method} ${route.path}: ${entry.name}${own ? ' alone' : ', from the whole catalog'}, on the wiring of its needs. */`,
-        `export const handler = catalogHandler(entry, await productionOperationDeps(entry.needs, ${passed}));`,
+        `export const handler = ${factory.name}(entry, await productionOperationDeps(entry.needs, ${passed}));`,
         '',
       ].join('\n'),
     );

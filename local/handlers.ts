@@ -1,6 +1,6 @@
 import type { HttpHandler } from '../functions/handlers/http/http-api';
 import type { ExpiryStore, TableProbe, TelegramSender } from '../functions/domain/ports';
-import { catalogHandler } from '../functions/handlers/http/operation-handler';
+import { catalogHandler } from '../functions/handlers/http/catalog-handler';
 import { CATALOG, operationId, type ServiceDeps } from '../functions/operations';
 import type { ApiDeps } from '../functions/wiring';
 import { ConfigurationError } from '../functions/contracts/env';

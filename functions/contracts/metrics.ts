@@ -38,3 +38,6 @@ export const METRIC = {
   /** Milliseconds one expiry sweep took. */
   sweepDuration: 'sweepDuration',
 } as const;
+
+/** The name of a business metric. */
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];

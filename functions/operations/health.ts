@@ -1,4 +1,3 @@
-import { makeHandler } from '../handlers/http/health';
 import { defineRoute } from './operation';
 import { HealthOutput } from './outputs';
 
@@ -13,5 +12,5 @@ export const healthRoute = defineRoute({
   throttle: { rateLimit: 5, burstLimit: 10 },
   responses: { 200: { description: 'The table can be read.', body: HealthOutput }, 500: 'error', 503: 'error' },
   needs: { table: 'read' },
-  makeHandler: (deps) => makeHandler(deps),
+  handler: { kind: 'health' },
 });

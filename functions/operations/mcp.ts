@@ -1,9 +1,7 @@
-import type { HttpHandler } from '../handlers/http/http-api';
-import { makeMcpMethodNotAllowedHandler, MCP_PATH } from '../handlers/mcp/endpoint';
-import type { McpDeps } from '../handlers/mcp/mcp-handler';
 import * as v from 'valibot';
 import { defineRoute, type Needs, type RouteResponse, type SpecialRoute, type ToolNeeds, type ToolOperation } from './operation';
 import { ErrorEnvelope, JsonRpcErrorBody, JsonRpcMessageBody, JsonRpcResponseBody } from './outputs';
+import { MCP_PATH } from './paths';
 
 /** A refusal of the MCP transport: a JSON-RPC error with no id. */
 const transportRefusal = (description: string): RouteResponse => ({ description, body: JsonRpcErrorBody });
@@ -49,15 +47,6 @@ export const unionOfNeeds = (tools: readonly ToolOperation<any, any, any>[]): To
   return needs as unknown as ToolNeeds;
 };
 
-/** A handler built on its first call (once, however many calls race for it). */
-const lazyHandler = (load: () => Promise<HttpHandler>): HttpHandler => {
-  let handler: Promise<HttpHandler> | undefined;
-  return async (event, context) => {
-    handler ??= load();
-    return (await handler)(event, context);
-  };
-};
-
 /**
  * `POST /mcp`: the tools of the catalog over the Model Context Protocol (stateless Streamable
  * HTTP). Bearer-authenticated in its function; each tool call checks its tool's abilities.
@@ -76,10 +65,7 @@ export const mcpRoute = (tools: readonly ToolOperation<any, any, any>[]): Specia
     requestBody: { description: 'One JSON-RPC 2.0 message (batches are refused: each call counts against the rate limit on its own).', body: JsonRpcMessageBody },
     responses: MCP_RESPONSES,
     needs: unionOfNeeds(tools),
-    // DepsFor<ToolNeeds> cannot be resolved for a needs value computed at run time; the wiring
-    // built exactly `needs`, which covers every tool's own needs.
-    // The MCP SDK is imported on the first call, not at cold start (see handlers/mcp/endpoint.ts).
-    makeHandler: (deps) => lazyHandler(async () => (await import('../handlers/mcp/mcp-handler')).makeMcpHandler(tools, deps as unknown as McpDeps)),
+    handler: { kind: 'mcp', tools },
   });
 
 /** `GET /mcp`: a stateless MCP server offers no server-to-client stream; 405, as the SDK's stateless servers answer. */
@@ -91,7 +77,7 @@ export const mcpStreamRoute = defineRoute({
   http: { method: 'GET', path: MCP_PATH },
   responses: MCP_405,
   needs: {},
-  makeHandler: () => makeMcpMethodNotAllowedHandler(),
+  handler: { kind: 'mcp_method_not_allowed' },
 });
 
 /** `DELETE /mcp`: a stateless MCP server has no session to end; 405. */
@@ -103,5 +89,5 @@ export const mcpSessionRoute = defineRoute({
   http: { method: 'DELETE', path: MCP_PATH },
   responses: MCP_405,
   needs: {},
-  makeHandler: () => makeMcpMethodNotAllowedHandler(),
+  handler: { kind: 'mcp_method_not_allowed' },
 });

@@ -1,6 +1,6 @@
-import { makeProtectedResourceHandler, MCP_PATH, MCP_PROTECTED_RESOURCE_PATH, PROTECTED_RESOURCE_PATH } from '../handlers/mcp/endpoint';
 import { defineRoute } from './operation';
 import { ProtectedResourceMetadataBody } from './outputs';
+import { MCP_PATH, MCP_PROTECTED_RESOURCE_PATH, PROTECTED_RESOURCE_PATH } from './paths';
 
 const responses = { 200: { description: 'The protected resource metadata.', body: ProtectedResourceMetadataBody }, 500: 'error' } as const;
 
@@ -17,7 +17,7 @@ export const oauthProtectedResourceRoute = defineRoute({
   http: { method: 'GET', path: PROTECTED_RESOURCE_PATH },
   responses,
   needs: {},
-  makeHandler: () => makeProtectedResourceHandler(''),
+  handler: { kind: 'protected_resource', resourcePath: '' },
 });
 
 /**
@@ -33,5 +33,5 @@ export const mcpProtectedResourceRoute = defineRoute({
   http: { method: 'GET', path: MCP_PROTECTED_RESOURCE_PATH },
   responses,
   needs: {},
-  makeHandler: () => makeProtectedResourceHandler(MCP_PATH),
+  handler: { kind: 'protected_resource', resourcePath: MCP_PATH },
 });

@@ -1,4 +1,5 @@
 import type * as v from 'valibot';
+import type { MetricName } from '../contracts/metrics';
 import type { Ability } from '../domain/abilities';
 import type { Principal } from '../domain/model';
 import type {
@@ -14,7 +15,6 @@ import type {
   TableProbe,
   TelegramSender,
 } from '../domain/ports';
-import type { HttpHandler } from '../handlers/http/http-api';
 import type { WebhookServices } from '../use-cases/webhook-endpoints';
 
 /** What an operation's function may do to the table. */
@@ -131,6 +131,17 @@ export interface ToolAnnotations {
   readonly openWorldHint: boolean;
 }
 
+/**
+ * A tool's answer together with what the call did that operators count, by business metric: the
+ * handler that ran the tool emits the counts (operations and use cases emit no metric).
+ */
+export class Counted<T> {
+  constructor(
+    readonly data: T,
+    readonly counts: Readonly<Partial<Record<MetricName, number>>>,
+  ) {}
+}
+
 /** What a tool needs at least: the table, where bearer tokens are looked up. */
 export type ToolNeeds = Needs & { readonly table: TableNeed };
 
@@ -152,8 +163,8 @@ export interface ToolOperation<N extends ToolNeeds = ToolNeeds, S extends InputS
   /** Its route's throttling; none: the stage's default (lib/route-throttles.ts). */
   readonly throttle?: RouteThrottle;
   readonly needs: N;
-  /** Calls the operation's use case with validated input. */
-  run(deps: DepsFor<N>, principal: Principal, input: v.InferOutput<S>): Promise<v.InferOutput<O>>;
+  /** Calls the operation's use case with validated input: its answer, `Counted` when the call did something operators count. */
+  run(deps: DepsFor<N>, principal: Principal, input: v.InferOutput<S>): Promise<v.InferOutput<O> | Counted<v.InferOutput<O>>>;
 }
 
 /** How a special route is protected ('bearer': its function checks the token itself, as the MCP endpoint does). */
@@ -165,7 +176,28 @@ export type RouteAuth = 'public' | 'telegram-secret' | 'bearer';
  */
 export type RouteResponse = 'error' | { readonly description: string; readonly body?: v.GenericSchema; readonly headers?: Readonly<Record<string, string>> };
 
-/** A route outside the bearer-token tools (health, Telegram's webhook): its own handler factory. */
+/**
+ * Which handler serves a special route, and what it is built from. The catalog names it and never
+ * builds it (operations import no handler): functions/handlers/http/catalog-handler.ts resolves
+ * each kind to its factory, and each route's Lambda entry point imports its own factory alone
+ * (lib/http-entries.ts).
+ */
+export type RouteHandlerSpec =
+  | { readonly kind: 'health' }
+  | { readonly kind: 'telegram_webhook' }
+  /** The MCP endpoint, serving `tools`. */
+  | { readonly kind: 'mcp'; readonly tools: readonly ToolOperation<any, any, any>[] }
+  /** The 405 of a stateless MCP server (no stream, no session). */
+  | { readonly kind: 'mcp_method_not_allowed' }
+  /** The protected resource metadata of the resource at `resourcePath` ('' for the whole API). */
+  | { readonly kind: 'protected_resource'; readonly resourcePath: string }
+  /** The OpenAPI document of `catalog` (a thunk: the catalog includes this route). */
+  | { readonly kind: 'openapi'; readonly catalog: () => readonly CatalogEntry[] };
+
+/** The kinds of handler a special route can name. */
+export type RouteHandlerKind = RouteHandlerSpec['kind'];
+
+/** A route outside the bearer-token tools (health, Telegram's webhook): served by the handler it names. */
 export interface SpecialRoute<N extends Needs = Needs> {
   readonly kind: 'route';
   readonly name: string;
@@ -178,8 +210,9 @@ export interface SpecialRoute<N extends Needs = Needs> {
   readonly responses: Readonly<Record<number, RouteResponse>>;
   /** Its JSON request body, when it reads one. */
   readonly requestBody?: { readonly description: string; readonly body: v.GenericSchema };
+  /** Its dependencies (what the handler is given); a route's handler declares what it reads of them. */
   readonly needs: N;
-  makeHandler(deps: DepsFor<N>): HttpHandler;
+  readonly handler: RouteHandlerSpec;
 }
 
 /** Any entry of the catalog. */

@@ -1,8 +1,8 @@
 import * as v from 'valibot';
 import { BLANK_SUBSCRIBER_ID, MAX_SUBSCRIBER_ID_LENGTH, NOT_BLANK, subscriberIdProblem } from '../domain/redemption';
-import { METRIC, countMetric } from '../observability';
+import { METRIC } from '../contracts/metrics';
 import { redeemAccessCode } from '../use-cases/redeem-access-code';
-import { defineOperation } from './operation';
+import { Counted, defineOperation } from './operation';
 import { RedemptionOutput } from './outputs';
 
 /**
@@ -49,8 +49,8 @@ export const redeemAccessCodeOperation = defineOperation({
   needs: { table: 'readWrite' },
   run: async (deps, principal, input) => {
     const result = await redeemAccessCode({ ...deps, accounts: deps.redemptionAccounts }, principal, input);
-    if (result.created) countMetric(METRIC.redemptions);
-    if (result.created && result.data.billing.overage) countMetric(METRIC.overageRedemptions);
-    return result.data;
+    // A replay by the same subscriber is not counted again.
+    if (!result.created) return result.data;
+    return new Counted(result.data, { [METRIC.redemptions]: 1, [METRIC.overageRedemptions]: result.data.billing.overage ? 1 : 0 });
   },
 });

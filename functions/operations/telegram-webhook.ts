@@ -1,4 +1,3 @@
-import { makeHandler } from '../handlers/http/telegram-webhook';
 import * as v from 'valibot';
 import { defineRoute } from './operation';
 import { TelegramWebhookOutput } from './outputs';
@@ -17,5 +16,5 @@ export const telegramWebhookRoute = defineRoute({
   // 422: a body that is not a JSON object is refused before any update is read.
   responses: { 200: { description: 'The update was handled.', body: TelegramWebhookOutput }, 401: 'error', 422: 'error', 500: 'error' },
   needs: { table: 'readWrite', bot: true, webhookSecret: true },
-  makeHandler: (deps) => makeHandler({ ...deps, links: deps.accounts }),
+  handler: { kind: 'telegram_webhook' },
 });

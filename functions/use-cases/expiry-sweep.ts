@@ -1,7 +1,6 @@
 import type { Clock, ExpiryStore } from '../domain/ports';
 import type { BatchExpiry, DueCursor } from '../domain/expiry-sweep';
-import { METRIC, countMetric, logger, metrics } from '../observability';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logger } from '../observability';
 import { continueBatchExpiry } from './batch-expiry';
 
 /**
@@ -99,9 +98,10 @@ const drainDueCodes = async (deps: ExpirySweepDeps, now: Date, deadline: number)
  *    `EXPIRY_CODES_PER_SECOND`, until no due key is left or `deadline` has passed (a backlog
  *    left is the next run's first page).
  * Changes and due codes are worked on side by side; a failure of either fails the run after the
- * other has finished.
+ * other has finished. `done`, when handed in, gets the run's result before a failure is thrown,
+ * so that the caller reads what the run did either way.
  */
-export const sweepExpiredCodes = async (deps: ExpirySweepDeps & { deadline?: number }): Promise<ExpirySweepResult> => {
+export const sweepExpiredCodes = async (deps: ExpirySweepDeps & { deadline?: number }, done: { result?: ExpirySweepResult } = {}): Promise<ExpirySweepResult> => {
   const started = Date.now();
   const deadline = deps.deadline ?? started + DEFAULT_RUN_MS;
   const now = deps.clock.now();
@@ -109,10 +109,6 @@ export const sweepExpiredCodes = async (deps: ExpirySweepDeps & { deadline?: num
   const durationMs = Date.now() - started;
   const expired = due.status === 'fulfilled' ? due.value.expired : 0;
   const backlogLeft = due.status === 'fulfilled' ? due.value.more : true;
-  countMetric(METRIC.codesExpired, expired);
-  // 1 when the run left due codes behind: sustained 1s are a backlog that is not draining.
-  metrics.addMetric(METRIC.expiryBacklog, MetricUnit.Count, backlogLeft ? 1 : 0);
-  metrics.addMetric(METRIC.sweepDuration, MetricUnit.Milliseconds, durationMs);
   const result: ExpirySweepResult = {
     expired,
     pages: due.status === 'fulfilled' ? due.value.pages : 0,
@@ -121,6 +117,7 @@ export const sweepExpiredCodes = async (deps: ExpirySweepDeps & { deadline?: num
     batchCodesMoved: batches.status === 'fulfilled' ? batches.value.moved : 0,
     durationMs,
   };
+  done.result = result;
   if (expired || backlogLeft || result.batchCodesMoved) logger.info('expiry sweep', { ...result, found: due.status === 'fulfilled' ? due.value.found : undefined });
   for (const outcome of [batches, due]) if (outcome.status === 'rejected') throw outcome.reason;
   return result;

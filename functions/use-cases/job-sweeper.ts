@@ -3,7 +3,7 @@ import type { ChatLeases } from '../domain/chat-leases';
 import type { JobStore } from '../domain/ports';
 import type { Job } from '../domain/jobs';
 import type { Clock, JobQueue, MessageQueue } from '../domain/ports';
-import { METRIC, countMetric, logger } from '../observability';
+import { logger } from '../observability';
 import { chunkMessages } from './bulk-generate-access-codes';
 
 /** A job with no progress for this long is pushed on again. */
@@ -25,6 +25,12 @@ export interface JobSweeperDeps {
   clock: Clock;
 }
 
+/** What one sweep did: the jobs it pushed on and the jobs it failed, by id. */
+export interface JobSweep {
+  requeued: string[];
+  failed: string[];
+}
+
 const leaseHeld = (job: Job, now: Date) => job.leaseUntil !== null && new Date(job.leaseUntil) > now;
 
 /**
@@ -36,11 +42,12 @@ const leaseHeld = (job: Job, now: Date) => job.leaseUntil !== null && new Date(j
  *    (should the holder die, its chat lease lapses and the next sweep pushes the waiter).
  * 2. A job pushed MAX_REQUEUES times in a row without moving in between fails with reason
  *    `stalled`.
+ * `done` is filled job by job, so a caller that hands one in reads what was done even when the
+ * sweep throws part-way.
  */
-export const sweepStalledJobs = async (deps: JobSweeperDeps): Promise<{ requeued: string[]; failed: string[] }> => {
+export const sweepStalledJobs = async (deps: JobSweeperDeps, done: JobSweep = { requeued: [], failed: [] }): Promise<JobSweep> => {
   const now = deps.clock.now();
-  const requeued: string[] = [];
-  const failed: string[] = [];
+  const { requeued, failed } = done;
   for (const job of await deps.jobs.activeJobs(SWEEP_LIMIT)) {
     const lastMoved = Math.max(new Date(job.updatedAt).getTime(), job.requeuedAt ? new Date(job.requeuedAt).getTime() : 0);
     if (now.getTime() - lastMoved < STALE_AFTER_MS || leaseHeld(job, now)) continue;
@@ -52,10 +59,7 @@ export const sweepStalledJobs = async (deps: JobSweeperDeps): Promise<{ requeued
     const streak = job.requeueMarker === job.updatedAt ? job.requeues : 0;
     if (streak >= MAX_REQUEUES) {
       const message = `The job made no progress after ${MAX_REQUEUES} retries.`;
-      if (await deps.jobs.failJob(job.id, { code: 'stalled', message }, now)) {
-        countMetric(METRIC.jobsFailed);
-        failed.push(job.id);
-      }
+      if (await deps.jobs.failJob(job.id, { code: 'stalled', message }, now)) failed.push(job.id);
       continue;
     }
     if (job.generatedAt) await deps.deliveries.send([{ body: deliverMessage(job.id) }]);
@@ -64,5 +68,5 @@ export const sweepStalledJobs = async (deps: JobSweeperDeps): Promise<{ requeued
     requeued.push(job.id);
   }
   if (requeued.length || failed.length) logger.info('job sweep', { requeued, failed });
-  return { requeued, failed };
+  return done;
 };

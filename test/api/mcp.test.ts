@@ -1,6 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { jsonSchemaOf } from '../../functions/handlers/json-schema';
+import { jsonSchemaOf } from '../../functions/operations/json-schema';
 import { TOOLS } from '../../functions/operations';
 import { tableSnapshot } from '../support/fuzz-harness';
 import { startFakeTelegram, type FakeTelegram } from '../../local/fakes/fake-telegram';

@@ -2,8 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { API_ROUTES, HTTP_ENTRY_DIR } from '../../lib/api-routes';
-import { httpEntrySources } from '../../lib/http-entries';
-import { openApiDocument } from '../../functions/handlers/http/openapi';
+import { httpEntrySources, ROUTE_FACTORIES } from '../../lib/http-entries';
+import { ROUTE_HANDLERS } from '../../functions/handlers/http/catalog-handler';
+import { openApiDocument } from '../../functions/operations/openapi';
 import { CATALOG } from '../../functions/operations';
 
 // import.meta.url, not import.meta.dirname: Jest 29's ESM support only provides the former.
@@ -30,5 +31,16 @@ describe('the HTTP routes’ entry points', () => {
     expect(JSON.parse(sources.get(openapi.entry.replace(/\.ts$/, '.json'))!)).toEqual(openApiDocument(CATALOG));
     const preview = API_ROUTES.find((route) => route.operation === 'preview_access_code_cost')!;
     expect(sources.get(preview.entry)).toContain("import { previewAccessCodeCostOperation as entry } from '../../operations/preview-access-code-cost';");
+  });
+
+  test('build each special route with the factory the local stack uses for its kind, imported alone', async () => {
+    for (const [kind, { module, name }] of Object.entries(ROUTE_FACTORIES)) {
+      const exported = (await import(join(ROOT, module))) as Record<string, unknown>;
+      expect([kind, exported[name]]).toEqual([kind, ROUTE_HANDLERS[kind as keyof typeof ROUTE_FACTORIES]]);
+    }
+    const health = API_ROUTES.find((route) => route.operation === 'health')!;
+    expect(sources.get(health.entry)).toContain("import { serveHealth } from '../../handlers/http/health';");
+    // No entry imports the registry of every route's factory.
+    expect([...sources.values()].filter((source) => source.includes('catalog-handler'))).toEqual([]);
   });
 });

@@ -43,6 +43,12 @@ describe('import direction', () => {
     expect(violations(['functions/domain', 'functions/use-cases'], forbidden)).toEqual([]);
   });
 
+  it('keeps the operations off the handlers: arrows go handlers → operations only (a special route names its handler, functions/handlers/http/catalog-handler.ts builds it)', () => {
+    expect(violations(['functions/operations'], (target) => target.startsWith('functions/handlers/'))).toEqual([]);
+    // The reader sees the arrow it forbids, the other way.
+    expect(importsOf('functions/handlers/http/operation-handler.ts')).toContain('functions/operations/operation');
+  });
+
   it('keeps the domain free of use cases', () => {
     expect(violations(['functions/domain'], (target) => target.startsWith('functions/use-cases/'))).toEqual([]);
   });
@@ -62,6 +68,21 @@ describe('import direction', () => {
       .filter((file) => file !== 'functions/domain/ports.ts' && PORT.test(readFileSync(join(ROOT, file), 'utf8')));
     expect(declaredElsewhere).toEqual([]);
     expect(PORT.test(readFileSync(join(ROOT, 'functions/domain/ports.ts'), 'utf8'))).toBe(true);
+  });
+
+  it('emits business metrics from the primary adapters only: outside functions/handlers/, nothing imports the metrics, countMetric or Powertools Metrics', () => {
+    const OBSERVABILITY = /(?:^|\n)\s*(?:import|export)\s([^'";]*?)from\s*['"][^'"]*\/observability['"]/g;
+    const emitting = sourcesUnder('functions')
+      .filter((file) => file !== 'functions/observability.ts' && !file.startsWith('functions/handlers/'))
+      .flatMap((file) => {
+        const source = readFileSync(join(ROOT, file), 'utf8');
+        const named = [...source.matchAll(OBSERVABILITY)].flatMap((match) => (/\*|\b(?:metrics|countMetric)\b/.test(match[1] as string) ? [`${file} → ${(match[1] as string).trim()}`] : []));
+        const powertools = importsOf(file).filter((target) => target.startsWith('@aws-lambda-powertools/metrics')).map((target) => `${file} → ${target}`);
+        return [...named, ...powertools];
+      });
+    expect(emitting).toEqual([]);
+    // The reader sees what it looks for: the handlers do import them.
+    expect(readFileSync(join(ROOT, 'functions/handlers/queue/billing.ts'), 'utf8').match(OBSERVABILITY)?.some((line) => /\bcountMetric\b/.test(line))).toBe(true);
   });
 
   it('keeps adapters off the use cases and the handlers', () => {

@@ -7,7 +7,7 @@ import { deliveryIdFor } from '../../functions/domain/webhooks';
 import { DnsWebhookUrlGuard } from '../../functions/adapters/webhooks/url-guard';
 import type { Ability } from '../../functions/domain/abilities';
 import type { WebhookSender } from '../../functions/domain/ports';
-import { openApiDocument } from '../../functions/handlers/http/openapi';
+import { openApiDocument } from '../../functions/operations/openapi';
 import { CATALOG, type CatalogEntry } from '../../functions/operations';
 import type { WebhookServices } from '../../functions/use-cases/webhook-endpoints';
 import { startTestApi, type ApiAnswer, type TestApi } from './api';

@@ -1,7 +1,7 @@
 // Generated from the operation catalog by lib/http-entries.ts: do not edit.
-import { catalogHandler } from '../../handlers/http/operation-handler';
+import { serveMcpMethodNotAllowed } from '../../handlers/mcp/endpoint';
 import { mcpStreamRoute as entry } from '../../operations/mcp';
 import { productionOperationDeps } from '../../wiring';
 
 /** Lambda entry point of GET /mcp: mcp_stream alone, on the wiring of its needs. */
-export const handler = catalogHandler(entry, await productionOperationDeps(entry.needs, {}));
+export const handler = serveMcpMethodNotAllowed(entry, await productionOperationDeps(entry.needs, {}));

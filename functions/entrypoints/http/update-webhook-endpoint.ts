@@ -1,7 +1,7 @@
 // Generated from the operation catalog by lib/http-entries.ts: do not edit.
-import { catalogHandler } from '../../handlers/http/operation-handler';
+import { toolHandler } from '../../handlers/http/operation-handler';
 import { updateWebhookEndpointOperation as entry } from '../../operations/webhook-endpoints';
 import { productionOperationDeps, tableNeed, webhooksNeed } from '../../wiring';
 
 /** Lambda entry point of PATCH /v1/webhook-endpoints/{endpoint_id}: update_webhook_endpoint alone, on the wiring of its needs. */
-export const handler = catalogHandler(entry, await productionOperationDeps(entry.needs, { table: tableNeed, webhooks: webhooksNeed }));
+export const handler = toolHandler(entry, await productionOperationDeps(entry.needs, { table: tableNeed, webhooks: webhooksNeed }));

@@ -1,7 +1,8 @@
 import { AppError } from '../../domain/errors';
 import type { TableProbe } from '../../domain/ports';
 import { logger } from '../../observability';
-import { jsonResponse, withHttpMiddleware } from './http-api';
+import type { CatalogEntry } from '../../operations/operation';
+import { jsonResponse, routeSpec, withHttpMiddleware, type HttpHandler } from './http-api';
 
 /** The health check's own budget for the table read: far inside any caller's timeout, yet room for a cold start. */
 export const HEALTH_TIMEOUT_MS = 2_000;
@@ -27,3 +28,9 @@ export const makeHandler = (deps: { tableProbe: TableProbe; timeoutMs?: number }
     }
     return jsonResponse(200, { data: { status: 'ok' } });
   });
+
+/** The handler of a `health` route of the catalog. */
+export const serveHealth = (entry: CatalogEntry, deps: { tableProbe: TableProbe }): HttpHandler => {
+  routeSpec(entry, 'health');
+  return makeHandler(deps);
+};

@@ -1,10 +1,21 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { AppError, AuthenticationRequiredError, MethodNotAllowedError, UnsupportedMediaTypeError } from '../../domain/errors';
 import { logger } from '../../observability';
+import type { CatalogEntry, RouteHandlerKind, RouteHandlerSpec } from '../../operations/operation';
+import { PROTECTED_RESOURCE_PATH } from '../../operations/paths';
 import { withObservability } from '../middleware';
 
 /** An API Gateway HTTP API (payload v2) Lambda handler. */
 export type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/**
+ * What a special route's catalog entry says of its handler, when it names `kind`; a factory handed
+ * another entry throws, so that an entry point built with the wrong factory fails at cold start.
+ */
+export const routeSpec = <K extends RouteHandlerKind>(entry: CatalogEntry, kind: K): Extract<RouteHandlerSpec, { kind: K }> => {
+  if (entry.kind !== 'route' || entry.handler.kind !== kind) throw new Error(`${entry.name} is not served by the ${kind} handler`);
+  return entry.handler as Extract<RouteHandlerSpec, { kind: K }>;
+};
 
 /** A JSON response with the service's standard headers. */
 export const jsonResponse = (statusCode: number, payload: unknown, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 => ({
@@ -12,9 +23,6 @@ export const jsonResponse = (statusCode: number, payload: unknown, headers: Reco
   headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
   body: JSON.stringify(payload),
 });
-
-/** Where the protected resource metadata (RFC 9728) of the whole API is served; `<this>/mcp` is the MCP endpoint's. */
-export const PROTECTED_RESOURCE_PATH = '/.well-known/oauth-protected-resource';
 
 /** The realm of every bearer challenge. */
 const REALM = 'memberpass';

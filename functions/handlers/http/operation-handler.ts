@@ -1,7 +1,9 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type * as v from 'valibot';
 import type { FieldIssue } from '../../domain/errors';
-import type { CatalogEntry, DepsFor, InputSchema, Needs, OutputSchema, ServiceDeps, ToolNeeds, ToolOperation } from '../../operations/operation';
+import type { MetricName } from '../../contracts/metrics';
+import { countMetric } from '../../observability';
+import { Counted, type DepsFor, type InputSchema, type OutputSchema, type ServiceDeps, type ToolNeeds, type ToolOperation } from '../../operations/operation';
 import { authenticate } from '../../use-cases/authenticate';
 import { bearerToken, jsonResponse, requireJsonContentType, withHttpMiddleware, type HttpHandler } from './http-api';
 import { decodeJsonObject, parseWith } from './validation';
@@ -85,7 +87,8 @@ export const httpInput = <S extends InputSchema>(operation: ToolOperation<ToolNe
  * 2. the input, gathered only now (reading a body may itself be refused), validated every field
  *    at once, unknown fields included (VALIDATION_FAILED, fields renamed to the caller's names by
  *    `rename`);
- * 3. the operation's use case. Nothing is written before step 3.
+ * 3. the operation's use case. Nothing is written before step 3. What the call did that
+ *    operators count (`Counted`) is emitted here, so a tool counts the same over HTTP and MCP.
  */
 export const runTool = async <N extends ToolNeeds, S extends InputSchema, O extends OutputSchema>(
   operation: ToolOperation<N, S, O>,
@@ -98,7 +101,10 @@ export const runTool = async <N extends ToolNeeds, S extends InputSchema, O exte
   const principal = await authenticate(deps as unknown as Pick<ServiceDeps, 'accounts'>, token, operation.abilities);
   const { fields, misplaced } = gather();
   const input = parseWith(operation.input, fields, rename, misplaced) as v.InferOutput<S>;
-  return operation.run(deps, principal, input);
+  const ran = await operation.run(deps, principal, input);
+  if (!(ran instanceof Counted)) return ran;
+  for (const [name, value] of Object.entries(ran.counts) as Array<[MetricName, number]>) countMetric(name, value);
+  return ran.data;
 };
 
 /**
@@ -113,7 +119,3 @@ export const toolHandler = <N extends ToolNeeds, S extends InputSchema, O extend
     return jsonResponse(operation.http.successStatus, { data });
   });
 };
-
-/** The HTTP handler of any catalog entry: a tool through `toolHandler`, a special route through its own factory. */
-export const catalogHandler = <N extends Needs>(entry: CatalogEntry, deps: DepsFor<N>): HttpHandler =>
-  entry.kind === 'tool' ? toolHandler(entry, deps) : entry.makeHandler(deps);

@@ -1,7 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import { AuthenticationRequiredError } from '../../domain/errors';
 import type { AccountReader, AccountWriter, Clock, TelegramLinkStore, TelegramSender } from '../../domain/ports';
-import { jsonResponse, withHttpMiddleware } from './http-api';
+import type { CatalogEntry } from '../../operations/operation';
+import { jsonResponse, routeSpec, withHttpMiddleware, type HttpHandler } from './http-api';
 import { decodeJsonObject } from './validation';
 import { handleTelegramUpdate, type TelegramUpdate } from '../../use-cases/telegram-link';
 
@@ -35,3 +36,9 @@ export const makeHandler = (deps: TelegramWebhookDeps) =>
     const outcome = await handleTelegramUpdate(deps, update);
     return jsonResponse(200, { data: { outcome } });
   });
+
+/** The handler of a `telegram_webhook` route of the catalog: the table's account store keeps the chat links. */
+export const serveTelegramWebhook = (entry: CatalogEntry, deps: Omit<TelegramWebhookDeps, 'links'> & { accounts: TelegramLinkStore }): HttpHandler => {
+  routeSpec(entry, 'telegram_webhook');
+  return makeHandler({ ...deps, links: deps.accounts });
+};

@@ -1,16 +1,9 @@
-import { baseUrlOf, jsonResponse, PROTECTED_RESOURCE_PATH, withHttpMiddleware, type HttpHandler } from '../http/http-api';
+import type { CatalogEntry } from '../../operations/operation';
+import { baseUrlOf, jsonResponse, routeSpec, withHttpMiddleware, type HttpHandler } from '../http/http-api';
 
-// What the MCP endpoint's routes need without the MCP SDK: its paths, its 405s and its protected
-// resource metadata. The SDK (and zod, ajv) loads only when POST /mcp is first called
-// (operations/mcp.ts), so the other routes sharing the HTTP bundle do not pay for it at cold start.
-
-export { baseUrlOf, PROTECTED_RESOURCE_PATH };
-
-/** The MCP endpoint's path. */
-export const MCP_PATH = '/mcp';
-
-/** The MCP endpoint's protected resource metadata, at RFC 9728's path form (the well-known prefix, then the resource's path). */
-export const MCP_PROTECTED_RESOURCE_PATH = `${PROTECTED_RESOURCE_PATH}${MCP_PATH}`;
+// What the MCP endpoint's routes need without the MCP SDK: their 405s and the protected resource
+// metadata. The SDK (and zod, ajv) comes with mcp-handler.ts, which serve-mcp.ts loads when
+// POST /mcp is first called: these routes' functions do not carry it.
 
 /**
  * `GET /mcp` and `DELETE /mcp`: a stateless server has no SSE stream to resume and no session to
@@ -41,3 +34,12 @@ export const makeProtectedResourceHandler = (resourcePath: string): HttpHandler 
   withHttpMiddleware(async (event) =>
     jsonResponse(200, protectedResourceMetadata(baseUrlOf(event), resourcePath), { 'cache-control': 'public, max-age=300' }),
   );
+
+/** The handler of an `mcp_method_not_allowed` route of the catalog (it needs no dependency). */
+export const serveMcpMethodNotAllowed = (entry: CatalogEntry, _deps?: unknown): HttpHandler => {
+  routeSpec(entry, 'mcp_method_not_allowed');
+  return makeMcpMethodNotAllowedHandler();
+};
+
+/** The handler of a `protected_resource` route of the catalog: the metadata of the resource it names (it needs no dependency). */
+export const serveProtectedResource = (entry: CatalogEntry, _deps?: unknown): HttpHandler => makeProtectedResourceHandler(routeSpec(entry, 'protected_resource').resourcePath);

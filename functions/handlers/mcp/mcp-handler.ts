@@ -14,10 +14,10 @@ import { AppError, AuthenticationRequiredError, TokenMissingAbilityError } from 
 import { logger } from '../../observability';
 import type { ServiceDeps, ToolOperation } from '../../operations/operation';
 import { authenticate } from '../../use-cases/authenticate';
-import { authenticateChallenge, bearerToken, errorResponse, jsonResponse, withHttpMiddleware, type HttpHandler } from '../http/http-api';
+import { MCP_PATH } from '../../operations/paths';
+import { authenticateChallenge, baseUrlOf, bearerToken, errorResponse, jsonResponse, withHttpMiddleware, type HttpHandler } from '../http/http-api';
 import { runTool } from '../http/operation-handler';
 import { toolDefinition } from './tools';
-import { baseUrlOf, MCP_PATH } from './endpoint';
 
 
 /** What the MCP endpoint is given: the table's stores at least, and whatever its tools need. */

@@ -1,6 +1,6 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolOperation } from '../../operations/operation';
-import { jsonSchemaOf } from '../json-schema';
+import { jsonSchemaOf } from '../../operations/json-schema';
 
 /** The JSON Schema of an operation's input, made from the very valibot schema the HTTP route validates with, so that the two cannot drift. */
 export const inputJsonSchema = (operation: ToolOperation<any, any, any>): Tool['inputSchema'] => jsonSchemaOf(operation.input) as Tool['inputSchema'];

@@ -1,5 +1,5 @@
 import type { SQSEvent } from 'aws-lambda';
-import { logger } from '../../observability';
+import { METRIC, countMetric, logger } from '../../observability';
 import { withObservability } from '../middleware';
 import { failDeadLetteredJob, type DeadLetterDeps } from '../../use-cases/generation/fail-dead-lettered-job';
 import { parsePipelineMessage } from '../../contracts/queue-messages';
@@ -9,7 +9,11 @@ export const makeHandler = (deps: DeadLetterDeps) =>
   withObservability(async (event: SQSEvent): Promise<void> => {
     for (const record of event.Records) {
       const message = parsePipelineMessage(record.body);
-      if (message) await failDeadLetteredJob(deps, message);
-      else logger.error('dead-lettered message is not a pipeline message', { message_id: record.messageId });
+      if (!message) {
+        logger.error('dead-lettered message is not a pipeline message', { message_id: record.messageId });
+        continue;
+      }
+      const { failed } = await failDeadLetteredJob(deps, message);
+      if (failed) countMetric(METRIC.jobsFailed);
     }
   });

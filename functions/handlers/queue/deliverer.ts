@@ -1,8 +1,17 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { parseDeliverMessage } from '../../contracts/queue-messages';
-import { deliverJob, type DeliveryDeps } from '../../use-cases/generation/deliver-job';
+import { METRIC, countMetric } from '../../observability';
+import { deliverJob, deliveryRun, type DeliveryDeps, type DeliveryRun } from '../../use-cases/generation/deliver-job';
 import { withObservability } from '../middleware';
 import { processSqsRecords } from './sqs-records';
+
+/** Counts what one delivery call did, whether it ended or threw part-way. */
+const countDelivery = (done: DeliveryRun): void => {
+  countMetric(METRIC.messagesDelivered, done.messagesSent);
+  countMetric(METRIC.telegramThrottled, done.throttled);
+  if (done.completed) countMetric(METRIC.jobsCompleted);
+  if (done.failed) countMetric(METRIC.jobsFailed);
+};
 
 /**
  * The deliverer Lambda: delivery messages from the delivery queue. Records run one after
@@ -16,7 +25,14 @@ export const makeHandler = (deps: DeliveryDeps) =>
         event,
         context,
         parseDeliverMessage,
-        (message) => deliverJob(deps, message, { remainingMs: () => context.getRemainingTimeInMillis() }),
+        async (message) => {
+          const done = deliveryRun();
+          try {
+            await deliverJob(deps, message, { remainingMs: () => context.getRemainingTimeInMillis() }, done);
+          } finally {
+            countDelivery(done);
+          }
+        },
         false,
       ),
   );

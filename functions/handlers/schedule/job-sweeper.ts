@@ -1,8 +1,14 @@
-import { sweepStalledJobs, type JobSweeperDeps } from '../../use-cases/job-sweeper';
+import { METRIC, countMetric } from '../../observability';
+import { sweepStalledJobs, type JobSweep, type JobSweeperDeps } from '../../use-cases/job-sweeper';
 import { withObservability } from '../middleware';
 
-/** The job sweeper Lambda, run every minute by EventBridge Scheduler. */
+/** The job sweeper Lambda, run every minute by EventBridge Scheduler. Jobs it failed are counted even when the sweep throws part-way. */
 export const makeHandler = (deps: JobSweeperDeps) =>
   withObservability(async (): Promise<void> => {
-    await sweepStalledJobs(deps);
+    const done: JobSweep = { requeued: [], failed: [] };
+    try {
+      await sweepStalledJobs(deps, done);
+    } finally {
+      countMetric(METRIC.jobsFailed, done.failed.length);
+    }
   });

@@ -6,7 +6,7 @@ import { DeliveryRefusedError, DeliveryThrottledError } from '../../domain/error
 import type { CodeStore, JobStore } from '../../domain/ports';
 import { isTerminal, type Job, type JobFailure } from '../../domain/jobs';
 import type { Clock, MessageQueue, TelegramSender } from '../../domain/ports';
-import { METRIC, countMetric, logger } from '../../observability';
+import { logger } from '../../observability';
 import { codeMessage, codesDocument } from './delivery-formats';
 
 /** Dependencies of the deliverer. */
@@ -36,6 +36,21 @@ export interface Invocation {
   remainingMs(): number;
 }
 
+/** What one delivery call did. */
+export interface DeliveryRun {
+  /** Messages (a code each, or the CSV) Telegram took. */
+  messagesSent: number;
+  /** Telegram's 429 answers (each waited out in place or handed over as a queue delay). */
+  throttled: number;
+  /** Whether this call completed the job. */
+  completed: boolean;
+  /** Whether this call failed the job (too many hand-overs, or Telegram refused for good). */
+  failed: boolean;
+}
+
+/** A delivery run that has done nothing yet. */
+export const deliveryRun = (): DeliveryRun => ({ messagesSent: 0, throttled: 0, completed: false, failed: false });
+
 /** Stop sending and hand over to a fresh invocation when less than this is left. */
 export const SAFETY_MARGIN_MS = DELIVERY_SAFETY_MARGIN_MS;
 /** A handed-over lease outlives its message's delay by this much, in case the queue is slow to deliver it. */
@@ -54,9 +69,9 @@ const passChatOn = async (deps: DeliveryDeps, job: Pick<Job, 'id' | 'createdAt' 
   if (next) await deps.deliveries.send([{ body: deliverMessage(next) }]);
 };
 
-/** Fails a job for a reason of delivery's own, counted, and passes its chat on. */
-const failDelivery = async (deps: DeliveryDeps, job: Job, failure: JobFailure): Promise<void> => {
-  if (await deps.jobs.failJob(job.id, failure, deps.clock.now())) countMetric(METRIC.jobsFailed);
+/** Fails a job for a reason of delivery's own, recorded in `done`, and passes its chat on. */
+const failDelivery = async (deps: DeliveryDeps, job: Job, failure: JobFailure, done: DeliveryRun): Promise<void> => {
+  if (await deps.jobs.failJob(job.id, failure, deps.clock.now())) done.failed = true;
   await passChatOn(deps, job);
 };
 
@@ -76,8 +91,10 @@ const failDelivery = async (deps: DeliveryDeps, job: Job, failure: JobFailure): 
  * 5. Completed or refused (a permanent Telegram refusal fails the job with its reason), the job
  *    hands its chat to the next waiting job. A Telegram 429 waits out short back-offs, and
  *    longer ones become a queue delay; anything else is retried by the queue, the chat kept.
+ * `done` is filled as the work happens, so a caller that hands one in reads what was sent even
+ * when the call throws part-way.
  */
-export const deliverJob = async (deps: DeliveryDeps, message: DeliverMessage, invocation: Invocation): Promise<void> => {
+export const deliverJob = async (deps: DeliveryDeps, message: DeliverMessage, invocation: Invocation, done: DeliveryRun = deliveryRun()): Promise<DeliveryRun> => {
   const jobId = message.job_id;
   const hops = message.hops ?? 0;
   const owner = message.lease ?? randomUUID();
@@ -86,15 +103,13 @@ export const deliverJob = async (deps: DeliveryDeps, message: DeliverMessage, in
   if (!job) {
     const current = await deps.jobs.getJob(jobId);
     if (current && isTerminal(current.status)) await passChatOn(deps, current);
-    return;
+    return done;
   }
   if (hops > MAX_DELIVERY_HOPS) {
     logger.error('delivery re-queued itself too often; failing the job', { job_id: jobId, hops });
-    await failDelivery(deps, job, {
-      code: 'too_many_handovers',
-      message: `Delivery was handed over ${hops} times without finishing; the job was stopped.`,
-    });
-    return;
+    const failure = { code: 'too_many_handovers', message: `Delivery was handed over ${hops} times without finishing; the job was stopped.` };
+    await failDelivery(deps, job, failure, done);
+    return done;
   }
   const chatId = job.telegramChatId;
   if (!(await deps.chats.acquire(chatId, job, leaseUntil(), deps.clock.now()))) {
@@ -102,7 +117,7 @@ export const deliverJob = async (deps: DeliveryDeps, message: DeliverMessage, in
     // The holder may have ended between the two calls: then the chat is free (or ours) now.
     if (!(await deps.chats.acquire(chatId, job, leaseUntil(), deps.clock.now()))) {
       await deps.jobs.releaseLease(jobId, owner);
-      return;
+      return done;
     }
   }
 
@@ -128,11 +143,11 @@ export const deliverJob = async (deps: DeliveryDeps, message: DeliverMessage, in
     for (;;) {
       try {
         await send();
-        countMetric(METRIC.messagesDelivered);
+        done.messagesSent++;
         return true;
       } catch (error) {
         if (!(error instanceof DeliveryThrottledError)) throw error;
-        countMetric(METRIC.telegramThrottled);
+        done.throttled++;
         const waitMs = error.retryAfterSeconds * 1000;
         if (error.retryAfterSeconds > MAX_INLINE_RETRY_AFTER_S || invocation.remainingMs() - waitMs < SAFETY_MARGIN_MS) {
           await handOver(Math.min(MAX_QUEUE_DELAY_S, Math.ceil(error.retryAfterSeconds)));
@@ -147,7 +162,7 @@ export const deliverJob = async (deps: DeliveryDeps, message: DeliverMessage, in
     // Not completed means the lease was lost: whoever took it holds the chat as this job, and
     // passes it on when it ends.
     if (!(await deps.jobs.completeJob(jobId, owner, deps.clock.now()))) return;
-    countMetric(METRIC.jobsCompleted);
+    done.completed = true;
     await passChatOn(deps, job);
   };
 
@@ -157,9 +172,9 @@ export const deliverJob = async (deps: DeliveryDeps, message: DeliverMessage, in
     await sleep(intervalMs);
     if (job.exportType === 'file') {
       const document = codesDocument(job, await deps.codes.jobCodes(jobId));
-      if (!(await sendPaced(() => deps.telegram.sendDocument(chatId, document)))) return;
+      if (!(await sendPaced(() => deps.telegram.sendDocument(chatId, document)))) return done;
       await complete();
-      return;
+      return done;
     }
 
     let delivered = job.deliveredCount;
@@ -167,23 +182,27 @@ export const deliverJob = async (deps: DeliveryDeps, message: DeliverMessage, in
       const codes = await deps.codes.jobCodes(jobId, delivered, 100);
       if (codes.length === 0) throw new Error(`job ${jobId} is marked generated but has no code from slot ${delivered}`);
       for (const { slot, code } of codes) {
-        if (invocation.remainingMs() < SAFETY_MARGIN_MS) return await handOver();
+        if (invocation.remainingMs() < SAFETY_MARGIN_MS) {
+          await handOver();
+          return done;
+        }
         let sentAt = deps.clock.now().getTime();
         const send = () => ((sentAt = deps.clock.now().getTime()), deps.telegram.sendMessage(chatId, codeMessage(job, slot, code)));
-        if (!(await sendPaced(send))) return;
+        if (!(await sendPaced(send))) return done;
         delivered = slot + 1;
-        if (!(await deps.jobs.recordDelivered(jobId, owner, delivered, deps.clock.now()))) return; // lease lost
+        if (!(await deps.jobs.recordDelivered(jobId, owner, delivered, deps.clock.now()))) return done; // lease lost
         // The interval runs from the last send attempt, not from the end of the work after it:
         // one message per interval, rather than one per interval plus a send and a write.
         if (delivered < job.quantity) await sleep(Math.max(0, intervalMs - (deps.clock.now().getTime() - sentAt)));
       }
     }
     await complete();
+    return done;
   } catch (error) {
     if (error instanceof DeliveryRefusedError) {
       logger.warn('telegram refused delivery; failing the job', { job_id: jobId, reason: error.reason });
-      await failDelivery(deps, job, { code: `telegram_${error.reason}`, message: error.message });
-      return;
+      await failDelivery(deps, job, { code: `telegram_${error.reason}`, message: error.message }, done);
+      return done;
     }
     await deps.jobs.releaseLease(jobId, owner).catch(() => undefined);
     throw error;

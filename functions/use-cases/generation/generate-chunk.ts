@@ -5,7 +5,6 @@ import { newId } from '../../domain/ids';
 import type { CodeStore, JobStore } from '../../domain/ports';
 import { chunkSlots, isTerminal, type Job } from '../../domain/jobs';
 import type { Clock, MessageQueue, Pace } from '../../domain/ports';
-import { METRIC, countMetric } from '../../observability';
 
 /** Dependencies of the generator. */
 export interface GenerateDeps {
@@ -69,6 +68,11 @@ export const generatedEvent = (job: Job, now: Date): EventEnvelope<AccessCodeGen
   data: { batch_id: job.batchId, plan_id: job.planId, count: job.quantity, expires_at: job.expiresAt },
 });
 
+/** What one run of a chunk did: the codes it stored (a slot filled before is not stored again). */
+export interface ChunkRun {
+  codesStored: number;
+}
+
 /**
  * Generates one chunk of a job. Safe to run twice, or concurrently with itself.
  * 1. Skip jobs that ended; mark a queued job processing.
@@ -77,17 +81,19 @@ export const generatedEvent = (job: Job, now: Date): EventEnvelope<AccessCodeGen
  *    event (exactly one caller wins), then queue its delivery on the delivery queue (a duplicate
  *    is harmless: delivery runs under a lease and resumes from its persisted cursor; a lost one
  *    is queued again by the job sweeper).
+ * `done` is filled as the codes are stored, so a caller that hands one in reads what was stored
+ * even when a later step throws.
  */
-export const generateChunk = async (deps: GenerateDeps, jobId: string, chunk: number): Promise<void> => {
+export const generateChunk = async (deps: GenerateDeps, jobId: string, chunk: number, done: ChunkRun = { codesStored: 0 }): Promise<ChunkRun> => {
   const job = await deps.jobs.getJob(jobId);
-  if (!job || isTerminal(job.status)) return;
+  if (!job || isTerminal(job.status)) return done;
   if (job.status === 'queued') await deps.jobs.markProcessing(jobId, deps.clock.now());
   if (!job.generatedAt) {
-    const stored = await deps.codes.storeCodes(job, chunkSlots(job.quantity, chunk), deps.generateCode ?? derivedCode, deps.clock.now(), deps.pace);
-    countMetric(METRIC.codesGenerated, stored);
-    if ((await deps.jobs.countStored(jobId)) < job.quantity) return;
+    done.codesStored += await deps.codes.storeCodes(job, chunkSlots(job.quantity, chunk), deps.generateCode ?? derivedCode, deps.clock.now(), deps.pace);
+    if ((await deps.jobs.countStored(jobId)) < job.quantity) return done;
     const now = deps.clock.now();
     await deps.jobs.markGenerated(jobId, generatedEvent(job, now), now);
   }
   await deps.deliveries.send([{ body: deliverMessage(jobId) }]);
+  return done;
 };
