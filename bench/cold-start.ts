@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { App } from 'aws-cdk-lib';
 import { build, type BuildOptions, type Metafile } from 'esbuild';
+import { ESBUILD_OPTIONS } from '../lib/constructs/service-function';
 import { addServiceStacks } from '../lib/service';
 import { atMost, median, type Bench, type BenchContext, type Figure } from './figures';
 
@@ -78,19 +79,8 @@ const functionsOf = (assemblyDir: string): SynthesizedFunction[] => {
   return functions;
 };
 
-/** The esbuild settings of lib/constructs/service-function.ts (as NodejsFunction passes them). */
-const LAMBDA_BUILD: BuildOptions = {
-  bundle: true,
-  platform: 'node',
-  target: 'node22',
-  format: 'esm',
-  mainFields: ['module', 'main'],
-  banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-  minify: true,
-  sourcemap: true,
-  sourcesContent: false,
-  logLevel: 'warning',
-};
+/** The esbuild settings every function is bundled with (lib/constructs/service-function.ts). */
+const LAMBDA_BUILD: BuildOptions = { ...ESBUILD_OPTIONS, mainFields: [...ESBUILD_OPTIONS.mainFields] };
 
 const FLOOR_SOURCE = "import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\nconst client = new DynamoDBClient({});\nexport const handler = async () => client.config.region();\n";
 /** The floor plus stripe-node and its client (the billing function loads the module at cold start and builds the client on its first meter event). */

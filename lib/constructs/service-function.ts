@@ -2,16 +2,16 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, FileSystem, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, FileSystem, RemovalPolicy, Validations, type BundlingOptions } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { LogLevel as EsbuildLogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { buildSync, type BuildOptions } from 'esbuild';
 import { TABLE_SCHEMA } from '../../functions/contracts/table';
 import type { TableAccess } from '../api-routes';
 import type { LogLevel } from '../stages';
@@ -72,14 +72,53 @@ const BUNDLE_INPUTS = ['functions', 'package-lock.json', 'tsconfig.json'];
 const ESBUILD_VERSION: string = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'node_modules/esbuild/package.json'), 'utf8')).version;
 
 /**
+ * How every function is bundled: one minified ESM file for Node.js 22 with its source map (lines
+ * only: the sources themselves would double the asset size), the AWS SDK included (the versions
+ * the tests ran against rather than whatever the runtime carries).
+ */
+export const ESBUILD_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'esm',
+  mainFields: ['module', 'main'],
+  // Some CommonJS dependencies call require() for Node built-ins; an ESM bundle has none.
+  banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+  minify: true,
+  sourcemap: true,
+  sourcesContent: false,
+  // esbuild's size table on every synth is noise; warnings and errors still show.
+  logLevel: 'warning',
+} as const satisfies BuildOptions;
+
+/**
  * The asset hash of a function, from its inputs rather than esbuild's output: the output's source
  * map holds paths relative to the output folder, so an output-based hash changed with
  * `cdk synth -o <dir>` and with the checkout's location, re-uploading identical code.
  */
-const bundleHash = (entry: string, bundling: object): string => {
-  const hash = createHash('sha256').update(JSON.stringify({ entry, bundling, esbuild: ESBUILD_VERSION }));
+const bundleHash = (entry: string): string => {
+  const hash = createHash('sha256').update(JSON.stringify({ entry, esbuild: ESBUILD_OPTIONS, version: ESBUILD_VERSION }));
   for (const input of BUNDLE_INPUTS) hash.update(FileSystem.fingerprint(path.join(PROJECT_ROOT, input)));
   return hash.digest('hex');
+};
+
+/**
+ * A function's code: `entry` bundled by esbuild's API in this process (`index.mjs` and its map).
+ * Not NodejsFunction: it starts `npx --no-install esbuild` for every function, about half a
+ * second of npm start-up each before esbuild runs, most of a synthesis of ~40 functions. With
+ * no Docker here, a failed local build fails the synthesis instead of falling back to an image.
+ */
+const bundledCode = (entry: string): lambda.Code => {
+  const bundling: BundlingOptions = {
+    image: DockerImage.fromRegistry('unused-local-bundling-only'),
+    local: {
+      tryBundle: (outputDir) => {
+        buildSync({ ...ESBUILD_OPTIONS, mainFields: [...ESBUILD_OPTIONS.mainFields], absWorkingDir: PROJECT_ROOT, entryPoints: [path.join(PROJECT_ROOT, entry)], outfile: path.join(outputDir, 'index.mjs') });
+        return true;
+      },
+    },
+  };
+  return lambda.Code.fromAsset(PROJECT_ROOT, { assetHash: bundleHash(entry), assetHashType: AssetHashType.CUSTOM, bundling });
 };
 
 /**
@@ -92,7 +131,7 @@ const bundleHash = (entry: string, bundling: object): string => {
  */
 export class ServiceFunction extends Construct {
   /** The Lambda function, for integrations and metrics. */
-  readonly function: NodejsFunction;
+  readonly function: lambda.Function;
   /** The function's execution role: only what this construct's methods grant. */
   readonly role: iam.Role;
   /** The log group the function writes to. */
@@ -114,26 +153,9 @@ export class ServiceFunction extends Construct {
     });
     this.logGroup.grantWrite(this.role);
 
-    const bundling = {
-      forceDockerBundling: false,
-      format: OutputFormat.ESM,
-      mainFields: ['module', 'main'],
-      // Some CommonJS dependencies call require() for Node built-ins; an ESM bundle has none.
-      banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-      minify: true,
-      sourceMap: true,
-      // The map only has to point at lines; the sources themselves would double the asset size.
-      sourcesContent: false,
-      // Ship the SDK versions the tests ran against rather than whatever the runtime carries.
-      bundleAwsSDK: true,
-      // esbuild's size table on every synth is noise; warnings and errors still show.
-      logLevel: EsbuildLogLevel.WARNING,
-    };
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: path.join(PROJECT_ROOT, props.entry),
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+    this.function = new lambda.Function(this, 'Function', {
+      code: bundledCode(props.entry),
+      handler: 'index.handler',
       description: props.description,
       // Pinned, not NODEJS_LATEST: a runtime upgrade is a reviewed change, not a side effect of a CDK bump.
       runtime: lambda.Runtime.NODEJS_22_X,
@@ -162,7 +184,6 @@ export class ServiceFunction extends Construct {
         // Stack traces point into the TypeScript sources instead of the minified bundle.
         NODE_OPTIONS: '--enable-source-maps',
       },
-      bundling: { ...bundling, assetHash: bundleHash(props.entry, bundling) },
     });
 
     // X-Ray's PutTraceSegments/PutTelemetryRecords support no resource-level permissions. The
