@@ -105,7 +105,7 @@ const bundleHash = (entry: string): string => {
 /**
  * A function's code: `entry` bundled by esbuild's API in this process (`index.mjs` and its map).
  * Not NodejsFunction: it starts `npx --no-install esbuild` for every function, about half a
- * second of npm start-up each before esbuild runs, most of a synthesis of ~40 functions. With
+ * second of npm start-up each before esbuild runs (a synthesis of the prod stage: 37 s that way, 15 s this way). With
  * no Docker here, a failed local build fails the synthesis instead of falling back to an image.
  */
 const bundledCode = (entry: string): lambda.Code => {
