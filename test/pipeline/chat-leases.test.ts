@@ -1,13 +1,20 @@
 import { DynamoChatLeases } from '../../functions/adapters/dynamodb/chat-leases';
+import type { ChatLeases } from '../../functions/domain/chat-leases';
+import { InMemoryChatLeases } from '../support/chat-lease-doubles';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 
-let table: TestTable;
-let chats: DynamoChatLeases;
-beforeAll(async () => {
-  table = await createTestTable();
-  chats = new DynamoChatLeases(table.db, table.tableName);
-});
+// One contract, two implementations: the in-memory double and the table's (DynamoChatLeases on
+// DynamoDB Local). A case that passes on one and fails on the other is a double that drifted.
+let table: TestTable | undefined;
 afterAll(async () => table?.drop());
+
+const implementations: Array<[string, () => Promise<ChatLeases>]> = [
+  ['in memory', async () => new InMemoryChatLeases()],
+  ['DynamoDB', async () => {
+    table ??= await createTestTable();
+    return new DynamoChatLeases(table.db, table.tableName);
+  }],
+];
 
 const T0 = new Date('2026-05-18T10:00:00Z');
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
@@ -15,7 +22,12 @@ const job = (id: string, createdSecond: number) => ({ id, createdAt: at(createdS
 let n = 0;
 const newChat = () => `chat-${process.pid}-${++n}`;
 
-describe('chat leases: one delivering job per chat', () => {
+describe.each(implementations)('chat leases: one delivering job per chat (%s)', (_name, open) => {
+  let chats: ChatLeases;
+  beforeAll(async () => {
+    chats = await open();
+  });
+
   test('the first job takes a free chat; another is refused while the lease runs, and may take it once it lapsed', async () => {
     const chat = newChat();
     expect(await chats.acquire(chat, job('a', 0), at(60), at(0))).toBe(true);
@@ -24,6 +36,9 @@ describe('chat leases: one delivering job per chat', () => {
     // The holder extends its own lease.
     expect(await chats.acquire(chat, job('a', 0), at(120), at(50))).toBe(true);
     expect(await chats.acquire(chat, job('b', 1), at(130), at(100))).toBe(false);
+    // Held up to and including its last instant.
+    expect(await chats.holder(chat, at(120))).toBe('a');
+    expect(await chats.acquire(chat, job('b', 1), at(130), at(120))).toBe(false);
     expect(await chats.holder(chat, at(121))).toBeUndefined();
     expect(await chats.acquire(chat, job('b', 1), at(200), at(121))).toBe(true);
   });
@@ -56,6 +71,13 @@ describe('chat leases: one delivering job per chat', () => {
     expect(await chats.release(chat, job('dead', 1), at(90), at(11))).toBe('c');
     await chats.acquire(chat, job('c', 2), at(100), at(12));
     expect(await chats.release(chat, job('c', 2), at(120), at(20))).toBeUndefined();
+  });
+
+  test('three jobs taking a free chat at once: exactly one holds it', async () => {
+    const chat = newChat();
+    const taken = await Promise.all(['a', 'b', 'c'].map((id, i) => chats.acquire(chat, job(id, i), at(60), at(0))));
+    expect(taken.filter(Boolean)).toHaveLength(1);
+    expect(await chats.holder(chat, at(1))).toBe(['a', 'b', 'c'][taken.indexOf(true)]);
   });
 
   test('a job that does not hold the chat cannot release it', async () => {
