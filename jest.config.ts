@@ -11,6 +11,7 @@ const UNIT_TESTS: readonly string[] = [
   'test/adapters/(account-read-cache|eventbridge-patterns|eventbridge-publisher|http-webhook-sender|ledger-biller|outbox-relay|sqs-job-queue|sqs-webhook-retry-scheduler|stripe-biller|stripe-fake|telegram-fake|telegram-token-rotation|telegram|webhook-receiver-cli|webhook-url-guard)',
   'test/local/(cursor-key|in-process-bus|in-process-queue|invocation-logs)',
   'test/pipeline/handler-metrics',
+  'test/use-cases/[^/]+',
   'test/infrastructure/(?!stateless-stack\\.)[^/]+',
 ];
 /** The one synthesis that bundles every function with esbuild (its tests read the bundles): no Java, but slow. */
