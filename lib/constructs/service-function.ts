@@ -72,9 +72,9 @@ const BUNDLE_INPUTS = ['functions', 'package-lock.json', 'tsconfig.json'];
 const ESBUILD_VERSION: string = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'node_modules/esbuild/package.json'), 'utf8')).version;
 
 /**
- * How every function is bundled: one minified ESM file for Node.js 22 with its source map (lines
- * only: the sources themselves would double the asset size), the AWS SDK included (the versions
- * the tests ran against rather than whatever the runtime carries).
+ * How every function is bundled: minified ESM for Node.js 22, `index.mjs` plus its chunks, with
+ * source maps (lines only: the sources themselves would double the asset size), the AWS SDK
+ * included (the versions the tests ran against rather than whatever the runtime carries).
  */
 export const ESBUILD_OPTIONS = {
   bundle: true,
@@ -89,6 +89,13 @@ export const ESBUILD_OPTIONS = {
   sourcesContent: false,
   // esbuild's size table on every synth is noise; warnings and errors still show.
   logLevel: 'warning',
+  // What the code imports with import() goes in files of its own, read when first imported, not
+  // at cold start: the MCP SDK, the Bot API client, the secrets reader, and the AWS SDK's own
+  // optional parts (the SSO, STS and login credential providers a function on Lambda never uses).
+  splitting: true,
+  entryNames: 'index',
+  chunkNames: 'chunks/[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
 } as const satisfies BuildOptions;
 
 /**
@@ -103,7 +110,8 @@ const bundleHash = (entry: string): string => {
 };
 
 /**
- * A function's code: `entry` bundled by esbuild's API in this process (`index.mjs` and its map).
+ * A function's code: `entry` bundled by esbuild's API in this process (`index.mjs` and its map, and
+ * a file under `chunks/` for each module the code imports with `import()`).
  * Not NodejsFunction: it starts `npx --no-install esbuild` for every function, about half a
  * second of npm start-up each before esbuild runs (a synthesis of the prod stage: 37 s that way, 15 s this way). With
  * no Docker here, a failed local build fails the synthesis instead of falling back to an image.
@@ -113,7 +121,13 @@ const bundledCode = (entry: string): lambda.Code => {
     image: DockerImage.fromRegistry('unused-local-bundling-only'),
     local: {
       tryBundle: (outputDir) => {
-        buildSync({ ...ESBUILD_OPTIONS, mainFields: [...ESBUILD_OPTIONS.mainFields], absWorkingDir: PROJECT_ROOT, entryPoints: [path.join(PROJECT_ROOT, entry)], outfile: path.join(outputDir, 'index.mjs') });
+        buildSync({
+          ...ESBUILD_OPTIONS,
+          mainFields: [...ESBUILD_OPTIONS.mainFields],
+          absWorkingDir: PROJECT_ROOT,
+          entryPoints: [path.join(PROJECT_ROOT, entry)],
+          outdir: outputDir,
+        });
         return true;
       },
     },

@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { Match } from 'aws-cdk-lib/assertions';
 import { API_ROUTES } from '../../lib/api-routes';
 import { CONSUMERS } from '../../functions/contracts/consumers';
@@ -79,6 +80,18 @@ describe('routes', () => {
     const { S3Key } = functionOf('Deliverer').resource.Properties.Code;
     const assetDir = `${service.assemblyDir}/asset.${String(S3Key).replace(/\.zip$/, '')}`;
     expect(readdirSync(assetDir)).toContain('index.mjs');
+  });
+
+  test('what the MCP function imports on its first call ships beside index.mjs as a chunk, and that chunk loads', async () => {
+    const { S3Key } = functionOf('Mcp').resource.Properties.Code;
+    const chunkDir = `${service.assemblyDir}/asset.${String(S3Key).replace(/\.zip$/, '')}/chunks`;
+    const sdkChunk = readdirSync(chunkDir).find((file) => file.startsWith('mcp-handler-') && file.endsWith('.mjs'));
+    expect(sdkChunk).toBeDefined();
+    // The chunk's source map lists the MCP SDK: it is not in index.mjs, read at cold start.
+    expect(JSON.stringify(JSON.parse(readFileSync(`${chunkDir}/${sdkChunk}.map`, 'utf8')).sources)).toContain('@modelcontextprotocol/sdk');
+    expect(bundledSources(service.assemblyDir, S3Key).some((source) => source.includes('@modelcontextprotocol/sdk'))).toBe(false);
+    const loaded = (await import(pathToFileURL(`${chunkDir}/${sdkChunk}`).href)) as Record<string, unknown>;
+    expect(Object.values(loaded).some((value) => typeof value === 'function')).toBe(true);
   });
 
   test('the API has no routes besides API_ROUTES', () => {
