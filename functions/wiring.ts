@@ -66,7 +66,7 @@ import { DynamoWebhookStore, type DynamoWebhookStoreOptions } from './adapters/d
 import { SqsWebhookRetryScheduler } from './adapters/sqs/webhook-retry-scheduler';
 import { HttpWebhookSender } from './adapters/webhooks/http-webhook-sender';
 import { DnsWebhookUrlGuard } from './adapters/webhooks/url-guard';
-import { WebhookEnv } from './contracts/env';
+import { WebhookEnv, WebhookQueueEnv } from './contracts/env';
 import type { DeliverWebhookDeps } from './use-cases/deliver-webhook';
 import type { DispatchWebhooksDeps } from './use-cases/dispatch-webhooks';
 import type { WebhookServices } from './use-cases/webhook-endpoints';
@@ -297,7 +297,12 @@ export const botNeed: NeedBuilder = async () => ({ telegram: await productionBot
 /** The Telegram webhook's secret token, read at cold start (the `webhookSecret` need). */
 export const webhookSecretNeed: NeedBuilder = async () => ({ webhookSecret: await secretString(parseEnv(TelegramWebhookEnv).TELEGRAM_WEBHOOK_TOKEN_SECRET) });
 /** The webhook endpoints' parts (the `webhooks` need). */
-export const webhooksNeed: NeedBuilder = () => ({ webhooks: productionWebhookPorts() });
+export const webhooksNeed: NeedBuilder = () => ({ webhooks: productionWebhookPorts('ifConfigured') });
+/** The webhook delivery queue (the `webhookQueue` need): its URL checked at cold start; `webhooks`' scheduler sends to it. */
+export const webhookQueueNeed: NeedBuilder = () => {
+  parseEnv(WebhookQueueEnv);
+  return {};
+};
 
 /**
  * A builder for each need that `N` declares: what an entry point passes to `productionOperationDeps`
@@ -374,14 +379,26 @@ export const webhookDeliveryDeps = (ports: WebhookPorts, clock: Clock): DeliverW
 
 let webhookDeps: WebhookPorts | undefined;
 
-/** The webhook parts in Lambda, built once per cold start from WebhookEnv. */
-export const productionWebhookPorts = (): WebhookPorts => {
+/** The delivery queue of a function deployed without it (a webhook route without the `webhookQueue` need): any use is a configuration error. */
+const noDeliveryQueue: WebhookRetryScheduler = {
+  scheduleRetry: async () => {
+    throw new ConfigurationError('this function has no webhook delivery queue configured');
+  },
+};
+
+/**
+ * The webhook parts in Lambda, built once per cold start from WebhookEnv. `queue` 'required' (the
+ * consumers, which all send to the delivery queue) fails at cold start without its URL;
+ * 'ifConfigured' (the routes) sends to it only where the function was given it.
+ */
+export const productionWebhookPorts = (queue: 'required' | 'ifConfigured' = 'required'): WebhookPorts => {
   if (webhookDeps) return webhookDeps;
   const env = parseEnv(WebhookEnv);
+  const queueUrl = queue === 'required' ? parseEnv(WebhookQueueEnv).WEBHOOK_DELIVERY_QUEUE_URL : env.WEBHOOK_DELIVERY_QUEUE_URL;
   webhookDeps = webhookPorts({
     db: makeDocumentClient({}),
     tableName: env.TABLE_NAME,
-    scheduler: new SqsWebhookRetryScheduler(makeSqsClient(), env.WEBHOOK_DELIVERY_QUEUE_URL),
+    scheduler: queueUrl ? new SqsWebhookRetryScheduler(makeSqsClient(), queueUrl) : noDeliveryQueue,
     allowPrivate: env.WEBHOOK_ALLOW_PRIVATE_URLS === '1',
   });
   return webhookDeps;

@@ -65,14 +65,19 @@ export const CursorEnv = v.object({ CURSOR_KEY_SECRET: v.pipe(v.string(), v.minL
 export const RelayEnv = v.object({ EVENT_BUS_NAME: v.pipe(v.string(), v.minLength(1)) });
 
 /**
- * Environment of the functions that touch webhooks: the delivery queue, and whether the SSRF
- * guard lets http and private addresses through (`1` only in the local stack; CDK never sets it).
+ * Environment of the functions that touch webhooks: the delivery queue where they send to it, and
+ * whether the SSRF guard lets http and private addresses through (`1` only in the local stack;
+ * CDK never sets it).
  */
 export const WebhookEnv = v.object({
   ...TableEnv.entries,
-  WEBHOOK_DELIVERY_QUEUE_URL: v.pipe(v.string(), v.url()),
+  /** Only where the function sends to the delivery queue (the consumers that do, a route with the `webhookQueue` need). */
+  WEBHOOK_DELIVERY_QUEUE_URL: v.optional(v.pipe(v.string(), v.url())),
   WEBHOOK_ALLOW_PRIVATE_URLS: v.optional(v.picklist(['0', '1']), '0'),
 });
+
+/** Environment of functions that send to the webhook delivery queue: its URL, required. */
+export const WebhookQueueEnv = v.object({ WEBHOOK_DELIVERY_QUEUE_URL: v.pipe(v.string(), v.url()) });
 
 /** Thrown at cold start when the environment is incomplete; names every bad variable. */
 export class ConfigurationError extends Error {}

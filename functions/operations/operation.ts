@@ -39,10 +39,15 @@ export interface Needs {
   /** The Telegram webhook's secret token (`webhookSecret`), read from its secret at cold start. */
   readonly webhookSecret?: true;
   /**
-   * Webhook endpoints (`webhooks`): their store, the SSRF guard, the signed sender, the delivery
-   * queue; `'delete'` also lets the function delete items (only deleting an endpoint does).
+   * Webhook endpoints (`webhooks`): their store, the SSRF guard, the signed sender; `'delete'` also
+   * lets the function delete items (only deleting an endpoint does).
    */
   readonly webhooks?: true | 'delete';
+  /**
+   * Sending to the webhook delivery queue (`webhookQueue`): the next attempt of a delivery retried
+   * by hand. Without it, `webhooks`' scheduler refuses as a configuration error.
+   */
+  readonly webhookQueue?: true;
 }
 
 /** Every dependency an operation can be given. */

@@ -37,6 +37,8 @@ import {
 
 const ABILITIES = ['project-access-code:view-any'] as const;
 const NEEDS = { table: 'readWrite', webhooks: true } as const;
+/** Retrying a delivery by hand attempts it at once and queues its next attempt when it fails. */
+const RETRY_NEEDS = { ...NEEDS, webhookQueue: true } as const;
 const READ_NEEDS = { table: 'read', webhooks: true } as const;
 /** The listings also seal and open their cursors. */
 const LIST_NEEDS = { ...READ_NEEDS, cursorKey: true } as const;
@@ -184,7 +186,7 @@ export const retryWebhookDeliveryOperation = defineOperation({
     queryParams: [],
     headers: {},
   },
-  needs: NEEDS,
+  needs: RETRY_NEEDS,
   run: (deps, principal, input) => retryWebhookDelivery(useCaseDeps(deps), principal, input.endpoint_id, input.delivery_id),
 });
 

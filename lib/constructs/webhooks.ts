@@ -55,16 +55,12 @@ export class Webhooks extends Construct {
   }
 
   /**
-   * Grants an API function what its `webhooks` need asks for: sending to the delivery queue for
-   * the routes that may write (retry, test make attempts and queue the next); deletes are the
-   * route's `deletes` (lib/api-routes.ts). A read-only route (table `read`) gets the queue's URL
-   * without the grant: the wiring builds the same webhook parts for every webhook route
-   * (WebhookEnv needs the URL), and a read-only use case never sends.
+   * Grants an API function what its `webhookQueue` need asks for: the delivery queue's URL and
+   * sending to it (retrying a delivery by hand queues its next attempt when it fails). No other
+   * route knows the queue; a route's deletes are its `deletes` (lib/api-routes.ts).
    */
   grantRoute(fn: ServiceFunction, needs: Needs): void {
-    if (!needs.webhooks) return;
-    if (needs.table === 'read') fn.function.addEnvironment(ENV.WEBHOOK_DELIVERY_QUEUE_URL, this.deliveryQueue.queueUrl);
-    else fn.useQueue(ENV.WEBHOOK_DELIVERY_QUEUE_URL, this.deliveryQueue);
+    if (needs.webhookQueue) fn.useQueue(ENV.WEBHOOK_DELIVERY_QUEUE_URL, this.deliveryQueue);
   }
 
   /** Alarms: anything on either dead-letter queue, a loop Lambda cut through `deliverer` (the WebhookDelivery consumer), and a delivery queue that stops draining. */

@@ -80,13 +80,19 @@ describe('webhook dispatch and delivery', () => {
     expect(view.functionOf('WebhookDelivery').resource.Properties.Environment.Variables.WEBHOOK_DELIVERY_QUEUE_URL).toBeDefined();
   });
 
-  test('only the webhook routes that write may send to the delivery queue; the read-only ones know its URL but hold no grant', () => {
+  test('of the webhook routes, only retrying a delivery (and MCP, which runs that tool) may send to the delivery queue; the others neither hold the grant nor know the URL', () => {
     const sqsActions = (id: string) => view.statementsOf(id).flatMap((s) => actionsOf(s).filter((a) => a.startsWith('sqs:')));
-    for (const id of ['CreateWebhookEndpoint', 'RetryWebhookDelivery', 'DeleteWebhookEndpoint']) expect([id, sqsActions(id)]).toEqual([id, ['sqs:SendMessage']]);
-    for (const id of ['ListWebhookEndpoints', 'GetWebhookEndpoint', 'ListWebhookDeliveries', 'SendTestWebhook']) {
-      expect([id, sqsActions(id)]).toEqual([id, []]);
-      expect(view.functionOf(id).resource.Properties.Environment.Variables.WEBHOOK_DELIVERY_QUEUE_URL).toBeDefined();
+    const queueUrl = (id: string) => view.functionOf(id).resource.Properties.Environment.Variables.WEBHOOK_DELIVERY_QUEUE_URL;
+    const deliveryQueue = logicalIdOf(queueUrl('WebhookDelivery'), 'Ref');
+    const sendsToDeliveryQueue = (id: string) =>
+      view.statementsOf(id).some((s) => actionsOf(s).includes('sqs:SendMessage') && JSON.stringify(s.Resource).includes(`"${deliveryQueue}"`));
+    for (const id of ['RetryWebhookDelivery', 'Mcp']) {
+      expect([id, sendsToDeliveryQueue(id)]).toEqual([id, true]);
+      expect(logicalIdOf(queueUrl(id), 'Ref')).toBe(deliveryQueue);
     }
+    expect(sqsActions('RetryWebhookDelivery')).toEqual(['sqs:SendMessage']);
+    const others = ['CreateWebhookEndpoint', 'UpdateWebhookEndpoint', 'DeleteWebhookEndpoint', 'RotateWebhookSecret', 'ListWebhookEndpoints', 'GetWebhookEndpoint', 'ListWebhookDeliveries', 'SendTestWebhook'];
+    for (const id of others) expect([id, sqsActions(id), queueUrl(id)]).toEqual([id, [], undefined]);
     expect(sqsActions('ListAccessCodes')).toEqual([]);
   });
 
