@@ -17,7 +17,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { App } from 'aws-cdk-lib';
-import { build, type BuildOptions, type Metafile } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 import { ESBUILD_OPTIONS } from '../lib/constructs/service-function';
 import { addServiceStacks } from '../lib/service';
 import { atMost, median, type Bench, type BenchContext, type Figure } from './figures';
@@ -79,9 +79,6 @@ const functionsOf = (assemblyDir: string): SynthesizedFunction[] => {
   return functions;
 };
 
-/** The esbuild settings every function is bundled with (lib/constructs/service-function.ts). */
-const LAMBDA_BUILD: BuildOptions = { ...ESBUILD_OPTIONS, mainFields: [...ESBUILD_OPTIONS.mainFields] };
-
 const FLOOR_SOURCE = "import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\nconst client = new DynamoDBClient({});\nexport const handler = async () => client.config.region();\n";
 /** The floor plus stripe-node and its client (the billing function loads the module at cold start and builds the client on its first meter event). */
 const FLOOR_STRIPE_SOURCE = `${FLOOR_SOURCE}import Stripe from 'stripe';\nexport const stripe = new Stripe('sk_test_bench', { telemetry: false });\n`;
@@ -89,7 +86,7 @@ const FLOOR_STRIPE_SOURCE = `${FLOOR_SOURCE}import Stripe from 'stripe';\nexport
 /** The floor: a bundle of a file that constructs a DynamoDBClient and exports a handler (`contents` adds to it). */
 const buildFloor = async (dir: string, contents = FLOOR_SOURCE): Promise<string> => {
   await build({
-    ...LAMBDA_BUILD,
+    ...ESBUILD_OPTIONS,
     stdin: {
       contents,
       // Resolved from the repository, so the floor bundles the same SDK version as the functions.
@@ -112,7 +109,7 @@ const codeSize = (bundle: string): number => {
 
 /** What dominates a bundle: bytes in the output per npm package (or `functions/` for our code). */
 const composition = async (entry: string): Promise<Array<[string, number]>> => {
-  const result = await build({ ...LAMBDA_BUILD, entryPoints: [join(ROOT, entry)], outdir: mkdtempSync(join(tmpdir(), 'bench-meta-')), write: false, metafile: true, absWorkingDir: ROOT });
+  const result = await build({ ...ESBUILD_OPTIONS, entryPoints: [join(ROOT, entry)], outdir: mkdtempSync(join(tmpdir(), 'bench-meta-')), write: false, metafile: true, absWorkingDir: ROOT });
   const metafile: Metafile = result.metafile!;
   const byPackage = new Map<string, number>();
   for (const output of Object.values(metafile.outputs)) {

@@ -304,28 +304,29 @@ const measure = async (context: BenchContext): Promise<BenchResult> => {
     };
     const p99 = median(p99s);
     const drains = floorRates.map((rate) => (BURST * 1000) / rate);
+    const drain = median(drains);
+    const bareRatio = median(bare3) / drain;
     const p99Figure: Figure = {
       figure: 'webhook publish-to-receipt latency p99 (burst of 1,000) against the floor\'s drain time',
       unit: 'ms',
       ours: p99,
-      floor: median(drains),
-      ratio: p99 / median(drains),
+      floor: drain,
+      ratio: p99 / drain,
       target: '≤ 2× the floor',
-      met: exact && p99 <= 2 * median(drains),
+      met: exact && p99 <= 2 * drain,
       runs: { ours: p99s, floor: drains },
       note:
         `Floor: the time the same 1,000 signed POSTs take sent straight to the receiver, ${CONCURRENCY} at a time (the burst cannot end before its floor drains). ` +
         `Ours: per event, dispatch reads the project's endpoints (cached for 10 s) and writes the delivery; each attempt claims it, reads the endpoint and records the outcome: ` +
         `${median(writes.map((w) => (w.created + w.updated + w.endpoint) / BURST)).toFixed(2)} table writes an event on one DynamoDB Local, which runs every write under one table-wide lock: ` +
-        `those writes alone, sent bare, take ${(median(bare3) / median(drains)).toFixed(2)}× the drain (the next row). ${checked}`,
+        `those writes alone, sent bare, take ${bareRatio.toFixed(2)}× the drain (the next row). ${checked}`,
     };
-    const bareDrain = median(drains);
     const bareFigure: Figure = {
       figure: "bare table writes of the burst's 1,000 deliveries (no bus, queue or HTTP) against the floor's drain time",
       unit: 'ms',
       ours: median(bare3),
-      floor: bareDrain,
-      ratio: median(bare3) / bareDrain,
+      floor: drain,
+      ratio: bareRatio,
       target: 'reported',
       met: true,
       runs: { ours: bare3, floor: drains },
@@ -333,18 +334,17 @@ const measure = async (context: BenchContext): Promise<BenchResult> => {
         `Why the p99 row misses, measured: per event, through the real store, dispatch's conditional put, the attempt's claim and its record (3 writes an event, as the burst makes), ` +
         `sent straight from the bench to the same DynamoDB Local at the deliverer's concurrency (${CONCURRENCY}), with nothing else running. ` +
         `Two writes an event (the put and the claim: the fewest for a delivery recorded before its send, so that no restart strands it, and after it) took ` +
-        `${Math.round(median(bare2)).toLocaleString('en')} ms, ${(median(bare2) / bareDrain).toFixed(2)}× the drain, before any send. DynamoDB Local runs every write under one table-wide lock, so these writes cannot overlap one another, ` +
+        `${Math.round(median(bare2)).toLocaleString('en')} ms, ${(median(bare2) / drain).toFixed(2)}× the drain, before any send. DynamoDB Local runs every write under one table-wide lock, so these writes cannot overlap one another, ` +
         `and the burst cannot end before they do. Floor: the same drain time as the p99 row.`,
     };
-    const alone = median(p99s);
     const besideFigure: Figure = {
       figure: 'healthy endpoint\'s webhook p99 with an endpoint that never answers beside it (burst of 1,000 each)',
       unit: 'ms',
       ours: beside.p99,
-      floor: alone,
-      ratio: beside.p99 / alone,
+      floor: p99,
+      ratio: beside.p99 / p99,
       target: '≤ 2× its p99 alone',
-      met: exact && beside.p99 <= 2 * alone,
+      met: exact && beside.p99 <= 2 * p99,
       runs: { ours: [beside.p99], floor: p99s },
       note:
         `A second endpoint of the project accepts connections and never answers; its 1,000 deliveries go through the same queue and deliverer. ` +

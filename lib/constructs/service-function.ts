@@ -76,7 +76,7 @@ const ESBUILD_VERSION: string = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 
  * source maps (lines only: the sources themselves would double the asset size), the AWS SDK
  * included (the versions the tests ran against rather than whatever the runtime carries).
  */
-export const ESBUILD_OPTIONS = {
+export const ESBUILD_OPTIONS: Readonly<BuildOptions> = {
   bundle: true,
   platform: 'node',
   target: 'node22',
@@ -96,7 +96,7 @@ export const ESBUILD_OPTIONS = {
   entryNames: 'index',
   chunkNames: 'chunks/[name]-[hash]',
   outExtension: { '.js': '.mjs' },
-} as const satisfies BuildOptions;
+};
 
 /**
  * The asset hash of a function, from its inputs rather than esbuild's output: the output's source
@@ -123,7 +123,6 @@ const bundledCode = (entry: string): lambda.Code => {
       tryBundle: (outputDir) => {
         buildSync({
           ...ESBUILD_OPTIONS,
-          mainFields: [...ESBUILD_OPTIONS.mainFields],
           absWorkingDir: PROJECT_ROOT,
           entryPoints: [path.join(PROJECT_ROOT, entry)],
           outdir: outputDir,
