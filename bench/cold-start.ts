@@ -20,7 +20,7 @@ import { App } from 'aws-cdk-lib';
 import { build, type Metafile } from 'esbuild';
 import { ESBUILD_OPTIONS } from '../lib/constructs/service-function';
 import { addServiceStacks } from '../lib/service';
-import { atMost, median, type Bench, type BenchContext, type Figure } from './figures';
+import { atMost, type Bench, type BenchContext, type Figure } from './figures';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');

@@ -21,7 +21,7 @@ import { newId } from '../functions/domain/ids';
 import { chunkCountOf, newQueuedJob } from '../functions/domain/jobs';
 import { systemClock } from '../functions/domain/ports';
 import { generateChunk } from '../functions/use-cases/generation/generate-chunk';
-import { generatorDeps, tableStores } from '../functions/wiring';
+import { tableStores } from '../functions/wiring';
 import { AwsBehaviour } from '../local/aws-behaviour';
 import { ensureTable, localClientConfig } from '../local/dynamodb-local';
 import { batchWrite } from './batch-write';
@@ -111,7 +111,7 @@ const generationCapacity = async (endpoint: string, control: DynamoDBClient, qua
       now,
     );
     await stores.jobs.createJob(job);
-    const deps = generatorDeps({ stores, deliveries: { send: async () => undefined }, clock: systemClock });
+    const deps = { jobs: stores.jobs, codes: stores.codes, deliveries: { send: async () => undefined }, clock: systemClock };
     const run = async (): Promise<GenerationCapacity> => {
       const from = behaviour.capacity.length;
       for (let chunk = 0; chunk < chunkCountOf(quantity); chunk++) await generateChunk(deps, job.id, chunk);

@@ -1,6 +1,5 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import * as v from 'valibot';
 import { AesGcmCursorCodec, cursorKeyFromSecret } from './adapters/crypto/aes-gcm-cursor-codec';
 import { DynamoAccountStore } from './adapters/dynamodb/account-store';
 import { DynamoChatLeases } from './adapters/dynamodb/chat-leases';
@@ -14,64 +13,51 @@ import { DynamoTableProbe } from './adapters/dynamodb/table-probe';
 import { EventBridgePublisher } from './adapters/eventbridge/event-bridge-publisher';
 import { makeSqsClient } from './adapters/sqs/client';
 import { SqsBillingQueue } from './adapters/sqs/sqs-billing-queue';
-import { BILLING_POLICY, type BillingPolicy } from './domain/billing';
+import { BILLING_POLICY } from './domain/billing';
 import { secretString } from './adapters/secrets-manager';
-import type { BillingSweepDeps } from './use-cases/bill-redemption';
 import { SqsJobQueue } from './adapters/sqs/sqs-job-queue';
+import { SqsVisibilityRedelivery } from './adapters/sqs/sqs-billing-queue';
+import { consumer, QUEUE_URL_VARIABLE, type Consumer, type ConsumerId, type ConsumerNeeds } from './contracts/consumers';
+import { CONSUMER_NEED_PORTS, declaredPorts, type ConsumerPorts, type ConsumerQueues } from './handlers/consumer';
 import {
-  BillingForwarderEnv,
   BotEnv,
+  BotSendEnv,
   ConfigurationError,
   CursorEnv,
-  DelivererEnv,
-  GeneratorEnv,
-  JobSweeperEnv,
   QueueEnv,
   RelayEnv,
   TableEnv,
   TelegramLinkEnv,
   TelegramWebhookEnv,
   parseEnv,
+  queueUrlFrom,
 } from './contracts/env';
 import type { DeliverMessage } from './contracts/queue-messages';
-import type { ChatLeases } from './domain/chat-leases';
 import {
   type AccountReader,
   type AccountStore,
-  type BillingQueue,
   type Clock,
   type CodeStore,
   type CursorCodec,
-  type EventPublisher,
-  type ExpiryStore,
   type JobQueue,
   type JobStore,
-  type MessageQueue,
-  type Redelivery,
   systemClock,
-  type TableProbe,
   type TelegramSender,
-  type UsageBiller,
   type WebhookDeliveryStore,
   type WebhookRetryScheduler,
   type WebhookSender,
+  type TableStores,
+  type RedemptionStore,
 } from './domain/ports';
+
 import type { DepsFor, Needs, ServiceDeps } from './operations/operation';
-import type { DeliveryDeps } from './use-cases/generation/deliver-job';
-import type { DeadLetterDeps } from './use-cases/generation/fail-dead-lettered-job';
-import { TokenBucket, type GenerateDeps } from './use-cases/generation/generate-chunk';
-import { GENERATOR } from './contracts/pipeline-settings';
-import type { JobSweeperDeps } from './use-cases/job-sweeper';
 import { DynamoWebhookStore, type DynamoWebhookStoreOptions } from './adapters/dynamodb/webhook-store';
 import { SqsWebhookRetryScheduler } from './adapters/sqs/webhook-retry-scheduler';
 import { HttpWebhookSender } from './adapters/webhooks/http-webhook-sender';
 import { DnsWebhookUrlGuard } from './adapters/webhooks/url-guard';
 import { WebhookEnv, WebhookQueueEnv } from './contracts/env';
-import type { DeliverWebhookDeps } from './use-cases/deliver-webhook';
-import type { DispatchWebhooksDeps } from './use-cases/dispatch-webhooks';
 import type { WebhookServices } from './use-cases/webhook-endpoints';
 import { DynamoExpiryStore } from './adapters/dynamodb/expiry-store';
-import type { ExpirySweepDeps } from './use-cases/expiry-sweep';
 
 /** What the HTTP handlers need, in production and in the local stack alike. */
 export interface ApiDeps {
@@ -81,7 +67,7 @@ export interface ApiDeps {
   cursors: CursorCodec;
   queue: JobQueue;
   clock: Clock;
-  redemptions: DynamoRedemptionStore;
+  redemptions: RedemptionStore;
   /** The account reads of redemption (projects cached too). */
   redemptionAccounts: AccountReader;
 }
@@ -101,7 +87,7 @@ export interface ApiDeps {
  * takes effect without a redeploy. A missing secret fails that first send (its message is
  * retried, then dead-lettered and alarmed on).
  */
-const productionBot = async (env: v.InferOutput<typeof BotEnv>): Promise<TelegramSender> => {
+const productionBot = async (env: { TELEGRAM_BOT_TOKEN_SECRET: string; TELEGRAM_API_ROOT?: string | undefined }): Promise<TelegramSender> => {
   let loaded: Promise<TelegramSender> | undefined;
   const sender = () =>
     (loaded ??= import('./adapters/telegram/rotating-token-sender').then(
@@ -116,23 +102,6 @@ const productionBot = async (env: v.InferOutput<typeof BotEnv>): Promise<Telegra
     sendMessage: async (chatId, text) => (await sender()).sendMessage(chatId, text),
   };
 };
-
-/** The stores of the service table. */
-export interface TableStores {
-  accounts: AccountStore;
-  jobs: JobStore;
-  codes: CodeStore;
-  chats: ChatLeases;
-  tableProbe: TableProbe;
-  /** Redemptions and subscriptions. */
-  redemptions: DynamoRedemptionStore;
-  /** The account reads of redemption, with projects cached too (`ACCOUNT_READ_TTLS`). */
-  redemptionAccounts: AccountReader;
-  /** Billing records of billed redemptions (the billing ledger). */
-  billing: DynamoBillingStore;
-  /** The expiry index and the expiry moves (expiry sweep, set-batch-expiry). */
-  expiry: ExpiryStore;
-}
 
 /** The table's stores over a document client: the one builder of both composition roots. */
 export const tableStores = (db: DynamoDBDocumentClient, tableName: string): TableStores => {
@@ -162,58 +131,6 @@ export const productionTable = (): TableStores => {
 };
 
 /**
- * What the pipeline's functions run on, wherever they run: in Lambda (SQS, the Bot API) and in
- * the local stack (in-process queues, the same Bot API client or its outbox). Both composition
- * roots build each function's dependencies from these with the builders below, so that the
- * local stack cannot drift from AWS.
- */
-export interface PipelinePorts {
-  stores: TableStores;
-  /** The generation queue (chunks). */
-  generation: JobQueue;
-  /** The delivery queue (deliveries, hand-overs, chat turns). */
-  deliveries: MessageQueue<DeliverMessage>;
-  telegram: TelegramSender;
-  clock: Clock;
-  /** Pause between two sends to one chat. */
-  messageIntervalMs: number;
-}
-
-/** The generator's dependencies. */
-export const generatorDeps = (ports: Pick<PipelinePorts, 'stores' | 'deliveries' | 'clock'>): GenerateDeps => ({
-  jobs: ports.stores.jobs,
-  codes: ports.stores.codes,
-  deliveries: ports.deliveries,
-  clock: ports.clock,
-});
-
-/** The deliverer's dependencies. */
-export const delivererDeps = (ports: Pick<PipelinePorts, 'stores' | 'deliveries' | 'telegram' | 'clock' | 'messageIntervalMs'>): DeliveryDeps => ({
-  jobs: ports.stores.jobs,
-  codes: ports.stores.codes,
-  chats: ports.stores.chats,
-  deliveries: ports.deliveries,
-  telegram: ports.telegram,
-  clock: ports.clock,
-  messageIntervalMs: ports.messageIntervalMs,
-});
-
-/** The job sweeper's dependencies. */
-export const jobSweeperDeps = (ports: Pick<PipelinePorts, 'stores' | 'generation' | 'deliveries' | 'clock'>): JobSweeperDeps => ({
-  jobs: ports.stores.jobs,
-  chats: ports.stores.chats,
-  queue: ports.generation,
-  deliveries: ports.deliveries,
-  clock: ports.clock,
-});
-
-/** The dead-letter consumer's dependencies. */
-export const deadLetterDeps = (ports: Pick<PipelinePorts, 'stores' | 'clock'>): DeadLetterDeps => ({
-  jobs: ports.stores.jobs,
-  clock: ports.clock,
-});
-
-/**
  * Listing cursors sealed with the key in the secret named by CURSOR_KEY_SECRET, read on the
  * first cursor (only the listing route issues cursors, so the other routes need no secret).
  */
@@ -233,49 +150,6 @@ export const productionDeps = (): ApiDeps => {
   const queue = queueUrl ? new SqsJobQueue(makeSqsClient(), parseEnv(QueueEnv).QUEUE_URL) : noQueue;
   return { ...productionTable(), cursors: productionCursors(), queue, clock: systemClock };
 };
-
-/** An SQS queue of messages of type M at `url`. */
-const sqsQueue = <M>(url: string): MessageQueue<M> => new SqsJobQueue<M>(makeSqsClient(), url);
-
-/**
- * Production wiring of the generator: its code writes paced at GENERATOR.codesPerSecond per
- * instance (one bucket for every chunk the instance runs at once), so that with at most
- * GENERATOR.maxConcurrency instances generation never takes more of the table than
- * docs/CAPACITY.md gives it.
- */
-export const productionGeneratorDeps = (): GenerateDeps => {
-  const env = parseEnv(GeneratorEnv);
-  return {
-    ...generatorDeps({ stores: productionTable(), deliveries: sqsQueue<DeliverMessage>(env.DELIVERY_QUEUE_URL), clock: systemClock }),
-    pace: new TokenBucket(GENERATOR.codesPerSecond),
-  };
-};
-
-/** Production wiring of the deliverer: reads the bot token from Secrets Manager at cold start. */
-export const productionDelivererDeps = async (): Promise<DeliveryDeps> => {
-  const env = parseEnv(DelivererEnv);
-  return delivererDeps({
-    stores: productionTable(),
-    deliveries: sqsQueue<DeliverMessage>(env.DELIVERY_QUEUE_URL),
-    telegram: await productionBot(env),
-    clock: systemClock,
-    messageIntervalMs: env.TELEGRAM_MESSAGE_INTERVAL_MS,
-  });
-};
-
-/** Production wiring of the job sweeper: both queues. */
-export const productionJobSweeperDeps = (): JobSweeperDeps => {
-  const env = parseEnv(JobSweeperEnv);
-  return jobSweeperDeps({
-    stores: productionTable(),
-    generation: sqsQueue(env.QUEUE_URL),
-    deliveries: sqsQueue<DeliverMessage>(env.DELIVERY_QUEUE_URL),
-    clock: systemClock,
-  });
-};
-
-/** Production wiring of the dead-letter consumer. */
-export const productionDeadLetterDeps = (): DeadLetterDeps => deadLetterDeps({ stores: productionTable(), clock: systemClock });
 
 /** Builds what one need of an operation asks for (`Needs`), from the environment CDK set with its grant. */
 export type NeedBuilder = () => Partial<ServiceDeps> | Promise<Partial<ServiceDeps>>;
@@ -326,11 +200,6 @@ export const productionOperationDeps = async <N extends Needs>(needs: N, builder
   return Object.assign({ clock: systemClock }, ...parts) as DepsFor<N>;
 };
 
-/** Production wiring of the outbox relay: the service's event bus. */
-export const productionRelayDeps = (): { publisher: EventPublisher } => ({
-  publisher: new EventBridgePublisher(new EventBridgeClient({}), parseEnv(RelayEnv).EVENT_BUS_NAME),
-});
-
 // ---- webhooks ----------------------------------------------------------------------------
 
 /** What the webhook functions run on, in Lambda and in the local stack alike. */
@@ -361,22 +230,6 @@ export const webhookPorts = (options: {
   };
 };
 
-/** The webhook dispatcher's dependencies. */
-export const webhookDispatchDeps = (ports: WebhookPorts, clock: Clock): DispatchWebhooksDeps => ({
-  endpoints: ports.endpoints,
-  scheduler: ports.scheduler,
-  clock,
-});
-
-/** The webhook deliverer's dependencies. */
-export const webhookDeliveryDeps = (ports: WebhookPorts, clock: Clock): DeliverWebhookDeps => ({
-  store: ports.deliveries,
-  guard: ports.guard,
-  sender: ports.sender,
-  scheduler: ports.scheduler,
-  clock,
-});
-
 let webhookDeps: WebhookPorts | undefined;
 
 /** The delivery queue of a function deployed without it (a webhook route without the `webhookQueue` need): any use is a configuration error. */
@@ -404,39 +257,69 @@ export const productionWebhookPorts = (queue: 'required' | 'ifConfigured' = 'req
   return webhookDeps;
 };
 
-/** Production wiring of the billing forwarder: the billing FIFO queue. */
-export const productionBillingForwarderDeps = (): { billing: BillingQueue } => ({
-  billing: new SqsBillingQueue(makeSqsClient(), parseEnv(BillingForwarderEnv).BILLING_QUEUE_URL),
+// ---- consumers ---------------------------------------------------------------------------
+
+/**
+ * Builds the parts of ConsumerPorts that one need of a consumer provides (CONSUMER_NEED_PORTS),
+ * from the environment CDK set with its grant. One export per need, so that a consumer's entry
+ * point (generated by lib/entries.ts) names only those of its needs and its bundle holds only
+ * what they use.
+ */
+export type ConsumerPortsBuilder = (entry: Consumer) => Partial<ConsumerPorts> | Promise<Partial<ConsumerPorts>>;
+
+/** The sender of each queue a consumer may send to, at its URL. */
+const QUEUE_SENDERS: { readonly [Q in keyof ConsumerQueues]: (url: string) => ConsumerQueues[Q] } = {
+  generation: (url) => new SqsJobQueue(makeSqsClient(), url),
+  delivery: (url) => new SqsJobQueue<DeliverMessage>(makeSqsClient(), url),
+  billing: (url) => new SqsBillingQueue(makeSqsClient(), url),
+  webhookDelivery: (url) => new SqsWebhookRetryScheduler(makeSqsClient(), url),
+};
+
+/** The table's stores (`table`). */
+export const tablePorts: ConsumerPortsBuilder = () => ({ stores: productionTable() });
+
+/** Each queue the consumer sends to (`sends`), at the URL in its QUEUE_URL_VARIABLE. */
+export const sendsPorts: ConsumerPortsBuilder = (entry) => {
+  const queues: Partial<Record<keyof ConsumerQueues, unknown>> = {};
+  for (const name of entry.needs.sends ?? []) queues[name] = QUEUE_SENDERS[name](queueUrlFrom(QUEUE_URL_VARIABLE[name]));
+  return { queues: queues as ConsumerQueues };
+};
+
+/** The Bot API sender, its token read from Secrets Manager on the first send (`bot`). */
+export const botPorts: ConsumerPortsBuilder = async () => {
+  const env = parseEnv(BotSendEnv);
+  return { telegram: await productionBot(env), messageIntervalMs: env.TELEGRAM_MESSAGE_INTERVAL_MS };
+};
+
+/** The service's event bus (`eventBus`). */
+export const eventBusPorts: ConsumerPortsBuilder = () => ({
+  publisher: new EventBridgePublisher(new EventBridgeClient({}), parseEnv(RelayEnv).EVENT_BUS_NAME),
 });
 
-/** The billing function's dependencies, wherever it runs (its production wiring: functions/billing-wiring.ts). */
-export { billingDeps } from './handlers/queue/billing';
+/** The webhook parts (`webhooks`), the delivery queue required. */
+export const webhooksPorts: ConsumerPortsBuilder = () => ({ webhooks: productionWebhookPorts('required') });
 
-/** The billing sweep's dependencies, wherever it runs. */
-export const billingSweepDeps = (ports: { stores: Pick<TableStores, 'billing' | 'accounts'>; queue: BillingQueue; clock: Clock; policy?: BillingPolicy }): BillingSweepDeps => ({
-  billing: ports.stores.billing,
-  accounts: ports.stores.accounts,
-  queue: ports.queue,
-  clock: ports.clock,
-  policy: ports.policy ?? BILLING_POLICY,
-});
+/** A queue source's redelivery: a message's visibility changed on the queue it came from. */
+export const queueSourcePorts: ConsumerPortsBuilder = () => ({ redelivery: new SqsVisibilityRedelivery(makeSqsClient()) });
 
-/** Environment of the billing sweeper: the table and the billing FIFO queue. */
-const BillingSweeperEnv = v.object({ ...TableEnv.entries, ...BillingForwarderEnv.entries });
+/** What a consumer's entry point passes to `productionConsumerPorts`: a builder for each need it declares (`queueSource` for a queue source). */
+export type ConsumerPortsBuilders = Readonly<Partial<Record<keyof typeof CONSUMER_NEED_PORTS, ConsumerPortsBuilder>>>;
 
-/** Production wiring of the billing sweeper. */
-export const productionBillingSweepDeps = (): BillingSweepDeps =>
-  billingSweepDeps({
-    stores: productionTable(),
-    queue: new SqsBillingQueue(makeSqsClient(), parseEnv(BillingSweeperEnv).BILLING_QUEUE_URL),
-    clock: systemClock,
-  });
-
-/** The expiry sweep's dependencies. */
-export const expirySweepDeps = (ports: Pick<PipelinePorts, 'stores' | 'clock'>): ExpirySweepDeps => ({
-  expiry: ports.stores.expiry,
-  clock: ports.clock,
-});
-
-/** Production wiring of the expiry sweep: the table only. */
-export const productionExpirySweepDeps = (): ExpirySweepDeps => expirySweepDeps({ stores: productionTable(), clock: systemClock });
+/**
+ * Production wiring of consumer `id`: the parts its catalog needs (and its source) provide, each
+ * built by its builder from the environment CDK set for it, narrowed to them (`declaredPorts`).
+ * A declared need without a builder fails at cold start; secrets read at cold start are read
+ * side by side. The entry point awaits this at module load.
+ */
+export const productionConsumerPorts = async (id: ConsumerId, builders: ConsumerPortsBuilders): Promise<ConsumerPorts> => {
+  const entry = consumer(id);
+  const needs = [
+    ...(Object.keys(entry.needs) as (keyof ConsumerNeeds)[]).filter((need) => entry.needs[need] !== undefined && CONSUMER_NEED_PORTS[need].length > 0),
+    ...(entry.source.kind === 'queue' ? (['queueSource'] as const) : []),
+  ];
+  const missing = needs.filter((need) => !builders[need]);
+  if (missing.length) throw new ConfigurationError(`${id}: no builder for the needs ${missing.join(', ')}`);
+  const parts = await Promise.all(needs.map((need) => builders[need]!(entry)));
+  const base: Partial<ConsumerPorts> = { clock: systemClock, settings: { paceCodeWrites: true, billingPolicy: BILLING_POLICY } };
+  return declaredPorts(id, entry, Object.assign(base, ...parts) as Partial<ConsumerPorts>);
+};

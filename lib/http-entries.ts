@@ -1,5 +1,5 @@
 /**
- * Writes the entry point of every HTTP route (`npm run generate:http-entries`):
+ * Writes the entry point of every HTTP route (`npm run generate:entries`):
  * one file per catalog entry, at the path its route names (API_ROUTES' `entry`), that imports
  * that entry from the module defining it and serves it on the production wiring of its needs,
  * with the tool handler or the one factory its special route names (ROUTE_FACTORIES). A bundle

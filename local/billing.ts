@@ -1,21 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { makeUsageBiller } from '../functions/adapters/stripe/factory';
-import { queueConsumer, type ConsumerId } from '../functions/contracts/consumers';
+import { CONSUMERS, consumer, queueConsumer, type Consumer, type ConsumerId } from '../functions/contracts/consumers';
 import type { StripeKeyReader } from '../functions/adapters/stripe/rotating-key-biller';
 import { BILLING_POLICY, type BillingPolicy } from '../functions/domain/billing';
 import { billingMessageDeduplicationId, billingMessageGroup, type BillingMessage } from '../functions/contracts/queue-messages';
 import { sweepBilling, type BillingSweepResult } from '../functions/use-cases/bill-redemption';
-import type { BillingQueue, Clock, ReceivedMessage, Redelivery } from '../functions/domain/ports';
-import { makeHandler as makeBillingHandler } from '../functions/handlers/queue/billing';
-import { makeHandler as makeBillingForwarder } from '../functions/handlers/stream/billing-forwarder';
+import type { BillingQueue, Clock, ReceivedMessage, Redelivery, TableStores } from '../functions/domain/ports';
+import { declaredPorts, type ConsumerPorts } from '../functions/handlers/consumer';
+import { billingSweepDeps } from '../functions/handlers/schedule/billing-sweeper';
 import { logger } from '../functions/observability';
-import { billingDeps, billingSweepDeps, type TableStores } from '../functions/wiring';
+import { startLocalConsumers, type LocalPorts, type LocalSourceQueue } from './consumers';
 import { ConsumerWiring } from './handlers';
 import { runInvocation } from './lambda-context';
-import { StreamPoller } from './stream-poller';
+import type { StreamPoller } from './stream-poller';
 
 /** The billing queue's settings: its redrive as in AWS (the Billing consumer's entry), the rest the local queue's own. */
 export const BILLING_QUEUE = {
@@ -50,7 +49,9 @@ type SqsFifoHandler = (event: SQSEvent, context: Context) => Promise<{ batchItem
  * the handler set (`Redelivery`, SQS's visibility change) or `retryDelayMs`, and kept in
  * `deadLetters` after `maxReceiveCount` receives.
  */
-export class LocalBillingQueue implements BillingQueue, Redelivery {
+export class LocalBillingQueue implements BillingQueue, Redelivery, LocalSourceQueue {
+  /** The queue's own visibility changes, as the billing handler makes them. */
+  readonly redelivery: Redelivery = this;
   /** Messages given up on. */
   readonly deadLetters: BillingDeadLetter[] = [];
   /** Messages handed to the handler, receives included. */
@@ -60,18 +61,18 @@ export class LocalBillingQueue implements BillingQueue, Redelivery {
   private readonly seen = new Map<string, number>();
   private readonly groups = new Map<string, Promise<void>>();
   private readonly delays = new Map<string, number>();
-  private readonly handler: SqsFifoHandler;
+  private handler: SqsFifoHandler | undefined;
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
   private stopped = false;
 
-  /** `handlerOf` builds the billing handler on this queue's redelivery (its visibility changes). */
-  constructor(
-    handlerOf: (redelivery: Redelivery) => SqsFifoHandler,
-    private readonly options: LocalBillingQueueOptions = {},
-  ) {
-    this.handler = handlerOf(this);
+  constructor(private readonly options: LocalBillingQueueOptions = {}) {
     this.wiring.entry('Billing');
+  }
+
+  /** Hands every message from now on to `handler` (the Billing consumer's, built on this queue's `redelivery`). */
+  start(handler: SqsFifoHandler): void {
+    this.handler = handler;
   }
 
   async send(messages: readonly BillingMessage[]): Promise<void> {
@@ -136,7 +137,9 @@ export class LocalBillingQueue implements BillingQueue, Redelivery {
       const context = this.wiring.context('Billing');
       this.receives++;
       try {
-        const response = await runInvocation(context, () => this.handler({ Records: [record] }, context));
+        const handler = this.handler;
+        if (!handler) throw new Error('the billing queue has no consumer started');
+        const response = await runInvocation(context, () => handler({ Records: [record] }, context));
         if (!response || response.batchItemFailures.length === 0) return;
       } catch (error) {
         logger.warn('billing invocation failed', { error: error as Error });
@@ -175,29 +178,33 @@ export interface LocalBilling {
   stop(): Promise<void>;
 }
 
+/** The consumers of the local billing path: the billing queue's, and those that send to it. */
+export const isBillingConsumer = (entry: Consumer): boolean =>
+  (entry.source.kind === 'queue' && entry.source.queue === 'billing') || (entry.needs.sends ?? []).some((queue) => queue === 'billing');
+
 /**
- * The billing path of the local stack, composed like AWS: a second reader of the table's
- * stream (a second event source mapping) runs the billing forwarder, which feeds the billing
- * queue, whose consumer is the billing function's handler on `billingDeps`; the billing sweep
- * (the BillingSweeper consumer's use case, called directly: its handler only adds the Lambda
- * logging and metrics around it) runs on a timer. Unlike SQS, the in-process queue is lost with the process: a start runs one
- * sweep that takes every queued record and every unsettled window at once (no grace: nothing
- * else is working on them yet), so a crash never strands usage.
+ * The billing path of the local stack, composed like AWS: the billing FIFO queue in process, and
+ * every billing consumer of the catalog run by `startLocalConsumers` (the forwarder, a second
+ * reader of the table's stream, feeds the queue; the billing function's handler consumes it; the
+ * billing sweeper runs on its timer). Unlike SQS, the in-process queue is lost with the process:
+ * a start runs one sweep that takes every queued record and every unsettled window at once (no
+ * grace: nothing else is working on them yet), so a crash never strands usage.
  */
 export const startLocalBilling = async (options: {
   clientConfig: DynamoDBClientConfig;
   tableName: string;
   dataDir: string;
-  stores: Pick<TableStores, 'billing' | 'accounts'>;
+  stores: Partial<TableStores> & Pick<TableStores, 'billing' | 'accounts'>;
   clock: Clock;
   stripe?: LocalStripeOptions;
   queue?: LocalBillingQueueOptions;
   policy?: BillingPolicy;
   /** Default the BillingSweeper consumer's rate, as EventBridge Scheduler runs it in AWS; 0 runs no timer. */
   sweepIntervalMs?: number;
+  /** The rest of the stack's ports, for a billing consumer that needs more than the billing parts. */
+  stackPorts?: LocalPorts;
 }): Promise<LocalBilling> => {
   const stripe = options.stripe ?? {};
-  const wiring = new ConsumerWiring();
   const policy = options.policy ?? BILLING_POLICY;
   const biller = makeUsageBiller({
     ...(stripe.readKey ? { readKey: stripe.readKey } : {}),
@@ -207,46 +214,42 @@ export const startLocalBilling = async (options: {
     ledgerDir: options.dataDir,
     clock: options.clock,
   });
-  const queue = new LocalBillingQueue(
-    (redelivery: Redelivery) => makeBillingHandler(billingDeps({ stores: options.stores, biller, clock: options.clock, redelivery, policy })) as SqsFifoHandler,
-    options.queue,
-  );
-  wiring.entry('BillingSweeper');
-  const sweepDeps = billingSweepDeps({ stores: options.stores, queue, clock: options.clock, policy });
-  let sweeping: Promise<BillingSweepResult> | undefined;
-  const sweep = (sweepOptions: { grace?: number; now?: Date } = {}): Promise<BillingSweepResult> => {
-    // One at a time, like a scheduled function that finishes within its interval.
-    const run = (sweeping ?? Promise.resolve()).catch(() => undefined).then(() => sweepBilling(sweepDeps, sweepOptions));
-    sweeping = run;
-    return run;
+  const queue = new LocalBillingQueue(options.queue);
+  const stack = options.stackPorts ?? {};
+  const ports: LocalPorts = {
+    ...stack,
+    clock: options.clock,
+    settings: { paceCodeWrites: false, ...stack.settings, billingPolicy: policy },
+    stores: { ...stack.stores, ...options.stores },
+    biller,
+    queues: { ...stack.queues, billing: queue },
   };
-  const poller = new StreamPoller({
-    clientConfig: options.clientConfig,
-    tableName: options.tableName,
-    handler: makeBillingForwarder({ billing: queue }),
-    checkpointFile: join(options.dataDir, 'billing-stream-checkpoint.json'),
-    functionName: 'BillingForwarder',
-    ...wiring.stream('BillingForwarder'),
+  const consumers = await startLocalConsumers({
+    consumers: CONSUMERS.filter(isBillingConsumer),
+    ports,
+    queues: { billing: queue },
+    stream: { clientConfig: options.clientConfig, tableName: options.tableName, dataDir: options.dataDir },
+    intervalMs: (id) => (id === 'BillingSweeper' ? options.sweepIntervalMs : undefined),
   });
-  await poller.start();
-  await sweep({ grace: 0, now: new Date(options.clock.now().getTime() + policy.claimLeaseMs) });
-  const interval = options.sweepIntervalMs ?? wiring.intervalMs('BillingSweeper');
-  const timer =
-    interval > 0
-      ? setInterval(() => {
-          sweep().catch((error: unknown) => logger.error('billing sweep failed', { error: error as Error }));
-        }, interval)
-      : undefined;
-  timer?.unref();
+  const sweeper = consumer('BillingSweeper');
+  const sweepDeps = billingSweepDeps(declaredPorts(sweeper.id, sweeper, ports as Partial<ConsumerPorts>));
+  // The sweep by hand, with a grace or an instant of its own: one at a time with the timer's runs.
+  const sweep = (sweepOptions: { grace?: number; now?: Date } = {}): Promise<BillingSweepResult> =>
+    consumers.exclusive('BillingSweeper', () => sweepBilling(sweepDeps, sweepOptions));
+  try {
+    await sweep({ grace: 0, now: new Date(options.clock.now().getTime() + policy.claimLeaseMs) });
+  } catch (error) {
+    await consumers.stop();
+    await queue.stop();
+    throw error;
+  }
   return {
     queue,
-    poller,
+    poller: consumers.pollers.get('BillingForwarder')!,
     sweep,
-    consumers: [...wiring.ids, ...queue.wiring.ids],
+    consumers: consumers.ids,
     stop: async () => {
-      if (timer) clearInterval(timer);
-      await poller.stop();
-      await sweeping?.catch(() => undefined);
+      await consumers.stop();
       await queue.stop();
     },
   };

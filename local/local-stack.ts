@@ -9,38 +9,26 @@ import { logger } from '../functions/observability';
 import { BotApiTelegramSender } from '../functions/adapters/telegram/bot-api-sender';
 import { makeTelegramSender } from '../functions/adapters/telegram/factory';
 import { systemClock, type Clock, type TelegramSender } from '../functions/domain/ports';
-import { makeHandler as makeDeadLetter } from '../functions/handlers/queue/dead-letter';
-import { makeHandler as makeDeliverer } from '../functions/handlers/queue/deliverer';
-import { makeHandler as makeGenerator } from '../functions/handlers/queue/generator';
-import { makeHandler as makeJobSweeper } from '../functions/handlers/schedule/job-sweeper';
 import type { DeliverMessage } from '../functions/contracts/queue-messages';
-import { makeHandler as makeOutboxRelay } from '../functions/handlers/stream/outbox-relay';
 import { seedDemo, type DemoSeed } from '../functions/use-cases/admin';
-import {
-  deadLetterDeps,
-  delivererDeps,
-  generatorDeps,
-  jobSweeperDeps,
-  tableStores,
-  type ApiDeps,
-  type PipelinePorts,
-} from '../functions/wiring';
+import { tableStores, type ApiDeps } from '../functions/wiring';
+import { BILLING_POLICY } from '../functions/domain/billing';
+import type { ConsumerPorts, ConsumerQueues } from '../functions/handlers/consumer';
 import { API_ROUTES } from '../lib/api-routes';
 import type { ServiceDeps } from '../functions/operations';
 import { TELEGRAM } from '../functions/contracts/pipeline-settings';
-import type { ConsumerId } from '../functions/contracts/consumers';
+import { CONSUMERS, type ConsumerId } from '../functions/contracts/consumers';
 import { acquireDataDir, demoFilePath, readJsonFile, webhookSecretPath, writeRunningStack } from './data-dir';
 import { AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour';
 import { connectTable, localClientConfig, startLocalTable } from './dynamodb-local';
+import { startLocalConsumers } from './consumers';
 import { ConsumerWiring, localHandlers } from './handlers';
-import { runInvocation } from './lambda-context';
 import { startHttpServer } from './http-server';
 import { InProcessEventBus } from './in-process-bus';
 import { InProcessQueue, type DeadLetter } from './in-process-queue';
-import { StreamPoller } from './stream-poller';
-import { startLocalWebhooks, type LocalWebhookOptions, type LocalWebhooks } from './webhooks';
-import { startLocalBilling, type LocalBilling, type LocalBillingQueueOptions, type LocalStripeOptions } from './billing';
-import { localExpirySweep } from './expiry';
+import type { StreamPoller } from './stream-poller';
+import { isWebhookConsumer, startLocalWebhooks, type LocalWebhookOptions, type LocalWebhooks } from './webhooks';
+import { isBillingConsumer, startLocalBilling, type LocalBilling, type LocalBillingQueueOptions, type LocalStripeOptions } from './billing';
 
 /** The demo as written to `<data dir>/demo.json`. */
 export interface DemoFile {
@@ -95,8 +83,8 @@ export interface LocalPipeline {
   bus: InProcessEventBus;
   poller: StreamPoller;
   telegram: TelegramSender;
-  /** What the pipeline's functions are built on, for tests that run a use case by hand. */
-  ports: PipelinePorts;
+  /** What the pipeline's consumers are built on (beside the webhook and billing parts), for tests that run a use case by hand. */
+  ports: Pick<ConsumerPorts, 'clock' | 'settings' | 'stores' | 'telegram' | 'messageIntervalMs' | 'publisher'> & { queues: Pick<ConsumerQueues, 'generation' | 'delivery'> };
   /** Runs the job sweeper's handler once, as its schedule does. */
   sweep(): Promise<void>;
   /** Webhook dispatch (on the bus) and delivery (its own queue). */
@@ -183,96 +171,93 @@ export const startLocalPipeline = async (options: {
   // The same settings as the queues and their consumers' event sources in AWS.
   const queue = new InProcessQueue({ queueName: 'generation', ...wiring.queue('Generator'), onDeadLetter: redrive });
   const deliveries = new InProcessQueue<DeliverMessage>({ queueName: 'delivery', ...wiring.queue('Deliverer'), onDeadLetter: redrive });
-  const ports: PipelinePorts = {
-    stores,
-    generation: queue,
-    deliveries,
-    telegram: options.telegram,
-    clock,
-    messageIntervalMs: options.messageIntervalMs ?? TELEGRAM.messageIntervalMs,
-  };
-  queue.start(makeGenerator(generatorDeps(ports)));
-  deliveries.start(makeDeliverer(delivererDeps(ports)));
-  deadLetters.start(makeDeadLetter(deadLetterDeps(ports)));
-  const jobSweeper = makeJobSweeper(jobSweeperDeps(ports));
-  // The job sweeper's own handler, invoked as the schedule would: its logs carry its own name.
-  const sweep = async () => {
-    const context = wiring.context('Sweeper');
-    return runInvocation(context, () => jobSweeper(undefined, context));
-  };
-  // Both sweepers run on `sweepIntervalMs` (startLocalStack: the job sweeper's catalog rate), or when `sweep()` is called.
-  wiring.entry('Sweeper');
-  const expirySweep = localExpirySweep(ports, wiring);
-  const sweeper =
-    options.sweepIntervalMs === undefined
-      ? undefined
-      : setInterval(() => {
-          sweep().catch((error: unknown) => logger.error('sweep failed', { error: error as Error }));
-          expirySweep().catch((error: unknown) => logger.error('expiry sweep failed', { error: error as Error }));
-        }, options.sweepIntervalMs);
   const bus = new InProcessEventBus({ dataDir: options.dataDir });
-  const poller = new StreamPoller({
-    clientConfig: localClientConfig(options.dynamoEndpoint),
-    tableName: options.tableName,
-    handler: makeOutboxRelay({ publisher: bus }),
-    checkpointFile: join(options.dataDir, 'stream-checkpoint.json'),
-    ...wiring.stream('OutboxRelay'),
-  });
-  const webhooks = startLocalWebhooks({
-    db,
-    tableName: options.tableName,
-    bus,
+  const ports: LocalPipeline['ports'] = {
     clock,
-    ...(options.webhooks ? { webhooks: options.webhooks } : {}),
-  });
-  await poller.start();
-  const billing = await startLocalBilling({
-    clientConfig: localClientConfig(options.dynamoEndpoint),
-    tableName: options.tableName,
-    dataDir: options.dataDir,
+    settings: { paceCodeWrites: false, billingPolicy: BILLING_POLICY },
     stores,
-    clock,
-    ...(options.stripe ? { stripe: options.stripe } : {}),
-    ...(options.billingQueue ? { queue: options.billingQueue } : {}),
-  });
-  return {
-    deps: {
-      accounts: stores.accounts,
-      jobs: stores.jobs,
-      codes: stores.codes,
-      redemptions: stores.redemptions,
-      redemptionAccounts: stores.redemptionAccounts,
-      cursors: new AesGcmCursorCodec(localCursorKey(options.dataDir)),
-      queue,
-      clock,
-      webhooks: webhooks.ports,
-    },
-    pipeline: {
-      queue,
-      deliveries,
-      deadLetters,
-      bus,
-      poller,
-      telegram: options.telegram,
-      ports,
-      sweep,
-      webhooks,
-      billing,
-      expirySweep,
-      consumers: [...wiring.ids, ...webhooks.consumers, ...billing.consumers],
-    },
-    stop: async () => {
-      clearInterval(sweeper);
-      await queue.stop();
-      await deliveries.stop();
-      await deadLetters.stop();
-      await poller.stop();
-      await billing.stop();
-      await bus.idle();
-      await webhooks.stop();
-      db.destroy();
-    },
+    queues: { generation: queue, delivery: deliveries },
+    telegram: options.telegram,
+    messageIntervalMs: options.messageIntervalMs ?? TELEGRAM.messageIntervalMs,
+    publisher: bus,
   };
+  const stream = { clientConfig: localClientConfig(options.dynamoEndpoint), tableName: options.tableName, dataDir: options.dataDir };
+  const started: Array<{ stop(): Promise<void> }> = [];
+  try {
+    // The webhook dispatcher subscribes to the bus before the outbox relay publishes on it.
+    const webhooks = await startLocalWebhooks({
+      db,
+      tableName: options.tableName,
+      bus,
+      clock,
+      ...(options.webhooks ? { webhooks: options.webhooks } : {}),
+      stackPorts: ports,
+    });
+    started.push(webhooks);
+    const billing = await startLocalBilling({
+      ...stream,
+      stores,
+      clock,
+      ...(options.stripe ? { stripe: options.stripe } : {}),
+      ...(options.billingQueue ? { queue: options.billingQueue } : {}),
+      stackPorts: ports,
+    });
+    started.push(billing);
+    // Every other consumer of the catalog, by its source: the queues above, the stream (the
+    // outbox relay onto the bus), and the sweepers on `sweepIntervalMs` (startLocalStack: their
+    // catalog rate) or when run by hand.
+    const rest = await startLocalConsumers({
+      consumers: CONSUMERS.filter((entry) => !isWebhookConsumer(entry) && !isBillingConsumer(entry)),
+      ports: { ...ports, queues: { ...ports.queues, billing: billing.queue, webhookDelivery: webhooks.ports.scheduler }, webhooks: webhooks.ports },
+      queues: { generation: queue, delivery: deliveries, pipelineDeadLetter: deadLetters },
+      bus,
+      stream,
+      intervalMs: () => options.sweepIntervalMs ?? 0,
+    });
+    const run = (id: ConsumerId) => async (): Promise<void> => void (await rest.run(id));
+    return {
+      deps: {
+        accounts: stores.accounts,
+        jobs: stores.jobs,
+        codes: stores.codes,
+        redemptions: stores.redemptions,
+        redemptionAccounts: stores.redemptionAccounts,
+        cursors: new AesGcmCursorCodec(localCursorKey(options.dataDir)),
+        queue,
+        clock,
+        webhooks: webhooks.ports,
+      },
+      pipeline: {
+        queue,
+        deliveries,
+        deadLetters,
+        bus,
+        poller: rest.pollers.get('OutboxRelay')!,
+        telegram: options.telegram,
+        ports,
+        sweep: run('Sweeper'),
+        webhooks,
+        billing,
+        expirySweep: run('ExpirySweeper'),
+        consumers: [...rest.ids, ...webhooks.consumers, ...billing.consumers],
+      },
+      stop: async () => {
+        await rest.stop();
+        await queue.stop();
+        await deliveries.stop();
+        await deadLetters.stop();
+        await billing.stop();
+        await bus.idle();
+        await webhooks.stop();
+        db.destroy();
+      },
+    };
+  } catch (error) {
+    for (const part of started.reverse()) await part.stop();
+    await Promise.all([queue.stop(), deliveries.stop(), deadLetters.stop()]);
+    db.destroy();
+    throw error;
+  }
 };
 
 /**

@@ -1,20 +1,17 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DynamoWebhookStoreOptions } from '../functions/adapters/dynamodb/webhook-store';
-import { EVENT_RULES } from '../functions/contracts/event-rules';
 import { webhookDeliveryMessage, type WebhookDeliveryMessage } from '../functions/contracts/queue-messages';
-import type { ConsumerId } from '../functions/contracts/consumers';
+import { CONSUMERS, type Consumer, type ConsumerId } from '../functions/contracts/consumers';
+import { BILLING_POLICY } from '../functions/domain/billing';
 import { logger } from '../functions/observability';
 import type { Clock, WebhookRetryScheduler, WebhookSender } from '../functions/domain/ports';
-import { makeHandler as makeWebhookDispatch } from '../functions/handlers/events/webhook-dispatch';
-import { makeHandler as makeWebhookDelivery } from '../functions/handlers/queue/webhook-delivery';
-import { makeHandler as makeWebhookSweeper } from '../functions/handlers/schedule/webhook-sweeper';
 import { EndpointGate } from '../functions/use-cases/deliver-webhook';
-import { webhookDeliveryDeps, webhookDispatchDeps, webhookPorts, type WebhookPorts } from '../functions/wiring';
+import { webhookPorts, type WebhookPorts } from '../functions/wiring';
 import type { AwsBehaviour } from './aws-behaviour';
 import type { InProcessEventBus } from './in-process-bus';
 import { InProcessQueue } from './in-process-queue';
+import { startLocalConsumers, type LocalPorts } from './consumers';
 import { ConsumerWiring } from './handlers';
-import { runInvocation } from './lambda-context';
 
 /** Settings of the local webhooks. */
 export interface LocalWebhookOptions {
@@ -67,25 +64,30 @@ export interface LocalWebhooks {
   stop(): Promise<void>;
 }
 
+/** The consumers of the local webhooks: those with the `webhooks` need. */
+export const isWebhookConsumer = (entry: Consumer): boolean => entry.needs.webhooks === true;
+
 /**
- * Webhooks on the local stack, composed like AWS (lib/constructs/webhooks.ts): every EVENT_RULES
- * rule of the in-process bus targets the webhook-dispatch handler, which records deliveries and
- * queues them on an in-process delivery queue with the CDK queue's settings, consumed by the
- * webhook-delivery handler with real HTTP to the receivers, and the overdue-delivery sweep on a
- * timer. Nothing of the schedule lives only in memory: every pending delivery's due time is in
- * the table's due index, so a stack stopped with retries waiting loses none of them.
+ * Webhooks on the local stack, composed like AWS (lib/constructs/webhooks.ts): the delivery queue
+ * in process with the CDK queue's settings, and every webhook consumer of the catalog run by
+ * `startLocalConsumers` (the dispatcher the target of every EVENT_RULES rule of the bus, the
+ * deliverer on the delivery queue with real HTTP to the receivers, the overdue-delivery sweep on
+ * a timer and once at start, which re-queues what a stopped stack left due). Nothing of the
+ * schedule lives only in memory: every pending delivery's due time is in the table's due index,
+ * so a stack stopped with retries waiting loses none of them.
  */
-export const startLocalWebhooks = (options: {
+export const startLocalWebhooks = async (options: {
   db: DynamoDBDocumentClient;
   tableName: string;
   bus: InProcessEventBus;
   clock: Clock;
   webhooks?: LocalWebhookOptions;
-}): LocalWebhooks => {
+  /** The rest of the stack's ports, for a webhook consumer that needs more than the webhook parts. */
+  stackPorts?: LocalPorts;
+}): Promise<LocalWebhooks> => {
   const settings = options.webhooks ?? {};
   settings.capacity?.install(options.db);
-  const wiring = new ConsumerWiring();
-  const queue = new InProcessQueue<WebhookDeliveryMessage>({ queueName: 'webhook-delivery', ...wiring.queue('WebhookDelivery') });
+  const queue = new InProcessQueue<WebhookDeliveryMessage>({ queueName: 'webhook-delivery', ...new ConsumerWiring().queue('WebhookDelivery') });
   const scheduler: WebhookRetryScheduler = {
     scheduleRetry: (deliveryId, delaySeconds, target = {}) =>
       queue.send([{ body: webhookDeliveryMessage(deliveryId, target), delaySeconds: Math.min(delaySeconds, settings.maxQueueDelaySeconds ?? 900) }]),
@@ -99,41 +101,32 @@ export const startLocalWebhooks = (options: {
     ...(settings.storeOptions ? { storeOptions: settings.storeOptions } : {}),
   });
   const gate = new EndpointGate();
-  queue.start(makeWebhookDelivery({ ...webhookDeliveryDeps(ports, options.clock), gate }));
-  const dispatch = makeWebhookDispatch(webhookDispatchDeps(ports, options.clock));
-  // Every rule targets the dispatcher, as its catalog source (eventRules) says.
-  if (wiring.entry('WebhookDispatch').source.kind !== 'eventRules') throw new Error('WebhookDispatch is not an event rules consumer');
-  for (const rule of EVENT_RULES) {
-    options.bus.subscribe(
-      rule.id,
-      async (event) => {
-        // Invoked as EventBridge invokes the function: its logs carry its own name.
-        const context = wiring.context('WebhookDispatch');
-        return runInvocation(context, () => dispatch(event, context));
-      },
-      'WebhookDispatch',
-    );
-  }
-  const sweeper = makeWebhookSweeper({ store: ports.deliveries, scheduler, clock: options.clock });
-  wiring.entry('WebhookSweeper');
-  const sweep = async (): Promise<number> => {
-    const context = wiring.context('WebhookSweeper');
-    return (await runInvocation(context, () => sweeper(undefined, context))).queued;
-  };
-  const interval = settings.sweepIntervalMs ?? wiring.intervalMs('WebhookSweeper');
-  const runSweep = () => void sweep().catch((error: unknown) => logger.error('webhook sweep failed', { error: error as Error }));
-  const timer = interval > 0 ? setInterval(runSweep, interval) : undefined;
-  timer?.unref();
-  if (interval > 0) runSweep();
+  const stack = options.stackPorts ?? {};
+  const sweepEvery = settings.sweepIntervalMs ?? new ConsumerWiring().intervalMs('WebhookSweeper');
+  const consumers = await startLocalConsumers({
+    consumers: CONSUMERS.filter(isWebhookConsumer),
+    ports: {
+      ...stack,
+      clock: options.clock,
+      settings: { paceCodeWrites: false, billingPolicy: BILLING_POLICY, ...stack.settings, webhookGate: gate },
+      webhooks: ports,
+      queues: { ...stack.queues, webhookDelivery: scheduler },
+    },
+    queues: { webhookDelivery: queue },
+    bus: options.bus,
+    intervalMs: (id) => (id === 'WebhookSweeper' ? sweepEvery : undefined),
+  });
+  const sweep = async (): Promise<number> => ((await consumers.run('WebhookSweeper')) as { queued: number }).queued;
+  if (sweepEvery > 0) void sweep().catch((error: unknown) => logger.error('webhook sweep failed', { error: error as Error }));
   return {
     ports,
     queue,
     gate,
     idle: (timeoutMs) => queue.idle(timeoutMs),
     sweep,
-    consumers: wiring.ids,
+    consumers: consumers.ids,
     stop: async () => {
-      clearInterval(timer);
+      await consumers.stop();
       await queue.stop();
     },
   };

@@ -57,6 +57,11 @@ export interface ConsumerNeeds {
   readonly eventBus?: true;
   /** Stripe: the key's secret (STRIPE_SECRET_NAME) and the stage's meter event name (STRIPE_METER_EVENT_NAME). */
   readonly stripe?: true;
+  /**
+   * The webhook parts: the endpoints and deliveries (over the `table` grant), the SSRF guard, the
+   * signed HTTPS sender, and the delivery queue (with `sends: ['webhookDelivery']`).
+   */
+  readonly webhooks?: true;
 }
 
 /** An SQS event source, and the settings of the queue it reads that its consumer decides. */
@@ -121,8 +126,12 @@ export type ConsumerSource = QueueSource | StreamSource | ScheduleSource | Event
 export interface Consumer {
   /** Its id: the Lambda's CDK id and the function name the local stack logs under. */
   readonly id: string;
-  /** Entry file relative to the repository root, exporting `handler` (functions/entrypoints/). */
-  readonly entry: string;
+  /**
+   * Its handler's module, from the repository root without the extension: a file of
+   * functions/handlers/ that exports `consumerHandler` (a `ConsumerHandlerOf`). Its Lambda entry
+   * point is generated from this (`consumerEntry`), and the local stack imports it from here.
+   */
+  readonly handler: string;
   /** One line for the console. */
   readonly description: string;
   readonly needs: ConsumerNeeds;
@@ -155,16 +164,16 @@ export const BILLING_MAX_RECEIVE_COUNT = BILLING_POLICY.queueRetryAttempts + 8;
 const SWEEPER_TIMEOUT_SECONDS = 50;
 
 /**
- * Every consumer. Adding one: an entry here, its handler in functions/handlers/, its entry point
- * in functions/entrypoints/ (with its production dependencies from functions/wiring.ts), and its
- * local run in the local stack (a test fails until it has one).
+ * Every consumer. Adding one: an entry here and its handler module in functions/handlers/
+ * (exporting `consumerHandler`); `npm run generate:entries` writes its Lambda entry point, and
+ * the local stack runs it from this entry by its source's kind (README: Adding a consumer).
  */
 export const CONSUMERS = [
   {
     // The generator never sends to the queue that feeds it (every chunk is queued up front), so
     // Lambda's recursive-loop detection stays on: a chain that loops back to it is a bug.
     id: 'Generator',
-    entry: 'functions/entrypoints/generator.ts',
+    handler: 'functions/handlers/queue/generator',
     description: 'Generates access codes (generation queue) and queues their delivery',
     needs: { table: 'readWrite', sends: ['delivery'] },
     source: {
@@ -188,7 +197,7 @@ export const CONSUMERS = [
     // invocation and at most DELIVERER.maxConcurrency invocations: the bot's budget, bounded by
     // construction (see DELIVERER).
     id: 'Deliverer',
-    entry: 'functions/entrypoints/deliverer.ts',
+    handler: 'functions/handlers/queue/deliverer',
     description: 'Delivers generated access codes over Telegram (delivery queue)',
     // A job's wait for its chat's turn is deleted when the turn comes (chat leases).
     needs: { table: 'readWrite', deletes: [keys.chatLease('').pk], sends: ['delivery'], bot: true },
@@ -209,7 +218,7 @@ export const CONSUMERS = [
     // The handler fails the whole batch on an error, so no partial batch responses; a message
     // that keeps failing stays on the dead-letter queue (14 days, no redrive) and its depth alarm fires.
     id: 'DeadLetter',
-    entry: 'functions/entrypoints/dead-letter.ts',
+    handler: 'functions/handlers/queue/dead-letter',
     description: 'Fails the job of every dead-lettered pipeline message',
     needs: { table: 'readWrite' },
     source: {
@@ -224,7 +233,7 @@ export const CONSUMERS = [
   },
   {
     id: 'Sweeper',
-    entry: 'functions/entrypoints/job-sweeper.ts',
+    handler: 'functions/handlers/schedule/job-sweeper',
     description: 'The job sweeper: re-queues stalled generation jobs and fails hopeless ones (every minute)',
     needs: { table: 'readWrite', sends: ['generation', 'delivery'] },
     source: { kind: 'schedule', everySeconds: SWEEP_INTERVAL_SECONDS, description: 'Runs the job sweeper' },
@@ -236,7 +245,7 @@ export const CONSUMERS = [
     // can be republished from the outbox item, which the table keeps for 7 days. Only new outbox
     // items invoke the relay, not every write to the table.
     id: 'OutboxRelay',
-    entry: 'functions/entrypoints/outbox-relay.ts',
+    handler: 'functions/handlers/stream/outbox-relay',
     description: 'Publishes the outbox items of the table stream to the event bus',
     needs: { eventBus: true },
     source: { kind: 'stream', filter: { eventNames: ['INSERT'], newImage: { type: OUTBOX_ITEM_TYPE } }, batchSize: 100, retryAttempts: RELAY_RETRY_ATTEMPTS },
@@ -246,7 +255,7 @@ export const CONSUMERS = [
     // Billing records that became `queued` (the redemption's INSERT, or a requeue's MODIFY),
     // gathered for a second into fewer, larger meter events, aggregated per customer.
     id: 'BillingForwarder',
-    entry: 'functions/entrypoints/billing-forwarder.ts',
+    handler: 'functions/handlers/stream/billing-forwarder',
     description: 'Forwards queued billing records of the table stream to the billing FIFO queue, one message per customer and batch',
     needs: { sends: ['billing'] },
     source: {
@@ -263,7 +272,7 @@ export const CONSUMERS = [
     // function that may read the Stripe key. The queue's visibility is above the function's
     // timeout; the handler sets each retry's delay itself.
     id: 'Billing',
-    entry: 'functions/entrypoints/billing.ts',
+    handler: 'functions/handlers/queue/billing',
     description: 'Claims billed redemptions into billing windows and sends each as one Stripe meter event',
     needs: { table: 'readWrite', stripe: true },
     source: {
@@ -278,7 +287,7 @@ export const CONSUMERS = [
   },
   {
     id: 'BillingSweeper',
-    entry: 'functions/entrypoints/billing-sweeper.ts',
+    handler: 'functions/handlers/schedule/billing-sweeper',
     description: 'The billing sweeper: queues due billing windows and what the stream path left behind (every minute)',
     needs: { table: 'readWrite', sends: ['billing'] },
     source: { kind: 'schedule', everySeconds: SWEEP_INTERVAL_SECONDS, description: 'Runs the billing sweeper' },
@@ -290,7 +299,7 @@ export const CONSUMERS = [
     // full minute of work a minute (a run overlaps the next by its last page at most; overlaps
     // are safe, each code once).
     id: 'ExpirySweeper',
-    entry: 'functions/entrypoints/expiry-sweeper.ts',
+    handler: 'functions/handlers/schedule/expiry-sweeper',
     description: 'The expiry sweeper: expires codes past expires_at, one access_code.expired event each, and finishes batch expiry changes (every minute)',
     needs: { table: 'expirySweep' },
     source: { kind: 'schedule', everySeconds: SWEEP_INTERVAL_SECONDS, description: 'Runs the expiry sweeper' },
@@ -300,9 +309,9 @@ export const CONSUMERS = [
     // EventBridge invokes asynchronously: its retry policy covers the invoke, Lambda's async
     // retries the function's errors (dispatch is idempotent).
     id: 'WebhookDispatch',
-    entry: 'functions/entrypoints/webhook-dispatch.ts',
+    handler: 'functions/handlers/events/webhook-dispatch',
     description: 'Records and queues the webhook deliveries of each access_code.* event (EventBridge rules)',
-    needs: { table: 'readWrite', sends: ['webhookDelivery'] },
+    needs: { table: 'readWrite', sends: ['webhookDelivery'], webhooks: true },
     source: { kind: 'eventRules', targetRetry: EVENT_TARGET_RETRY, asyncRetryAttempts: 2 },
     timeoutSeconds: WEBHOOK_DISPATCH.timeoutSeconds,
   },
@@ -311,9 +320,9 @@ export const CONSUMERS = [
     // delivery over its endpoint's in-flight cap), which Lambda's recursive-loop detection would
     // cut after ~16 hops: allowed here, bounded by the retry schedule.
     id: 'WebhookDelivery',
-    entry: 'functions/entrypoints/webhook-delivery.ts',
+    handler: 'functions/handlers/queue/webhook-delivery',
     description: 'Makes signed webhook delivery attempts (webhook delivery queue)',
-    needs: { table: 'readWrite', sends: ['webhookDelivery'] },
+    needs: { table: 'readWrite', sends: ['webhookDelivery'], webhooks: true },
     source: {
       kind: 'queue',
       queue: 'webhookDelivery',
@@ -329,13 +338,19 @@ export const CONSUMERS = [
   },
   {
     id: 'WebhookSweeper',
-    entry: 'functions/entrypoints/webhook-sweeper.ts',
+    handler: 'functions/handlers/schedule/webhook-sweeper',
     description: 'Queues every pending webhook delivery past its due time (every minute)',
-    needs: { table: 'read', sends: ['webhookDelivery'] },
+    needs: { table: 'read', sends: ['webhookDelivery'], webhooks: true },
     source: { kind: 'schedule', everySeconds: SWEEP_INTERVAL_SECONDS, description: 'Runs the webhook delivery sweeper' },
     timeoutSeconds: SWEEPER_TIMEOUT_SECONDS,
   },
 ] as const satisfies readonly Consumer[];
+
+/** Where the consumers' Lambda entry points are (the HTTP routes' in its `http/` folder). */
+export const CONSUMER_ENTRY_DIR = 'functions/entrypoints';
+
+/** The Lambda entry point of a consumer, generated by lib/consumer-entries.ts: <CONSUMER_ENTRY_DIR>/<its handler's file name>.ts. */
+export const consumerEntry = (entry: Pick<Consumer, 'handler'>): string => `${CONSUMER_ENTRY_DIR}/${entry.handler.slice(entry.handler.lastIndexOf('/') + 1)}.ts`;
 
 /** The id of a consumer of the catalog. */
 export type ConsumerId = (typeof CONSUMERS)[number]['id'];

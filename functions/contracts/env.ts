@@ -35,18 +35,11 @@ export const BotEnv = v.object({
   TELEGRAM_API_ROOT: v.optional(v.pipe(v.string(), v.url())),
 });
 
-/** Environment of the generator: the table, and the delivery queue where generated jobs go. */
-export const GeneratorEnv = v.object({ ...TableEnv.entries, DELIVERY_QUEUE_URL: v.pipe(v.string(), v.url()) });
-
-/** Environment of the deliverer: its own queue (hand-overs, chat turns), the bot, and how fast to send. */
-export const DelivererEnv = v.object({
-  ...GeneratorEnv.entries,
+/** Environment of a consumer that sends with the bot: the bot, and the pause between two sends to one chat. */
+export const BotSendEnv = v.object({
   ...BotEnv.entries,
   TELEGRAM_MESSAGE_INTERVAL_MS: v.optional(v.pipe(v.string(), v.regex(/^\d+$/), v.transform(Number)), String(TELEGRAM.messageIntervalMs)),
 });
-
-/** Environment of the job sweeper: both pipeline queues. */
-export const JobSweeperEnv = v.object({ ...QueueEnv.entries, DELIVERY_QUEUE_URL: v.pipe(v.string(), v.url()) });
 
 /** Environment of the link route: the bot's username, for deep links. */
 export const TelegramLinkEnv = v.object({ TELEGRAM_BOT_USERNAME: v.pipe(v.string(), v.regex(/^\w{5,32}$/)) });
@@ -82,6 +75,10 @@ export const WebhookQueueEnv = v.object({ WEBHOOK_DELIVERY_QUEUE_URL: v.pipe(v.s
 /** Thrown at cold start when the environment is incomplete; names every bad variable. */
 export class ConfigurationError extends Error {}
 
+/** The queue URL in environment variable `variable` (a consumer's `sends`: QUEUE_URL_VARIABLE), failing fast without it. */
+export const queueUrlFrom = (variable: string, env: NodeJS.ProcessEnv = process.env): string =>
+  parseEnv(v.object({ [variable]: v.pipe(v.string(), v.url()) }), env)[variable] as string;
+
 /** Parses environment variables once, failing fast with every missing or bad variable named. */
 export const parseEnv = <S extends v.GenericSchema>(schema: S, env: NodeJS.ProcessEnv = process.env): v.InferOutput<S> => {
   const result = v.safeParse(schema, env);
@@ -89,9 +86,6 @@ export const parseEnv = <S extends v.GenericSchema>(schema: S, env: NodeJS.Proce
   const problems = result.issues.map((issue) => `${v.getDotPath(issue) ?? '?'}: ${issue.message}`);
   throw new ConfigurationError(`Invalid configuration: ${problems.join('; ')}`);
 };
-
-/** Environment of the billing forwarder: the billing FIFO queue. */
-export const BillingForwarderEnv = v.object({ BILLING_QUEUE_URL: v.pipe(v.string(), v.url()) });
 
 /** The Stripe meter's event name when the stage sets none. */
 export const DEFAULT_METER_EVENT_NAME = 'access_code_redemption';

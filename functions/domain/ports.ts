@@ -4,6 +4,7 @@ import type { PipelineMessage } from '../contracts/queue-messages';
 import type { AccessCodeRecord, AccessCodeStatus } from './access-code-record';
 import type { CodeGenerator } from './access-codes';
 import type { Job, JobFailure } from './jobs';
+import type { ChatLeases } from './chat-leases';
 import type { ApiToken, Plan, Project, Team } from './model';
 import type { CodeForRedemption, Redemption, RedemptionIds, Subscription } from './redemption';
 import type { BillingRecord, BillingWindow, MeteredUsage } from './billing';
@@ -541,3 +542,20 @@ export interface WebhookEndpointStore {
 
 /** A position that is not one of this listing's (another endpoint's or project's, or not a key at all). */
 export class InvalidWebhookCursorError extends Error {}
+
+/** The stores of the service table. */
+export interface TableStores {
+  accounts: AccountStore;
+  jobs: JobStore;
+  codes: CodeStore;
+  chats: ChatLeases;
+  tableProbe: TableProbe;
+  /** Redemptions and subscriptions. */
+  redemptions: RedemptionStore;
+  /** The account reads of redemption, with projects cached too (`ACCOUNT_READ_TTLS`). */
+  redemptionAccounts: AccountReader;
+  /** Billing records of billed redemptions (the billing ledger). */
+  billing: BillingStore;
+  /** The expiry index and the expiry moves (expiry sweep, set-batch-expiry). */
+  expiry: ExpiryStore;
+}

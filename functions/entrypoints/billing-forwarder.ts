@@ -1,5 +1,6 @@
-import { makeHandler } from '../handlers/stream/billing-forwarder';
-import { productionBillingForwarderDeps } from '../wiring';
+// Generated from the consumer catalog by lib/consumer-entries.ts: do not edit.
+import { consumerHandler } from '../handlers/stream/billing-forwarder';
+import { productionConsumerPorts, sendsPorts } from '../wiring';
 
-/** Lambda entry point of the billing forwarder (DynamoDB Streams event source, filtered to queued billing records). */
-export const handler = makeHandler(productionBillingForwarderDeps());
+/** Lambda entry point of the BillingForwarder consumer (functions/contracts/consumers.ts): its handler on the production wiring of its needs. */
+export const handler = consumerHandler(await productionConsumerPorts('BillingForwarder', { sends: sendsPorts }));

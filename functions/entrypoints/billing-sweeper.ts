@@ -1,5 +1,6 @@
-import { makeHandler } from '../handlers/schedule/billing-sweeper';
-import { productionBillingSweepDeps } from '../wiring';
+// Generated from the consumer catalog by lib/consumer-entries.ts: do not edit.
+import { consumerHandler } from '../handlers/schedule/billing-sweeper';
+import { productionConsumerPorts, sendsPorts, tablePorts } from '../wiring';
 
-/** Lambda entry point of the billing sweeper (EventBridge Scheduler, every minute). */
-export const handler = makeHandler(productionBillingSweepDeps());
+/** Lambda entry point of the BillingSweeper consumer (functions/contracts/consumers.ts): its handler on the production wiring of its needs. */
+export const handler = consumerHandler(await productionConsumerPorts('BillingSweeper', { sends: sendsPorts, table: tablePorts }));

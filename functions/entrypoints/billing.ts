@@ -1,5 +1,7 @@
-import { productionBillingDeps } from '../billing-wiring';
-import { makeHandler } from '../handlers/queue/billing';
+// Generated from the consumer catalog by lib/consumer-entries.ts: do not edit.
+import { consumerHandler } from '../handlers/queue/billing';
+import { stripePorts } from '../billing-wiring';
+import { productionConsumerPorts, queueSourcePorts, tablePorts } from '../wiring';
 
-/** Lambda entry point of the billing function (the billing FIFO queue's event source); starts reading the Stripe key at cold start, then reads it through a bounded cache. */
-export const handler = makeHandler(productionBillingDeps());
+/** Lambda entry point of the Billing consumer (functions/contracts/consumers.ts): its handler on the production wiring of its needs. */
+export const handler = consumerHandler(await productionConsumerPorts('Billing', { queueSource: queueSourcePorts, stripe: stripePorts, table: tablePorts }));

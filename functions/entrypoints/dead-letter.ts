@@ -1,5 +1,6 @@
-import { makeHandler } from '../handlers/queue/dead-letter';
-import { productionDeadLetterDeps } from '../wiring';
+// Generated from the consumer catalog by lib/consumer-entries.ts: do not edit.
+import { consumerHandler } from '../handlers/queue/dead-letter';
+import { productionConsumerPorts, queueSourcePorts, tablePorts } from '../wiring';
 
-/** Lambda entry point of the pipeline dead-letter queue's consumer. */
-export const handler = makeHandler(productionDeadLetterDeps());
+/** Lambda entry point of the DeadLetter consumer (functions/contracts/consumers.ts): its handler on the production wiring of its needs. */
+export const handler = consumerHandler(await productionConsumerPorts('DeadLetter', { queueSource: queueSourcePorts, table: tablePorts }));

@@ -1,5 +1,6 @@
-import { makeHandler } from '../handlers/queue/deliverer';
-import { productionDelivererDeps } from '../wiring';
+// Generated from the consumer catalog by lib/consumer-entries.ts: do not edit.
+import { consumerHandler } from '../handlers/queue/deliverer';
+import { botPorts, productionConsumerPorts, queueSourcePorts, sendsPorts, tablePorts } from '../wiring';
 
-/** Lambda entry point of the deliverer (the delivery queue's event source). */
-export const handler = makeHandler(await productionDelivererDeps());
+/** Lambda entry point of the Deliverer consumer (functions/contracts/consumers.ts): its handler on the production wiring of its needs. */
+export const handler = consumerHandler(await productionConsumerPorts('Deliverer', { bot: botPorts, queueSource: queueSourcePorts, sends: sendsPorts, table: tablePorts }));

@@ -1,5 +1,6 @@
-import { makeHandler } from '../handlers/queue/generator';
-import { productionGeneratorDeps } from '../wiring';
+// Generated from the consumer catalog by lib/consumer-entries.ts: do not edit.
+import { consumerHandler } from '../handlers/queue/generator';
+import { productionConsumerPorts, queueSourcePorts, sendsPorts, tablePorts } from '../wiring';
 
-/** Lambda entry point of the generator (the generation queue's event source). */
-export const handler = makeHandler(productionGeneratorDeps());
+/** Lambda entry point of the Generator consumer (functions/contracts/consumers.ts): its handler on the production wiring of its needs. */
+export const handler = consumerHandler(await productionConsumerPorts('Generator', { queueSource: queueSourcePorts, sends: sendsPorts, table: tablePorts }));

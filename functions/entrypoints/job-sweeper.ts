@@ -1,5 +1,6 @@
-import { makeHandler } from '../handlers/schedule/job-sweeper';
-import { productionJobSweeperDeps } from '../wiring';
+// Generated from the consumer catalog by lib/consumer-entries.ts: do not edit.
+import { consumerHandler } from '../handlers/schedule/job-sweeper';
+import { productionConsumerPorts, sendsPorts, tablePorts } from '../wiring';
 
-/** Lambda entry point of the job sweeper (EventBridge Scheduler, every minute). */
-export const handler = makeHandler(productionJobSweeperDeps());
+/** Lambda entry point of the Sweeper consumer (functions/contracts/consumers.ts): its handler on the production wiring of its needs. */
+export const handler = consumerHandler(await productionConsumerPorts('Sweeper', { sends: sendsPorts, table: tablePorts }));

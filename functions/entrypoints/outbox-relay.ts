@@ -1,5 +1,6 @@
-import { makeHandler } from '../handlers/stream/outbox-relay';
-import { productionRelayDeps } from '../wiring';
+// Generated from the consumer catalog by lib/consumer-entries.ts: do not edit.
+import { consumerHandler } from '../handlers/stream/outbox-relay';
+import { eventBusPorts, productionConsumerPorts } from '../wiring';
 
-/** Lambda entry point of the outbox relay (DynamoDB Streams event source on the table). */
-export const handler = makeHandler(productionRelayDeps());
+/** Lambda entry point of the OutboxRelay consumer (functions/contracts/consumers.ts): its handler on the production wiring of its needs. */
+export const handler = consumerHandler(await productionConsumerPorts('OutboxRelay', { eventBus: eventBusPorts }));

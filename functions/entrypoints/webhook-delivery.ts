@@ -1,6 +1,6 @@
-import { systemClock } from '../domain/ports';
-import { makeHandler } from '../handlers/queue/webhook-delivery';
-import { productionWebhookPorts, webhookDeliveryDeps } from '../wiring';
+// Generated from the consumer catalog by lib/consumer-entries.ts: do not edit.
+import { consumerHandler } from '../handlers/queue/webhook-delivery';
+import { productionConsumerPorts, queueSourcePorts, sendsPorts, tablePorts, webhooksPorts } from '../wiring';
 
-/** Lambda entry point of the webhook deliverer (the webhook delivery queue's event source). */
-export const handler = makeHandler(webhookDeliveryDeps(productionWebhookPorts(), systemClock));
+/** Lambda entry point of the WebhookDelivery consumer (functions/contracts/consumers.ts): its handler on the production wiring of its needs. */
+export const handler = consumerHandler(await productionConsumerPorts('WebhookDelivery', { queueSource: queueSourcePorts, sends: sendsPorts, table: tablePorts, webhooks: webhooksPorts }));

@@ -1,6 +1,6 @@
-import { systemClock } from '../domain/ports';
-import { makeHandler } from '../handlers/events/webhook-dispatch';
-import { productionWebhookPorts, webhookDispatchDeps } from '../wiring';
+// Generated from the consumer catalog by lib/consumer-entries.ts: do not edit.
+import { consumerHandler } from '../handlers/events/webhook-dispatch';
+import { productionConsumerPorts, sendsPorts, tablePorts, webhooksPorts } from '../wiring';
 
-/** Lambda entry point of the webhook dispatcher (target of the EVENT_RULES rules). */
-export const handler = makeHandler(webhookDispatchDeps(productionWebhookPorts(), systemClock));
+/** Lambda entry point of the WebhookDispatch consumer (functions/contracts/consumers.ts): its handler on the production wiring of its needs. */
+export const handler = consumerHandler(await productionConsumerPorts('WebhookDispatch', { sends: sendsPorts, table: tablePorts, webhooks: webhooksPorts }));

@@ -1,6 +1,6 @@
-import { systemClock } from '../domain/ports';
-import { makeHandler } from '../handlers/schedule/webhook-sweeper';
-import { productionWebhookPorts } from '../wiring';
+// Generated from the consumer catalog by lib/consumer-entries.ts: do not edit.
+import { consumerHandler } from '../handlers/schedule/webhook-sweeper';
+import { productionConsumerPorts, sendsPorts, tablePorts, webhooksPorts } from '../wiring';
 
-/** Lambda entry point of the overdue-webhook-delivery sweeper (every minute). */
-export const handler = makeHandler({ store: productionWebhookPorts().deliveries, scheduler: productionWebhookPorts().scheduler, clock: systemClock });
+/** Lambda entry point of the WebhookSweeper consumer (functions/contracts/consumers.ts): its handler on the production wiring of its needs. */
+export const handler = consumerHandler(await productionConsumerPorts('WebhookSweeper', { sends: sendsPorts, table: tablePorts, webhooks: webhooksPorts }));

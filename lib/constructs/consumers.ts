@@ -9,7 +9,7 @@ import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { CONSUMERS, QUEUE_URL_VARIABLE, type Consumer, type ConsumerId, type QueueName, type StreamFilter } from '../../functions/contracts/consumers';
+import { CONSUMERS, QUEUE_URL_VARIABLE, consumerEntry, type Consumer, type ConsumerId, type QueueName, type StreamFilter } from '../../functions/contracts/consumers';
 import { ENV } from '../../functions/contracts/env';
 import { scheduleFunction } from './function-schedule';
 import type { ServiceFunction } from './service-function';
@@ -167,7 +167,7 @@ export const addConsumerFunctions = (stack: Stack, newFunction: NewConsumerFunct
   for (const consumer of CONSUMERS as readonly Consumer[]) {
     const id = consumer.id as ConsumerId;
     const fn = newFunction(scopeAt(stack, CONSTRUCT_PATHS[id]?.functionScope), id, {
-      entry: consumer.entry,
+      entry: consumerEntry(consumer),
       description: consumer.description,
       timeout: Duration.seconds(consumer.timeoutSeconds),
       ...(consumer.memorySize !== undefined ? { memorySize: consumer.memorySize } : {}),

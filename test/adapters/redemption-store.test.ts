@@ -1,31 +1,14 @@
 import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { DynamoRedemptionStore, codeRedemptionUpdate } from '../../functions/adapters/dynamodb/redemption-store';
-import { keys, redemptionKeys } from '../../functions/contracts/table';
-import { systemClock } from '../../functions/domain/ports';
-import { redeemAccessCode } from '../../functions/use-cases/redeem-access-code';
+import { codeRedemptionUpdate } from '../../functions/adapters/dynamodb/redemption-store';
+import { keys } from '../../functions/contracts/table';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 import { redemptionTeam, storedCodes } from '../support/redemption';
 
 let table: TestTable;
-let store: DynamoRedemptionStore;
 beforeAll(async () => {
   table = await createTestTable({ awsBehaviour: {} });
-  store = new DynamoRedemptionStore(table.db, table.tableName);
 });
 afterAll(async () => table.drop());
-
-/** Redeems `count` codes of a fresh project with no free allotment, so each one is billed. */
-const billedRedemptions = async (count: number, stripeCustomerId?: string) => {
-  const team = await redemptionTeam(table, { freeAllotment: 0, unitPriceMinor: 7, currency: 'USD' }, stripeCustomerId);
-  const codes = await storedCodes(table, team, { quantity: count });
-  const ids: string[] = [];
-  for (const [i, code] of codes.entries()) {
-    const { data } = await redeemAccessCode({ accounts: table.accounts, redemptions: store, clock: systemClock }, team.principal, { code, subscriber_id: `usr_${i}` });
-    ids.push((await store.getSubscription(data.subscription_id))!.redemptionId);
-  }
-  const period = new Date().toISOString().slice(0, 7);
-  return { team, ids, period, ref: (redemptionId: string) => ({ redemptionId, projectId: team.projectId, period }) };
-};
 
 describe('the code\'s status transition', () => {
   test('moves an active code of the plan to redeemed, and refuses a redeemed, expired or foreign one', async () => {

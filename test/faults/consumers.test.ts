@@ -19,33 +19,25 @@ import { maskCode } from '../../functions/domain/access-codes';
 import { BILLING_POLICY } from '../../functions/domain/billing';
 import { billedRecordItem } from '../support/billing-records';
 import { CHUNK_SIZE, type Job } from '../../functions/domain/jobs';
-import type { TelegramSender } from '../../functions/domain/ports';
+import type { TableStores, TelegramSender } from '../../functions/domain/ports';
 import { CLAIM_LEASE_SECONDS, SWEEP_GRACE_SECONDS, deliveryIdFor, generateWebhookSecret } from '../../functions/domain/webhooks';
 import { sweepWebhookDeliveries } from '../../functions/use-cases/deliver-webhook';
-import { makeHandler as makeWebhookDispatch } from '../../functions/handlers/events/webhook-dispatch';
-import { makeHandler as makeBilling } from '../../functions/handlers/queue/billing';
-import { makeHandler as makeDeliverer } from '../../functions/handlers/queue/deliverer';
-import { makeHandler as makeGenerator } from '../../functions/handlers/queue/generator';
-import { makeHandler as makeWebhookDelivery } from '../../functions/handlers/queue/webhook-delivery';
-import { makeHandler as makeExpirySweeper } from '../../functions/handlers/schedule/expiry-sweeper';
-import { makeHandler as makeJobSweeper } from '../../functions/handlers/schedule/job-sweeper';
-import { makeHandler as makeBillingForwarder } from '../../functions/handlers/stream/billing-forwarder';
-import { makeHandler as makeOutboxRelay } from '../../functions/handlers/stream/outbox-relay';
+import { consumerHandler as webhookDispatchHandler, type makeHandler as makeWebhookDispatch } from '../../functions/handlers/events/webhook-dispatch';
+import { consumerHandler as billingHandler, type makeHandler as makeBilling } from '../../functions/handlers/queue/billing';
+import { consumerHandler as delivererHandler, type makeHandler as makeDeliverer } from '../../functions/handlers/queue/deliverer';
+import { consumerHandler as generatorHandler, type makeHandler as makeGenerator } from '../../functions/handlers/queue/generator';
+import { consumerHandler as webhookDeliveryHandler, type makeHandler as makeWebhookDelivery } from '../../functions/handlers/queue/webhook-delivery';
+import { consumerHandler as expirySweeperHandler } from '../../functions/handlers/schedule/expiry-sweeper';
+import { consumerHandler as jobSweeperHandler, type makeHandler as makeJobSweeper } from '../../functions/handlers/schedule/job-sweeper';
+import { consumerHandler as billingForwarderHandler, type makeHandler as makeBillingForwarder } from '../../functions/handlers/stream/billing-forwarder';
+import { consumerHandler as outboxRelayHandler, type makeHandler as makeOutboxRelay } from '../../functions/handlers/stream/outbox-relay';
 import { cutBatchExpiry } from '../../functions/use-cases/batch-expiry';
 import { STALE_AFTER_MS } from '../../functions/use-cases/job-sweeper';
-import { redeemAccessCode } from '../../functions/use-cases/redeem-access-code';
 import { generatedEvent } from '../../functions/use-cases/generation/generate-chunk';
+import { consumerPorts } from '../support/consumer-ports';
 import {
-  billingDeps,
-  delivererDeps,
-  expirySweepDeps,
-  generatorDeps,
-  jobSweeperDeps,
   tableStores,
-  webhookDeliveryDeps,
-  webhookDispatchDeps,
   webhookPorts,
-  type TableStores,
   type WebhookPorts,
 } from '../../functions/wiring';
 import { EVENTS_FILE, InProcessEventBus } from '../../local/in-process-bus';
@@ -55,7 +47,7 @@ import { startFakeStripe, type FakeStripe } from '../../local/fakes/fake-stripe'
 import { startFakeTelegram, type FakeTelegram } from '../../local/fakes/fake-telegram';
 import { queuedJob } from '../support/jobs';
 import { codesInMessages, parseCsv, type CrashInjection } from '../support/pipeline';
-import { redemptionDeps, redemptionTeam, storedCodes } from '../support/redemption';
+import { redemptionTeam, storedCodes } from '../support/redemption';
 import { anEndpoint } from '../support/webhook-doubles';
 import { startWebhookReceiver, type WebhookReceiver } from '../../local/fakes/webhook-receiver';
 import { TEST_RETENTION_DAYS } from '../support/webhook-store-harness';
@@ -159,7 +151,7 @@ describe('the generator (generation chunks)', () => {
   let generator: ReturnType<typeof makeGenerator>;
   beforeAll(async () => {
     await freshTable();
-    generator = makeGenerator(generatorDeps({ stores, deliveries, clock }));
+    generator = generatorHandler(consumerPorts('Generator', { stores, queues: { delivery: deliveries }, clock }));
   });
 
   /** Delivers chunk messages until none fails (SQS redelivers each failed one after its visibility timeout). */
@@ -269,7 +261,7 @@ describe('the Telegram deliverer', () => {
   let deliverer: ReturnType<typeof makeDeliverer>;
   beforeAll(async () => {
     await freshTable();
-    deliverer = makeDeliverer(delivererDeps({ stores, deliveries, telegram, clock, messageIntervalMs: 0 }));
+    deliverer = delivererHandler(consumerPorts('Deliverer', { stores, queues: { delivery: deliveries }, telegram, clock, messageIntervalMs: 0 }));
   });
 
   /**
@@ -387,8 +379,8 @@ describe('the Telegram deliverer', () => {
     let sweeper: ReturnType<typeof makeJobSweeper>;
     let generator: ReturnType<typeof makeGenerator>;
     beforeAll(() => {
-      sweeper = makeJobSweeper(jobSweeperDeps({ stores, generation, deliveries, clock }));
-      generator = makeGenerator(generatorDeps({ stores, deliveries, clock }));
+      sweeper = jobSweeperHandler(consumerPorts('Sweeper', { stores, queues: { generation, delivery: deliveries }, clock }));
+      generator = generatorHandler(consumerPorts('Generator', { stores, queues: { delivery: deliveries }, clock }));
     });
 
     /** One scheduled run, once the job has been still for longer than STALE_AFTER_MS. */
@@ -471,7 +463,7 @@ describe('the outbox relay (stream → EventBridge)', () => {
   beforeEach(() => {
     dataDir = mkdtempSync(join(tmpdir(), 'memberpass-faults-'));
     bus = new InProcessEventBus({ dataDir });
-    relay = makeOutboxRelay({ publisher: bus });
+    relay = outboxRelayHandler(consumerPorts('OutboxRelay', { publisher: bus, clock }));
   });
   afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
 
@@ -555,8 +547,8 @@ describe('billing: the forwarder and the billing consumer', () => {
     biller = new StripeMeterBiller(STRIPE_KEY, { apiBase: stripe.apiBase });
     // Every failed try goes back to the queue (the test plays it), none waits for a sweep.
     const policy = { ...BILLING_POLICY, queueRetryAttempts: 1_000 };
-    billing = makeBilling(billingDeps({ stores, biller, clock, redelivery: { after: async () => undefined }, policy }));
-    forwarder = makeBillingForwarder({ billing: billingQueue });
+    billing = billingHandler(consumerPorts('Billing', { stores, biller, clock, redelivery: { after: async () => undefined }, settings: { billingPolicy: policy } }));
+    forwarder = billingForwarderHandler(consumerPorts('BillingForwarder', { queues: { billing: billingQueue }, clock }));
   });
   afterAll(async () => stripe?.close());
 
@@ -683,7 +675,7 @@ describe('the expiry sweeper', () => {
     });
     const codes = new DynamoCodeStore(db, table.tableName);
     const expiry = new DynamoExpiryStore(db, table.tableName, codes);
-    return { handler: makeExpirySweeper(expirySweepDeps({ stores: { ...stores, expiry }, clock })), transactions: () => transactions };
+    return { handler: expirySweeperHandler(consumerPorts('ExpirySweeper', { stores: { ...stores, expiry }, clock })), transactions: () => transactions };
   };
 
   /** Every code of the batch expired, each with exactly one access_code.expired event. */
@@ -773,8 +765,8 @@ describe('webhooks: dispatch and delivery', () => {
       allowPrivate: true,
       storeOptions: { deliveryRetentionDays: TEST_RETENTION_DAYS },
     });
-    dispatch = makeWebhookDispatch(webhookDispatchDeps(ports, clock));
-    delivery = makeWebhookDelivery(webhookDeliveryDeps(ports, clock));
+    dispatch = webhookDispatchHandler(consumerPorts('WebhookDispatch', { webhooks: ports, queues: { webhookDelivery: ports.scheduler }, clock }));
+    delivery = webhookDeliveryHandler(consumerPorts('WebhookDelivery', { webhooks: ports, queues: { webhookDelivery: ports.scheduler }, clock }));
   });
   afterAll(async () => receiver?.close());
 

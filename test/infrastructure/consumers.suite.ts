@@ -1,4 +1,4 @@
-import { CONSUMERS, QUEUE_URL_VARIABLE, type Consumer, type QueueName } from '../../functions/contracts/consumers';
+import { CONSUMERS, QUEUE_URL_VARIABLE, consumerEntry, type Consumer, type QueueName } from '../../functions/contracts/consumers';
 import { EVENT_RULES } from '../../functions/contracts/event-rules';
 import { API_ROUTES } from '../../lib/api-routes';
 import { actionsOf, inspect, logicalIdOf } from './inspect';
@@ -60,7 +60,7 @@ describe('the consumer catalog in the template', () => {
     expect(resource.Properties.Description).toBe(consumer.description);
     expect(resource.Properties.RecursiveLoop).toBe(consumer.recursiveLoop === 'allow' ? 'Allow' : 'Terminate');
     const roleId = logicalIdOf(resource.Properties.Role, 'Fn::GetAtt');
-    expect(view.resources[roleId]!.Properties.Description).toBe(`Execution role of ${consumer.entry}`);
+    expect(view.resources[roleId]!.Properties.Description).toBe(`Execution role of ${consumerEntry(consumer)}`);
     // Each queue it sends to: the URL in its variable and SendMessage on those queues only (and
     // on where its source puts what fails: a stream's batches, an event consumer's invocations).
     const variables = resource.Properties.Environment.Variables as Record<string, unknown>;

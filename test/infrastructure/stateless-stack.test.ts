@@ -2,17 +2,17 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Match } from 'aws-cdk-lib/assertions';
 import { API_ROUTES } from '../../lib/api-routes';
-import { CONSUMERS } from '../../functions/contracts/consumers';
+import { CONSUMERS, consumerEntry } from '../../functions/contracts/consumers';
 import { STAGES } from '../../lib/stages';
 import { TABLE_SCHEMA } from '../../functions/contracts/table';
 import { actionsOf, inspect, logicalIdOf } from './inspect';
-import { bundledSources, nagFindings, reportedFindings, synthService, TEST_ENV, type SynthesizedService } from './synth';
+import { bundledSources, nagFindings, reportedFindings, synthService, type SynthesizedService } from './synth';
 
 // The one synthesis of the infrastructure tests that bundles the functions with esbuild (the
 // entry point test reads the bundles); done once for the whole file.
 const ALARM_TOPIC = STAGES.prod!.alarmTopicArn!;
 /** The functions that serve no route (the consumer catalog), and the entry point each must be bundled from. */
-const PIPELINE_ENTRIES: Record<string, string> = Object.fromEntries(CONSUMERS.map((consumer) => [consumer.id, consumer.entry]));
+const PIPELINE_ENTRIES: Record<string, string> = Object.fromEntries(CONSUMERS.map((consumer) => [consumer.id, consumerEntry(consumer)]));
 const ALL_FUNCTION_IDS = [...API_ROUTES.map((route) => route.id), ...Object.keys(PIPELINE_ENTRIES)];
 
 let service: SynthesizedService;

@@ -8,7 +8,6 @@ import { AppError, ResourceNotFoundError } from '../../functions/domain/errors';
 import { cutBatchExpiry } from '../../functions/use-cases/batch-expiry';
 import { sweepExpiredCodes } from '../../functions/use-cases/expiry-sweep';
 import { redeemAccessCode } from '../../functions/use-cases/redeem-access-code';
-import { FakeClock } from '../support/clock';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 import { queuedJob } from '../support/jobs';
 import { redemptionDeps, redemptionTeam, storedCodes } from '../support/redemption';

@@ -5,9 +5,8 @@ import { displayCode } from '../../functions/domain/access-codes';
 import { LocalBillingQueue, startLocalBilling } from '../../local/billing';
 import { localClientConfig } from '../../local/dynamodb-local';
 import { dynamoEndpoint } from '../support/dynamodb';
-import { makeHandler as makeBillingHandler } from '../../functions/handlers/queue/billing';
 import { StripeMeterBiller } from '../../functions/adapters/stripe/stripe-meter-biller';
-import { billingDeps } from '../../functions/wiring';
+import { billingDeps, makeHandler as makeBillingHandler } from '../../functions/handlers/queue/billing';
 import { DynamoBillingStore } from '../../functions/adapters/dynamodb/billing-store';
 import * as admin from '../../functions/use-cases/admin';
 import { startFakeStripe, type FakeStripe } from '../../local/fakes/fake-stripe';
@@ -183,9 +182,8 @@ describe('redeeming over HTTP', () => {
 
     // The forwarder crashed after sending but before its checkpoint: the record comes again,
     // to a queue that has forgotten it (in AWS: after the FIFO queue's five-minute deduplication window).
-    const replay = new LocalBillingQueue((redelivery) =>
-      makeBillingHandler(billingDeps({ stores: { billing: billingStore() }, biller: new StripeMeterBiller(KEY, { apiBase: stripe.apiBase }), clock: h.clock, redelivery })),
-    );
+    const replay = new LocalBillingQueue();
+    replay.start(makeBillingHandler(billingDeps({ stores: { billing: billingStore() }, biller: new StripeMeterBiller(KEY, { apiBase: stripe.apiBase }), clock: h.clock, redelivery: replay })));
     await replay.send([{ kind: 'records', stripe_customer_id: t.customer!, period: record.period!, redemption_ids: [record.redemption_id!] }]);
     await replay.idle();
     expect(unitsAt(t.customer!)).toBe(1);

@@ -58,9 +58,9 @@ afterAll(async () => {
 });
 
 /** The local webhooks on a bus of their own, as `npm start` composes them (the sweep on demand here). */
-const startStack = (clock: FakeClock, options: LocalWebhookOptions = {}) => {
+const startStack = async (clock: FakeClock, options: LocalWebhookOptions = {}) => {
   const bus = new InProcessEventBus({ dataDir });
-  const webhooks = startLocalWebhooks({
+  const webhooks = await startLocalWebhooks({
     db: table.db,
     tableName: table.tableName,
     bus,
@@ -100,7 +100,7 @@ describe('webhooks through a restart', () => {
 
     // Three events before the restart: each fails twice (at once, then 5 s later); the third
     // attempts wait on the in-process queue (5 minutes) when the stack stops.
-    const first = startStack(clock);
+    const first = await startStack(clock);
     const before = [0, 1, 2].map(() => generated(projectId, clock.now()));
     await first.bus.publish(before);
     await until('the first attempts', () => failures() >= 3);
@@ -111,7 +111,7 @@ describe('webhooks through a restart', () => {
     running.splice(running.indexOf(first.webhooks), 1);
 
     // Restarted on the same table; three more events while the receiver is still down.
-    const second = startStack(clock);
+    const second = await startStack(clock);
     const after = [0, 1, 2].map(() => generated(projectId, clock.now()));
     await second.bus.publish(after);
     await until('the first attempts after the restart', () => failures() >= 9);
@@ -172,7 +172,7 @@ describe('an endpoint that never answers', () => {
     const deadEndpoint = await endpointFor(deadUrl, secret, projectId, clock);
     await endpointFor(receiver.url(), secret, projectId, clock);
     // A minute's timeout: the dead endpoint's sends stay open for the whole test.
-    const { bus, webhooks } = startStack(clock, { sender: new HttpWebhookSender({ timeoutMs: 60_000 }) });
+    const { bus, webhooks } = await startStack(clock, { sender: new HttpWebhookSender({ timeoutMs: 60_000 }) });
 
     const burst = Array.from({ length: 30 }, () => generated(projectId, clock.now()));
     await bus.publish(burst);

@@ -16,7 +16,7 @@ describe('the HTTP routes’ entry points', () => {
     sources = await httpEntrySources();
   });
 
-  test('are the files lib/http-entries.ts writes from the catalog (run `npm run generate:http-entries` after changing it)', () => {
+  test('are the files lib/http-entries.ts writes from the catalog (run `npm run generate:entries` after changing it)', () => {
     const onDisk = readdirSync(join(ROOT, HTTP_ENTRY_DIR)).map((file) => `${HTTP_ENTRY_DIR}/${file}`);
     expect(onDisk.sort()).toEqual([...sources.keys()].sort());
     for (const [path, source] of sources) expect([path, readFileSync(join(ROOT, path), 'utf8')]).toEqual([path, source]);

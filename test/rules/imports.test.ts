@@ -112,4 +112,11 @@ describe('import direction', () => {
     );
     expect(named).toEqual([]);
   });
+
+  it('composes the local stack from the consumer catalog: no file of local/ builds a consumer\'s handler by name (local/consumers.ts imports each from its catalog entry)', () => {
+    const BUILDS = /import\s*\{[^}]*\b(?:makeHandler|consumerHandler)\b[^}]*\}\s*from\s*'[^']*handlers\/(?:queue|stream|schedule|events)\//;
+    expect(sourcesUnder('local').filter((file) => BUILDS.test(readFileSync(join(ROOT, file), 'utf8')))).toEqual([]);
+    // The reader sees what it forbids where it is allowed: the fault suite builds them by name.
+    expect(BUILDS.test(readFileSync(join(ROOT, 'test/faults/consumers.test.ts'), 'utf8'))).toBe(true);
+  });
 });

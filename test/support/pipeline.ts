@@ -9,7 +9,6 @@ import type { JobQueue } from '../../functions/domain/ports';
 import type { DeliverMessage } from '../../functions/contracts/queue-messages';
 import type { DeliveryDeps } from '../../functions/use-cases/generation/deliver-job';
 import { sweepStalledJobs } from '../../functions/use-cases/job-sweeper';
-import { delivererDeps, jobSweeperDeps } from '../../functions/wiring';
 import { makeTelegramSender } from '../../functions/adapters/telegram/factory';
 import type { ApiDeps } from '../../functions/wiring';
 import { API_ROUTES } from '../../lib/api-routes';
@@ -114,14 +113,23 @@ export const startPipelineHarness = async (
       expiry: local.pipeline.ports.stores.expiry,
     }),
   );
+  const { ports } = local.pipeline;
   const harness: PipelineHarness = {
     table,
     dataDir,
     clock,
     deps,
     deliveries: local.pipeline.deliveries,
-    deliveryDeps: delivererDeps(local.pipeline.ports),
-    sweep: () => sweepStalledJobs(jobSweeperDeps(local.pipeline.ports)),
+    deliveryDeps: {
+      jobs: ports.stores.jobs,
+      codes: ports.stores.codes,
+      chats: ports.stores.chats,
+      deliveries: ports.queues.delivery,
+      telegram: ports.telegram,
+      clock: ports.clock,
+      messageIntervalMs: ports.messageIntervalMs,
+    },
+    sweep: () => sweepStalledJobs({ jobs: ports.stores.jobs, chats: ports.stores.chats, queue: ports.queues.generation, deliveries: ports.queues.delivery, clock: ports.clock }),
     idle: async (timeoutMs = 30_000) => {
       // Work flows one way, generation → delivery: once the first is idle, so is what it feeds.
       await deps.queue.idle(timeoutMs);

@@ -1,7 +1,7 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { HandlerExecutionContext, InitializeHandler, InitializeHandlerArguments, InitializeHandlerOutput, MetadataBearer } from '@smithy/types';
-import { backoff, isOutcomeUnknown, isWriteContention } from './transactions';
+import type { InitializeHandler, InitializeHandlerArguments, InitializeHandlerOutput, MetadataBearer } from '@smithy/types';
+import { backoff, isWriteContention } from './transactions';
 
 /** Attempts at one call that meets contention (conflicts, and throttles past the SDK's own retries). */
 export const CONTENTION_ATTEMPTS = 6;

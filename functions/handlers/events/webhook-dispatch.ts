@@ -2,6 +2,7 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import { logger } from '../../observability';
 import { withObservability } from '../middleware';
 import { dispatchWebhooks, type DispatchWebhooksDeps, type DispatchWebhooksResult } from '../../use-cases/dispatch-webhooks';
+import type { ConsumerHandlerOf } from '../consumer';
 
 /**
  * The webhook-dispatch Lambda, target of the EventBridge rules of the access_code.* types: the
@@ -19,3 +20,7 @@ export const makeHandler = (deps: DispatchWebhooksDeps) =>
     });
     return result;
   });
+
+/** The WebhookDispatch consumer. */
+export const consumerHandler: ConsumerHandlerOf<ReturnType<typeof makeHandler>> = (ports) =>
+  makeHandler({ endpoints: ports.webhooks.endpoints, scheduler: ports.queues.webhookDelivery, clock: ports.clock });

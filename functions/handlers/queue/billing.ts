@@ -6,6 +6,7 @@ import { parseBillingMessage } from '../../contracts/queue-messages';
 import { METRIC, countMetric, logger } from '../../observability';
 import { billMessage, type BillRedemptionDeps } from '../../use-cases/bill-redemption';
 import { withObservability } from '../middleware';
+import type { ConsumerHandlerOf } from '../consumer';
 
 /** Raised for a body that is no billing message: it goes to the dead-letter queue for an operator. */
 export class MalformedBillingMessageError extends Error {}
@@ -65,3 +66,7 @@ export const makeHandler = (deps: BillingHandlerDeps) => {
     processPartialResponse(event, bill, new SqsFifoPartialProcessorAsync(), { context }),
   );
 };
+
+/** The Billing consumer: the billing records alone of the table, Stripe, and its queue's redelivery. */
+export const consumerHandler: ConsumerHandlerOf<ReturnType<typeof makeHandler>> = (ports) =>
+  makeHandler(billingDeps({ stores: { billing: ports.stores.billing }, biller: ports.biller, clock: ports.clock, redelivery: ports.redelivery, policy: ports.settings.billingPolicy }));

@@ -3,6 +3,7 @@ import { METRIC, countMetric, logger } from '../../observability';
 import { withObservability } from '../middleware';
 import { failDeadLetteredJob, type DeadLetterDeps } from '../../use-cases/generation/fail-dead-lettered-job';
 import { parsePipelineMessage } from '../../contracts/queue-messages';
+import type { ConsumerHandlerOf } from '../consumer';
 
 /** The dead-letter Lambda: a message either pipeline queue gave up on fails its job with a reason. */
 export const makeHandler = (deps: DeadLetterDeps) =>
@@ -17,3 +18,6 @@ export const makeHandler = (deps: DeadLetterDeps) =>
       if (failed) countMetric(METRIC.jobsFailed);
     }
   });
+
+/** The DeadLetter consumer. */
+export const consumerHandler: ConsumerHandlerOf<ReturnType<typeof makeHandler>> = (ports) => makeHandler({ jobs: ports.stores.jobs, clock: ports.clock });

@@ -4,6 +4,7 @@ import { METRIC, countMetric } from '../../observability';
 import { deliverJob, deliveryRun, type DeliveryDeps, type DeliveryRun } from '../../use-cases/generation/deliver-job';
 import { withObservability } from '../middleware';
 import { processSqsRecords } from './sqs-records';
+import type { ConsumerHandlerOf } from '../consumer';
 
 /** Counts what one delivery call did, whether it ended or threw part-way. */
 const countDelivery = (done: DeliveryRun): void => {
@@ -36,3 +37,15 @@ export const makeHandler = (deps: DeliveryDeps) =>
         false,
       ),
   );
+
+/** The Deliverer consumer. */
+export const consumerHandler: ConsumerHandlerOf<ReturnType<typeof makeHandler>> = (ports) =>
+  makeHandler({
+    jobs: ports.stores.jobs,
+    codes: ports.stores.codes,
+    chats: ports.stores.chats,
+    deliveries: ports.queues.delivery,
+    telegram: ports.telegram,
+    clock: ports.clock,
+    messageIntervalMs: ports.messageIntervalMs,
+  });

@@ -5,6 +5,7 @@ import { METRIC, countMetric, logger, metrics } from '../../observability';
 import { withObservability } from '../middleware';
 import { deliverWebhook, type DeliverWebhookDeps } from '../../use-cases/deliver-webhook';
 import { parseWebhookDeliveryMessage } from '../../contracts/queue-messages';
+import type { ConsumerHandlerOf } from '../consumer';
 
 /**
  * The webhook-delivery Lambda: SQS batches of delivery messages, one attempt each (in parallel
@@ -49,3 +50,14 @@ export const makeHandler = (deps: DeliverWebhookDeps) =>
       { context },
     ),
   );
+
+/** The WebhookDelivery consumer. */
+export const consumerHandler: ConsumerHandlerOf<ReturnType<typeof makeHandler>> = (ports) =>
+  makeHandler({
+    store: ports.webhooks.deliveries,
+    guard: ports.webhooks.guard,
+    sender: ports.webhooks.sender,
+    scheduler: ports.queues.webhookDelivery,
+    clock: ports.clock,
+    ...(ports.settings.webhookGate ? { gate: ports.settings.webhookGate } : {}),
+  });

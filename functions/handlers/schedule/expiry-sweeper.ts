@@ -2,6 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRIC, countMetric, metrics } from '../../observability';
 import { sweepExpiredCodes, type ExpirySweepDeps, type ExpirySweepResult } from '../../use-cases/expiry-sweep';
 import { withObservability } from '../middleware';
+import type { ConsumerHandlerOf } from '../consumer';
 
 /** Time a run keeps back from its timeout to finish its last step and flush its metrics. */
 const SAFETY_MARGIN_MS = 10_000;
@@ -24,3 +25,6 @@ export const makeHandler = (deps: ExpirySweepDeps) =>
       }
     }
   });
+
+/** The ExpirySweeper consumer. */
+export const consumerHandler: ConsumerHandlerOf<ReturnType<typeof makeHandler>> = (ports) => makeHandler({ expiry: ports.stores.expiry, clock: ports.clock });

@@ -6,6 +6,7 @@ import { type BillingQueue } from '../../domain/ports';
 import { logger } from '../../observability';
 import { withObservability } from '../middleware';
 import type { StreamHandler } from './outbox-relay';
+import type { ConsumerHandlerOf } from '../consumer';
 
 /** What the forwarder needs. */
 export interface BillingForwarderDeps {
@@ -48,3 +49,6 @@ export const makeHandler = (deps: BillingForwarderDeps): StreamHandler =>
     }
     return { batchItemFailures: [] };
   });
+
+/** The BillingForwarder consumer. */
+export const consumerHandler: ConsumerHandlerOf<StreamHandler> = (ports) => makeHandler({ billing: ports.queues.billing });

@@ -7,6 +7,7 @@ import { logger } from '../../observability';
 import { withObservability } from '../middleware';
 import { parseEventEnvelope, type EventEnvelope } from '../../contracts/events';
 import type { EventPublisher } from '../../domain/ports';
+import type { ConsumerHandlerOf } from '../consumer';
 
 /** A DynamoDB Streams Lambda handler that reports partial batch failures. */
 export type StreamHandler = (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse>;
@@ -64,3 +65,6 @@ export const makeHandler = (deps: OutboxRelayDeps): StreamHandler => {
       processPartialResponse(event, relay, new BatchProcessor(EventType.DynamoDBStreams), { context }),
     );
 };
+
+/** The OutboxRelay consumer. */
+export const consumerHandler: ConsumerHandlerOf<StreamHandler> = (ports) => makeHandler({ publisher: ports.publisher });

@@ -1,0 +1,98 @@
+/**
+ * Writes the entry point of every consumer of the catalog (`npm run generate:entries`): one file
+ * per consumer at `consumerEntry(consumer)`, which builds its handler module's `consumerHandler`
+ * on the production wiring of exactly the needs its catalog entry declares (and its queue
+ * source's redelivery), each need's builder imported by name so that the bundle holds only what
+ * those needs use. test/rules/consumer-entries.test.ts fails when a file differs from what this
+ * writes, and when an entry point of CONSUMER_ENTRY_DIR belongs to no consumer.
+ */
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CONSUMER_ENTRY_DIR, CONSUMERS, consumerEntry, type Consumer, type ConsumerNeeds } from '../functions/contracts/consumers';
+
+// import.meta.url, not import.meta.dirname: Jest 29's ESM support only provides the former.
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * The production builder of each need's ports, by module and export (functions/wiring.ts, and
+ * Stripe's in functions/billing-wiring.ts so that stripe-node lands in the billing bundle alone).
+ * A need that provides no port (`deletes`: a grant only) has none.
+ */
+export const CONSUMER_PORT_BUILDERS: Readonly<Record<Exclude<keyof ConsumerNeeds, 'deletes'> | 'queueSource', { readonly module: string; readonly name: string }>> = {
+  table: { module: 'functions/wiring', name: 'tablePorts' },
+  sends: { module: 'functions/wiring', name: 'sendsPorts' },
+  bot: { module: 'functions/wiring', name: 'botPorts' },
+  eventBus: { module: 'functions/wiring', name: 'eventBusPorts' },
+  webhooks: { module: 'functions/wiring', name: 'webhooksPorts' },
+  queueSource: { module: 'functions/wiring', name: 'queueSourcePorts' },
+  stripe: { module: 'functions/billing-wiring', name: 'stripePorts' },
+};
+
+/** The builders an entry passes, by need: its declared needs that provide ports, and its queue source's. */
+const buildersOf = (consumer: Consumer): [keyof typeof CONSUMER_PORT_BUILDERS, { module: string; name: string }][] => {
+  const needs = (Object.keys(consumer.needs) as (keyof ConsumerNeeds)[]).filter(
+    (need): need is Exclude<keyof ConsumerNeeds, 'deletes'> => need !== 'deletes' && consumer.needs[need] !== undefined,
+  );
+  const all = [...needs, ...(consumer.source.kind === 'queue' ? (['queueSource'] as const) : [])];
+  return all.sort().map((need) => [need, CONSUMER_PORT_BUILDERS[need]]);
+};
+
+/** The source of each consumer's entry point, by repository-relative path. */
+export const consumerEntrySources = (): Map<string, string> => {
+  const sources = new Map<string, string>();
+  for (const consumer of CONSUMERS as readonly Consumer[]) {
+    const path = consumerEntry(consumer);
+    if (sources.has(path)) throw new Error(`${consumer.id}: another consumer's handler module has the file name of ${consumer.handler}; entry points are named after it`);
+    const from = (module: string) => relative(dirname(path), module).replace(/^(?!\.)/, './');
+    const builders = buildersOf(consumer);
+    const byModule = new Map<string, string[]>([['functions/wiring', ['productionConsumerPorts']]]);
+    for (const [, { module, name }] of builders) byModule.set(module, [...(byModule.get(module) ?? []), name]);
+    const imports = [...byModule].sort(([a], [b]) => a.localeCompare(b)).map(([module, names]) => `import { ${[...names].sort().join(', ')} } from '${from(module)}';`);
+    const passed = `{ ${builders.map(([need, { name }]) => `${need}: ${name}`).join(', ')} }`;
+    sources.set(
+      path,
+      [
+        '// Generated from the consumer catalog by lib/consumer-entries.ts: do not edit.',
+        `import { consumerHandler } from '${from(consumer.handler)}';`,
+        ...imports,
+        '',
+        `/** Lambda entry point of the ${consumer.id} consumer (functions/contracts/consumers.ts): its handler on the production wiring of its needs. */`,
+        `export const handler = consumerHandler(await productionConsumerPorts('${consumer.id}', ${passed}));`,
+        '',
+      ].join('\n'),
+    );
+  }
+  return sources;
+};
+
+/** Writes every consumer's entry point and removes the entry points of consumers that are gone; returns the paths changed. */
+export const writeConsumerEntries = (): string[] => {
+  const sources = consumerEntrySources();
+  const changed: string[] = [];
+  for (const [path, source] of sources) {
+    let current: string | undefined;
+    try {
+      current = readFileSync(join(ROOT, path), 'utf8');
+    } catch {
+      current = undefined;
+    }
+    if (current !== source) {
+      writeFileSync(join(ROOT, path), source);
+      changed.push(path);
+    }
+  }
+  for (const file of readdirSync(join(ROOT, CONSUMER_ENTRY_DIR))) {
+    const path = `${CONSUMER_ENTRY_DIR}/${file}`;
+    if (file.endsWith('.ts') && !sources.has(path)) {
+      rmSync(join(ROOT, path));
+      changed.push(path);
+    }
+  }
+  return changed;
+};
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const changed = writeConsumerEntries();
+  console.log(changed.length ? `updated ${changed.join(', ')}` : 'every consumer entry point is up to date');
+}

@@ -1,0 +1,73 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CONSUMER_ENTRY_DIR, CONSUMERS, consumerEntry, type Consumer } from '../../functions/contracts/consumers';
+import { ConfigurationError } from '../../functions/contracts/env';
+import { BILLING_POLICY } from '../../functions/domain/billing';
+import { CONSUMER_NEED_PORTS, declaredPorts, type ConsumerHandlerOf, type ConsumerPorts } from '../../functions/handlers/consumer';
+import { CONSUMER_PORT_BUILDERS, consumerEntrySources } from '../../lib/consumer-entries';
+
+// import.meta.url, not import.meta.dirname: Jest 29's ESM support only provides the former.
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Every port of ConsumerPorts, each a stand-in object (every queue too): what a handler is handed before it is narrowed. */
+const EVERY_PORT: ConsumerPorts = {
+  clock: { now: () => new Date() },
+  settings: { paceCodeWrites: true, billingPolicy: BILLING_POLICY },
+  stores: { accounts: {}, jobs: {}, codes: {}, chats: {}, tableProbe: {}, redemptions: {}, redemptionAccounts: {}, billing: {}, expiry: {} } as unknown as ConsumerPorts['stores'],
+  queues: { generation: { send: async () => undefined }, delivery: { send: async () => undefined }, billing: { send: async () => undefined }, webhookDelivery: { scheduleRetry: async () => undefined } },
+  telegram: {} as ConsumerPorts['telegram'],
+  messageIntervalMs: 0,
+  publisher: {} as ConsumerPorts['publisher'],
+  biller: {} as ConsumerPorts['biller'],
+  webhooks: {} as ConsumerPorts['webhooks'],
+  redelivery: { after: async () => undefined },
+};
+
+const handlerModule = async (consumer: Consumer) => (await import(join(ROOT, consumer.handler))) as { consumerHandler?: ConsumerHandlerOf<unknown> };
+
+describe('the consumers’ entry points and handlers', () => {
+  test('are the files lib/consumer-entries.ts writes from the catalog (run `npm run generate:entries` after changing it), and no other', () => {
+    const sources = consumerEntrySources();
+    const onDisk = readdirSync(join(ROOT, CONSUMER_ENTRY_DIR))
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => `${CONSUMER_ENTRY_DIR}/${file}`);
+    expect(onDisk.sort()).toEqual([...sources.keys()].sort());
+    for (const [path, source] of sources) expect([path, readFileSync(join(ROOT, path), 'utf8')]).toEqual([path, source]);
+    expect(CONSUMERS.map((consumer) => consumerEntry(consumer))).toContain('functions/entrypoints/job-sweeper.ts');
+  });
+
+  test('pass the builder of each need that provides ports, Stripe’s from its own module', () => {
+    const sources = consumerEntrySources();
+    const billing = sources.get(consumerEntry(CONSUMERS.find((consumer) => consumer.id === 'Billing')!))!;
+    expect(billing).toContain("import { stripePorts } from '../billing-wiring';");
+    expect(billing).toContain("productionConsumerPorts('Billing', { queueSource: queueSourcePorts, stripe: stripePorts, table: tablePorts })");
+    // No entry but the billing function's reaches stripe-node.
+    expect([...sources.values()].filter((source) => source.includes('billing-wiring'))).toHaveLength(1);
+    expect(Object.keys(CONSUMER_PORT_BUILDERS).sort()).toEqual(Object.keys(CONSUMER_NEED_PORTS).filter((need) => CONSUMER_NEED_PORTS[need as keyof typeof CONSUMER_NEED_PORTS].length > 0).sort());
+  });
+
+  test.each(CONSUMERS.map((consumer) => [consumer.id, consumer] as const))('%s: its handler module exports consumerHandler, built from the ports its needs declare and no other', async (id, consumer) => {
+    const { consumerHandler } = await handlerModule(consumer);
+    expect(typeof consumerHandler).toBe('function');
+    for (const paceCodeWrites of [true, false]) {
+      const ports = declaredPorts(id, consumer, { ...EVERY_PORT, settings: { ...EVERY_PORT.settings, paceCodeWrites } });
+      expect(typeof consumerHandler!(ports)).toBe('function');
+    }
+  });
+
+  test('a handler reading a part its consumer does not declare fails as it is built, naming the part', async () => {
+    const relay = CONSUMERS.find((consumer) => consumer.id === 'OutboxRelay')!;
+    const generator = CONSUMERS.find((consumer) => consumer.id === 'Generator')!;
+    // The generator's handler on the outbox relay's needs (the bus only): no table, no queue.
+    const { consumerHandler } = await handlerModule(generator);
+    expect(() => consumerHandler!(declaredPorts(relay.id, relay, EVERY_PORT))).toThrow(ConfigurationError);
+    expect(() => consumerHandler!(declaredPorts(relay.id, relay, EVERY_PORT))).toThrow(/OutboxRelay reads stores/);
+    // A queue the consumer does not send to is refused too, and a declared part the stack left out.
+    const sweeper = CONSUMERS.find((consumer) => consumer.id === 'WebhookSweeper')!;
+    expect(() => declaredPorts(sweeper.id, sweeper, EVERY_PORT).queues.billing).toThrow(/the billing queue/);
+    expect(declaredPorts(sweeper.id, sweeper, EVERY_PORT).queues.webhookDelivery).toBe(EVERY_PORT.queues.webhookDelivery);
+    const { webhooks: _left, ...withoutWebhooks } = EVERY_PORT;
+    expect(() => declaredPorts(sweeper.id, sweeper, withoutWebhooks).webhooks).toThrow(/declared, but the stack provided none/);
+  });
+});
