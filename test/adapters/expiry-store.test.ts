@@ -49,12 +49,11 @@ const dueOf = (batch: BatchRef, codes: readonly string[], slot: number, expiresA
 
 describe.each(implementations)('the expiry store (%s)', (_name, open) => {
   let shared: ExpiryStoreHarness;
-  beforeAll(async () => {
-    shared = await open();
-  });
-  let indexed: ExpiryStoreHarness | undefined;
   /** The store of the cases that read the whole index. */
-  const whole = async () => (indexed ??= await open());
+  let whole: ExpiryStoreHarness;
+  beforeAll(async () => {
+    [shared, whole] = await Promise.all([open(), open()]);
+  });
 
   const statuses = async (h: ExpiryStoreHarness, codes: readonly string[]) => Promise.all(codes.map(async (code) => (await h.code(code))?.status));
   const expiries = async (h: ExpiryStoreHarness, codes: readonly string[]) => Promise.all(codes.map(async (code) => (await h.code(code))?.expiresAt));
@@ -71,17 +70,19 @@ describe.each(implementations)('the expiry store (%s)', (_name, open) => {
   };
 
   test('reads the live codes due at now, the instant itself included, soonest first within a bucket; not later, never-expiring, redeemed or expired ones', async () => {
-    const h = await whole();
+    const h = whole;
     const project = aProject();
     // Two codes of one bucket, the later-expiring one the smaller: soonest first is by expiry, not code.
     const [bucketLater, bucketSooner] = codesIn(7, 2);
     const nowCodes = [bucketLater!, ...codesIn(8, 1), ...codesIn(9, 1)];
     const beforeCodes = [bucketSooner!, ...codesIn(10, 1)];
-    const dueNow = await h.addBatch({ projectId: project, codes: nowCodes, expiresAt: T });
-    const dueBefore = await h.addBatch({ projectId: project, codes: beforeCodes, expiresAt: at(-HOUR) });
     const laterCodes = codesIn(7, 1);
-    await h.addBatch({ projectId: project, codes: laterCodes, expiresAt: at(1) });
-    await h.addBatch({ projectId: project, codes: codesIn(7, 1), expiresAt: null });
+    const [dueNow, dueBefore] = await Promise.all([
+      h.addBatch({ projectId: project, codes: nowCodes, expiresAt: T }),
+      h.addBatch({ projectId: project, codes: beforeCodes, expiresAt: at(-HOUR) }),
+      h.addBatch({ projectId: project, codes: laterCodes, expiresAt: at(1) }),
+      h.addBatch({ projectId: project, codes: codesIn(7, 1), expiresAt: null }),
+    ]);
     await h.redeem(nowCodes[2]!);
 
     expect(await h.store.dueCodes(at(-HOUR - 1), 100)).toEqual({ codes: [], more: false, next: {} });
@@ -100,7 +101,7 @@ describe.each(implementations)('the expiry store (%s)', (_name, open) => {
   });
 
   test('pages each bucket from where the last page left it, a share of the limit per bucket; a bucket left empty is not read again', async () => {
-    const h = await whole();
+    const h = whole;
     const project = aProject();
     const crowded = codesIn(3, 4);
     const alone = codesIn(20, 1);
@@ -127,12 +128,12 @@ describe.each(implementations)('the expiry store (%s)', (_name, open) => {
 
   test('expires each code still active and due at now, the instant included, with one access_code.expired event each; skips the rest; a second call expires nothing', async () => {
     const project = aProject();
-    const dueCodes = fresh(4);
-    const batch = await shared.addBatch({ projectId: project, codes: dueCodes, expiresAt: T });
-    const laterCodes = fresh(1);
-    const later = await shared.addBatch({ projectId: project, codes: laterCodes, expiresAt: at(1) });
-    const neverCodes = fresh(1);
-    const never = await shared.addBatch({ projectId: project, codes: neverCodes, expiresAt: null });
+    const [dueCodes, laterCodes, neverCodes] = [fresh(4), fresh(1), fresh(1)];
+    const [batch, later, never] = await Promise.all([
+      shared.addBatch({ projectId: project, codes: dueCodes, expiresAt: T }),
+      shared.addBatch({ projectId: project, codes: laterCodes, expiresAt: at(1) }),
+      shared.addBatch({ projectId: project, codes: neverCodes, expiresAt: null }),
+    ]);
     await shared.redeem(dueCodes[1]!);
     const asked = [
       ...dueCodes.map((_, slot) => dueOf(batch, dueCodes, slot)),
@@ -205,13 +206,14 @@ describe.each(implementations)('the expiry store (%s)', (_name, open) => {
 
   test('a step towards a time to come moves, in slot order, each code still active with a later or no expiry, and counts them; the earlier and redeemed stay, one at the new time stays too; the moved codes are due from then', async () => {
     const project = aProject();
-    const neverCodes = fresh(4);
-    const never = await shared.addBatch({ projectId: project, codes: neverCodes, expiresAt: null });
-    await shared.redeem(neverCodes[1]!);
-    const soonerCodes = fresh(2);
-    const sooner = await shared.addBatch({ projectId: project, codes: soonerCodes, expiresAt: at(HOUR) });
+    const [neverCodes, soonerCodes] = [fresh(4), fresh(2)];
     const cut = at(3 * HOUR);
-    const alreadyAtCut = await shared.addBatch({ projectId: project, codes: fresh(1), expiresAt: cut });
+    const [never, sooner, alreadyAtCut] = await Promise.all([
+      shared.addBatch({ projectId: project, codes: neverCodes, expiresAt: null }),
+      shared.addBatch({ projectId: project, codes: soonerCodes, expiresAt: at(HOUR) }),
+      shared.addBatch({ projectId: project, codes: fresh(1), expiresAt: cut }),
+    ]);
+    await shared.redeem(neverCodes[1]!);
 
     const change = (await shared.store.recordBatchExpiry(never, cut, T)).expiry;
     const stepped = await shared.store.moveBatchCodes(change, T);
@@ -256,7 +258,7 @@ describe.each(implementations)('the expiry store (%s)', (_name, open) => {
   });
 
   test('lists the changes in progress, oldest request first, up to the limit; a completed change leaves the list, a replaced one is listed as of its new request', async () => {
-    const h = await whole();
+    const h = whole;
     const project = aProject();
     const [b0, b1, b2] = await Promise.all([0, 1, 2].map(() => h.addBatch({ projectId: project, codes: fresh(1), expiresAt: at(10 * HOUR) })));
     // Requested in another order than created: b2, then b0, then b1.
