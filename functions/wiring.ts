@@ -16,8 +16,7 @@ import { SqsBillingQueue } from './adapters/sqs/sqs-billing-queue';
 import { BILLING_POLICY } from './domain/billing';
 import { secretString } from './adapters/secrets-manager';
 import { SqsJobQueue } from './adapters/sqs/sqs-job-queue';
-import { SqsVisibilityRedelivery } from './adapters/sqs/sqs-billing-queue';
-import { consumer, QUEUE_URL_VARIABLE, type Consumer, type ConsumerId, type ConsumerNeeds } from './contracts/consumers';
+import { consumer, QUEUE_URL_VARIABLE, type Consumer, type ConsumerId, type ConsumerNeeds, type StoreName } from './contracts/consumers';
 import { CONSUMER_NEED_PORTS, declaredPorts, type ConsumerPorts, type ConsumerQueues } from './handlers/consumer';
 import {
   BotEnv,
@@ -48,6 +47,7 @@ import {
   type WebhookSender,
   type TableStores,
   type RedemptionStore,
+  type Redelivery,
 } from './domain/ports';
 
 import type { DepsFor, Needs, ServiceDeps } from './operations/operation';
@@ -275,8 +275,38 @@ const QUEUE_SENDERS: { readonly [Q in keyof ConsumerQueues]: (url: string) => Co
   webhookDelivery: (url) => new SqsWebhookRetryScheduler(makeSqsClient(), url),
 };
 
-/** The table's stores (`table`). */
+/** The table's stores (`table` without `stores`): every one. */
 export const tablePorts: ConsumerPortsBuilder = () => ({ stores: productionTable() });
+
+/** Builds one of the table's stores over a document client. */
+export type StoreBuilder<K extends StoreName> = (db: DynamoDBDocumentClient, tableName: string) => TableStores[K];
+
+// One builder per store, so that a consumer's entry point names those its `stores` list and its
+// bundle holds no other store's adapter.
+
+/** The account reads (plans, projects, the Stripe customer), cached as the API caches them. */
+export const accountsStore: StoreBuilder<'accounts'> = (db, tableName) => withAccountReadCache(new DynamoAccountStore(db, tableName), ACCOUNT_READ_TTLS.api);
+/** Jobs. */
+export const jobsStore: StoreBuilder<'jobs'> = (db, tableName) => new DynamoJobStore(db, tableName);
+/** Codes. */
+export const codesStore: StoreBuilder<'codes'> = (db, tableName) => new DynamoCodeStore(db, tableName);
+/** Chat leases. */
+export const chatsStore: StoreBuilder<'chats'> = (db, tableName) => new DynamoChatLeases(db, tableName);
+/** Billing records. */
+export const billingStore: StoreBuilder<'billing'> = (db, tableName) => new DynamoBillingStore(db, tableName);
+/** The expiry index and moves (over its own code store). */
+export const expiryStore: StoreBuilder<'expiry'> = (db, tableName) => new DynamoExpiryStore(db, tableName, new DynamoCodeStore(db, tableName));
+
+/** The stores a consumer lists (`table` with `stores`), each by its builder, over one client; none: no client. */
+export const storesPorts =
+  (builders: { readonly [K in StoreName]?: StoreBuilder<K> }): ConsumerPortsBuilder =>
+  () => {
+    const names = Object.keys(builders) as StoreName[];
+    if (names.length === 0) return { stores: {} as TableStores };
+    const tableName = parseEnv(TableEnv).TABLE_NAME;
+    const db = makeDocumentClient({});
+    return { stores: Object.fromEntries(names.map((name) => [name, (builders[name] as StoreBuilder<StoreName>)(db, tableName)])) as unknown as TableStores };
+  };
 
 /** Each queue the consumer sends to (`sends`), at the URL in its QUEUE_URL_VARIABLE. */
 export const sendsPorts: ConsumerPortsBuilder = (entry) => {
@@ -299,8 +329,19 @@ export const eventBusPorts: ConsumerPortsBuilder = () => ({
 /** The webhook parts (`webhooks`), the delivery queue required. */
 export const webhooksPorts: ConsumerPortsBuilder = () => ({ webhooks: productionWebhookPorts('required') });
 
-/** A queue source's redelivery: a message's visibility changed on the queue it came from. */
-export const queueSourcePorts: ConsumerPortsBuilder = () => ({ redelivery: new SqsVisibilityRedelivery(makeSqsClient()) });
+/**
+ * A queue source's redelivery: a message's visibility changed on the queue it came from. Its SQS
+ * client is loaded on first use, so that a queue consumer that never hands a message back (all
+ * but the billing function) does not carry it.
+ */
+export const queueSourcePorts: ConsumerPortsBuilder = () => {
+  let loaded: Promise<Redelivery> | undefined;
+  const redelivery = () =>
+    (loaded ??= Promise.all([import('./adapters/sqs/sqs-billing-queue'), import('./adapters/sqs/client')]).then(
+      ([{ SqsVisibilityRedelivery }, { makeSqsClient: client }]) => new SqsVisibilityRedelivery(client()),
+    ));
+  return { redelivery: { after: async (message, delayMs) => (await redelivery()).after(message, delayMs) } };
+};
 
 /** What a consumer's entry point passes to `productionConsumerPorts`: a builder for each need it declares (`queueSource` for a queue source). */
 export type ConsumerPortsBuilders = Readonly<Partial<Record<keyof typeof CONSUMER_NEED_PORTS, ConsumerPortsBuilder>>>;

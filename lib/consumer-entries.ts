@@ -9,7 +9,7 @@
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CONSUMER_ENTRY_DIR, CONSUMERS, consumerEntry, type Consumer, type ConsumerNeeds } from '../functions/contracts/consumers';
+import { CONSUMER_ENTRY_DIR, CONSUMERS, consumerEntry, type Consumer, type ConsumerNeeds, type StoreName } from '../functions/contracts/consumers';
 
 // import.meta.url, not import.meta.dirname: Jest 29's ESM support only provides the former.
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -17,9 +17,10 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /**
  * The production builder of each need's ports, by module and export (functions/wiring.ts, and
  * Stripe's in functions/billing-wiring.ts so that stripe-node lands in the billing bundle alone).
- * A need that provides no port (`deletes`: a grant only) has none.
+ * A need that provides no port (`deletes`: a grant only) has none; `table` with `stores` passes
+ * `storesPorts` of the listed stores' builders (STORE_BUILDERS) instead of every store.
  */
-export const CONSUMER_PORT_BUILDERS: Readonly<Record<Exclude<keyof ConsumerNeeds, 'deletes'> | 'queueSource', { readonly module: string; readonly name: string }>> = {
+export const CONSUMER_PORT_BUILDERS: Readonly<Record<Exclude<keyof ConsumerNeeds, 'deletes' | 'stores'> | 'queueSource', { readonly module: string; readonly name: string }>> = {
   table: { module: 'functions/wiring', name: 'tablePorts' },
   sends: { module: 'functions/wiring', name: 'sendsPorts' },
   bot: { module: 'functions/wiring', name: 'botPorts' },
@@ -29,10 +30,20 @@ export const CONSUMER_PORT_BUILDERS: Readonly<Record<Exclude<keyof ConsumerNeeds
   stripe: { module: 'functions/billing-wiring', name: 'stripePorts' },
 };
 
+/** The production builder of each store a consumer may list (`stores`), in functions/wiring.ts. */
+export const STORE_BUILDERS: Readonly<Record<StoreName, string>> = {
+  accounts: 'accountsStore',
+  jobs: 'jobsStore',
+  codes: 'codesStore',
+  chats: 'chatsStore',
+  billing: 'billingStore',
+  expiry: 'expiryStore',
+};
+
 /** The builders an entry passes, by need: its declared needs that provide ports, and its queue source's. */
 const buildersOf = (consumer: Consumer): [keyof typeof CONSUMER_PORT_BUILDERS, { module: string; name: string }][] => {
   const needs = (Object.keys(consumer.needs) as (keyof ConsumerNeeds)[]).filter(
-    (need): need is Exclude<keyof ConsumerNeeds, 'deletes'> => need !== 'deletes' && consumer.needs[need] !== undefined,
+    (need): need is Exclude<keyof ConsumerNeeds, 'deletes' | 'stores'> => need !== 'deletes' && need !== 'stores' && consumer.needs[need] !== undefined,
   );
   const all = [...needs, ...(consumer.source.kind === 'queue' ? (['queueSource'] as const) : [])];
   return all.sort().map((need) => [need, CONSUMER_PORT_BUILDERS[need]]);
@@ -46,10 +57,15 @@ export const consumerEntrySources = (): Map<string, string> => {
     if (sources.has(path)) throw new Error(`${consumer.id}: another consumer's handler module has the file name of ${consumer.handler}; entry points are named after it`);
     const from = (module: string) => relative(dirname(path), module).replace(/^(?!\.)/, './');
     const builders = buildersOf(consumer);
+    // `table` with `stores`: only the listed stores' builders, not every store.
+    const stores = consumer.needs.table !== undefined ? consumer.needs.stores : undefined;
+    const expression = (need: string, name: string): string =>
+      need === 'table' && stores ? `storesPorts(${stores.length ? `{ ${stores.map((store) => `${store}: ${STORE_BUILDERS[store]}`).join(', ')} }` : '{}'})` : name;
+    const named = (need: string, name: string): string[] => (need === 'table' && stores ? ['storesPorts', ...stores.map((store) => STORE_BUILDERS[store])] : [name]);
     const byModule = new Map<string, string[]>([['functions/wiring', ['productionConsumerPorts']]]);
-    for (const [, { module, name }] of builders) byModule.set(module, [...(byModule.get(module) ?? []), name]);
+    for (const [need, { module, name }] of builders) byModule.set(module, [...(byModule.get(module) ?? []), ...named(need, name)]);
     const imports = [...byModule].sort(([a], [b]) => a.localeCompare(b)).map(([module, names]) => `import { ${[...names].sort().join(', ')} } from '${from(module)}';`);
-    const passed = `{ ${builders.map(([need, { name }]) => `${need}: ${name}`).join(', ')} }`;
+    const passed = `{ ${builders.map(([need, { name }]) => `${need}: ${expression(need, name)}`).join(', ')} }`;
     sources.set(
       path,
       [

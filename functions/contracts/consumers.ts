@@ -36,6 +36,9 @@ export const QUEUE_URL_VARIABLE: Readonly<Record<Exclude<QueueName, 'pipelineDea
   webhookDelivery: ENV.WEBHOOK_DELIVERY_QUEUE_URL,
 };
 
+/** The table's stores a consumer may read (TableStores in functions/domain/ports.ts). */
+export type StoreName = 'accounts' | 'jobs' | 'codes' | 'chats' | 'billing' | 'expiry';
+
 /**
  * What a consumer's function needs, in the operation catalog's terms where they are the same
  * (`table`, `bot`): each is a least-privilege grant plus its environment variable in CDK.
@@ -47,6 +50,12 @@ export interface ConsumerNeeds {
    * transactions, and the reads of a batch expiry change.
    */
   readonly table?: 'read' | 'readWrite' | 'expirySweep';
+  /**
+   * With `table`: the table's stores the handler reads. Its function builds these alone (its
+   * bundle holds no other store), and a handler that reads another fails as it is built. None
+   * listed: the table is a grant only (the webhook parts have their own store).
+   */
+  readonly stores?: readonly StoreName[];
   /** Partition key prefixes whose items the function deletes (DeleteItem under dynamodb:LeadingKeys). */
   readonly deletes?: readonly string[];
   /** Queues the function sends to (sqs:SendMessage, and the URL in QUEUE_URL_VARIABLE). */
@@ -175,7 +184,7 @@ export const CONSUMERS = [
     id: 'Generator',
     handler: 'functions/handlers/queue/generator',
     description: 'Generates access codes (generation queue) and queues their delivery',
-    needs: { table: 'readWrite', sends: ['delivery'] },
+    needs: { table: 'readWrite', stores: ['jobs', 'codes'], sends: ['delivery'] },
     source: {
       kind: 'queue',
       queue: 'generation',
@@ -200,7 +209,7 @@ export const CONSUMERS = [
     handler: 'functions/handlers/queue/deliverer',
     description: 'Delivers generated access codes over Telegram (delivery queue)',
     // A job's wait for its chat's turn is deleted when the turn comes (chat leases).
-    needs: { table: 'readWrite', deletes: [keys.chatLease('').pk], sends: ['delivery'], bot: true },
+    needs: { table: 'readWrite', stores: ['jobs', 'codes', 'chats'], deletes: [keys.chatLease('').pk], sends: ['delivery'], bot: true },
     source: {
       kind: 'queue',
       queue: 'delivery',
@@ -220,7 +229,7 @@ export const CONSUMERS = [
     id: 'DeadLetter',
     handler: 'functions/handlers/queue/dead-letter',
     description: 'Fails the job of every dead-lettered pipeline message',
-    needs: { table: 'readWrite' },
+    needs: { table: 'readWrite', stores: ['jobs'] },
     source: {
       kind: 'queue',
       queue: 'pipelineDeadLetter',
@@ -235,7 +244,7 @@ export const CONSUMERS = [
     id: 'Sweeper',
     handler: 'functions/handlers/schedule/job-sweeper',
     description: 'The job sweeper: re-queues stalled generation jobs and fails hopeless ones (every minute)',
-    needs: { table: 'readWrite', sends: ['generation', 'delivery'] },
+    needs: { table: 'readWrite', stores: ['jobs', 'chats'], sends: ['generation', 'delivery'] },
     source: { kind: 'schedule', everySeconds: SWEEP_INTERVAL_SECONDS, description: 'Runs the job sweeper' },
     timeoutSeconds: SWEEPER_TIMEOUT_SECONDS,
   },
@@ -274,7 +283,7 @@ export const CONSUMERS = [
     id: 'Billing',
     handler: 'functions/handlers/queue/billing',
     description: 'Claims billed redemptions into billing windows and sends each as one Stripe meter event',
-    needs: { table: 'readWrite', stripe: true },
+    needs: { table: 'readWrite', stores: ['billing'], stripe: true },
     source: {
       kind: 'queue',
       queue: 'billing',
@@ -289,7 +298,7 @@ export const CONSUMERS = [
     id: 'BillingSweeper',
     handler: 'functions/handlers/schedule/billing-sweeper',
     description: 'The billing sweeper: queues due billing windows and what the stream path left behind (every minute)',
-    needs: { table: 'readWrite', sends: ['billing'] },
+    needs: { table: 'readWrite', stores: ['billing', 'accounts'], sends: ['billing'] },
     source: { kind: 'schedule', everySeconds: SWEEP_INTERVAL_SECONDS, description: 'Runs the billing sweeper' },
     timeoutSeconds: SWEEPER_TIMEOUT_SECONDS,
   },
@@ -301,7 +310,7 @@ export const CONSUMERS = [
     id: 'ExpirySweeper',
     handler: 'functions/handlers/schedule/expiry-sweeper',
     description: 'The expiry sweeper: expires codes past expires_at, one access_code.expired event each, and finishes batch expiry changes (every minute)',
-    needs: { table: 'expirySweep' },
+    needs: { table: 'expirySweep', stores: ['expiry'] },
     source: { kind: 'schedule', everySeconds: SWEEP_INTERVAL_SECONDS, description: 'Runs the expiry sweeper' },
     timeoutSeconds: 70,
   },
@@ -311,7 +320,7 @@ export const CONSUMERS = [
     id: 'WebhookDispatch',
     handler: 'functions/handlers/events/webhook-dispatch',
     description: 'Records and queues the webhook deliveries of each access_code.* event (EventBridge rules)',
-    needs: { table: 'readWrite', sends: ['webhookDelivery'], webhooks: true },
+    needs: { table: 'readWrite', stores: [], sends: ['webhookDelivery'], webhooks: true },
     source: { kind: 'eventRules', targetRetry: EVENT_TARGET_RETRY, asyncRetryAttempts: 2 },
     timeoutSeconds: WEBHOOK_DISPATCH.timeoutSeconds,
   },
@@ -322,7 +331,7 @@ export const CONSUMERS = [
     id: 'WebhookDelivery',
     handler: 'functions/handlers/queue/webhook-delivery',
     description: 'Makes signed webhook delivery attempts (webhook delivery queue)',
-    needs: { table: 'readWrite', sends: ['webhookDelivery'], webhooks: true },
+    needs: { table: 'readWrite', stores: [], sends: ['webhookDelivery'], webhooks: true },
     source: {
       kind: 'queue',
       queue: 'webhookDelivery',
@@ -340,7 +349,7 @@ export const CONSUMERS = [
     id: 'WebhookSweeper',
     handler: 'functions/handlers/schedule/webhook-sweeper',
     description: 'Queues every pending webhook delivery past its due time (every minute)',
-    needs: { table: 'read', sends: ['webhookDelivery'], webhooks: true },
+    needs: { table: 'read', stores: [], sends: ['webhookDelivery'], webhooks: true },
     source: { kind: 'schedule', everySeconds: SWEEP_INTERVAL_SECONDS, description: 'Runs the webhook delivery sweeper' },
     timeoutSeconds: SWEEPER_TIMEOUT_SECONDS,
   },

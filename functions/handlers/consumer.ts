@@ -70,6 +70,7 @@ export type ConsumerHandlerOf<H> = (ports: ConsumerPorts) => H;
 /** Which parts of ConsumerPorts each need of the catalog provides (`source`: a queue source's). */
 export const CONSUMER_NEED_PORTS: Readonly<Record<keyof ConsumerNeeds | 'queueSource', readonly (keyof ConsumerPorts)[]>> = {
   table: ['stores'],
+  stores: [],
   deletes: [],
   sends: ['queues'],
   bot: ['telegram', 'messageIntervalMs'],
@@ -93,14 +94,19 @@ export const declaredPorts = (
   const allowed = new Set<keyof ConsumerPorts>(['clock', 'settings', ...needs.flatMap((need) => CONSUMER_NEED_PORTS[need])]);
   if (consumer.source.kind === 'queue') for (const part of CONSUMER_NEED_PORTS.queueSource) allowed.add(part);
   const sends = new Set<QueueName>(consumer.needs.sends ?? []);
+  const listed = consumer.needs.stores && new Set<string>(consumer.needs.stores);
   const refuse = (what: string): never => {
     throw new ConfigurationError(`${id} reads ${what}, which its catalog entry does not declare (functions/contracts/consumers.ts)`);
   };
   const queues = ports.queues && new Proxy(ports.queues, { get: (target, name) => (sends.has(name as QueueName) ? target[name as keyof ConsumerQueues] : refuse(`the ${String(name)} queue`)) });
+  const stores =
+    ports.stores && listed
+      ? new Proxy(ports.stores, { get: (target, name) => (listed.has(name as string) ? target[name as keyof TableStores] : refuse(`the ${String(name)} store`)) })
+      : ports.stores;
   return new Proxy(ports as ConsumerPorts, {
     get: (target, name) => {
       if (!allowed.has(name as keyof ConsumerPorts)) return refuse(String(name));
-      const part = name === 'queues' ? queues : target[name as keyof ConsumerPorts];
+      const part = name === 'queues' ? queues : name === 'stores' ? stores : target[name as keyof ConsumerPorts];
       return part === undefined ? refuse(`${String(name)} (declared, but the stack provided none)`) : part;
     },
   });

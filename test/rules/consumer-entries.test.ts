@@ -5,7 +5,8 @@ import { CONSUMER_ENTRY_DIR, CONSUMERS, consumerEntry, type Consumer } from '../
 import { ConfigurationError } from '../../functions/contracts/env';
 import { BILLING_POLICY } from '../../functions/domain/billing';
 import { CONSUMER_NEED_PORTS, declaredPorts, type ConsumerHandlerOf, type ConsumerPorts } from '../../functions/handlers/consumer';
-import { CONSUMER_PORT_BUILDERS, consumerEntrySources } from '../../lib/consumer-entries';
+import { CONSUMER_PORT_BUILDERS, STORE_BUILDERS, consumerEntrySources } from '../../lib/consumer-entries';
+import * as wiring from '../../functions/wiring';
 
 // import.meta.url, not import.meta.dirname: Jest 29's ESM support only provides the former.
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -37,14 +38,19 @@ describe('the consumers’ entry points and handlers', () => {
     expect(CONSUMERS.map((consumer) => consumerEntry(consumer))).toContain('functions/entrypoints/job-sweeper.ts');
   });
 
-  test('pass the builder of each need that provides ports, Stripe’s from its own module', () => {
+  test('pass the builder of each need that provides ports, Stripe’s from its own module, and of each store listed', () => {
     const sources = consumerEntrySources();
     const billing = sources.get(consumerEntry(CONSUMERS.find((consumer) => consumer.id === 'Billing')!))!;
     expect(billing).toContain("import { stripePorts } from '../billing-wiring';");
-    expect(billing).toContain("productionConsumerPorts('Billing', { queueSource: queueSourcePorts, stripe: stripePorts, table: tablePorts })");
+    expect(billing).toContain("productionConsumerPorts('Billing', { queueSource: queueSourcePorts, stripe: stripePorts, table: storesPorts({ billing: billingStore }) })");
+    // A consumer that lists its stores builds those alone; one that lists none builds no client.
+    expect(billing).not.toContain('tablePorts');
+    expect(sources.get('functions/entrypoints/webhook-sweeper.ts')).toContain('table: storesPorts({})');
     // No entry but the billing function's reaches stripe-node.
     expect([...sources.values()].filter((source) => source.includes('billing-wiring'))).toHaveLength(1);
     expect(Object.keys(CONSUMER_PORT_BUILDERS).sort()).toEqual(Object.keys(CONSUMER_NEED_PORTS).filter((need) => CONSUMER_NEED_PORTS[need as keyof typeof CONSUMER_NEED_PORTS].length > 0).sort());
+    // Each store's builder is the one wiring.ts exports under that name.
+    for (const [store, name] of Object.entries(STORE_BUILDERS)) expect([store, typeof (wiring as Record<string, unknown>)[name]]).toEqual([store, 'function']);
   });
 
   test.each(CONSUMERS.map((consumer) => [consumer.id, consumer] as const))('%s: its handler module exports consumerHandler, built from the ports its needs declare and no other', async (id, consumer) => {
@@ -67,6 +73,10 @@ describe('the consumers’ entry points and handlers', () => {
     const sweeper = CONSUMERS.find((consumer) => consumer.id === 'WebhookSweeper')!;
     expect(() => declaredPorts(sweeper.id, sweeper, EVERY_PORT).queues.billing).toThrow(/the billing queue/);
     expect(declaredPorts(sweeper.id, sweeper, EVERY_PORT).queues.webhookDelivery).toBe(EVERY_PORT.queues.webhookDelivery);
+    // So is a store the consumer does not list.
+    const billing = CONSUMERS.find((consumer) => consumer.id === 'Billing')!;
+    expect(() => declaredPorts(billing.id, billing, EVERY_PORT).stores.jobs).toThrow(/Billing reads the jobs store/);
+    expect(declaredPorts(billing.id, billing, EVERY_PORT).stores.billing).toBe(EVERY_PORT.stores.billing);
     const { webhooks: _left, ...withoutWebhooks } = EVERY_PORT;
     expect(() => declaredPorts(sweeper.id, sweeper, withoutWebhooks).webhooks).toThrow(/declared, but the stack provided none/);
   });
