@@ -4,7 +4,7 @@ import { makeUsageBiller } from './adapters/stripe/factory';
 import { STRIPE_KEY_MAX_AGE_SECONDS } from './contracts/billing-policy';
 import { BillingEnv, parseEnv } from './contracts/env';
 import { logger } from './observability';
-import type { ConsumerPortsBuilder } from './wiring';
+import type { ConsumerPortsBuilder } from './consumer-wiring';
 
 // The `stripe` need's production wiring, apart from functions/wiring.ts: only the billing
 // function's entry point imports this module, so stripe-node is imported statically here

@@ -15,22 +15,24 @@ import { CONSUMER_ENTRY_DIR, CONSUMERS, consumerEntry, type Consumer, type Consu
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
- * The production builder of each need's ports, by module and export (functions/wiring.ts, and
- * Stripe's in functions/billing-wiring.ts so that stripe-node lands in the billing bundle alone).
+ * The production builder of each need's ports, by module and export: functions/consumer-wiring.ts,
+ * functions/wiring.ts for the needs that use its own wiring (every store, the bot, the webhook
+ * parts), and Stripe's in functions/billing-wiring.ts so that stripe-node lands in the billing
+ * bundle alone.
  * A need that provides no port (`deletes`: a grant only) has none; `table` with `stores` passes
  * `storesPorts` of the listed stores' builders (STORE_BUILDERS) instead of every store.
  */
 export const CONSUMER_PORT_BUILDERS: Readonly<Record<Exclude<keyof ConsumerNeeds, 'deletes' | 'stores'> | 'queueSource', { readonly module: string; readonly name: string }>> = {
   table: { module: 'functions/wiring', name: 'tablePorts' },
-  sends: { module: 'functions/wiring', name: 'sendsPorts' },
+  sends: { module: 'functions/consumer-wiring', name: 'sendsPorts' },
   bot: { module: 'functions/wiring', name: 'botPorts' },
-  eventBus: { module: 'functions/wiring', name: 'eventBusPorts' },
+  eventBus: { module: 'functions/consumer-wiring', name: 'eventBusPorts' },
   webhooks: { module: 'functions/wiring', name: 'webhooksPorts' },
-  queueSource: { module: 'functions/wiring', name: 'queueSourcePorts' },
+  queueSource: { module: 'functions/consumer-wiring', name: 'queueSourcePorts' },
   stripe: { module: 'functions/billing-wiring', name: 'stripePorts' },
 };
 
-/** The production builder of each store a consumer may list (`stores`), in functions/wiring.ts. */
+/** The production builder of each store a consumer may list (`stores`), in functions/consumer-wiring.ts (with `storesPorts`). */
 export const STORE_BUILDERS: Readonly<Record<StoreName, string>> = {
   accounts: 'accountsStore',
   jobs: 'jobsStore',
@@ -62,8 +64,11 @@ export const consumerEntrySources = (): Map<string, string> => {
     const expression = (need: string, name: string): string =>
       need === 'table' && stores ? `storesPorts(${stores.length ? `{ ${stores.map((store) => `${store}: ${STORE_BUILDERS[store]}`).join(', ')} }` : '{}'})` : name;
     const named = (need: string, name: string): string[] => (need === 'table' && stores ? ['storesPorts', ...stores.map((store) => STORE_BUILDERS[store])] : [name]);
-    const byModule = new Map<string, string[]>([['functions/wiring', ['productionConsumerPorts']]]);
-    for (const [need, { module, name }] of builders) byModule.set(module, [...(byModule.get(module) ?? []), ...named(need, name)]);
+    const byModule = new Map<string, string[]>([['functions/consumer-wiring', ['productionConsumerPorts']]]);
+    for (const [need, { module, name }] of builders) {
+      const from = need === 'table' && stores ? 'functions/consumer-wiring' : module;
+      byModule.set(from, [...(byModule.get(from) ?? []), ...named(need, name)]);
+    }
     const imports = [...byModule].sort(([a], [b]) => a.localeCompare(b)).map(([module, names]) => `import { ${[...names].sort().join(', ')} } from '${from(module)}';`);
     const passed = `{ ${builders.map(([need, { name }]) => `${need}: ${expression(need, name)}`).join(', ')} }`;
     sources.set(

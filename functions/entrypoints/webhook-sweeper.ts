@@ -1,6 +1,7 @@
 // Generated from the consumer catalog by lib/consumer-entries.ts: do not edit.
 import { consumerHandler } from '../handlers/schedule/webhook-sweeper';
-import { productionConsumerPorts, sendsPorts, storesPorts, webhooksPorts } from '../wiring';
+import { productionConsumerPorts, sendsPorts, storesPorts } from '../consumer-wiring';
+import { webhooksPorts } from '../wiring';
 
 /** Lambda entry point of the WebhookSweeper consumer (functions/contracts/consumers.ts): its handler on the production wiring of its needs. */
 export const handler = consumerHandler(await productionConsumerPorts('WebhookSweeper', { sends: sendsPorts, table: storesPorts({}), webhooks: webhooksPorts }));

@@ -98,13 +98,23 @@ export const declaredPorts = (
   const refuse = (what: string): never => {
     throw new ConfigurationError(`${id} reads ${what}, which its catalog entry does not declare (functions/contracts/consumers.ts)`);
   };
-  const queues = ports.queues && new Proxy(ports.queues, { get: (target, name) => (sends.has(name as QueueName) ? target[name as keyof ConsumerQueues] : refuse(`the ${String(name)} queue`)) });
+  // What the language and the runtime ask of any object (`await` reads `then`, inspection reads
+  // symbols) is answered as a plain object would, not refused.
+  const asked = (name: string | symbol): boolean => typeof name === 'symbol' || name === 'then' || name === 'toJSON' || name in Object.prototype;
+  const queues =
+    ports.queues &&
+    new Proxy(ports.queues, {
+      get: (target, name) => (asked(name) ? Reflect.get(target, name) : sends.has(name as QueueName) ? target[name as keyof ConsumerQueues] : refuse(`the ${String(name)} queue`)),
+    });
   const stores =
     ports.stores && listed
-      ? new Proxy(ports.stores, { get: (target, name) => (listed.has(name as string) ? target[name as keyof TableStores] : refuse(`the ${String(name)} store`)) })
+      ? new Proxy(ports.stores, {
+          get: (target, name) => (asked(name) ? Reflect.get(target, name) : listed.has(name as string) ? target[name as keyof TableStores] : refuse(`the ${String(name)} store`)),
+        })
       : ports.stores;
   return new Proxy(ports as ConsumerPorts, {
     get: (target, name) => {
+      if (asked(name)) return Reflect.get(target, name);
       if (!allowed.has(name as keyof ConsumerPorts)) return refuse(String(name));
       const part = name === 'queues' ? queues : name === 'stores' ? stores : target[name as keyof ConsumerPorts];
       return part === undefined ? refuse(`${String(name)} (declared, but the stack provided none)`) : part;

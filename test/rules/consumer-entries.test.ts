@@ -6,7 +6,8 @@ import { ConfigurationError } from '../../functions/contracts/env';
 import { BILLING_POLICY } from '../../functions/domain/billing';
 import { CONSUMER_NEED_PORTS, declaredPorts, type ConsumerHandlerOf, type ConsumerPorts } from '../../functions/handlers/consumer';
 import { CONSUMER_PORT_BUILDERS, STORE_BUILDERS, consumerEntrySources } from '../../lib/consumer-entries';
-import * as wiring from '../../functions/wiring';
+import * as wiring from '../../functions/consumer-wiring';
+import { tablePorts } from '../../functions/wiring';
 
 // import.meta.url, not import.meta.dirname: Jest 29's ESM support only provides the former.
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -79,5 +80,35 @@ describe('the consumers’ entry points and handlers', () => {
     expect(declaredPorts(billing.id, billing, EVERY_PORT).stores.billing).toBe(EVERY_PORT.stores.billing);
     const { webhooks: _left, ...withoutWebhooks } = EVERY_PORT;
     expect(() => declaredPorts(sweeper.id, sweeper, withoutWebhooks).webhooks).toThrow(/declared, but the stack provided none/);
+  });
+
+  test('narrowed ports are awaitable and inspectable like a plain object (an entry point awaits them at cold start)', async () => {
+    for (const consumer of CONSUMERS) {
+      const ports = declaredPorts(consumer.id, consumer, EVERY_PORT);
+      await expect(Promise.resolve(ports)).resolves.toBe(ports);
+      expect(String(ports)).toBe('[object Object]');
+    }
+  });
+
+  test('production wiring builds a consumer from its environment alone, as its entry point does at cold start', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, { TABLE_NAME: 'memberpass-test', DELIVERY_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/delivery', AWS_REGION: 'eu-west-1' });
+    try {
+      const { consumerHandler } = await handlerModule(CONSUMERS.find((consumer) => consumer.id === 'Generator')!);
+      const ports = await wiring.productionConsumerPorts('Generator', {
+        queueSource: wiring.queueSourcePorts,
+        sends: wiring.sendsPorts,
+        table: wiring.storesPorts({ jobs: wiring.jobsStore, codes: wiring.codesStore }),
+      });
+      expect(typeof consumerHandler!(ports)).toBe('function');
+      expect(() => ports.stores.billing).toThrow(/Generator reads the billing store/);
+      // A declared need without its builder fails at cold start, naming it.
+      await expect(wiring.productionConsumerPorts('Generator', { sends: wiring.sendsPorts, table: tablePorts })).rejects.toThrow(/no builder for the needs queueSource/);
+      // So does a queue URL the function was not given.
+      delete process.env.DELIVERY_QUEUE_URL;
+      await expect(wiring.productionConsumerPorts('Generator', { queueSource: wiring.queueSourcePorts, sends: wiring.sendsPorts, table: tablePorts })).rejects.toThrow(/DELIVERY_QUEUE_URL/);
+    } finally {
+      process.env = saved;
+    }
   });
 });
