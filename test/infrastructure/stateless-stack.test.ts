@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { Match } from 'aws-cdk-lib/assertions';
 import { API_ROUTES } from '../../lib/api-routes';
@@ -81,6 +83,28 @@ describe('routes', () => {
     const assetDir = `${service.assemblyDir}/asset.${String(S3Key).replace(/\.zip$/, '')}`;
     expect(readdirSync(assetDir)).toContain('index.mjs');
   });
+
+  test('every consumer\'s bundle starts on its template environment alone: its handler is built at cold start', async () => {
+    const run = promisify(execFile);
+    for (const consumer of CONSUMERS) {
+      const { Code, Environment } = functionOf(consumer.id).resource.Properties;
+      const bundle = `${service.assemblyDir}/asset.${String(Code.S3Key).replace(/\.zip$/, '')}/index.mjs`;
+      // What CloudFormation resolves at deploy time (ARNs, URLs, names), replaced by something of its shape.
+      const variables = Object.fromEntries(
+        Object.entries((Environment?.Variables ?? {}) as Record<string, unknown>).map(([name, value]) => [
+          name,
+          typeof value === 'string' ? value : name.endsWith('_URL') ? `https://sqs.eu-west-1.amazonaws.com/123456789012/${name.toLowerCase()}` : `test-${name.toLowerCase()}`,
+        ]),
+      );
+      const { stdout } = await run(
+        process.execPath,
+        ['--input-type=module', '-e', "const { handler } = await import(process.env.BUNDLE_URL); process.stdout.write(typeof handler);"],
+        // No network is reached at cold start: the Stripe key's early read may fail in the background, and is read again on first use.
+        { env: { PATH: process.env.PATH ?? '', AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', ...variables, NODE_OPTIONS: '', BUNDLE_URL: pathToFileURL(bundle).href } },
+      );
+      expect([consumer.id, stdout]).toEqual([consumer.id, 'function']);
+    }
+  }, 60_000);
 
   test('what the MCP function imports on its first call ships beside index.mjs as a chunk, and that chunk loads', async () => {
     const { S3Key } = functionOf('Mcp').resource.Properties.Code;
