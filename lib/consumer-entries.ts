@@ -6,9 +6,9 @@
  * those needs use. test/rules/consumer-entries.test.ts fails when a file differs from what this
  * writes, and when an entry point of CONSUMER_ENTRY_DIR belongs to no consumer.
  */
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeGeneratedFiles } from './generated-files';
 import { CONSUMER_ENTRY_DIR, CONSUMERS, consumerEntry, type Consumer, type ConsumerNeeds, type StoreName } from '../functions/contracts/consumers';
 
 // import.meta.url, not import.meta.dirname: Jest 29's ESM support only provides the former.
@@ -88,30 +88,7 @@ export const consumerEntrySources = (): Map<string, string> => {
 };
 
 /** Writes every consumer's entry point and removes the entry points of consumers that are gone; returns the paths changed. */
-export const writeConsumerEntries = (): string[] => {
-  const sources = consumerEntrySources();
-  const changed: string[] = [];
-  for (const [path, source] of sources) {
-    let current: string | undefined;
-    try {
-      current = readFileSync(join(ROOT, path), 'utf8');
-    } catch {
-      current = undefined;
-    }
-    if (current !== source) {
-      writeFileSync(join(ROOT, path), source);
-      changed.push(path);
-    }
-  }
-  for (const file of readdirSync(join(ROOT, CONSUMER_ENTRY_DIR))) {
-    const path = `${CONSUMER_ENTRY_DIR}/${file}`;
-    if (file.endsWith('.ts') && !sources.has(path)) {
-      rmSync(join(ROOT, path));
-      changed.push(path);
-    }
-  }
-  return changed;
-};
+export const writeConsumerEntries = (): string[] => writeGeneratedFiles(ROOT, consumerEntrySources(), CONSUMER_ENTRY_DIR, (file) => file.endsWith('.ts'));
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const changed = writeConsumerEntries();

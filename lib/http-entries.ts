@@ -8,9 +8,10 @@
  * the catalog itself.
  * test/rules/http-entries.test.ts fails when a file differs from what this writes.
  */
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeGeneratedFiles } from './generated-files';
 import { API_ROUTES, HTTP_ENTRY_DIR } from './api-routes';
 import { openApiDocument } from '../functions/operations/openapi';
 import { CATALOG, type CatalogEntry } from '../functions/operations';
@@ -116,30 +117,7 @@ export const httpEntrySources = async (): Promise<Map<string, string>> => {
 };
 
 /** Writes every route's entry point and removes the files of routes that are gone; returns the paths changed. */
-export const writeHttpEntries = async (): Promise<string[]> => {
-  const sources = await httpEntrySources();
-  const changed: string[] = [];
-  for (const [path, source] of sources) {
-    let current: string | undefined;
-    try {
-      current = readFileSync(join(ROOT, path), 'utf8');
-    } catch {
-      current = undefined;
-    }
-    if (current !== source) {
-      writeFileSync(join(ROOT, path), source);
-      changed.push(path);
-    }
-  }
-  for (const file of readdirSync(join(ROOT, HTTP_ENTRY_DIR))) {
-    const path = `${HTTP_ENTRY_DIR}/${file}`;
-    if (!sources.has(path)) {
-      rmSync(join(ROOT, path));
-      changed.push(path);
-    }
-  }
-  return changed;
-};
+export const writeHttpEntries = async (): Promise<string[]> => writeGeneratedFiles(ROOT, await httpEntrySources(), HTTP_ENTRY_DIR, () => true);
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const changed = await writeHttpEntries();

@@ -45,8 +45,8 @@ export const localHandlers = (deps: LocalApiDeps): Record<string, HttpHandler> =
 const NO_REDRIVE_RECEIVES = 1000;
 
 /**
- * Reads the consumer catalog (functions/contracts/consumers.ts) for one part of the local stack
- * and remembers which consumers it read: what that part runs. Every setting of a local consumer
+ * Reads the consumer catalog (functions/contracts/consumers.ts) for the local stack
+ * (`startLocalConsumers`, and the queues it makes) and remembers which consumers it ran. Every setting of a local consumer
  * (its queue's and event source's, its timeout, its schedule's rate) comes from here, so that the
  * local stack runs each consumer as the CDK stack deploys it; `ids` is what the local stack
  * reports as run (`LocalPipeline.consumers`).

@@ -63,7 +63,7 @@ export interface LocalStackOptions {
   webhookAllowPrivateUrls?: boolean;
   /** Stripe for billing (STRIPE_SECRET_KEY, STRIPE_API_BASE, STRIPE_METER_EVENT_NAME); without a key, `<data dir>/stripe-ledger.jsonl`. */
   stripe?: LocalStripeOptions;
-  /** How often the sweeper runs (default every minute, as in production). */
+  /** How often the job and expiry sweepers run (default each at its catalog rate, every minute, as in production). */
   sweepIntervalMs?: number;
   /**
    * Called once the stack has stopped itself because a part it cannot serve without died
@@ -135,12 +135,13 @@ const botUsernameOf = async (telegram: TelegramSender, configured?: string): Pro
 };
 
 /**
- * Everything behind the API, on one machine, composed like AWS: the same handlers, built on
- * dependencies from the same builders as `functions/wiring.ts` (only the ports differ: DynamoDB
- * Local, in-process queues with the CDK stack's settings, the given Telegram sender). The
- * generation queue feeds the generator, the delivery queue the deliverer, both dead-letter into
- * one queue consumed by the dead-letter handler, the table's stream feeds the outbox relay onto
- * the in-process bus, and, when `sweepIntervalMs` is given, the job sweeper runs on a timer.
+ * Everything behind the API, on one machine, composed like AWS from the consumer catalog: every
+ * consumer's own handler (`startLocalConsumers`), on local ports narrowed to its needs as in
+ * Lambda (DynamoDB Local, in-process queues with the CDK stack's settings, the given Telegram
+ * sender, the in-process bus). The generation and delivery queues dead-letter into one queue; the
+ * table's stream feeds the outbox relay and the billing forwarder; the webhook and billing
+ * families start first (local/webhooks.ts, local/billing.ts), so that the dispatcher is on the
+ * bus before the relay publishes. The other schedules run every `sweepIntervalMs`, or by hand.
  */
 export const startLocalPipeline = async (options: {
   dynamoEndpoint: string;
@@ -149,8 +150,12 @@ export const startLocalPipeline = async (options: {
   clock?: Clock;
   telegram: TelegramSender;
   messageIntervalMs?: number;
-  /** Run the job sweeper this often; without it, only `pipeline.sweep()` runs it. */
-  sweepIntervalMs?: number;
+  /**
+   * How often the schedules besides the webhook and billing ones (the job and expiry sweepers) run:
+   * 'catalog', each at its catalog rate; a number, all at it; without it, only by hand
+   * (`pipeline.sweep()`, `expirySweep()`).
+   */
+  sweepIntervalMs?: number | 'catalog';
   webhooks?: LocalWebhookOptions;
   /** Stripe for the billing function (STRIPE_SECRET_KEY, STRIPE_API_BASE, STRIPE_METER_EVENT_NAME); the ledger file without a key. */
   stripe?: LocalStripeOptions;
@@ -204,15 +209,15 @@ export const startLocalPipeline = async (options: {
     });
     started.push(billing);
     // Every other consumer of the catalog, by its source: the queues above, the stream (the
-    // outbox relay onto the bus), and the sweepers on `sweepIntervalMs` (startLocalStack: their
-    // catalog rate) or when run by hand.
+    // outbox relay onto the bus), and the sweepers on `sweepIntervalMs` (startLocalStack: each at
+    // its catalog rate) or when run by hand.
     const rest = await startLocalConsumers({
       consumers: CONSUMERS.filter((entry) => !isWebhookConsumer(entry) && !isBillingConsumer(entry)),
       ports: { ...ports, queues: { ...ports.queues, billing: billing.queue, webhookDelivery: webhooks.ports.scheduler }, webhooks: webhooks.ports },
       queues: { generation: queue, delivery: deliveries, pipelineDeadLetter: deadLetters },
       bus,
       stream,
-      intervalMs: () => options.sweepIntervalMs ?? 0,
+      intervalMs: () => (options.sweepIntervalMs === 'catalog' ? undefined : (options.sweepIntervalMs ?? 0)),
     });
     const run = (id: ConsumerId) => async (): Promise<void> => void (await rest.run(id));
     return {
@@ -310,7 +315,7 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
       telegram,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.messageIntervalMs !== undefined ? { messageIntervalMs: options.messageIntervalMs } : {}),
-      sweepIntervalMs: options.sweepIntervalMs ?? new ConsumerWiring().intervalMs('Sweeper'),
+      sweepIntervalMs: options.sweepIntervalMs ?? 'catalog',
       webhooks: { allowPrivateUrls: options.webhookAllowPrivateUrls ?? false },
       ...(options.stripe ? { stripe: options.stripe } : {}),
     });

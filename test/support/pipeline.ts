@@ -8,6 +8,8 @@ import type { EventEnvelope } from '../../functions/contracts/events';
 import type { JobQueue } from '../../functions/domain/ports';
 import type { DeliverMessage } from '../../functions/contracts/queue-messages';
 import type { DeliveryDeps } from '../../functions/use-cases/generation/deliver-job';
+import { delivererDeps } from '../../functions/handlers/queue/deliverer';
+import { consumerPorts } from './consumer-ports';
 import { sweepStalledJobs } from '../../functions/use-cases/job-sweeper';
 import { makeTelegramSender } from '../../functions/adapters/telegram/factory';
 import type { ApiDeps } from '../../functions/wiring';
@@ -120,15 +122,7 @@ export const startPipelineHarness = async (
     clock,
     deps,
     deliveries: local.pipeline.deliveries,
-    deliveryDeps: {
-      jobs: ports.stores.jobs,
-      codes: ports.stores.codes,
-      chats: ports.stores.chats,
-      deliveries: ports.queues.delivery,
-      telegram: ports.telegram,
-      clock: ports.clock,
-      messageIntervalMs: ports.messageIntervalMs,
-    },
+    deliveryDeps: delivererDeps(consumerPorts('Deliverer', ports)),
     sweep: () => sweepStalledJobs({ jobs: ports.stores.jobs, chats: ports.stores.chats, queue: ports.queues.generation, deliveries: ports.queues.delivery, clock: ports.clock }),
     idle: async (timeoutMs = 30_000) => {
       // Work flows one way, generation → delivery: once the first is idle, so is what it feeds.

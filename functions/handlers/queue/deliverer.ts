@@ -4,7 +4,7 @@ import { METRIC, countMetric } from '../../observability';
 import { deliverJob, deliveryRun, type DeliveryDeps, type DeliveryRun } from '../../use-cases/generation/deliver-job';
 import { withObservability } from '../middleware';
 import { processSqsRecords } from './sqs-records';
-import type { ConsumerHandlerOf } from '../consumer';
+import type { ConsumerHandlerOf, ConsumerPorts } from '../consumer';
 
 /** Counts what one delivery call did, whether it ended or threw part-way. */
 const countDelivery = (done: DeliveryRun): void => {
@@ -38,14 +38,16 @@ export const makeHandler = (deps: DeliveryDeps) =>
       ),
   );
 
+/** The deliverer's dependencies from the Deliverer consumer's ports (tests run its use case by hand on them). */
+export const delivererDeps = (ports: ConsumerPorts): DeliveryDeps => ({
+  jobs: ports.stores.jobs,
+  codes: ports.stores.codes,
+  chats: ports.stores.chats,
+  deliveries: ports.queues.delivery,
+  telegram: ports.telegram,
+  clock: ports.clock,
+  messageIntervalMs: ports.messageIntervalMs,
+});
+
 /** The Deliverer consumer. */
-export const consumerHandler: ConsumerHandlerOf<ReturnType<typeof makeHandler>> = (ports) =>
-  makeHandler({
-    jobs: ports.stores.jobs,
-    codes: ports.stores.codes,
-    chats: ports.stores.chats,
-    deliveries: ports.queues.delivery,
-    telegram: ports.telegram,
-    clock: ports.clock,
-    messageIntervalMs: ports.messageIntervalMs,
-  });
+export const consumerHandler: ConsumerHandlerOf<ReturnType<typeof makeHandler>> = (ports) => makeHandler(delivererDeps(ports));
