@@ -171,11 +171,11 @@ export class StatelessStack extends Stack {
         if (config.telegramBotUsername === undefined) {
           throw new Error(`Stage "${config.stage}": ${route.method} ${route.path} needs the bot's username: set telegramBotUsername in lib/stages.ts.`);
         }
-        fn.function.addEnvironment('TELEGRAM_BOT_USERNAME', config.telegramBotUsername);
+        fn.function.addEnvironment(ENV.TELEGRAM_BOT_USERNAME, config.telegramBotUsername);
       }
       if (needs.bot) this.useTelegramBot(fn, config, stateful);
-      if (needs.webhookSecret) fn.useSecret('TELEGRAM_WEBHOOK_TOKEN_SECRET', stateful.telegramWebhookSecret);
-      if (needs.cursorKey) fn.useSecret('CURSOR_KEY_SECRET', stateful.cursorKey);
+      if (needs.webhookSecret) fn.useSecret(ENV.TELEGRAM_WEBHOOK_TOKEN_SECRET, stateful.telegramWebhookSecret);
+      if (needs.cursorKey) fn.useSecret(ENV.CURSOR_KEY_SECRET, stateful.cursorKey);
       webhooks.grantRoute(fn, needs);
 
       const httpRoute = new HttpRoute(this, `${route.id}Route`, {

@@ -8,6 +8,7 @@ import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import { ENV } from '../../functions/contracts/env';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -225,7 +226,7 @@ export class ServiceFunction extends Construct {
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...actions, ...extraActions], resources: [table.tableArn] }));
     // Indexes can only be queried.
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: indexArns }));
-    this.function.addEnvironment('TABLE_NAME', table.tableName);
+    this.function.addEnvironment(ENV.TABLE_NAME, table.tableName);
     return this;
   }
 
@@ -273,7 +274,7 @@ export class ServiceFunction extends Construct {
   /** Lets the function publish to one event bus: events:PutEvents on it only, and EVENT_BUS_NAME. */
   useEventBus(bus: IEventBus): this {
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [bus.eventBusArn] }));
-    this.function.addEnvironment('EVENT_BUS_NAME', bus.eventBusName);
+    this.function.addEnvironment(ENV.EVENT_BUS_NAME, bus.eventBusName);
     return this;
   }
 }
