@@ -9,7 +9,7 @@ import type { Config } from 'jest';
 const UNIT_TESTS: readonly string[] = [
   'test/rules/[^/]+',
   'test/adapters/(account-read-cache|eventbridge-patterns|eventbridge-publisher|http-webhook-sender|ledger-biller|outbox-relay|sqs-job-queue|sqs-webhook-retry-scheduler|stripe-biller|stripe-fake|telegram-fake|telegram-token-rotation|telegram|webhook-receiver-cli|webhook-url-guard|webhook-wiring)',
-  'test/local/(cursor-key|in-process-bus|in-process-queue|invocation-logs)',
+  'test/local/(cursor-key|in-process-bus|in-process-queue|invocation-logs|stream-checkpoints)',
   'test/pipeline/handler-metrics',
   'test/use-cases/[^/]+',
   'test/infrastructure/(?!stateless-stack\\.)[^/]+',

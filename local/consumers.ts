@@ -61,8 +61,8 @@ export interface LocalConsumers {
 /** Checkpoint files the stream consumers had before they were named after their consumer: kept, so a data dir keeps its place in the stream. */
 const EARLIER_CHECKPOINTS: Partial<Record<ConsumerId, string>> = { OutboxRelay: 'stream-checkpoint.json', BillingForwarder: 'billing-stream-checkpoint.json' };
 
-/** The checkpoint file of stream consumer `id` in `dataDir`. */
-const checkpointFile = (dataDir: string, id: ConsumerId): string => {
+/** The checkpoint file of stream consumer `id` in `dataDir` (one it had under its earlier name is renamed to it). */
+export const streamCheckpointFile = (dataDir: string, id: ConsumerId): string => {
   const file = join(dataDir, `${id.replace(/(?<=[a-z])(?=[A-Z])/g, '-').toLowerCase()}-stream-checkpoint.json`);
   const earlier = EARLIER_CHECKPOINTS[id] && join(dataDir, EARLIER_CHECKPOINTS[id]);
   if (earlier && !existsSync(file) && existsSync(earlier)) renameSync(earlier, file);
@@ -128,7 +128,7 @@ export const startLocalConsumers = async (options: LocalConsumersOptions): Promi
             clientConfig: options.stream.clientConfig,
             tableName: options.stream.tableName,
             handler: handler as StreamHandler,
-            checkpointFile: checkpointFile(options.stream.dataDir, id),
+            checkpointFile: streamCheckpointFile(options.stream.dataDir, id),
             functionName: id,
             ...wiring.stream(id),
           });
