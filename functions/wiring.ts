@@ -221,7 +221,8 @@ export const webhookPorts = (options: {
   };
 };
 
-let webhookDeps: WebhookPorts | undefined;
+/** The webhook parts of this cold start, by how the delivery queue was asked for. */
+const webhookDeps = new Map<'required' | 'ifConfigured', WebhookPorts>();
 
 /** The delivery queue of a function deployed without it (a webhook route without the `webhookQueue` need): any use is a configuration error. */
 const noDeliveryQueue: WebhookRetryScheduler = {
@@ -236,16 +237,18 @@ const noDeliveryQueue: WebhookRetryScheduler = {
  * 'ifConfigured' (the routes) sends to it only where the function was given it.
  */
 export const productionWebhookPorts = (queue: 'required' | 'ifConfigured' = 'required'): WebhookPorts => {
-  if (webhookDeps) return webhookDeps;
+  const built = webhookDeps.get(queue);
+  if (built) return built;
   const env = parseEnv(WebhookEnv);
   const queueUrl = queue === 'required' ? parseEnv(WebhookQueueEnv).WEBHOOK_DELIVERY_QUEUE_URL : env.WEBHOOK_DELIVERY_QUEUE_URL;
-  webhookDeps = webhookPorts({
+  const ports = webhookPorts({
     db: makeDocumentClient({}),
     tableName: env.TABLE_NAME,
     scheduler: queueUrl ? new SqsWebhookRetryScheduler(makeSqsClient(), queueUrl) : noDeliveryQueue,
     allowPrivate: env.WEBHOOK_ALLOW_PRIVATE_URLS === '1',
   });
-  return webhookDeps;
+  webhookDeps.set(queue, ports);
+  return ports;
 };
 
 // ---- consumers: the builders of the needs that use this module's own wiring ---------------

@@ -23,5 +23,8 @@ describe('the webhook wiring and the delivery queue', () => {
     expect(() => productionWebhookPorts('required')).toThrow(/WEBHOOK_DELIVERY_QUEUE_URL/);
     const ports = productionWebhookPorts('ifConfigured');
     await expect(ports.scheduler.scheduleRetry('whd_1', 0)).rejects.toThrow(ConfigurationError);
+    // What was built for a route without the queue is not handed to a consumer that requires it.
+    expect(() => productionWebhookPorts('required')).toThrow(/WEBHOOK_DELIVERY_QUEUE_URL/);
+    expect(productionWebhookPorts('ifConfigured')).toBe(ports);
   });
 });
