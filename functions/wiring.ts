@@ -128,20 +128,6 @@ export const productionTable = (): TableStores => {
 const productionCursors = (): CursorCodec =>
   new AesGcmCursorCodec(async () => cursorKeyFromSecret(await secretString(parseEnv(CursorEnv).CURSOR_KEY_SECRET)));
 
-/** A queue that refuses to be used: for functions that have no business queueing. */
-const noQueue: JobQueue = {
-  send: async () => {
-    throw new ConfigurationError('this function has no queue configured');
-  },
-};
-
-/** Production wiring of the HTTP handlers; the queue only where QUEUE_URL is configured. */
-export const productionDeps = (): ApiDeps => {
-  const queueUrl = process.env.QUEUE_URL;
-  const queue = queueUrl ? new SqsJobQueue(makeSqsClient(), parseEnv(QueueEnv).QUEUE_URL) : noQueue;
-  return { ...productionTable(), cursors: productionCursors(), queue, clock: systemClock };
-};
-
 /** Builds what one need of an operation asks for (`Needs`), from the environment CDK set with its grant. */
 export type NeedBuilder = () => Partial<ServiceDeps> | Promise<Partial<ServiceDeps>>;
 

@@ -51,9 +51,6 @@ export const keys = {
 /** Sort key of a job's slot claim: zero-padded so that slots sort in order. */
 export const slotSk = (slot: number) => `SLOT#${String(slot).padStart(6, '0')}`;
 
-/** The last possible slot sort key (a batch holds at most 1,000,000 slots). */
-export const LAST_SLOT_SK = 'SLOT#999999';
-
 /** Index keys of the `gsi1` listings. */
 export const indexKeys = {
   /** Sparse partition of jobs that have not ended, oldest first, for the job sweeper. */

@@ -351,9 +351,6 @@ export interface BillingStore {
   isBilled(redemptionId: string): Promise<boolean>;
 }
 
-/** What the billing use case asks of the billing store's records. */
-export type BillingLedger = Pick<BillingStore, 'isBilled'>;
-
 // Expiry.
 
 /** The codes whose expiry has passed, the moves out of `active` the sweep makes, and batch expiry changes. */

@@ -60,13 +60,6 @@ export class AesGcmCursorCodec implements CursorCodec {
   }
 }
 
-/** Reads a key written as base64 (e.g. a secret's value); throws unless it is 32 bytes. */
-export const cursorKeyFromBase64 = (text: string): Buffer => {
-  const key = Buffer.from(text.trim(), 'base64');
-  if (key.length !== CURSOR_KEY_BYTES) throw new Error(`the cursor key must be ${CURSOR_KEY_BYTES} bytes in base64`);
-  return key;
-};
-
 /**
  * The key derived from a generated secret (CDK generates 64 letters and digits, about 380 bits):
  * its SHA-256, so any secret string of enough entropy makes a valid AES-256 key.
