@@ -234,7 +234,7 @@ export const coldStartBench: Bench = {
         `interleaved with the floor (a ${kib(floorSize)} bundle, same esbuild settings, that only constructs a DynamoDBClient). Sizes count index.mjs and its chunks (what import() loads on first use is in chunks/, read then, not at cold start, for the floor as for the functions). ` +
         `The Lambda runtime is nodejs22.x; this machine has Node ${process.version}. Each function gets its environment from the prod template ` +
         `(NODE_OPTIONS=--enable-source-maps included; references replaced by dummies) and reads its cold-start secrets from a fake Secrets Manager on 127.0.0.1. ` +
-        `Each HTTP route has an entry point of its own (functions/entrypoints/http/, generated from the catalog), so its bundle holds its operation and what its needs use. ` +
+        `Each HTTP route and each consumer has an entry point of its own (functions/entrypoints/, generated from the operation and consumer catalogs), so its bundle holds its handler and what its needs use (a consumer: the stores it lists). ` +
         `Load average (1, 5, 15 min) when the cold inits began: ${loadBefore.map((load) => load.toFixed(2)).join(', ')}; when they ended: ${loadAfter.map((load) => load.toFixed(2)).join(', ')}.`;
       const figures: Figure[] = groups.map((group, g) => {
         const names = group.map((fn) => fn.name);
