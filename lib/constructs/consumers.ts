@@ -9,7 +9,7 @@ import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { CONSUMERS, QUEUE_URL_VARIABLE, consumerEntry, type Consumer, type ConsumerId, type QueueName, type StreamFilter } from '../../functions/contracts/consumers';
+import { CONSUMERS, QUEUE_URL_VARIABLE, consumerEntry, type Consumer, type ConsumerId, type ConsumerNeeds, type QueueName, type StreamFilter } from '../../functions/contracts/consumers';
 import { ENV } from '../../functions/contracts/env';
 import { scheduleFunction } from './function-schedule';
 import type { ServiceFunction } from './service-function';
@@ -80,21 +80,37 @@ const grantExpirySweep = (fn: ServiceFunction, table: ITableV2): void => {
   fn.function.addEnvironment(ENV.TABLE_NAME, table.tableName);
 };
 
-/** Gives one consumer's function what its catalog `needs` ask for: each a grant plus its environment variable. */
-const grantNeeds = (fn: ServiceFunction, consumer: Consumer, resources: ConsumerResources): void => {
-  const { needs } = consumer;
-  if (needs.table === 'expirySweep') grantExpirySweep(fn, resources.table);
-  else if (needs.table) fn.useTable(resources.table, needs.table);
-  fn.deleteItems(resources.table, needs.deletes ?? []);
-  for (const queue of needs.sends ?? []) fn.useQueue(QUEUE_URL_VARIABLE[queue], resources.queues[queue]);
-  if (needs.bot) {
+/**
+ * The grant and environment of each need a consumer may declare: one entry per need, so that a
+ * need added to ConsumerNeeds does not compile until it says what it grants (its ports are
+ * CONSUMER_NEED_PORTS in functions/handlers/consumer.ts, its production builder
+ * CONSUMER_PORT_BUILDERS in lib/consumer-entries.ts, both as exhaustive).
+ */
+const CONSUMER_GRANTS: { readonly [K in keyof ConsumerNeeds]-?: (fn: ServiceFunction, value: NonNullable<ConsumerNeeds[K]>, resources: ConsumerResources) => void } = {
+  table: (fn, access, resources) => (access === 'expirySweep' ? grantExpirySweep(fn, resources.table) : fn.useTable(resources.table, access)),
+  // Which stores the function builds changes nothing it may do on the table.
+  stores: () => undefined,
+  deletes: (fn, prefixes, resources) => fn.deleteItems(resources.table, prefixes),
+  sends: (fn, queues, resources) => {
+    for (const queue of queues) fn.useQueue(QUEUE_URL_VARIABLE[queue], resources.queues[queue]);
+  },
+  bot: (fn, _bot, resources) => {
     fn.useSecret(ENV.TELEGRAM_BOT_TOKEN_SECRET, resources.telegram.botTokenSecret);
     if (resources.telegram.apiRoot !== undefined) fn.function.addEnvironment(ENV.TELEGRAM_API_ROOT, resources.telegram.apiRoot);
-  }
-  if (needs.eventBus) fn.useEventBus(resources.eventBus);
-  if (needs.stripe) {
+  },
+  eventBus: (fn, _bus, resources) => fn.useEventBus(resources.eventBus),
+  stripe: (fn, _stripe, resources) => {
     fn.useSecret(ENV.STRIPE_SECRET_NAME, resources.stripe.secret);
     fn.function.addEnvironment(ENV.STRIPE_METER_EVENT_NAME, resources.stripe.meterEventName);
+  },
+  // The webhook parts run on the `table` and `sends` grants; the SSRF guard runs in production mode.
+  webhooks: () => undefined,
+};
+
+/** Gives one consumer's function what its catalog `needs` ask for, in the catalog's order of needs. */
+const grantNeeds = (fn: ServiceFunction, consumer: Consumer, resources: ConsumerResources): void => {
+  for (const [need, value] of Object.entries(consumer.needs) as [keyof ConsumerNeeds, never][]) {
+    if (value !== undefined) CONSUMER_GRANTS[need](fn, value, resources);
   }
 };
 
