@@ -20,6 +20,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { Construct } from 'constructs';
 import { API_ROUTES, type ApiRoute, type RouteAuth } from './api-routes';
+import type { Needs } from '../functions/operations';
 import { ServiceFunction } from './constructs/service-function';
 import { serviceRulePrefix, tenantRuleName } from './constructs/event-consumers';
 import { WEBHOOK_ROUTE_TIMEOUT_SECONDS, Webhooks } from './constructs/webhooks';
@@ -59,6 +60,40 @@ export interface StatelessStackProps extends StackProps {
  * the webhook queues; the rules of the event bus; and the alarms. Holds no data but the webhook
  * queues (retained on a protected stage), so it can be replaced at will.
  */
+/** What a route's grants are given: the route, its stage's settings, and the resources they name. */
+interface RouteGrantContext {
+  readonly route: ApiRoute;
+  readonly config: StageConfig;
+  readonly stateful: StatefulResources;
+  readonly webhooks: Webhooks;
+}
+
+/**
+ * The grant and environment of each need an operation may declare (functions/operations/operation.ts
+ * `Needs`), in this order: one entry per need, so that a need added to `Needs` does not compile
+ * until it says what it grants (its production builder is `<need>Need` in functions/wiring.ts).
+ */
+const ROUTE_GRANTS: { readonly [K in keyof Needs]-?: (fn: ServiceFunction, value: NonNullable<Needs[K]>, context: RouteGrantContext) => void } = {
+  table: (fn, access, { route, stateful }) => void fn.useTable(stateful.table, access).deleteItems(stateful.table, route.deletes ?? []),
+  queue: (fn, _queue, { stateful }) => void fn.useQueue(ENV.QUEUE_URL, stateful.generationQueue),
+  botUsername: (fn, _username, { route, config }) => {
+    // The function parses it at cold start: without it, every call would fail there.
+    if (config.telegramBotUsername === undefined) {
+      throw new Error(`Stage "${config.stage}": ${route.method} ${route.path} needs the bot's username: set telegramBotUsername in lib/stages.ts.`);
+    }
+    fn.function.addEnvironment(ENV.TELEGRAM_BOT_USERNAME, config.telegramBotUsername);
+  },
+  bot: (fn, _bot, { config, stateful }) => {
+    fn.useSecret(ENV.TELEGRAM_BOT_TOKEN_SECRET, stateful.telegramBotToken);
+    if (config.telegramApiRoot !== undefined) fn.function.addEnvironment(ENV.TELEGRAM_API_ROOT, config.telegramApiRoot);
+  },
+  webhookSecret: (fn, _secret, { stateful }) => void fn.useSecret(ENV.TELEGRAM_WEBHOOK_TOKEN_SECRET, stateful.telegramWebhookSecret),
+  cursorKey: (fn, _key, { stateful }) => void fn.useSecret(ENV.CURSOR_KEY_SECRET, stateful.cursorKey),
+  // The endpoints and deliveries are items of the table (its grant); deleting an endpoint is the route's `deletes`.
+  webhooks: () => undefined,
+  webhookQueue: (fn, _queue, { webhooks }) => webhooks.grantRoute(fn),
+};
+
 export class StatelessStack extends Stack {
   /** The HTTP API. */
   readonly api: HttpApi;
@@ -163,20 +198,10 @@ export class StatelessStack extends Stack {
         ...(route.needs.webhooks ? { timeout: Duration.seconds(WEBHOOK_ROUTE_TIMEOUT_SECONDS) } : {}),
       });
       // Each need of the catalog entry is a least-privilege grant plus its environment variable.
-      const { needs } = route;
-      if (needs.table) fn.useTable(stateful.table, needs.table).deleteItems(stateful.table, route.deletes ?? []);
-      if (needs.queue) fn.useQueue(ENV.QUEUE_URL, stateful.generationQueue);
-      if (needs.botUsername) {
-        // The function parses it at cold start: without it, every call would fail there.
-        if (config.telegramBotUsername === undefined) {
-          throw new Error(`Stage "${config.stage}": ${route.method} ${route.path} needs the bot's username: set telegramBotUsername in lib/stages.ts.`);
-        }
-        fn.function.addEnvironment(ENV.TELEGRAM_BOT_USERNAME, config.telegramBotUsername);
+      for (const [need, grant] of Object.entries(ROUTE_GRANTS) as [keyof Needs, (fn: ServiceFunction, value: never, context: RouteGrantContext) => void][]) {
+        const value = route.needs[need];
+        if (value !== undefined) grant(fn, value as never, { route, config, stateful, webhooks });
       }
-      if (needs.bot) this.useTelegramBot(fn, config, stateful);
-      if (needs.webhookSecret) fn.useSecret(ENV.TELEGRAM_WEBHOOK_TOKEN_SECRET, stateful.telegramWebhookSecret);
-      if (needs.cursorKey) fn.useSecret(ENV.CURSOR_KEY_SECRET, stateful.cursorKey);
-      webhooks.grantRoute(fn, needs);
 
       const httpRoute = new HttpRoute(this, `${route.id}Route`, {
         httpApi: this.api,
@@ -266,13 +291,6 @@ export class StatelessStack extends Stack {
       this.stage.node.addDependency(route);
     }
     (this.stage.node.defaultChild as CfnStage).routeSettings = settings;
-  }
-
-  /** Lets a function call the Bot API: the bot token's secret, and TELEGRAM_API_ROOT when configured. */
-  private useTelegramBot(fn: ServiceFunction, config: StageConfig, stateful: StatefulResources): ServiceFunction {
-    fn.useSecret(ENV.TELEGRAM_BOT_TOKEN_SECRET, stateful.telegramBotToken);
-    if (config.telegramApiRoot !== undefined) fn.function.addEnvironment(ENV.TELEGRAM_API_ROOT, config.telegramApiRoot);
-    return fn;
   }
 
   /**

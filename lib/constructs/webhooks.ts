@@ -5,7 +5,6 @@ import { Construct } from 'constructs';
 import { queueConsumer } from '../../functions/contracts/consumers';
 import { ENV } from '../../functions/contracts/env';
 import { DEAD_LETTER_RETENTION_DAYS } from '../../functions/contracts/pipeline-settings';
-import type { Needs } from '../../functions/operations';
 import type { ServiceMonitoring } from '../monitoring';
 import type { ServiceFunction } from './service-function';
 
@@ -59,8 +58,8 @@ export class Webhooks extends Construct {
    * sending to it (retrying a delivery by hand queues its next attempt when it fails). No other
    * route knows the queue; a route's deletes are its `deletes` (lib/api-routes.ts).
    */
-  grantRoute(fn: ServiceFunction, needs: Needs): void {
-    if (needs.webhookQueue) fn.useQueue(ENV.WEBHOOK_DELIVERY_QUEUE_URL, this.deliveryQueue);
+  grantRoute(fn: ServiceFunction): void {
+    fn.useQueue(ENV.WEBHOOK_DELIVERY_QUEUE_URL, this.deliveryQueue);
   }
 
   /** Alarms: anything on either dead-letter queue, a loop Lambda cut through `deliverer` (the WebhookDelivery consumer), and a delivery queue that stops draining. */
