@@ -230,6 +230,9 @@ export const startLocalBilling = async (options: {
     queues: { billing: queue },
     stream: { clientConfig: options.clientConfig, tableName: options.tableName, dataDir: options.dataDir },
     intervalMs: (id) => (id === 'BillingSweeper' ? options.sweepIntervalMs : undefined),
+  }).catch(async (error: unknown) => {
+    await queue.stop();
+    throw error;
   });
   const sweeper = consumer('BillingSweeper');
   const sweepDeps = billingSweepDeps(declaredPorts(sweeper.id, sweeper, ports as Partial<ConsumerPorts>));

@@ -58,14 +58,14 @@ export interface LocalConsumers {
   stop(): Promise<void>;
 }
 
-/** Checkpoint files the stream consumers had before they were named after their consumer: kept, so a data dir keeps its place in the stream. */
-const EARLIER_CHECKPOINTS: Partial<Record<ConsumerId, string>> = { OutboxRelay: 'stream-checkpoint.json', BillingForwarder: 'billing-stream-checkpoint.json' };
+/** Legacy checkpoint file names of the stream consumers, still taken over, so that a data dir keeps its place in the stream. */
+const LEGACY_CHECKPOINTS: Partial<Record<ConsumerId, string>> = { OutboxRelay: 'stream-checkpoint.json', BillingForwarder: 'billing-stream-checkpoint.json' };
 
-/** The checkpoint file of stream consumer `id` in `dataDir` (one it had under its earlier name is renamed to it). */
+/** The checkpoint file of stream consumer `id` in `dataDir` (a legacy-named one is renamed to it). */
 export const streamCheckpointFile = (dataDir: string, id: ConsumerId): string => {
   const file = join(dataDir, `${id.replace(/(?<=[a-z])(?=[A-Z])/g, '-').toLowerCase()}-stream-checkpoint.json`);
-  const earlier = EARLIER_CHECKPOINTS[id] && join(dataDir, EARLIER_CHECKPOINTS[id]);
-  if (earlier && !existsSync(file) && existsSync(earlier)) renameSync(earlier, file);
+  const legacy = LEGACY_CHECKPOINTS[id] && join(dataDir, LEGACY_CHECKPOINTS[id]);
+  if (legacy && !existsSync(file) && existsSync(legacy)) renameSync(legacy, file);
   return file;
 };
 
@@ -89,10 +89,11 @@ export const startLocalConsumers = async (options: LocalConsumersOptions): Promi
   const pollers = new Map<ConsumerId, StreamPoller>();
   const scheduled = new Map<ConsumerId, (event: unknown, context: Context) => Promise<unknown>>();
   const runs = new Map<ConsumerId, Promise<unknown>>();
+  const running = new Set<ConsumerId>();
   const timers: NodeJS.Timeout[] = [];
   const stopAll = async () => {
     for (const timer of timers) clearInterval(timer);
-    await Promise.all([...pollers.values()].map((poller) => poller.stop()));
+    await Promise.allSettled([...pollers.values()].map((poller) => poller.stop()));
     await Promise.allSettled([...runs.values()]);
   };
 
@@ -104,53 +105,56 @@ export const startLocalConsumers = async (options: LocalConsumersOptions): Promi
   const run = (id: ConsumerId): Promise<unknown> => {
     const handler = scheduled.get(id);
     if (!handler) throw new Error(`${id} is not a scheduled consumer of this stack`);
-    return exclusive(id, () => {
-      const context = wiring.context(id);
-      return runInvocation(context, () => handler(undefined, context));
+    return exclusive(id, async () => {
+      running.add(id);
+      try {
+        const context = wiring.context(id);
+        return await runInvocation(context, () => handler(undefined, context));
+      } finally {
+        running.delete(id);
+      }
     });
   };
 
+  // First every handler, built on its ports (importing its module), so that nothing is fed before
+  // all are ready; then the queues, bus rules and timers; the stream pollers last, so that what
+  // they forward or publish finds its consumers started, whatever the catalog's order.
+  const built = [];
+  for (const consumer of options.consumers) {
+    const id = consumer.id as ConsumerId;
+    const { source } = wiring.entry(id);
+    const queue = source.kind === 'queue' ? options.queues[source.queue] : undefined;
+    if (source.kind === 'queue' && !queue) throw new ConfigurationError(`${id} reads the ${source.queue} queue, which this stack has not`);
+    if (source.kind === 'stream' && !options.stream) throw new ConfigurationError(`${id} reads the table's stream, which this stack does not read`);
+    if (source.kind === 'eventRules' && !options.bus) throw new ConfigurationError(`${id} is the target of the event rules, and this stack has no bus`);
+    const ports = declaredPorts(id, consumer, { ...(options.ports as Partial<ConsumerPorts>), ...(queue?.redelivery ? { redelivery: queue.redelivery } : {}) });
+    built.push({ id, source, queue, handler: (await handlerOf(consumer))(ports) });
+  }
   try {
-    for (const consumer of options.consumers) {
-      const id = consumer.id as ConsumerId;
-      const { source } = wiring.entry(id);
-      const queue = source.kind === 'queue' ? options.queues[source.queue] : undefined;
-      if (source.kind === 'queue' && !queue) throw new ConfigurationError(`${id} reads the ${source.queue} queue, which this stack has not`);
-      const ports = declaredPorts(id, consumer, { ...(options.ports as Partial<ConsumerPorts>), ...(queue?.redelivery ? { redelivery: queue.redelivery } : {}) });
-      const handler = (await handlerOf(consumer))(ports);
+    for (const { id, source, queue, handler } of built) {
       switch (source.kind) {
         case 'queue':
           queue!.start(handler as (event: SQSEvent, context: Context) => Promise<unknown>);
           break;
-        case 'stream': {
-          if (!options.stream) throw new ConfigurationError(`${id} reads the table's stream, which this stack does not read`);
-          const poller = new StreamPoller({
-            clientConfig: options.stream.clientConfig,
-            tableName: options.stream.tableName,
-            handler: handler as StreamHandler,
-            checkpointFile: streamCheckpointFile(options.stream.dataDir, id),
-            functionName: id,
-            ...wiring.stream(id),
-          });
-          pollers.set(id, poller);
-          await poller.start();
-          break;
-        }
         case 'schedule': {
           scheduled.set(id, handler as (event: unknown, context: Context) => Promise<unknown>);
           const every = options.intervalMs?.(id) ?? wiring.intervalMs(id);
           if (every > 0) {
-            const timer = setInterval(() => void run(id).catch((error: unknown) => logger.error(`${id} failed`, { error: error as Error })), every);
+            // A run still going when the next is due makes that one skip, as a run that overlaps
+            // its next in AWS does the same work twice at best.
+            const tick = () => {
+              if (!running.has(id)) void run(id).catch((error: unknown) => logger.error(`${id} failed`, { error: error as Error }));
+            };
+            const timer = setInterval(tick, every);
             timer.unref();
             timers.push(timer);
           }
           break;
         }
         case 'eventRules': {
-          if (!options.bus) throw new ConfigurationError(`${id} is the target of the event rules, and this stack has no bus`);
           const target = handler as (event: unknown, context: Context) => Promise<unknown>;
           for (const rule of EVENT_RULES) {
-            options.bus.subscribe(
+            options.bus!.subscribe(
               rule.id,
               async (event) => {
                 // Invoked as EventBridge invokes the function: its logs carry its own name.
@@ -162,7 +166,27 @@ export const startLocalConsumers = async (options: LocalConsumersOptions): Promi
           }
           break;
         }
+        case 'stream':
+          break;
       }
+    }
+    for (const { id, source, handler } of built) {
+      if (source.kind !== 'stream') continue;
+      const poller = new StreamPoller({
+        clientConfig: options.stream!.clientConfig,
+        tableName: options.stream!.tableName,
+        handler: handler as StreamHandler,
+        checkpointFile: streamCheckpointFile(options.stream!.dataDir, id),
+        functionName: id,
+        ...wiring.stream(id),
+      });
+      try {
+        await poller.start();
+      } catch (error) {
+        await poller.stop();
+        throw error;
+      }
+      pollers.set(id, poller);
     }
   } catch (error) {
     await stopAll();

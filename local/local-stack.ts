@@ -258,8 +258,9 @@ export const startLocalPipeline = async (options: {
       },
     };
   } catch (error) {
-    for (const part of started.reverse()) await part.stop();
-    await Promise.all([queue.stop(), deliveries.stop(), deadLetters.stop()]);
+    // Every part that started is stopped, even when one of them fails to.
+    for (const part of started.reverse()) await part.stop().catch((stopError: unknown) => logger.error('stopping a part failed', { error: stopError as Error }));
+    await Promise.allSettled([queue.stop(), deliveries.stop(), deadLetters.stop()]);
     db.destroy();
     throw error;
   }

@@ -197,12 +197,17 @@ export class StreamPoller {
     this.#running = this.#loop();
   }
 
-  /** Stops after the batch in progress; the position is kept in the checkpoint file, if any. */
+  /**
+   * Stops after the batch in progress; the position is kept in the checkpoint file, if any. A
+   * poller whose start failed writes none: the file keeps the position of the last run.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#wake?.();
-    await this.#running;
-    this.#writeCheckpoints();
+    if (this.#running) {
+      await this.#running;
+      this.#writeCheckpoints();
+    }
     for (const waiter of this.#idleWaiters) waiter.resolve();
     this.#idleWaiters = [];
     this.#dynamodb.destroy();

@@ -115,6 +115,9 @@ export const startLocalWebhooks = async (options: {
     queues: { webhookDelivery: queue },
     bus: options.bus,
     intervalMs: (id) => (id === 'WebhookSweeper' ? sweepEvery : undefined),
+  }).catch(async (error: unknown) => {
+    await queue.stop();
+    throw error;
   });
   const sweep = async (): Promise<number> => ((await consumers.run('WebhookSweeper')) as { queued: number }).queued;
   if (sweepEvery > 0) void sweep().catch((error: unknown) => logger.error('webhook sweep failed', { error: error as Error }));

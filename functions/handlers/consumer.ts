@@ -1,4 +1,4 @@
-import type { ConsumerNeeds, QueueName } from '../contracts/consumers';
+import type { ConsumerNeeds } from '../contracts/consumers';
 import type { DeliverMessage } from '../contracts/queue-messages';
 import { ConfigurationError } from '../contracts/env';
 import type { BillingPolicy } from '../domain/billing';
@@ -93,31 +93,31 @@ export const declaredPorts = (
   const needs = (Object.keys(consumer.needs) as (keyof ConsumerNeeds)[]).filter((need) => consumer.needs[need] !== undefined);
   const allowed = new Set<keyof ConsumerPorts>(['clock', 'settings', ...needs.flatMap((need) => CONSUMER_NEED_PORTS[need])]);
   if (consumer.source.kind === 'queue') for (const part of CONSUMER_NEED_PORTS.queueSource) allowed.add(part);
-  const sends = new Set<QueueName>(consumer.needs.sends ?? []);
-  const listed = consumer.needs.stores && new Set<string>(consumer.needs.stores);
   const refuse = (what: string): never => {
     throw new ConfigurationError(`${id} reads ${what}, which its catalog entry does not declare (functions/contracts/consumers.ts)`);
+  };
+  const missing = (what: string): never => {
+    throw new ConfigurationError(`${id} reads ${what}, which its catalog entry declares but the stack did not provide`);
   };
   // What the language and the runtime ask of any object (`await` reads `then`, inspection reads
   // symbols) is answered as a plain object would, not refused.
   const asked = (name: string | symbol): boolean => typeof name === 'symbol' || name === 'then' || name === 'toJSON' || name in Object.prototype;
-  const queues =
-    ports.queues &&
-    new Proxy(ports.queues, {
-      get: (target, name) => (asked(name) ? Reflect.get(target, name) : sends.has(name as QueueName) ? target[name as keyof ConsumerQueues] : refuse(`the ${String(name)} queue`)),
+  /**
+   * A plain object of the `names` of `from` that are there (so that `in`, spreading and listing
+   * see those alone), behind a proxy that refuses any other name read, `what` naming it.
+   */
+  const only = <T extends object>(from: T, names: readonly (keyof T)[], what: (name: string) => string): T => {
+    const present = Object.fromEntries(names.filter((name) => from[name] !== undefined).map((name) => [name, from[name]])) as T;
+    return new Proxy(present, {
+      get: (target, name) => {
+        if (asked(name)) return Reflect.get(target, name);
+        if (name in target) return target[name as keyof T];
+        return names.includes(name as keyof T) ? missing(what(String(name))) : refuse(what(String(name)));
+      },
     });
-  const stores =
-    ports.stores && listed
-      ? new Proxy(ports.stores, {
-          get: (target, name) => (asked(name) ? Reflect.get(target, name) : listed.has(name as string) ? target[name as keyof TableStores] : refuse(`the ${String(name)} store`)),
-        })
-      : ports.stores;
-  return new Proxy(ports as ConsumerPorts, {
-    get: (target, name) => {
-      if (asked(name)) return Reflect.get(target, name);
-      if (!allowed.has(name as keyof ConsumerPorts)) return refuse(String(name));
-      const part = name === 'queues' ? queues : name === 'stores' ? stores : target[name as keyof ConsumerPorts];
-      return part === undefined ? refuse(`${String(name)} (declared, but the stack provided none)`) : part;
-    },
-  });
+  };
+  const parts: Partial<ConsumerPorts> = { ...ports };
+  if (ports.queues) parts.queues = only(ports.queues, consumer.needs.sends ?? [], (name) => `the ${name} queue`);
+  if (ports.stores && consumer.needs.stores) parts.stores = only(ports.stores, consumer.needs.stores, (name) => `the ${name} store`);
+  return only(parts as ConsumerPorts, [...allowed], (name) => name);
 };

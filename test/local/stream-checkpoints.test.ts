@@ -15,7 +15,7 @@ describe('a stream consumer\'s checkpoint file in the data dir', () => {
     expect(streamCheckpointFile(dataDir, 'BillingForwarder')).toBe(join(dataDir, 'billing-forwarder-stream-checkpoint.json'));
   });
 
-  test('takes over the file a data dir kept under its earlier name, so a restart keeps its place in the stream', () => {
+  test('takes over a data dir\'s file of a legacy name, so a restart keeps its place in the stream', () => {
     writeFileSync(join(dataDir, 'stream-checkpoint.json'), '{"shard":"relay"}');
     writeFileSync(join(dataDir, 'billing-stream-checkpoint.json'), '{"shard":"billing"}');
     expect(readFileSync(streamCheckpointFile(dataDir, 'OutboxRelay'), 'utf8')).toBe('{"shard":"relay"}');
@@ -23,7 +23,7 @@ describe('a stream consumer\'s checkpoint file in the data dir', () => {
     expect(existsSync(join(dataDir, 'stream-checkpoint.json'))).toBe(false);
   });
 
-  test('keeps its own file where both exist: the earlier one is older', () => {
+  test('keeps its own file where both exist: the legacy one is older', () => {
     writeFileSync(join(dataDir, 'stream-checkpoint.json'), '{"shard":"old"}');
     writeFileSync(join(dataDir, 'outbox-relay-stream-checkpoint.json'), '{"shard":"new"}');
     expect(readFileSync(streamCheckpointFile(dataDir, 'OutboxRelay'), 'utf8')).toBe('{"shard":"new"}');

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CONSUMER_ENTRY_DIR, CONSUMERS, consumerEntry, type Consumer } from '../../functions/contracts/consumers';
+import { CONSUMER_ENTRY_DIR, CONSUMERS, consumerEntry, type Consumer, type ConsumerNeeds } from '../../functions/contracts/consumers';
 import { ConfigurationError } from '../../functions/contracts/env';
 import { BILLING_POLICY } from '../../functions/domain/billing';
 import { CONSUMER_NEED_PORTS, declaredPorts, type ConsumerHandlerOf, type ConsumerPorts } from '../../functions/handlers/consumer';
@@ -74,12 +74,15 @@ describe('the consumers’ entry points and handlers', () => {
     const sweeper = CONSUMERS.find((consumer) => consumer.id === 'WebhookSweeper')!;
     expect(() => declaredPorts(sweeper.id, sweeper, EVERY_PORT).queues.billing).toThrow(/the billing queue/);
     expect(declaredPorts(sweeper.id, sweeper, EVERY_PORT).queues.webhookDelivery).toBe(EVERY_PORT.queues.webhookDelivery);
+    // A queue it sends to that the stack left out fails as it is read, not at the first send.
+    const { queues: _queues, ...rest } = EVERY_PORT;
+    expect(() => declaredPorts(sweeper.id, sweeper, { ...rest, queues: {} as ConsumerPorts['queues'] }).queues.webhookDelivery).toThrow(/the webhookDelivery queue, which its catalog entry declares but the stack did not provide/);
     // So is a store the consumer does not list.
     const billing = CONSUMERS.find((consumer) => consumer.id === 'Billing')!;
     expect(() => declaredPorts(billing.id, billing, EVERY_PORT).stores.jobs).toThrow(/Billing reads the jobs store/);
     expect(declaredPorts(billing.id, billing, EVERY_PORT).stores.billing).toBe(EVERY_PORT.stores.billing);
     const { webhooks: _left, ...withoutWebhooks } = EVERY_PORT;
-    expect(() => declaredPorts(sweeper.id, sweeper, withoutWebhooks).webhooks).toThrow(/declared, but the stack provided none/);
+    expect(() => declaredPorts(sweeper.id, sweeper, withoutWebhooks).webhooks).toThrow(/WebhookSweeper reads webhooks, which its catalog entry declares but the stack did not provide/);
   });
 
   test('narrowed ports are awaitable and inspectable like a plain object (an entry point awaits them at cold start)', async () => {
@@ -87,6 +90,9 @@ describe('the consumers’ entry points and handlers', () => {
       const ports = declaredPorts(consumer.id, consumer, EVERY_PORT);
       await expect(Promise.resolve(ports)).resolves.toBe(ports);
       expect(String(ports)).toBe('[object Object]');
+      // Listing, `in` and spreading see the declared parts alone.
+      expect(Object.keys({ ...ports }).sort()).toEqual(Object.keys(ports).sort());
+      expect('biller' in ports).toBe((consumer.needs as ConsumerNeeds).stripe === true);
     }
   });
 
