@@ -58,9 +58,11 @@ describe.each(implementations)('the billing store (%s)', (_name, open) => {
   test('reads committed records back by id, strongly, each once, leaving unknown ids out; none of them is billed', async () => {
     const project = aProject();
     const customer = aCustomer();
-    const queued = await commitQueued(project, customer, 1);
-    const pending = await h.commit({ projectId: project, customer: null, at: at(2) });
-    const free = await h.commit({ projectId: project, customer, at: at(3), noCharge: true });
+    const [queued, pending, free] = await Promise.all([
+      commitQueued(project, customer, 1),
+      h.commit({ projectId: project, customer: null, at: at(2) }),
+      h.commit({ projectId: project, customer, at: at(3), noCharge: true }),
+    ]);
 
     expect(queued).toEqual({
       redemptionId: expect.stringMatching(/^rdm_/),
@@ -84,20 +86,20 @@ describe.each(implementations)('the billing store (%s)', (_name, open) => {
   test('claims queued records of the window’s customer and period into it, all or none: one pending, no-charge, of another customer or period, unknown or claimed already fails the claim and moves nothing; so does a window id used before', async () => {
     const project = aProject();
     const customer = aCustomer();
-    const [first, second, spare] = [await commitQueued(project, customer, 1), await commitQueued(project, customer, 2), await commitQueued(project, customer, 3)];
-    const refused = [
-      await h.commit({ projectId: project, customer: null, at: at(4) }),
-      await h.commit({ projectId: project, customer, at: at(5), noCharge: true }),
-      await commitQueued(project, aCustomer(), 6),
-      await h.commit({ projectId: project, customer, at: new Date('2026-07-01T00:00:00.000Z') }),
-    ];
+    const [first, second, spare, ...refused] = await Promise.all([
+      commitQueued(project, customer, 1),
+      commitQueued(project, customer, 2),
+      commitQueued(project, customer, 3),
+      h.commit({ projectId: project, customer: null, at: at(4) }),
+      h.commit({ projectId: project, customer, at: at(5), noCharge: true }),
+      commitQueued(project, aCustomer(), 6),
+      h.commit({ projectId: project, customer, at: new Date('2026-07-01T00:00:00.000Z') }),
+    ]);
     const unknown = { ...first, redemptionId: redemptionIdAt(at(7)) };
 
-    for (const other of [...refused, unknown]) {
-      const attempt = aWindow([first, other], at(10), { stripeCustomerId: customer, period: PERIOD });
-      expect(await h.store.createWindow(attempt, at(10))).toBe(false);
-      expect(await h.store.window(attempt.id)).toBeUndefined();
-    }
+    const attempts = [...refused, unknown].map((other) => aWindow([first, other], at(10), { stripeCustomerId: customer, period: PERIOD }));
+    expect(await Promise.all(attempts.map((attempt) => h.store.createWindow(attempt, at(10))))).toEqual(attempts.map(() => false));
+    expect(await h.store.windows(attempts.map((attempt) => attempt.id))).toEqual([]);
     expect(await recordsOf([first, ...refused])).toEqual(byId([first, ...refused]));
 
     const window = aWindow([first, second], at(20));
@@ -115,7 +117,7 @@ describe.each(implementations)('the billing store (%s)', (_name, open) => {
   test('of three claims racing for overlapping records exactly one wins: its records are in its window, the others wrote nothing', async () => {
     const project = aProject();
     const customer = aCustomer();
-    const [a, b, c] = [await commitQueued(project, customer, 1), await commitQueued(project, customer, 2), await commitQueued(project, customer, 3)];
+    const [a, b, c] = await Promise.all([commitQueued(project, customer, 1), commitQueued(project, customer, 2), commitQueued(project, customer, 3)]);
     const contenders = [aWindow([a, b], at(10)), aWindow([b, c], at(10)), aWindow([c, a], at(10))];
 
     const claimed = await Promise.all(contenders.map((window) => h.store.createWindow(window, at(10))));
@@ -130,9 +132,11 @@ describe.each(implementations)('the billing store (%s)', (_name, open) => {
 
   test('a queued or pending record is due from its commit, the instant included, by the records’ bound alone; a no-charge one never is', async () => {
     const project = aProject();
-    const queued = await commitQueued(project, aCustomer(), 50);
-    const pending = await h.commit({ projectId: project, customer: null, at: at(50) });
-    const free = await h.commit({ projectId: project, customer: aCustomer(), at: at(50), noCharge: true });
+    const [queued, pending, free] = await Promise.all([
+      commitQueued(project, aCustomer(), 50),
+      h.commit({ projectId: project, customer: null, at: at(50) }),
+      h.commit({ projectId: project, customer: aCustomer(), at: at(50), noCharge: true }),
+    ]);
     const ids = [queued, pending, free].map((record) => record.redemptionId);
 
     expect(await dueAmong(ids, at(50), justBefore(at(50)))).toEqual([]);
@@ -144,7 +148,7 @@ describe.each(implementations)('the billing store (%s)', (_name, open) => {
   test('a claimed window is due once its claim’s lease is over, the instant included, not a millisecond before; its records are due no more', async () => {
     const customer = aCustomer();
     const project = aProject();
-    const records = [await commitQueued(project, customer, 5), await commitQueued(project, customer, 6)];
+    const records = await Promise.all([5, 6].map((seconds) => commitQueued(project, customer, seconds)));
     const window = aWindow(records, at(10));
     const leaseEnd = new Date(window.nextAttemptAt);
     const ids = [window.id, ...records.map((record) => record.redemptionId)];
@@ -161,9 +165,11 @@ describe.each(implementations)('the billing store (%s)', (_name, open) => {
   test('marks a window and its records billed together, out of the due index; marking it again does nothing; a window parked meanwhile cannot be marked billed, nor a billed one parked', async () => {
     const customer = aCustomer();
     const project = aProject();
-    const records = [await commitQueued(project, customer, 1), await commitQueued(project, customer, 2)];
+    const [first, second, third] = await Promise.all([commitQueued(project, customer, 1), commitQueued(project, customer, 2), commitQueued(project, customer, 3)]);
+    const records = [first, second];
     const window = aWindow(records, at(10));
-    await h.store.createWindow(window, at(10));
+    const other = aWindow([third], at(20));
+    await Promise.all([h.store.createWindow(window, at(10)), h.store.createWindow(other, at(20))]);
 
     await h.store.markWindowBilled(window, at(11));
     await h.store.markWindowBilled(window, at(12));
@@ -174,8 +180,6 @@ describe.each(implementations)('the billing store (%s)', (_name, open) => {
     expect(await dueAmong([window.id], at(3_600), at(3_600))).toEqual([]);
     await expect(h.store.parkWindow(window, 'refused', at(13))).rejects.toThrow(/could not be marked parked/);
 
-    const other = aWindow([await commitQueued(project, customer, 3)], at(20));
-    await h.store.createWindow(other, at(20));
     await h.store.parkWindow(other, 'refused', at(21));
     await expect(h.store.markWindowBilled(other, at(22))).rejects.toThrow(/could not be marked billed/);
     expect((await h.store.window(other.id))?.state).toBe('parked');
@@ -210,7 +214,7 @@ describe.each(implementations)('the billing store (%s)', (_name, open) => {
   test('parks a window and its records with the reason (1,000 characters at most), out of the due index and listed parked oldest first; a parked record is queued again for a customer once, due from then, and can be claimed anew', async () => {
     const customer = aCustomer();
     const project = aProject();
-    const [later, earlier] = [await commitQueued(project, customer, 2), await commitQueued(project, customer, 1)];
+    const [later, earlier] = await Promise.all([commitQueued(project, customer, 2), commitQueued(project, customer, 1)]);
     const window = aWindow([later, earlier], at(10));
     await h.store.createWindow(window, at(10));
 
@@ -240,8 +244,7 @@ describe.each(implementations)('the billing store (%s)', (_name, open) => {
 
   test('a pending record whose project still has no customer leaves the due index and stays pending; settling a record that is not pending does nothing', async () => {
     const project = aProject();
-    const pending = await h.commit({ projectId: project, customer: null, at: at(60) });
-    const queued = await commitQueued(project, aCustomer(), 60);
+    const [pending, queued] = await Promise.all([h.commit({ projectId: project, customer: null, at: at(60) }), commitQueued(project, aCustomer(), 60)]);
 
     await h.store.settlePending(pending, at(70));
     await h.store.settlePending(queued, at(70));
@@ -255,9 +258,12 @@ describe.each(implementations)('the billing store (%s)', (_name, open) => {
     const project = aProject();
     const neighbour = aProject();
     const customer = aCustomer();
-    const [settled, waiting] = [await h.commit({ projectId: project, customer: null, at: at(1) }), await h.commit({ projectId: project, customer: null, at: at(2) })];
-    const queued = await commitQueued(project, aCustomer(), 3);
-    const theirs = await h.commit({ projectId: neighbour, customer: null, at: at(4) });
+    const [settled, waiting, queued, theirs] = await Promise.all([
+      h.commit({ projectId: project, customer: null, at: at(1) }),
+      h.commit({ projectId: project, customer: null, at: at(2) }),
+      commitQueued(project, aCustomer(), 3),
+      h.commit({ projectId: neighbour, customer: null, at: at(4) }),
+    ]);
     await h.store.settlePending(settled, at(5));
 
     const moved = await Promise.all([h.store.requeuePending(project, customer, at(100)), h.store.requeuePending(project, customer, at(100))]);
@@ -273,6 +279,7 @@ describe.each(implementations)('the billing store (%s)', (_name, open) => {
     expect(await dueAmong(ids, at(0), at(100))).toEqual([...ids].sort());
     expect(await h.store.pendingForProject(neighbour)).toEqual([theirs]);
     expect(await h.store.requeueRecord(theirs, 'parked', customer, at(100))).toBe(false);
+    expect(await h.store.requeueRecord({ ...theirs, projectId: project }, 'pending', customer, at(100))).toBe(false);
     expect(await h.store.requeueRecord(theirs, 'pending', customer, at(100))).toBe(true);
   });
 
@@ -280,12 +287,14 @@ describe.each(implementations)('the billing store (%s)', (_name, open) => {
     const project = aProject();
     const customer = aCustomer();
     const july = (day: number) => new Date(`2026-07-0${day}T00:00:00.000Z`);
-    const newest = await commitQueued(project, customer, 30);
-    const oldest = await h.commit({ projectId: project, customer: null, at: at(10) });
-    const middle = await h.commit({ projectId: project, customer, at: at(20), noCharge: true });
-    const inJuly = await h.commit({ projectId: project, customer, at: july(1) });
-    const pendingInJuly = await h.commit({ projectId: project, customer: null, at: july(2) });
-    await commitQueued(aProject(), customer, 15);
+    const [newest, oldest, middle, inJuly, pendingInJuly] = await Promise.all([
+      commitQueued(project, customer, 30),
+      h.commit({ projectId: project, customer: null, at: at(10) }),
+      h.commit({ projectId: project, customer, at: at(20), noCharge: true }),
+      h.commit({ projectId: project, customer, at: july(1) }),
+      h.commit({ projectId: project, customer: null, at: july(2) }),
+      commitQueued(aProject(), customer, 15),
+    ]);
     const window = aWindow([newest], at(40));
     await h.store.createWindow(window, at(40));
 
@@ -306,13 +315,13 @@ describe.each(implementations)('the billing store (%s)', (_name, open) => {
         if ((billingDueKeys(id, 0).gsi3pk === billingDuePartition(3)) !== elsewhere) return id;
       }
     };
-    const crowded = [
-      await whole.commit({ projectId: project, customer, at: at(1), redemptionId: idIn(() => redemptionIdAt(at(1))) }),
-      await whole.commit({ projectId: project, customer, at: at(2), redemptionId: idIn(() => redemptionIdAt(at(2))) }),
-      await whole.commit({ projectId: project, customer: null, at: at(3), redemptionId: idIn(() => redemptionIdAt(at(3))) }),
-    ];
-    const alone = await whole.commit({ projectId: project, customer, at: at(4), redemptionId: idIn(() => redemptionIdAt(at(4)), true) });
-    const claimed = await whole.commit({ projectId: project, customer, at: at(-10) });
+    const [claimed, alone, ...crowded] = await Promise.all([
+      whole.commit({ projectId: project, customer, at: at(-10) }),
+      whole.commit({ projectId: project, customer, at: at(4), redemptionId: idIn(() => redemptionIdAt(at(4)), true) }),
+      whole.commit({ projectId: project, customer, at: at(1), redemptionId: idIn(() => redemptionIdAt(at(1))) }),
+      whole.commit({ projectId: project, customer, at: at(2), redemptionId: idIn(() => redemptionIdAt(at(2))) }),
+      whole.commit({ projectId: project, customer: null, at: at(3), redemptionId: idIn(() => redemptionIdAt(at(3))) }),
+    ]);
     const window = aWindow([claimed], at(-10), { id: idIn(() => `bwn_${ulid(at(-10).getTime())}`), nextAttemptAt: iso(0) });
     expect(await whole.store.createWindow(window, at(-10))).toBe(true);
 
