@@ -1,7 +1,8 @@
 import { ulid } from 'ulid';
 import { billingDueKeys, billingDuePartition } from '../../functions/contracts/table';
 import type { BillingRecord, BillingWindow } from '../../functions/domain/billing';
-import { billingImplementations, redemptionIdAt, type BillingStoreHarness } from '../support/billing-store-harness';
+import { redemptionIdAt } from '../support/billing-doubles';
+import { billingImplementations, type BillingStoreHarness } from '../support/billing-store-harness';
 
 // One contract, two implementations of the billing store: the in-memory double and
 // DynamoBillingStore on DynamoDB Local (its records put as a redemption's commit puts them). A

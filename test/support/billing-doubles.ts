@@ -1,5 +1,8 @@
+import { ulid } from 'ulid';
 import { BILLING_DUE_BUCKETS, billingDueBound, billingDueKeys, billingDuePartition } from '../../functions/contracts/table';
 import type { BillingRecord, BillingState, BillingWindow } from '../../functions/domain/billing';
+import { billingPeriodOf } from '../../functions/domain/billing-period';
+import { ID_PREFIX } from '../../functions/domain/ids';
 import type { BillingStore } from '../../functions/domain/ports';
 
 /** What a redemption's commit writes as its billing record (the input of `billingRecordItem`). */
@@ -12,6 +15,31 @@ export interface CommittedRecord {
   /** The commit's instant (ISO); the redemption id is a ULID of it. */
   at: string;
 }
+
+/** What a test commits: one billed redemption of a project at `at`. */
+export interface RecordSeed {
+  projectId: string;
+  /** The project's Stripe customer at commit time: `queued` for it, `pending` without one. */
+  customer: string | null;
+  at: Date;
+  /** `no_charge`: beyond the allotment at a price of 0. */
+  noCharge?: boolean;
+  /** Defaults to a fresh ULID of `at`, as the commit mints it. */
+  redemptionId?: string;
+}
+
+/** A redemption id made at `at`, as a redemption's commit mints it. */
+export const redemptionIdAt = (at: Date): string => `${ID_PREFIX.redemption}_${ulid(at.getTime())}`;
+
+/** The record a redemption's commit writes for `seed`. */
+export const committed = (seed: RecordSeed): CommittedRecord => ({
+  redemptionId: seed.redemptionId ?? redemptionIdAt(seed.at),
+  projectId: seed.projectId,
+  period: billingPeriodOf(seed.at),
+  stripeCustomerId: seed.customer,
+  state: seed.noCharge ? 'no_charge' : seed.customer ? 'queued' : 'pending',
+  at: seed.at.toISOString(),
+});
 
 /** A record or window as kept here: the domain's value, and when it is due in the sweep's index (none: out of it). */
 type Stored<T> = { value: T; dueAtMs: number | null };

@@ -1,36 +1,9 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { ulid } from 'ulid';
 import { DynamoBillingStore, billingRecordFromItem, billingRecordItem } from '../../functions/adapters/dynamodb/billing-store';
-import { billingPeriodOf } from '../../functions/domain/billing-period';
 import type { BillingRecord } from '../../functions/domain/billing';
-import { ID_PREFIX } from '../../functions/domain/ids';
 import type { BillingStore } from '../../functions/domain/ports';
-import { InMemoryBillingStore, type CommittedRecord } from './billing-doubles';
+import { InMemoryBillingStore, committed, type RecordSeed } from './billing-doubles';
 import { createTestTable, type TestTable } from './dynamodb';
-
-/** What a contract case commits: one billed redemption of a project at `at`. */
-export interface RecordSeed {
-  projectId: string;
-  /** The project's Stripe customer at commit time: `queued` for it, `pending` without one. */
-  customer: string | null;
-  at: Date;
-  /** `no_charge`: beyond the allotment at a price of 0. */
-  noCharge?: boolean;
-  /** Defaults to a fresh ULID of `at`, as the commit mints it. */
-  redemptionId?: string;
-}
-
-/** A redemption id made at `at`, as a redemption's commit mints it. */
-export const redemptionIdAt = (at: Date): string => `${ID_PREFIX.redemption}_${ulid(at.getTime())}`;
-
-const committed = (seed: RecordSeed): CommittedRecord => ({
-  redemptionId: seed.redemptionId ?? redemptionIdAt(seed.at),
-  projectId: seed.projectId,
-  period: billingPeriodOf(seed.at),
-  stripeCustomerId: seed.customer,
-  state: seed.noCharge ? 'no_charge' : seed.customer ? 'queued' : 'pending',
-  at: seed.at.toISOString(),
-});
 
 /**
  * A billing store under test with what the contract needs around it: billing records committed
