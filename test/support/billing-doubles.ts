@@ -69,7 +69,11 @@ export class InMemoryBillingStore implements BillingStore {
   private readonly stored = new Map<string, Stored<BillingRecord>>();
   private readonly windowsById = new Map<string, Stored<BillingWindow>>();
 
-  /** Stores a record as a redemption's commit writes it: `queued` and `pending` ones due from the commit, `no_charge` never. */
+  /**
+   * Stores a record as a redemption's commit writes it: `queued` and `pending` ones due from the
+   * commit, `no_charge` never. DynamoDB reads the commit's instant from the redemption id (a
+   * ULID), so give ids made at `at` (`committed` does).
+   */
   commit(record: CommittedRecord): BillingRecord {
     const value: BillingRecord = {
       redemptionId: record.redemptionId,
