@@ -240,7 +240,7 @@ export const productionWebhookPorts = (queue: 'required' | 'ifConfigured' = 'req
 // ---- consumers: the builders of the needs that use this module's own wiring ---------------
 // (the others, and productionConsumerPorts, are in functions/consumer-wiring.ts)
 
-/** The table's stores (`table` without `stores`): every one. */
+/** The table's stores (`table` without `stores`): every one. Every consumer lists its stores; this serves one that would not, and tests. */
 export const tablePorts: ConsumerPortsBuilder = () => ({ stores: productionTable() });
 
 /** The Bot API sender, its token read from Secrets Manager on the first send (`bot`). */

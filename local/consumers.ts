@@ -104,7 +104,7 @@ export const startLocalConsumers = async (options: LocalConsumersOptions): Promi
   };
   const run = (id: ConsumerId): Promise<unknown> => {
     const handler = scheduled.get(id);
-    if (!handler) throw new Error(`${id} is not a scheduled consumer of this stack`);
+    if (!handler) return Promise.reject(new Error(`${id} is not a scheduled consumer of this stack`));
     return exclusive(id, async () => {
       running.add(id);
       try {

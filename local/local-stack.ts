@@ -93,6 +93,8 @@ export interface LocalPipeline {
   billing: LocalBilling;
   /** Runs the expiry sweeper's handler once, as its schedule does. */
   expirySweep(): Promise<void>;
+  /** Runs any scheduled consumer of the catalog besides the webhook and billing ones once, as its schedule does; resolves to what its handler returned. */
+  runScheduled(id: ConsumerId): Promise<unknown>;
   /** The consumers of the catalog (functions/contracts/consumers.ts) this pipeline runs, each with the catalog's settings. */
   consumers: readonly ConsumerId[];
 }
@@ -151,9 +153,9 @@ export const startLocalPipeline = async (options: {
   telegram: TelegramSender;
   messageIntervalMs?: number;
   /**
-   * How often the schedules besides the webhook and billing ones (the job and expiry sweepers) run:
+   * How often every schedule besides the webhook and billing ones (today the job and expiry sweepers) runs:
    * 'catalog', each at its catalog rate; a number, all at it; without it, only by hand
-   * (`pipeline.sweep()`, `expirySweep()`).
+   * (`pipeline.sweep()`, `expirySweep()`, `runScheduled(id)`).
    */
   sweepIntervalMs?: number | 'catalog';
   webhooks?: LocalWebhookOptions;
@@ -244,6 +246,7 @@ export const startLocalPipeline = async (options: {
         webhooks,
         billing,
         expirySweep: run('ExpirySweeper'),
+        runScheduled: (id) => rest.run(id),
         consumers: [...rest.ids, ...webhooks.consumers, ...billing.consumers],
       },
       stop: async () => {

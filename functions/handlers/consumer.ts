@@ -37,11 +37,11 @@ export interface ConsumerSettings {
 }
 
 /**
- * What every consumer's handler is built from, in Lambda (functions/wiring.ts:
+ * What every consumer's handler is built from, in Lambda (functions/consumer-wiring.ts:
  * productionConsumerPorts) and in the local stack (local/consumers.ts) alike. A part is there
  * only when the consumer's catalog `needs` (or its source) provide it (CONSUMER_NEED_PORTS): a
  * handler that reads a part its consumer does not declare fails as it is built, at cold start
- * and in test/rules/consumer-handlers.test.ts.
+ * and in test/rules/consumer-entries.test.ts.
  */
 export interface ConsumerPorts {
   clock: Clock;

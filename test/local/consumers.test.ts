@@ -25,4 +25,11 @@ describe('the local pipeline and the consumer catalog', () => {
     expect(new Set(run).size).toBe(run.length);
     expect([...run].sort()).toEqual(CONSUMERS.map((consumer) => consumer.id).filter((id) => !(id in NOT_RUN_LOCALLY)).sort());
   });
+
+  test('runs a scheduled consumer by hand through its own handler, and refuses one that is not scheduled', async () => {
+    // The job and expiry sweepers' handlers answer nothing (what they did goes to their metrics).
+    await expect(harness.pipeline.runScheduled('Sweeper')).resolves.toBeUndefined();
+    await expect(harness.pipeline.runScheduled('ExpirySweeper')).resolves.toBeUndefined();
+    await expect(harness.pipeline.runScheduled('Generator')).rejects.toThrow(/Generator is not a scheduled consumer/);
+  });
 });

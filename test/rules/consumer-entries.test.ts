@@ -50,7 +50,7 @@ describe('the consumers’ entry points and handlers', () => {
     // No entry but the billing function's reaches stripe-node.
     expect([...sources.values()].filter((source) => source.includes('billing-wiring'))).toHaveLength(1);
     expect(Object.keys(CONSUMER_PORT_BUILDERS).sort()).toEqual(Object.keys(CONSUMER_NEED_PORTS).filter((need) => CONSUMER_NEED_PORTS[need as keyof typeof CONSUMER_NEED_PORTS].length > 0).sort());
-    // Each store's builder is the one wiring.ts exports under that name.
+    // Each store's builder is the one consumer-wiring.ts exports under that name.
     for (const [store, name] of Object.entries(STORE_BUILDERS)) expect([store, typeof (wiring as Record<string, unknown>)[name]]).toEqual([store, 'function']);
   });
 
@@ -116,5 +116,11 @@ describe('the consumers’ entry points and handlers', () => {
     } finally {
       process.env = saved;
     }
+  });
+
+  test('one consumer per queue, and at most two readers of the table\'s stream (DynamoDB Streams\' guidance per shard)', () => {
+    const queues = CONSUMERS.flatMap((consumer) => (consumer.source.kind === 'queue' ? [consumer.source.queue] : []));
+    expect(new Set(queues).size).toBe(queues.length);
+    expect(CONSUMERS.filter((consumer) => consumer.source.kind === 'stream').length).toBeLessThanOrEqual(2);
   });
 });
