@@ -13,7 +13,7 @@ import { makeSqsClient } from './adapters/sqs/client';
 import { SqsBillingQueue } from './adapters/sqs/sqs-billing-queue';
 import { SqsJobQueue } from './adapters/sqs/sqs-job-queue';
 import { SqsWebhookRetryScheduler } from './adapters/sqs/webhook-retry-scheduler';
-import { consumer, QUEUE_URL_VARIABLE, type Consumer, type ConsumerId, type ConsumerNeeds, type StoreName } from './contracts/consumers';
+import { consumer, portNeedsOf, QUEUE_URL_VARIABLE, type Consumer, type ConsumerId, type ConsumerPortNeed, type StoreName } from './contracts/consumers';
 import { ConfigurationError, parseEnv, queueUrlFrom, RelayEnv, TableEnv } from './contracts/env';
 import type { DeliverMessage } from './contracts/queue-messages';
 import { BILLING_POLICY } from './domain/billing';
@@ -100,7 +100,7 @@ export const queueSourcePorts: ConsumerPortsBuilder = () => {
 };
 
 /** What a consumer's entry point passes to `productionConsumerPorts`: a builder for each need it declares (`queueSource` for a queue source). */
-export type ConsumerPortsBuilders = Readonly<Partial<Record<keyof typeof CONSUMER_NEED_PORTS, ConsumerPortsBuilder>>>;
+export type ConsumerPortsBuilders = Readonly<Partial<Record<ConsumerPortNeed, ConsumerPortsBuilder>>>;
 
 /**
  * Production wiring of consumer `id`: the parts its catalog needs (and its source) provide, each
@@ -110,10 +110,7 @@ export type ConsumerPortsBuilders = Readonly<Partial<Record<keyof typeof CONSUME
  */
 export const productionConsumerPorts = async (id: ConsumerId, builders: ConsumerPortsBuilders): Promise<ConsumerPorts> => {
   const entry = consumer(id);
-  const needs = [
-    ...(Object.keys(entry.needs) as (keyof ConsumerNeeds)[]).filter((need) => entry.needs[need] !== undefined && CONSUMER_NEED_PORTS[need].length > 0),
-    ...(entry.source.kind === 'queue' ? (['queueSource'] as const) : []),
-  ];
+  const needs = portNeedsOf(entry).filter((need) => CONSUMER_NEED_PORTS[need].length > 0);
   const missing = needs.filter((need) => !builders[need]);
   if (missing.length) throw new ConfigurationError(`${id}: no builder for the needs ${missing.join(', ')}`);
   const parts = await Promise.all(needs.map((need) => builders[need]!(entry)));

@@ -9,7 +9,7 @@
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeGeneratedFiles } from './generated-files';
-import { CONSUMER_ENTRY_DIR, CONSUMERS, consumerEntry, type Consumer, type ConsumerNeeds, type StoreName } from '../functions/contracts/consumers';
+import { CONSUMER_ENTRY_DIR, CONSUMERS, consumerEntry, portNeedsOf, type Consumer, type ConsumerPortNeed, type StoreName } from '../functions/contracts/consumers';
 
 // import.meta.url, not import.meta.dirname: Jest 29's ESM support only provides the former.
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -22,7 +22,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
  * A need that provides no port (`deletes`: a grant only) has none; `table` with `stores` passes
  * `storesPorts` of the listed stores' builders (STORE_BUILDERS) instead of every store.
  */
-export const CONSUMER_PORT_BUILDERS: Readonly<Record<Exclude<keyof ConsumerNeeds, 'deletes' | 'stores'> | 'queueSource', { readonly module: string; readonly name: string }>> = {
+export const CONSUMER_PORT_BUILDERS: Readonly<Record<Exclude<ConsumerPortNeed, 'deletes' | 'stores'>, { readonly module: string; readonly name: string }>> = {
   table: { module: 'functions/wiring', name: 'tablePorts' },
   sends: { module: 'functions/consumer-wiring', name: 'sendsPorts' },
   bot: { module: 'functions/wiring', name: 'botPorts' },
@@ -44,11 +44,10 @@ export const STORE_BUILDERS: Readonly<Record<StoreName, string>> = {
 
 /** The builders an entry passes, by need: its declared needs that provide ports, and its queue source's. */
 const buildersOf = (consumer: Consumer): [keyof typeof CONSUMER_PORT_BUILDERS, { module: string; name: string }][] => {
-  const needs = (Object.keys(consumer.needs) as (keyof ConsumerNeeds)[]).filter(
-    (need): need is Exclude<keyof ConsumerNeeds, 'deletes' | 'stores'> => need !== 'deletes' && need !== 'stores' && consumer.needs[need] !== undefined,
-  );
-  const all = [...needs, ...(consumer.source.kind === 'queue' ? (['queueSource'] as const) : [])];
-  return all.sort().map((need) => [need, CONSUMER_PORT_BUILDERS[need]]);
+  return portNeedsOf(consumer)
+    .filter((need): need is keyof typeof CONSUMER_PORT_BUILDERS => need in CONSUMER_PORT_BUILDERS)
+    .sort()
+    .map((need) => [need, CONSUMER_PORT_BUILDERS[need]]);
 };
 
 /** The source of each consumer's entry point, by repository-relative path. */

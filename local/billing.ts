@@ -11,7 +11,7 @@ import type { BillingQueue, Clock, ReceivedMessage, Redelivery, TableStores } fr
 import { declaredPorts, type ConsumerPorts } from '../functions/handlers/consumer';
 import { billingSweepDeps } from '../functions/handlers/schedule/billing-sweeper';
 import { logger } from '../functions/observability';
-import { startLocalConsumers, type LocalPorts, type LocalSourceQueue } from './consumers';
+import { LOCAL_SETTINGS, startLocalConsumers, type LocalPorts, type LocalSourceQueue } from './consumers';
 import { ConsumerWiring } from './handlers';
 import { runInvocation } from './lambda-context';
 import type { StreamPoller } from './stream-poller';
@@ -66,9 +66,7 @@ export class LocalBillingQueue implements BillingQueue, Redelivery, LocalSourceQ
   private idleWaiters: Array<() => void> = [];
   private stopped = false;
 
-  constructor(private readonly options: LocalBillingQueueOptions = {}) {
-    this.wiring.entry('Billing');
-  }
+  constructor(private readonly options: LocalBillingQueueOptions = {}) {}
 
   /** Hands every message from now on to `handler` (the Billing consumer's, built on this queue's `redelivery`). */
   start(handler: SqsFifoHandler): void {
@@ -219,7 +217,7 @@ export const startLocalBilling = async (options: {
   const ports: LocalPorts = {
     ...stack,
     clock: options.clock,
-    settings: { paceCodeWrites: false, ...stack.settings, billingPolicy: policy },
+    settings: { ...LOCAL_SETTINGS, ...stack.settings, billingPolicy: policy },
     stores: { ...stack.stores, ...options.stores },
     biller,
     queues: { ...stack.queues, billing: queue },

@@ -6,8 +6,9 @@ import type { Context, SQSEvent } from 'aws-lambda';
 import { EVENT_RULES } from '../functions/contracts/event-rules';
 import type { Consumer, ConsumerId, QueueName } from '../functions/contracts/consumers';
 import type { Redelivery, TableStores } from '../functions/domain/ports';
+import { BILLING_POLICY } from '../functions/domain/billing';
 import { ConfigurationError } from '../functions/contracts/env';
-import { declaredPorts, type ConsumerHandlerOf, type ConsumerPorts, type ConsumerQueues } from '../functions/handlers/consumer';
+import { declaredPorts, type ConsumerHandlerOf, type ConsumerPorts, type ConsumerQueues, type ConsumerSettings } from '../functions/handlers/consumer';
 import type { StreamHandler } from '../functions/handlers/stream/outbox-relay';
 import { logger } from '../functions/observability';
 import { ConsumerWiring } from './handlers';
@@ -24,6 +25,9 @@ export interface LocalSourceQueue {
   /** How its messages' visibility is changed, where the queue supports it (a `Redelivery` port). */
   readonly redelivery?: Redelivery;
 }
+
+/** What the local stack sets where Lambda differs: code writes unpaced (DynamoDB Local paces itself), the production billing policy. */
+export const LOCAL_SETTINGS: ConsumerSettings = { paceCodeWrites: false, billingPolicy: BILLING_POLICY };
 
 /** The ports a local stack has: any of them, and of the queues and stores any part (a consumer reading what is missing fails as it is built). */
 export type LocalPorts = Partial<Omit<ConsumerPorts, 'redelivery' | 'queues' | 'stores'>> & { queues?: Partial<ConsumerQueues>; stores?: Partial<TableStores> };

@@ -12,7 +12,6 @@ import { systemClock, type Clock, type TelegramSender } from '../functions/domai
 import type { DeliverMessage } from '../functions/contracts/queue-messages';
 import { seedDemo, type DemoSeed } from '../functions/use-cases/admin';
 import { tableStores, type ApiDeps } from '../functions/wiring';
-import { BILLING_POLICY } from '../functions/domain/billing';
 import type { ConsumerPorts, ConsumerQueues } from '../functions/handlers/consumer';
 import { API_ROUTES } from '../lib/api-routes';
 import type { ServiceDeps } from '../functions/operations';
@@ -21,7 +20,7 @@ import { CONSUMERS, type ConsumerId } from '../functions/contracts/consumers';
 import { acquireDataDir, demoFilePath, readJsonFile, webhookSecretPath, writeRunningStack } from './data-dir';
 import { AwsBehaviour, type AwsBehaviourOptions } from './aws-behaviour';
 import { connectTable, localClientConfig, startLocalTable } from './dynamodb-local';
-import { startLocalConsumers } from './consumers';
+import { LOCAL_SETTINGS, startLocalConsumers } from './consumers';
 import { ConsumerWiring, localHandlers } from './handlers';
 import { startHttpServer } from './http-server';
 import { InProcessEventBus } from './in-process-bus';
@@ -181,7 +180,7 @@ export const startLocalPipeline = async (options: {
   const bus = new InProcessEventBus({ dataDir: options.dataDir });
   const ports: LocalPipeline['ports'] = {
     clock,
-    settings: { paceCodeWrites: false, billingPolicy: BILLING_POLICY },
+    settings: LOCAL_SETTINGS,
     stores,
     queues: { generation: queue, delivery: deliveries },
     telegram: options.telegram,

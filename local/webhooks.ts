@@ -2,7 +2,6 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DynamoWebhookStoreOptions } from '../functions/adapters/dynamodb/webhook-store';
 import { webhookDeliveryMessage, type WebhookDeliveryMessage } from '../functions/contracts/queue-messages';
 import { CONSUMERS, type Consumer, type ConsumerId } from '../functions/contracts/consumers';
-import { BILLING_POLICY } from '../functions/domain/billing';
 import { logger } from '../functions/observability';
 import type { Clock, WebhookRetryScheduler, WebhookSender } from '../functions/domain/ports';
 import { EndpointGate } from '../functions/use-cases/deliver-webhook';
@@ -10,7 +9,7 @@ import { webhookPorts, type WebhookPorts } from '../functions/wiring';
 import type { AwsBehaviour } from './aws-behaviour';
 import type { InProcessEventBus } from './in-process-bus';
 import { InProcessQueue } from './in-process-queue';
-import { startLocalConsumers, type LocalPorts } from './consumers';
+import { LOCAL_SETTINGS, startLocalConsumers, type LocalPorts } from './consumers';
 import { ConsumerWiring } from './handlers';
 
 /** Settings of the local webhooks. */
@@ -108,7 +107,7 @@ export const startLocalWebhooks = async (options: {
     ports: {
       ...stack,
       clock: options.clock,
-      settings: { paceCodeWrites: false, billingPolicy: BILLING_POLICY, ...stack.settings, webhookGate: gate },
+      settings: { ...LOCAL_SETTINGS, ...stack.settings, webhookGate: gate },
       webhooks: ports,
       queues: { ...stack.queues, webhookDelivery: scheduler },
     },

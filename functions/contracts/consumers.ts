@@ -364,6 +364,20 @@ export const consumerEntry = (entry: Pick<Consumer, 'handler'>): string => `${CO
 /** The id of a consumer of the catalog. */
 export type ConsumerId = (typeof CONSUMERS)[number]['id'];
 
+/** A need a consumer's function is built from: one of its `needs`, or its queue source's redelivery. */
+export type ConsumerPortNeed = keyof ConsumerNeeds | 'queueSource';
+
+/**
+ * The needs consumer `entry` is built from, in its catalog order: each need it declares, and
+ * `queueSource` when a queue invokes it. What its ports hold (functions/handlers/consumer.ts),
+ * what production builds them with (functions/consumer-wiring.ts) and what its entry point
+ * imports (lib/consumer-entries.ts) all follow from this.
+ */
+export const portNeedsOf = (entry: { readonly needs: ConsumerNeeds; readonly source: { readonly kind: string } }): ConsumerPortNeed[] => [
+  ...(Object.keys(entry.needs) as (keyof ConsumerNeeds)[]).filter((need) => entry.needs[need] !== undefined),
+  ...(entry.source.kind === 'queue' ? (['queueSource'] as const) : []),
+];
+
 /** The consumer `id` of the catalog. */
 export const consumer = (id: ConsumerId): Consumer => CONSUMERS.find((entry) => entry.id === id)!;
 

@@ -1,4 +1,4 @@
-import type { ConsumerNeeds } from '../contracts/consumers';
+import { portNeedsOf, type ConsumerNeeds, type ConsumerPortNeed } from '../contracts/consumers';
 import type { DeliverMessage } from '../contracts/queue-messages';
 import { ConfigurationError } from '../contracts/env';
 import type { BillingPolicy } from '../domain/billing';
@@ -68,7 +68,7 @@ export interface ConsumerPorts {
 export type ConsumerHandlerOf<H> = (ports: ConsumerPorts) => H;
 
 /** Which parts of ConsumerPorts each need of the catalog provides (`source`: a queue source's). */
-export const CONSUMER_NEED_PORTS: Readonly<Record<keyof ConsumerNeeds | 'queueSource', readonly (keyof ConsumerPorts)[]>> = {
+export const CONSUMER_NEED_PORTS: Readonly<Record<ConsumerPortNeed, readonly (keyof ConsumerPorts)[]>> = {
   table: ['stores'],
   stores: [],
   deletes: [],
@@ -90,9 +90,7 @@ export const declaredPorts = (
   consumer: { readonly needs: ConsumerNeeds; readonly source: { readonly kind: string } },
   ports: Partial<ConsumerPorts>,
 ): ConsumerPorts => {
-  const needs = (Object.keys(consumer.needs) as (keyof ConsumerNeeds)[]).filter((need) => consumer.needs[need] !== undefined);
-  const allowed = new Set<keyof ConsumerPorts>(['clock', 'settings', ...needs.flatMap((need) => CONSUMER_NEED_PORTS[need])]);
-  if (consumer.source.kind === 'queue') for (const part of CONSUMER_NEED_PORTS.queueSource) allowed.add(part);
+  const allowed = new Set<keyof ConsumerPorts>(['clock', 'settings', ...portNeedsOf(consumer).flatMap((need) => CONSUMER_NEED_PORTS[need])]);
   const refuse = (what: string): never => {
     throw new ConfigurationError(`${id} reads ${what}, which its catalog entry does not declare (functions/contracts/consumers.ts)`);
   };

@@ -1,5 +1,5 @@
 import { consumer, type ConsumerId } from '../../functions/contracts/consumers';
-import { BILLING_POLICY } from '../../functions/domain/billing';
+import { LOCAL_SETTINGS } from '../../local/consumers';
 import type { Clock, TableStores } from '../../functions/domain/ports';
 import { declaredPorts, type ConsumerPorts, type ConsumerQueues, type ConsumerSettings } from '../../functions/handlers/consumer';
 
@@ -19,5 +19,5 @@ export type SomePorts = Partial<Omit<ConsumerPorts, 'queues' | 'stores' | 'setti
 export const consumerPorts = (id: ConsumerId, ports: SomePorts): ConsumerPorts =>
   declaredPorts(id, consumer(id), {
     ...ports,
-    settings: { paceCodeWrites: false, billingPolicy: BILLING_POLICY, ...ports.settings },
+    settings: { ...LOCAL_SETTINGS, ...ports.settings },
   } as Partial<ConsumerPorts>);
