@@ -3,7 +3,7 @@ import { DynamoBillingStore, billingRecordFromItem, billingRecordItem } from '..
 import type { BillingRecord } from '../../functions/domain/billing';
 import type { BillingStore } from '../../functions/domain/ports';
 import { InMemoryBillingStore, committed, type RecordSeed } from './billing-doubles';
-import { createTestTable, type TestTable } from './dynamodb';
+import { contractImplementations, type TestTable } from './dynamodb';
 
 /**
  * A billing store under test with what the contract needs around it: billing records committed
@@ -34,22 +34,4 @@ export const dynamoBillingHarness = (table: TestTable): BillingStoreHarness => (
 });
 
 /** Both implementations, each made by `open`: in memory at once, DynamoDB on a table of its own (dropped by `dropTables`). */
-export const billingImplementations = () => {
-  const tables: TestTable[] = [];
-  return {
-    implementations: [
-      ['in memory', async () => inMemoryBillingHarness()],
-      [
-        'DynamoDB',
-        async () => {
-          const table = await createTestTable();
-          tables.push(table);
-          return dynamoBillingHarness(table);
-        },
-      ],
-    ] as Array<[string, () => Promise<BillingStoreHarness>]>,
-    dropTables: async () => {
-      await Promise.all(tables.map((table) => table.drop()));
-    },
-  };
-};
+export const billingImplementations = () => contractImplementations<BillingStoreHarness>(inMemoryBillingHarness, dynamoBillingHarness);

@@ -55,3 +55,32 @@ export const createTestTable = async (options: { awsBehaviour?: AwsBehaviourOpti
     },
   };
 };
+
+/**
+ * The two implementations a store contract runs over, each made by `open`: the in-memory double
+ * at once, and the DynamoDB store on a table of its own (made with `tableOptions`, dropped by
+ * `dropTables`).
+ */
+export const contractImplementations = <H>(
+  inMemory: () => H | Promise<H>,
+  onTable: (table: TestTable) => H | Promise<H>,
+  tableOptions: Parameters<typeof createTestTable>[0] = {},
+) => {
+  const tables: TestTable[] = [];
+  return {
+    implementations: [
+      ['in memory', async () => inMemory()],
+      [
+        'DynamoDB',
+        async () => {
+          const table = await createTestTable(tableOptions);
+          tables.push(table);
+          return onTable(table);
+        },
+      ],
+    ] as Array<[string, () => Promise<H>]>,
+    dropTables: async () => {
+      await Promise.all(tables.map((table) => table.drop()));
+    },
+  };
+};

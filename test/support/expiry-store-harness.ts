@@ -10,7 +10,7 @@ import type { AccessCodeExpiredData, BatchRef } from '../../functions/domain/exp
 import type { Job } from '../../functions/domain/jobs';
 import type { ExpiryStore } from '../../functions/domain/ports';
 import { generatedEvent } from '../../functions/use-cases/generation/generate-chunk';
-import { createTestTable, type TestTable } from './dynamodb';
+import { contractImplementations, type TestTable } from './dynamodb';
 import { InMemoryExpiryStore } from './expiry-doubles';
 import { queuedJob } from './jobs';
 
@@ -140,22 +140,4 @@ export const dynamoExpiryHarness = (table: TestTable): ExpiryStoreHarness => {
 };
 
 /** Both implementations, each made by `open`: in memory at once, DynamoDB on a table of its own (dropped by `dropTables`). */
-export const expiryImplementations = () => {
-  const tables: TestTable[] = [];
-  return {
-    implementations: [
-      ['in memory', async () => inMemoryExpiryHarness()],
-      [
-        'DynamoDB',
-        async () => {
-          const table = await createTestTable();
-          tables.push(table);
-          return dynamoExpiryHarness(table);
-        },
-      ],
-    ] as Array<[string, () => Promise<ExpiryStoreHarness>]>,
-    dropTables: async () => {
-      await Promise.all(tables.map((table) => table.drop()));
-    },
-  };
-};
+export const expiryImplementations = () => contractImplementations<ExpiryStoreHarness>(inMemoryExpiryHarness, dynamoExpiryHarness);

@@ -4,7 +4,7 @@ import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
 import type { EventEnvelope } from '../../functions/contracts/events';
 import { OUTBOX_ITEM_TYPE } from '../../functions/contracts/outbox';
 import type { CodeStore, JobStore } from '../../functions/domain/ports';
-import { createTestTable, type TestTable } from './dynamodb';
+import { contractImplementations, type TestTable } from './dynamodb';
 import { inMemoryJobAndCodeStores } from './job-code-doubles';
 
 /**
@@ -87,22 +87,4 @@ export const dynamoJobCodeHarness = (table: TestTable): JobCodeHarness => {
 };
 
 /** Both implementations, each made by `open`: in memory at once, DynamoDB on a table of its own (dropped by `dropTables`). */
-export const jobCodeImplementations = () => {
-  const tables: TestTable[] = [];
-  return {
-    implementations: [
-      ['in memory', async () => inMemoryJobCodeHarness()],
-      [
-        'DynamoDB',
-        async () => {
-          const table = await createTestTable();
-          tables.push(table);
-          return dynamoJobCodeHarness(table);
-        },
-      ],
-    ] as Array<[string, () => Promise<JobCodeHarness>]>,
-    dropTables: async () => {
-      await Promise.all(tables.map((table) => table.drop()));
-    },
-  };
-};
+export const jobCodeImplementations = () => contractImplementations<JobCodeHarness>(inMemoryJobCodeHarness, dynamoJobCodeHarness);

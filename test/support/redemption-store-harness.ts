@@ -7,7 +7,7 @@ import type { EventEnvelope } from '../../functions/contracts/events';
 import { OUTBOX_ITEM_TYPE } from '../../functions/contracts/outbox';
 import type { BillingStore, RedemptionStore } from '../../functions/domain/ports';
 import { InMemoryAccountStore } from './account-doubles';
-import { createTestTable, type TestTable } from './dynamodb';
+import { contractImplementations, type TestTable } from './dynamodb';
 import { inMemoryRedemptionStores, seedCodes, type CodeOwner } from './redemption-doubles';
 
 /**
@@ -77,22 +77,4 @@ export const dynamoRedemptionHarness = (table: TestTable): RedemptionStoreHarnes
  * (dropped by `dropTables`) whose client raises AWS's transaction conflicts, as the other
  * redemption suites' do, so that racing commits take the store's retry paths.
  */
-export const redemptionImplementations = () => {
-  const tables: TestTable[] = [];
-  return {
-    implementations: [
-      ['in memory', async () => inMemoryRedemptionHarness()],
-      [
-        'DynamoDB',
-        async () => {
-          const table = await createTestTable({ awsBehaviour: {} });
-          tables.push(table);
-          return dynamoRedemptionHarness(table);
-        },
-      ],
-    ] as Array<[string, () => Promise<RedemptionStoreHarness>]>,
-    dropTables: async () => {
-      await Promise.all(tables.map((table) => table.drop()));
-    },
-  };
-};
+export const redemptionImplementations = () => contractImplementations<RedemptionStoreHarness>(inMemoryRedemptionHarness, dynamoRedemptionHarness, { awsBehaviour: {} });
