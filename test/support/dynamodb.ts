@@ -5,6 +5,8 @@ import { DynamoAccountStore } from '../../functions/adapters/dynamodb/account-st
 import { makeDocumentClient } from '../../functions/adapters/dynamodb/client';
 import { AwsBehaviour, type AwsBehaviourOptions } from '../../local/aws-behaviour';
 import { ensureTable, localClientConfig } from '../../local/dynamodb-local';
+import type { EventEnvelope } from '../../functions/contracts/events';
+import { OUTBOX_ITEM_TYPE } from '../../functions/contracts/outbox';
 
 /** This worker's DynamoDB Local endpoint: global-setup starts one per Jest worker. */
 export const dynamoEndpoint = (): string => {
@@ -84,3 +86,10 @@ export const contractImplementations = <H>(
     },
   };
 };
+
+/** The events of `table`'s outbox that `keep` selects, read with one consistent scan of the whole table. */
+export const outboxEvents = async <E extends EventEnvelope = EventEnvelope>(table: TestTable, keep: (event: EventEnvelope) => boolean): Promise<E[]> =>
+  (await table.scanAll())
+    .filter((item) => item.type === OUTBOX_ITEM_TYPE)
+    .map((item) => item.event as EventEnvelope)
+    .filter(keep) as E[];

@@ -1,16 +1,15 @@
-import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoCodeStore, codeStatusChange } from '../../functions/adapters/dynamodb/code-store';
 import { DynamoExpiryStore } from '../../functions/adapters/dynamodb/expiry-store';
 import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
 import type { EventEnvelope } from '../../functions/contracts/events';
-import { OUTBOX_ITEM_TYPE } from '../../functions/contracts/outbox';
 import { randomCode } from '../../functions/domain/access-codes';
 import type { AccessCodeStatus } from '../../functions/domain/access-code-record';
 import type { AccessCodeExpiredData, BatchRef } from '../../functions/domain/expiry-sweep';
 import type { Job } from '../../functions/domain/jobs';
 import type { ExpiryStore } from '../../functions/domain/ports';
 import { generatedEvent } from '../../functions/use-cases/generation/generate-chunk';
-import { contractImplementations, type TestTable } from './dynamodb';
+import { contractImplementations, outboxEvents, type TestTable } from './dynamodb';
 import { InMemoryExpiryStore } from './expiry-doubles';
 import { queuedJob } from './jobs';
 
@@ -117,25 +116,7 @@ export const dynamoExpiryHarness = (table: TestTable): ExpiryStoreHarness => {
       const record = await codes.getCode(code);
       return record && { status: record.status, expiresAt: record.expiresAt };
     },
-    expiredEvents: async (projectId) => {
-      const events: Array<EventEnvelope<AccessCodeExpiredData>> = [];
-      let start: Record<string, unknown> | undefined;
-      do {
-        const page = await table.db.send(
-          new ScanCommand({
-            TableName: table.tableName,
-            FilterExpression: '#type = :outbox AND #event.#eventType = :expired AND #event.project_id = :project',
-            ExpressionAttributeNames: { '#type': 'type', '#event': 'event', '#eventType': 'type' },
-            ExpressionAttributeValues: { ':outbox': OUTBOX_ITEM_TYPE, ':expired': 'access_code.expired', ':project': projectId },
-            ConsistentRead: true,
-            ExclusiveStartKey: start,
-          }),
-        );
-        events.push(...(page.Items ?? []).map((item) => item.event as EventEnvelope<AccessCodeExpiredData>));
-        start = page.LastEvaluatedKey;
-      } while (start);
-      return events;
-    },
+    expiredEvents: (projectId) => outboxEvents<EventEnvelope<AccessCodeExpiredData>>(table, (event) => event.type === 'access_code.expired' && event.project_id === projectId),
   };
 };
 

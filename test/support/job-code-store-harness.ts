@@ -1,10 +1,9 @@
-import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoCodeStore, codeStatusChange } from '../../functions/adapters/dynamodb/code-store';
 import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
 import type { EventEnvelope } from '../../functions/contracts/events';
-import { OUTBOX_ITEM_TYPE } from '../../functions/contracts/outbox';
 import type { CodeStore, JobStore } from '../../functions/domain/ports';
-import { contractImplementations, type TestTable } from './dynamodb';
+import { contractImplementations, outboxEvents, type TestTable } from './dynamodb';
 import { inMemoryJobAndCodeStores } from './job-code-doubles';
 
 /**
@@ -39,27 +38,6 @@ export const inMemoryJobCodeHarness = (): JobCodeHarness => {
   };
 };
 
-/** Consistent scan of `table` for the items `filter` picks out. */
-const scan = async (table: TestTable, filter: { expression: string; names: Record<string, string>; values: Record<string, unknown> }) => {
-  const items: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await table.db.send(
-      new ScanCommand({
-        TableName: table.tableName,
-        FilterExpression: filter.expression,
-        ExpressionAttributeNames: filter.names,
-        ExpressionAttributeValues: filter.values,
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return items;
-};
-
 /** DynamoJobStore and DynamoCodeStore on `table`. */
 export const dynamoJobCodeHarness = (table: TestTable): JobCodeHarness => {
   const codes = new DynamoCodeStore(table.db, table.tableName);
@@ -73,16 +51,9 @@ export const dynamoJobCodeHarness = (table: TestTable): JobCodeHarness => {
         new UpdateCommand({ TableName: table.tableName, ...codeStatusChange(record, 'redeemed', { set: 'redeemed_at = :at', values: { ':at': at.toISOString() } }) }),
       );
     },
-    generatedEvents: async (batchId) =>
-      (
-        await scan(table, {
-          expression: '#type = :outbox AND #event.#eventType = :generated AND #event.#data.batch_id = :batch',
-          names: { '#type': 'type', '#event': 'event', '#eventType': 'type', '#data': 'data' },
-          values: { ':outbox': OUTBOX_ITEM_TYPE, ':generated': 'access_code.generated', ':batch': batchId },
-        })
-      ).map((item) => item.event as EventEnvelope),
-    codeRecords: async (jobId) =>
-      (await scan(table, { expression: '#type = :code AND job_id = :job', names: { '#type': 'type' }, values: { ':code': 'access_code', ':job': jobId } })).length,
+    generatedEvents: (batchId) =>
+      outboxEvents(table, (event) => event.type === 'access_code.generated' && (event.data as { batch_id: string }).batch_id === batchId),
+    codeRecords: async (jobId) => (await table.scanAll()).filter((item) => item.type === 'access_code' && item.job_id === jobId).length,
   };
 };
 

@@ -1,13 +1,11 @@
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoBillingStore } from '../../functions/adapters/dynamodb/billing-store';
 import { DynamoCodeStore } from '../../functions/adapters/dynamodb/code-store';
 import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store';
 import { DynamoRedemptionStore } from '../../functions/adapters/dynamodb/redemption-store';
 import type { EventEnvelope } from '../../functions/contracts/events';
-import { OUTBOX_ITEM_TYPE } from '../../functions/contracts/outbox';
 import type { BillingStore, RedemptionStore } from '../../functions/domain/ports';
 import { InMemoryAccountStore } from './account-doubles';
-import { contractImplementations, type TestTable } from './dynamodb';
+import { contractImplementations, outboxEvents, type TestTable } from './dynamodb';
 import { inMemoryRedemptionStores, seedCodes, type CodeOwner } from './redemption-doubles';
 
 /**
@@ -50,25 +48,7 @@ export const dynamoRedemptionHarness = (table: TestTable): RedemptionStoreHarnes
     seed: (owner, options) => seedCodes(stores, owner, options),
     allotmentUsed: (projectId, period) => table.accounts.freeAllotmentUsed(projectId, period),
     billing: new DynamoBillingStore(table.db, table.tableName),
-    redeemedEvents: async (projectId) => {
-      const events: EventEnvelope[] = [];
-      let start: Record<string, unknown> | undefined;
-      do {
-        const page = await table.db.send(
-          new ScanCommand({
-            TableName: table.tableName,
-            FilterExpression: '#type = :outbox AND #event.#eventType = :redeemed AND #event.project_id = :project',
-            ExpressionAttributeNames: { '#type': 'type', '#event': 'event', '#eventType': 'type' },
-            ExpressionAttributeValues: { ':outbox': OUTBOX_ITEM_TYPE, ':redeemed': 'access_code.redeemed', ':project': projectId },
-            ConsistentRead: true,
-            ExclusiveStartKey: start,
-          }),
-        );
-        events.push(...(page.Items ?? []).map((item) => item.event as EventEnvelope));
-        start = page.LastEvaluatedKey;
-      } while (start);
-      return events;
-    },
+    redeemedEvents: (projectId) => outboxEvents(table, (event) => event.type === 'access_code.redeemed' && event.project_id === projectId),
   };
 };
 
