@@ -1,20 +1,11 @@
 import type { EventEnvelope } from '../../functions/contracts/events';
 import { EXPIRY_BUCKETS, expiryBound, expiryBucket } from '../../functions/contracts/table';
-import type { AccessCodeStatus } from '../../functions/domain/access-code-record';
+import type { AccessCodeRecord } from '../../functions/domain/access-code-record';
 import { expiredEvent, type BatchExpiry, type BatchRef, type DueCode, type DueCursor } from '../../functions/domain/expiry-sweep';
 import type { ExpiryStore } from '../../functions/domain/ports';
 
-/** A stored code as far as expiry goes. */
-export interface ExpiryCode {
-  code: string;
-  planId: string;
-  projectId: string;
-  jobId: string;
-  batchId: string;
-  slot: number;
-  status: AccessCodeStatus;
-  expiresAt: string | null;
-}
+/** A stored code as far as expiry goes: the record list_access_codes shows, but for when it was made and redeemed. */
+export type ExpiryCode = Omit<AccessCodeRecord, 'redeemedAt' | 'createdAt'>;
 
 /** Codes one step of a batch expiry change takes, as DynamoExpiryStore's transactions hold them (expiring at once, moving). */
 const EXPIRING_CODES_PER_STEP = 49;
